@@ -1,0 +1,8 @@
+"""``python -m cascadener`` runs the command line."""
+
+import sys
+
+from cascadener.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

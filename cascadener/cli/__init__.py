@@ -1,0 +1,43 @@
+"""The ``cascadener`` command line: one sub-command per module of this package.
+
+Each sub-command module defines ``add_parser(subparsers)`` (registers its arguments and
+sets ``func``) and a function ``run(args) -> int``. Register a new module by adding its
+name to ``SUBCOMMANDS``.
+
+Example:
+    >>> parser = build_parser()
+    >>> parser.prog
+    'cascadener'
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+SUBCOMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="cascadener",
+        description="CascadeNER on DynamicNER: predict, evaluate, train, publish.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cascadener`` console script and ``python -m cascadener``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.func(args) or 0)
