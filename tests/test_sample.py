@@ -1,0 +1,256 @@
+"""Quality checks for the embedded DynamicNER sample (``dynamicner_data/data/sample/<lang>/<split>.json``).
+
+The sample is written by this project in the authors' GEIC format::
+
+    {"sentence1": {"sentence": "...", "entity": ["...", ...], "category": ["...", ...]}, ...}
+
+These tests read it through ``importlib.resources`` (so they check what the installed package
+carries, with no file outside it) and never need ``../shared``; the cross-checks against the
+real data there are separate tests that use the ``shared_data`` fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+LANGUAGES = ("en",)
+SPLITS = ("train", "validation", "test")
+MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
+# Languages written without spaces between words.
+UNSPACED = {"zh", "ja"}
+
+
+# --- a small local loader of the DynamicNER hierarchy (third-level name -> first-level name) ---
+# TODO(h3): switch to dynamicner_data.taxonomy.Taxonomy.dynamicner() once it lands.
+_SECOND_LEVEL = {
+    "person": "real person, fictional figure",
+    "location": "geographical entity, geo-political entity, address",
+    "product": "food, weapon, technology, vehicle, other product",
+    "facility": "public facility, commercial facility, transportation facility, production facility, other facility",
+    "art": "visual art, music, literature, other art",
+    "group": "social group, non-commercial organization, commercial organization",
+    "miscellaneous": "award, event, miscellaneous",
+    "science entity": "biological, chemical, physical, computer science, medical, other scientific entity",
+}
+_THIRD_LEVEL = {
+    "real person": "politician, artist, author, athlete, director, actor, scholar, military, musician, business executive, other person",
+    "fictional figure": "mythological figure, other figure",
+    "geographical entity": "water body, mountain, island, desert, other geographical entity",
+    "geo-political entity": "continent, country, state or province, city, district, region, other gpe",
+    "address": "address, road, railway, other address",
+    "food": "beverages, packaged foods, other food",
+    "weapon": "firearms, biological, chemical weapon, explosives, cold weapon, nuclear, other weapon",
+    "technology": "software, website, electronics, ai, other technology",
+    "vehicle": "air, car, water, rail, bike, other vehicle",
+    "other product": "clothes, household, personal care, toys, musical instruments, other product",
+    "public facility": "hospital, library, park, landmark, school, museum, sports facility, other public facility",
+    "commercial facility": "hotel, restaurant, market/mall, theater/cinema, bank, other commercial facility",
+    "transportation facility": "airport, station, port, other transportation facility",
+    "production facility": "factory, farm, mine, energy, other production facility",
+    "other facility": "residential, government facility, other facility",
+    "visual art": "painting, sculpture, visual art genre, other visual art",
+    "music": "song, album, music genre, other music",
+    "literature": "poem, non-fiction, fiction, literature genre, other literature",
+    "other art": "film, play, broadcast program, game, other art",
+    "social group": "ethnic group, religious group, other social group",
+    "non-commercial organization": "educational and research, political/military, community, religious organization, other non-commercial organization",
+    "commercial organization": "sports team/league, band, company, media, other commercial organization",
+    "award": "literary award, sports award, artistic award, other award",
+    "event": "political/military event, sporting event, disaster, business event, other event",
+    "miscellaneous": "educational degree, tradition, god, law, language, miscellaneous",
+    "biological": "protein, species, biological theory, other biological entity",
+    "chemical": "element, compound, reaction, chemical theory, other chemical entity",
+    "physical": "physical phenomenon, astronomical object, physical theory, other physical entity",
+    "computer science": "programlang, algorithm, other computer science entity",
+    "medical": "disease, injury, medication, symptom, medical theory, other medical entity",
+    "other scientific entity": "discipline, academic journal, conference, metrics, other scientific entity",
+}
+
+
+def _names(csv: str) -> list[str]:
+    return [name.strip() for name in csv.split(",")]
+
+
+def _third_to_first(second_level: dict[str, str], third_level: dict[str, str]) -> dict[str, str]:
+    """Map every third-level name to its first-level ancestor (third-level names are unique)."""
+    second_to_first = {second: first for first, csv in second_level.items() for second in _names(csv)}
+    mapping: dict[str, str] = {}
+    for second, csv in third_level.items():
+        for third in _names(csv):
+            assert third not in mapping, f"third-level name {third!r} occurs twice"
+            mapping[third] = second_to_first[second]
+    return mapping
+
+
+THIRD_TO_FIRST = _third_to_first(_SECOND_LEVEL, _THIRD_LEVEL)
+FIRST_LEVEL = frozenset(_SECOND_LEVEL)
+
+
+# --- loading ---------------------------------------------------------------------------------
+def _sample_dir():
+    return resources.files("dynamicner_data") / "data" / "sample"
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate keys {duplicates}")
+    return dict(pairs)
+
+
+def load_split(lang: str, split: str) -> dict[str, dict]:
+    """Parse one sample file strictly: UTF-8, JSON, no duplicate keys at any depth."""
+    raw = (_sample_dir() / lang / f"{split}.json").read_bytes()
+    text = raw.decode("utf-8")  # strict: raises on any invalid byte
+    return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, dict[str, dict[str, dict]]]:
+    return {lang: {split: load_split(lang, split) for split in SPLITS} for lang in LANGUAGES}
+
+
+def place_left_to_right(sentence: str, entities: list[str]) -> list[tuple[int, int]]:
+    """Character spans of ``entities`` in order, each searched from the end of the previous one."""
+    spans, position = [], 0
+    for entity in entities:
+        start = sentence.find(entity, position)
+        if start < 0:
+            raise AssertionError(f"{entity!r} not found at or after offset {position} in {sentence!r}")
+        spans.append((start, start + len(entity)))
+        position = start + len(entity)
+    return spans
+
+
+def occurrences(sentence: str, entity: str) -> list[int]:
+    found, start = [], sentence.find(entity)
+    while start >= 0:
+        found.append(start)
+        start = sentence.find(entity, start + 1)
+    return found
+
+
+# --- the checks --------------------------------------------------------------------------------
+def test_language_folders_are_exactly_the_written_languages():
+    folders = sorted(entry.name for entry in _sample_dir().iterdir() if entry.is_dir())
+    assert folders == sorted(LANGUAGES)
+    for lang in LANGUAGES:
+        files = sorted(entry.name for entry in (_sample_dir() / lang).iterdir())
+        assert files == sorted(f"{split}.json" for split in SPLITS), lang
+
+
+def test_strict_loader_rejects_duplicate_keys_and_bad_bytes():
+    with pytest.raises(ValueError, match="duplicate keys"):
+        json.loads('{"sentence1": {}, "sentence1": {}}', object_pairs_hook=_reject_duplicate_keys)
+    with pytest.raises(UnicodeDecodeError):
+        b'{"sentence1": "\xff"}'.decode("utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("split", SPLITS)
+def test_split_is_well_formed(sample, lang, split):
+    data = sample[lang][split]
+    assert len(data) >= MIN_SPLIT_SIZES[split], f"{lang}/{split}: {len(data)} sentences"
+    assert list(data) == [f"sentence{i}" for i in range(1, len(data) + 1)], f"{lang}/{split}: keys out of order"
+    for key, record in data.items():
+        where = f"{lang}/{split}.json {key}"
+        assert set(record) == {"sentence", "entity", "category"}, where
+        sentence, entities, categories = record["sentence"], record["entity"], record["category"]
+        assert isinstance(sentence, str) and sentence == sentence.strip() and sentence, where
+        assert "  " not in sentence and "\n" not in sentence, where
+        if lang in UNSPACED:
+            assert " " not in sentence, f"{where}: {lang} is written without spaces"
+        assert len(entities) == len(categories), f"{where}: entity/category lengths differ"
+        assert entities, f"{where}: no entities"
+        for entity, category in zip(entities, categories):
+            assert isinstance(entity, str) and entity == entity.strip() and entity, where
+            assert entity in sentence, f"{where}: entity {entity!r} not verbatim in the sentence"
+            assert category in THIRD_TO_FIRST, f"{where}: {category!r} is not a DynamicNER third-level type"
+        # Listed left to right, and a repeated surface form once per occurrence (not counting
+        # occurrences inside a longer entity, e.g. "Paris" inside "Paris Saint-Germain").
+        spans = place_left_to_right(sentence, entities)
+        for entity in set(entities):
+            free = [
+                start
+                for start in occurrences(sentence, entity)
+                if not any(a <= start and start + len(entity) <= b and b - a > len(entity) for a, b in spans)
+            ]
+            assert len(free) == entities.count(entity), (
+                f"{where}: {entity!r} occurs {len(free)} times but is listed {entities.count(entity)} times"
+            )
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            assert end <= start, f"{where}: overlapping entities"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_language_coverage(sample, lang):
+    records = [record for split in SPLITS for record in sample[lang][split].values()]
+    assert len(records) >= 40
+    categories = [category for record in records for category in record["category"]]
+    assert len(categories) / len(records) >= 2.5, "aim for about 3 entities per sentence"
+    assert {THIRD_TO_FIRST[c] for c in categories} == FIRST_LEVEL
+    assert len(set(categories)) >= 60, f"{lang}: only {len(set(categories))} third-level types"
+    for split in ("validation", "test"):
+        firsts = {THIRD_TO_FIRST[c] for record in sample[lang][split].values() for c in record["category"]}
+        assert len(firsts) >= 4, f"{lang}/{split}: only first-level types {sorted(firsts)}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_repeated_strings_take_different_types(sample, lang):
+    types_of = defaultdict(set)
+    for split in SPLITS:
+        for record in sample[lang][split].values():
+            for entity, category in zip(record["entity"], record["category"]):
+                types_of[entity].add(category)
+    ambiguous = {entity: sorted(types) for entity, types in types_of.items() if len(types) > 1}
+    assert len(ambiguous) >= 4, f"{lang}: {ambiguous}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_test_split_shares_entities_with_train(sample, lang):
+    train = {entity for record in sample[lang]["train"].values() for entity in record["entity"]}
+    test = [entity for record in sample[lang]["test"].values() for entity in record["entity"]]
+    shared = sum(entity in train for entity in test)
+    assert shared / len(test) >= 0.3, f"{lang}: {shared}/{len(test)} test entities seen in train"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_sentence_repeats_within_a_language(sample, lang):
+    sentences = [record["sentence"] for split in SPLITS for record in sample[lang][split].values()]
+    assert len(set(sentences)) == len(sentences)
+
+
+# --- cross-checks against the real data in ../shared/data -------------------------------------
+def test_local_hierarchy_matches_shared_taxonomy(shared_data: Path):
+    official = json.loads((shared_data / "taxonomy" / "dynamicner.json").read_text(encoding="utf-8"))
+    assert _names(official["first-level"]) == list(_SECOND_LEVEL)
+    assert _third_to_first(official["second-level"], official["third-level"]) == THIRD_TO_FIRST
+    assert len(THIRD_TO_FIRST) == 155
+
+
+def _normalise(sentence: str) -> str:
+    return re.sub(r"\s+", "", sentence).casefold()
+
+
+def test_no_sentence_is_copied_from_shared_data(sample, shared_data: Path):
+    files = sorted((shared_data / "geic").glob("*.json"))
+    assert files, f"no GEIC files in {shared_data / 'geic'}"
+    real = set()
+    for path in files:
+        for record in json.loads(path.read_text(encoding="utf-8")).values():
+            real.add(_normalise(record["sentence"]))
+    ours = [
+        (lang, split, key, record["sentence"])
+        for lang in LANGUAGES
+        for split in SPLITS
+        for key, record in sample[lang][split].items()
+    ]
+    copied = [item for item in ours if _normalise(item[3]) in real]
+    assert not copied, copied
