@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-LANGUAGES = ("en", "de", "es")
+LANGUAGES = ("en", "de", "es", "fr")
 SPLITS = ("train", "validation", "test")
 MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
 # Languages written without spaces between words.
