@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-__all__ = ["TypeNode", "Taxonomy", "TaxonomyError", "LEVEL_KEYS", "normalize_name", "is_catch_all_name"]
+__all__ = ["TypeNode", "Taxonomy", "TaxonomyError", "LEVEL_KEYS", "normalize_name", "compact_name", "is_catch_all_name"]
 
 LEVEL_KEYS: tuple[str, ...] = ("first-level", "second-level", "third-level", "fourth-level", "fifth-level")
 PACKAGED_TAXONOMY = "dynamicner-taxonomy.json"
@@ -56,6 +56,18 @@ def normalize_name(name: str) -> str:
     'other gpe'
     """
     return _SPACES.sub(" ", name).strip().casefold()
+
+
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def compact_name(name: str) -> str:
+    """A looser matching key: case-folded, spaces/hyphens/underscores dropped, "-isation" spelled "-ization".
+
+    >>> compact_name("Music-Genre"), compact_name("organisation"), compact_name("political/military")
+    ('musicgenre', 'organization', 'politicalmilitary')
+    """
+    return _NON_ALNUM.sub("", name.casefold()).replace("isation", "ization")
 
 
 def is_catch_all_name(name: str) -> bool:
@@ -163,6 +175,9 @@ class Taxonomy:
         self._by_key: dict[str, list[TypeNode]] = {}
         for node in self.nodes:
             self._by_key.setdefault(normalize_name(node.name), []).append(node)
+        self._by_compact: dict[str, list[TypeNode]] = {}
+        for node in self.nodes:
+            self._by_compact.setdefault(compact_name(node.name), []).append(node)
         self._cache: dict[str, Any] = {}  # per-taxonomy tables other modules precompute once
 
     def _preorder(self, path: tuple[str, ...]) -> Iterator[TypeNode]:
@@ -334,14 +349,25 @@ class Taxonomy:
         """All nodes whose name matches ``name`` (case and spacing ignored), shallowest first."""
         return sorted(self._by_key.get(normalize_name(name), []), key=lambda n: (n.level, n.path))
 
-    def resolve(self, category: str) -> TypeNode | None:
+    def resolve(self, category: str, *, loose: bool = True) -> TypeNode | None:
         """The node an annotation's category name stands for; ``None`` when no type has that name.
+
+        Names match case- and spacing-insensitively. With ``loose=True`` (default) a name that still
+        does not match is compared with spaces, hyphens and underscores dropped and "-isation"
+        read as "-ization" (CrossNER's ``musicgenre``, ``organisation``); callers can tell by
+        comparing :func:`normalize_name` of the category and of the node's name.
 
         Annotations use the finest names, so when a name occurs at several levels the deepest
         match wins ("address" -> location > address > address). Several matches at the deepest
         level (FewNERD's "other") cannot be resolved by name: :class:`TaxonomyError` lists them.
+
+        >>> tax = Taxonomy.from_dict({"first-level": "music genre, organization"})
+        >>> tax.resolve("musicgenre").name, tax.resolve("organisation").name, tax.resolve("organisation", loose=False)
+        ('music genre', 'organization', None)
         """
         matches = self._by_key.get(normalize_name(category))
+        if not matches and loose:
+            matches = self._by_compact.get(compact_name(category))
         if not matches:
             return None
         if len(matches) == 1:

@@ -1,0 +1,124 @@
+"""Tokens with character offsets, and IOB2 tags derived from the same character spans.
+
+Tokenization, for traditional token classifiers:
+
+- ``zh`` and ``ja``: every non-whitespace character is a token.
+- every other language (``ko`` included, which is space-delimited): a Unicode word/punctuation
+  split; a token is a run of word characters (letters, digits, ``_``, combining marks) or a single
+  other non-space character. "D.C." gives ``D``, ``.``, ``C``, ``.``.
+
+Whitespace is never a token, and ``text[token.start:token.end] == token.text``.
+
+IOB2 tags (``B-x`` / ``I-x`` / ``O``) come from character spans ``(start, end, label)``:
+an entity covers the tokens inside ``[start, end)``. Spans are applied longest first; a span whose
+start or end falls inside a token (``misaligned``), that overlaps an already tagged span
+(``overlapping``) or that was never placed (``start == -1``, ``unaligned``) is skipped and counted
+in :class:`BioTags`. Decoding the tags (e.g. with ``seqeval``) gives back exactly the spans that
+were applied.
+
+Example:
+    >>> toks = tokenize("Le Guin visited Washington, D.C. in 1999.", "en")
+    >>> [t.text for t in toks]
+    ['Le', 'Guin', 'visited', 'Washington', ',', 'D', '.', 'C', '.', 'in', '1999', '.']
+    >>> bio = bio_tags(toks, [(0, 7, "author"), (16, 32, "city"), (36, 38, "year")])
+    >>> bio.tags
+    ['B-author', 'I-author', 'O', 'B-city', 'I-city', 'I-city', 'I-city', 'I-city', 'I-city', 'O', 'O', 'O']
+    >>> bio.misaligned
+    1
+    >>> [t.text for t in tokenize("东京 大学", "zh")]
+    ['东', '京', '大', '学']
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
+
+__all__ = ["Token", "tokenize", "BioTags", "bio_tags", "CHARACTER_LANGUAGES"]
+
+CHARACTER_LANGUAGES: frozenset[str] = frozenset({"zh", "ja"})
+
+_MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e" \
+         "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\ufe20-\ufe2f"
+_WORD_SPLIT = re.compile(rf"[\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*")
+_CHAR_SPLIT = re.compile(rf"[^\s{_MARKS}][{_MARKS}]*")
+
+
+class Token(NamedTuple):
+    text: str
+    start: int
+    end: int
+
+
+def _base_language(language: str) -> str:
+    return language.replace("_", "-").split("-", 1)[0].lower()
+
+
+def tokenize(text: str, language: str) -> list[Token]:
+    """Split ``text`` into :class:`Token` s with exclusive character offsets.
+
+    >>> tokenize("Don't stop", "en")
+    [Token(text='Don', start=0, end=3), Token(text="'", start=3, end=4), Token(text='t', start=4, end=5), Token(text='stop', start=6, end=10)]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize() needs a str, got {type(text).__name__}")
+    pattern = _CHAR_SPLIT if _base_language(language) in CHARACTER_LANGUAGES else _WORD_SPLIT
+    return [Token(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+@dataclass(frozen=True)
+class BioTags:
+    """IOB2 tags, one per token, and the spans that could not be tagged (by reason)."""
+
+    tags: list[str]
+    misaligned: int = 0
+    overlapping: int = 0
+    unaligned: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.misaligned + self.overlapping + self.unaligned
+
+
+def bio_tags(tokens: Sequence[Token], spans: Sequence[tuple[int, int, str]]) -> BioTags:
+    """IOB2 tags for ``tokens`` from character ``spans`` ``(start, end, label)``; see the module docstring.
+
+    >>> toks = tokenize("New York City", "en")
+    >>> bio_tags(toks, [(0, 8, "city"), (0, 13, "city"), (-1, -1, "city")])
+    BioTags(tags=['B-city', 'I-city', 'I-city'], misaligned=0, overlapping=1, unaligned=1)
+    """
+    tags = ["O"] * len(tokens)
+    starts = [t.start for t in tokens]
+    ends = [t.end for t in tokens]
+    misaligned = overlapping = unaligned = 0
+    seen: set[tuple[int, int, str]] = set()
+    ordered = []
+    for span in spans:
+        start, end, label = span
+        if not label:
+            raise ValueError(f"span {span!r}: empty label")
+        if start == -1 and end == -1:
+            unaligned += 1
+            continue
+        if not 0 <= start < end:
+            raise ValueError(f"span {span!r}: need 0 <= start < end (end exclusive), or -1, -1 for unplaced")
+        if (start, end, label) in seen:
+            continue  # the same span annotated twice is one entity
+        seen.add((start, end, label))
+        ordered.append((start, end, label))
+    ordered.sort(key=lambda s: (s[0] - s[1], s[0]))  # longest first, then left to right
+    for start, end, label in ordered:
+        first = bisect_left(starts, start)
+        last = bisect_right(ends, end)  # tokens [first, last) lie inside the span
+        if first >= len(tokens) or starts[first] != start or last == 0 or ends[last - 1] != end or last <= first:
+            misaligned += 1
+            continue
+        if any(tag != "O" for tag in tags[first:last]):
+            overlapping += 1
+            continue
+        tags[first] = f"B-{label}"
+        for i in range(first + 1, last):
+            tags[i] = f"I-{label}"
+    return BioTags(tags=tags, misaligned=misaligned, overlapping=overlapping, unaligned=unaligned)

@@ -1,0 +1,171 @@
+"""GEIC reader: alignment rules, the report, and every input error naming file, key and field."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dynamicner_data.geic import (
+    AlignmentReport,
+    GeicAlignmentWarning,
+    GeicError,
+    align_entities,
+    parse_geic,
+    read_geic,
+)
+from dynamicner_data.taxonomy import Taxonomy
+
+
+@pytest.fixture(scope="module")
+def tax() -> Taxonomy:
+    return Taxonomy.dynamicner()
+
+
+def sample(sentence, entity, category):
+    return {"sentence": sentence, "entity": entity, "category": category}
+
+
+def test_repeated_forms_left_to_right():
+    s = "Paris is not Paris , says Paris ."
+    assert align_entities(s, ["Paris", "Paris", "Paris"]) == [(0, 5, "exact"), (13, 18, "exact"), (26, 31, "exact")]
+    # a fourth mention wraps around to the first occurrence instead of being lost
+    assert align_entities(s, ["Paris"] * 4)[3] == (0, 5, "exact")
+    # independent surface forms keep their own cursors
+    assert align_entities("A B A B", ["A", "B", "B", "A"]) == [(0, 1, "exact"), (2, 3, "exact"), (6, 7, "exact"), (4, 5, "exact")]
+
+
+def test_word_boundaries_preferred():
+    s = "Iranian officials met in Iran ."
+    assert align_entities(s, ["Iran"]) == [(25, 29, "exact")]
+    # inside a word only when there is nothing better
+    assert align_entities("Pianists play .", ["Pianist"]) == [(0, 7, "exact")]
+
+
+def test_fuzzy_maps_back_to_original_offsets():
+    s = "near Washington , D.C . and ( Ghost ) Riders"
+    (a, b) = align_entities(s, ["washington , D.C.", "(Ghost) Riders"])
+    assert a[2] == b[2] == "fuzzy"
+    assert s[a[0]:a[1]] == "Washington , D.C ."
+    assert s[b[0]:b[1]] == "( Ghost ) Riders"
+    # case-insensitive repeats continue after the previous (exact) match of the same form
+    assert align_entities("EU and eu", ["EU", "Eu"]) == [(0, 2, "exact"), (7, 9, "fuzzy")]
+
+
+def test_unaligned_kept_counted_and_warned(tax):
+    data = {"k1": sample("Pianists play .", ["piano", "Pianists"], ["musical instruments", "musician"])}
+    with pytest.warns(GeicAlignmentWarning, match=r"toy.json: 1 entities not found .* k1"):
+        samples, report = parse_geic(data, tax, source="toy.json")
+    missing, found = samples[0].entities
+    assert (missing.start, missing.end, missing.alignment, missing.text) == (-1, -1, "unaligned", "piano")
+    assert (found.start, found.end) == (0, 8)
+    assert report.unaligned == 1 and report.exact == 1 and report.unaligned_examples == [("k1", "piano")]
+    assert "1 unaligned" in report.summary()
+    assert found.to_dict() == {"text": "Pianists", "label": "musician", "start": 0, "end": 8,
+                               "path": ["person", "real person", "musician"]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="ab AB.,é\u0130ß", max_size=30),
+    st.lists(st.text(alphabet="abAB .é", min_size=1, max_size=5), max_size=6),
+)
+def test_alignment_invariants(sentence, surfaces):
+    out = align_entities(sentence, surfaces)
+    assert len(out) == len(surfaces)
+    for surface, (start, end, how) in zip(surfaces, out):
+        if how == "unaligned":
+            assert (start, end) == (-1, -1)
+            assert "".join(surface.lower().split()) not in "".join(sentence.lower().split()) or not surface.strip()
+        else:
+            assert 0 <= start < end <= len(sentence)
+            if how == "exact":
+                assert sentence[start:end] == surface
+            else:
+                assert surface not in sentence
+                assert "".join(sentence[start:end].lower().split()) == "".join(surface.lower().split())
+
+
+def test_report_merge_and_dict():
+    a = AlignmentReport(file="a.json", samples=2, entities=3, exact=2, unaligned=1,
+                        unaligned_examples=[("s1", "x")], repeated_surface_forms=1, unknown_categories={"foo": 1})
+    b = AlignmentReport(file="b.json", samples=1, entities=1, fuzzy=1, unknown_categories={"foo": 2})
+    m = a.merge(b)
+    assert (m.file, m.samples, m.entities, m.exact, m.fuzzy, m.unaligned) == ("a.json, b.json", 3, 4, 2, 1, 1)
+    assert m.unknown_categories == {"foo": 3}
+    assert json.loads(json.dumps(m.to_dict()))["unaligned_examples"] == [["s1", "x"]]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"s1": sample("A b .", ["A"], [])}, r"sample 's1': fields 'entity' \(1 items\) and 'category' \(0 items\)"),
+        ({"s1": sample("A b .", ["A"], ["nonsense"])}, r"sample 's1': field 'category'\[0\]: unknown category 'nonsense'"),
+        ({"s1": sample("   ", [], [])}, r"sample 's1': field 'sentence' is empty"),
+        ({"s1": sample(3, [], [])}, r"sample 's1': field 'sentence' must be a string"),
+        ({"s1": sample("A", "A", ["city"])}, r"sample 's1': field 'entity' must be a list"),
+        ({"s1": sample("A", [1], ["city"])}, r"sample 's1': field 'entity'\[0\] must be a string"),
+        ({"s1": sample("A", [""], ["city"])}, r"sample 's1': field 'entity'\[0\] is empty"),
+        ({"s1": {"sentence": "A", "entity": []}}, r"sample 's1': missing field 'category'"),
+        ({"s1": ["A"]}, r"sample 's1': expected an object"),
+    ],
+)
+def test_errors_name_file_key_and_field(tax, data, message):
+    with pytest.raises(GeicError, match=message) as info:
+        parse_geic(data, tax, source="in.json")
+    assert str(info.value).startswith("in.json: ")
+
+
+def test_unknown_categories_to_catch_all(tax):
+    data = {"s1": sample("Foo met Bar .", ["Foo", "Bar"], ["gizmo", "city"])}
+    samples, report = parse_geic(data, tax, source="x", unknown_category="catch_all", catch_all="miscellaneous")
+    assert samples[0].entities[0].node.path == ("miscellaneous",) * 3
+    assert samples[0].entities[0].category == "gizmo"
+    assert report.unknown_categories == {"gizmo": 1}
+    samples, _ = parse_geic(data, tax, source="x", unknown_category="catch_all")
+    assert samples[0].entities[0].node is None
+    with pytest.raises(ValueError, match="not a type"):
+        parse_geic(data, tax, source="x", unknown_category="catch_all", catch_all="gizmo")
+
+
+def test_empty_sentences_skipped_and_counted(tax):
+    data = {"s1": sample("", ["A"], ["city"]), "s2": sample("A .", ["A"], ["city"])}
+    samples, report = parse_geic(data, tax, source="x", empty_sentences="skip")
+    assert [s.key for s in samples] == ["s2"]
+    assert report.skipped_samples == ["s1"] and report.skipped_entities == 1
+    assert "skipped 1 samples (1 entities)" in report.summary()
+
+
+def test_file_level_errors(tmp_path, tax):
+    dup = tmp_path / "dup.json"
+    dup.write_text('{"s1": {"sentence": "A", "entity": [], "category": []},'
+                   ' "s1": {"sentence": "B", "entity": [], "category": []}}', encoding="utf-8")
+    with pytest.raises(GeicError, match=r"dup.json: duplicate sample key 's1'"):
+        read_geic(dup, tax)
+    dup_field = tmp_path / "dupfield.json"
+    dup_field.write_text('{"s7": {"sentence": "A", "sentence": "B", "entity": [], "category": []}}', encoding="utf-8")
+    with pytest.raises(GeicError, match=r"dupfield.json: sample 's7': field 'sentence' given twice"):
+        read_geic(dup_field, tax)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"s1": {"sentence": "A",', encoding="utf-8")
+    with pytest.raises(GeicError, match=r"broken.json: malformed JSON at line 1"):
+        read_geic(broken, tax)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"s1": {"sentence": "café", "entity": [], "category": []}}'.encode("latin-1"))
+    with pytest.raises(GeicError, match=r"latin.json: not valid UTF-8 at byte 24"):
+        read_geic(latin, tax)
+    with pytest.raises(GeicError, match=r"missing.json: cannot read"):
+        read_geic(tmp_path / "missing.json", tax)
+    good = tmp_path / "good.json"
+    good.write_text("\ufeff" + json.dumps({"s1": sample("Berlin .", ["Berlin"], ["city"])}), encoding="utf-8")
+    samples, report = read_geic(good, tax)
+    assert report.file == str(good) and samples[0].entities[0].end == 6
+
+
+def test_no_warning_when_everything_aligns(tax):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_geic({"s": sample("Rome .", ["Rome"], ["city"])}, tax, source="x")
