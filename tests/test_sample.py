@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from dynamicner_data.taxonomy import Taxonomy
+
 LANGUAGES = ("en", "de", "es", "fr")
 SPLITS = ("train", "validation", "test")
 MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
@@ -26,53 +28,7 @@ MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
 UNSPACED = {"zh", "ja"}
 
 
-# --- a small local loader of the DynamicNER hierarchy (third-level name -> first-level name) ---
-# TODO(h3): switch to dynamicner_data.taxonomy.Taxonomy.dynamicner() once it lands.
-_SECOND_LEVEL = {
-    "person": "real person, fictional figure",
-    "location": "geographical entity, geo-political entity, address",
-    "product": "food, weapon, technology, vehicle, other product",
-    "facility": "public facility, commercial facility, transportation facility, production facility, other facility",
-    "art": "visual art, music, literature, other art",
-    "group": "social group, non-commercial organization, commercial organization",
-    "miscellaneous": "award, event, miscellaneous",
-    "science entity": "biological, chemical, physical, computer science, medical, other scientific entity",
-}
-_THIRD_LEVEL = {
-    "real person": "politician, artist, author, athlete, director, actor, scholar, military, musician, business executive, other person",
-    "fictional figure": "mythological figure, other figure",
-    "geographical entity": "water body, mountain, island, desert, other geographical entity",
-    "geo-political entity": "continent, country, state or province, city, district, region, other gpe",
-    "address": "address, road, railway, other address",
-    "food": "beverages, packaged foods, other food",
-    "weapon": "firearms, biological, chemical weapon, explosives, cold weapon, nuclear, other weapon",
-    "technology": "software, website, electronics, ai, other technology",
-    "vehicle": "air, car, water, rail, bike, other vehicle",
-    "other product": "clothes, household, personal care, toys, musical instruments, other product",
-    "public facility": "hospital, library, park, landmark, school, museum, sports facility, other public facility",
-    "commercial facility": "hotel, restaurant, market/mall, theater/cinema, bank, other commercial facility",
-    "transportation facility": "airport, station, port, other transportation facility",
-    "production facility": "factory, farm, mine, energy, other production facility",
-    "other facility": "residential, government facility, other facility",
-    "visual art": "painting, sculpture, visual art genre, other visual art",
-    "music": "song, album, music genre, other music",
-    "literature": "poem, non-fiction, fiction, literature genre, other literature",
-    "other art": "film, play, broadcast program, game, other art",
-    "social group": "ethnic group, religious group, other social group",
-    "non-commercial organization": "educational and research, political/military, community, religious organization, other non-commercial organization",
-    "commercial organization": "sports team/league, band, company, media, other commercial organization",
-    "award": "literary award, sports award, artistic award, other award",
-    "event": "political/military event, sporting event, disaster, business event, other event",
-    "miscellaneous": "educational degree, tradition, god, law, language, miscellaneous",
-    "biological": "protein, species, biological theory, other biological entity",
-    "chemical": "element, compound, reaction, chemical theory, other chemical entity",
-    "physical": "physical phenomenon, astronomical object, physical theory, other physical entity",
-    "computer science": "programlang, algorithm, other computer science entity",
-    "medical": "disease, injury, medication, symptom, medical theory, other medical entity",
-    "other scientific entity": "discipline, academic journal, conference, metrics, other scientific entity",
-}
-
-
+# --- the DynamicNER hierarchy: third-level name -> first-level name (third-level names are unique) ---
 def _names(csv: str) -> list[str]:
     return [name.strip() for name in csv.split(",")]
 
@@ -88,8 +44,9 @@ def _third_to_first(second_level: dict[str, str], third_level: dict[str, str]) -
     return mapping
 
 
-THIRD_TO_FIRST = _third_to_first(_SECOND_LEVEL, _THIRD_LEVEL)
-FIRST_LEVEL = frozenset(_SECOND_LEVEL)
+TAXONOMY = Taxonomy.dynamicner()
+THIRD_TO_FIRST = {node.name: node.path[0] for node in TAXONOMY.level(3)}
+FIRST_LEVEL = frozenset(node.name for node in TAXONOMY.level(1))
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -144,6 +101,12 @@ def test_language_folders_are_exactly_the_written_languages():
     for lang in LANGUAGES:
         files = sorted(entry.name for entry in (_sample_dir() / lang).iterdir())
         assert files == sorted(f"{split}.json" for split in SPLITS), lang
+
+
+def test_third_level_names_identify_their_node():
+    """Categories are bare third-level names: that is only safe while no two level-3 nodes share a name."""
+    assert len(THIRD_TO_FIRST) == len(TAXONOMY.level(3)) == 155
+    assert len(FIRST_LEVEL) == 8
 
 
 def test_strict_loader_rejects_duplicate_keys_and_bad_bytes():
@@ -228,9 +191,10 @@ def test_no_sentence_repeats_within_a_language(sample, lang):
 
 
 # --- cross-checks against the real data in ../shared/data -------------------------------------
-def test_local_hierarchy_matches_shared_taxonomy(shared_data: Path):
+def test_hierarchy_used_here_matches_shared_taxonomy(shared_data: Path):
+    """The packaged taxonomy the checks rely on, against the authors' file read with plain JSON."""
     official = json.loads((shared_data / "taxonomy" / "dynamicner.json").read_text(encoding="utf-8"))
-    assert _names(official["first-level"]) == list(_SECOND_LEVEL)
+    assert set(_names(official["first-level"])) == FIRST_LEVEL
     assert _third_to_first(official["second-level"], official["third-level"]) == THIRD_TO_FIRST
     assert len(THIRD_TO_FIRST) == 155
 
