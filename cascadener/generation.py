@@ -1,0 +1,185 @@
+"""Batched chat generation: left-padded, length-sorted, with per-prompt token budgets.
+
+The reference CascadeNER inference calls ``generate`` once per sentence and once per entity, at
+batch size 1, with ``max_new_tokens=512``. Here prompts are
+
+1. rendered with the tokenizer's chat template (ChatML for Qwen2.5) and tokenized once;
+2. sorted by token length (longest first) so a batch wastes little padding;
+3. left-padded with ``tokenizer.pad(..., padding_side="left")`` and generated together;
+4. given a token budget each (``max_new_tokens`` per prompt, e.g. bounded by the sentence
+   length for stage 1): a batch runs to the largest budget in it, and each output is cut
+   back to its own budget, so a prompt's output never depends on its batch-mates;
+5. cut at the first end-of-turn token and decoded without special tokens, in input order.
+
+Greedy outputs are identical batched and one by one (``tests/test_pipeline.py`` checks it).
+With ``with_scores=True`` each output also carries the sum of its tokens' log-probabilities
+(:meth:`transformers.GenerationMixin.compute_transition_scores`), end-of-turn token included.
+
+Example (a throwaway random model; outputs are gibberish but shaped right):
+    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> tok = train_tokenizer(["Ada met Bob ."], vocab_size=280)
+    >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
+    >>> ids = encode_chat(tok, ["Ada met Bob .", "Bob ."])
+    >>> outs = generate_batched(model, tok, ids, max_new_tokens=[5, 3], options=GenerationOptions(batch_size=2))
+    >>> [len(o) for o in outs], [len(o[0].token_ids) <= b for o, b in zip(outs, [5, 3])]
+    ([1, 1], [True, True])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from cascadener.prompts import SYSTEM_PROMPT, chat_messages
+
+__all__ = ["GenerationOptions", "GeneratedText", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How to generate: batch size, greedy or sampled, and how many samples per prompt."""
+
+    batch_size: int = 8
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_return_sequences: int = 1
+    with_scores: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.num_return_sequences < 1:
+            raise ValueError(f"num_return_sequences must be >= 1, got {self.num_return_sequences}")
+        if self.num_return_sequences > 1 and not self.do_sample:
+            raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy samples are all equal)")
+        if self.do_sample and self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    """One generated answer: decoded text, its new token ids (end token excluded) and, on request,
+    the sum of log-probabilities of the generated tokens including the end token."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float | None = None
+    finished: bool = True
+
+
+def encode_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SYSTEM_PROMPT) -> list[list[int]]:
+    """Token ids of each user turn rendered with the chat template and the generation prompt."""
+    rendered = [
+        tokenizer.apply_chat_template(chat_messages(text, system=system), tokenize=False, add_generation_prompt=True)
+        for text in user_texts
+    ]
+    if not rendered:
+        return []
+    return [list(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"]]
+
+
+def eos_token_ids(model, tokenizer) -> list[int]:
+    """End-of-turn ids: the model's generation config, else the tokenizer's eos token."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if configured is None:
+        configured = tokenizer.eos_token_id
+    if configured is None:
+        raise ValueError("neither the model's generation_config nor the tokenizer defines an eos token")
+    return [configured] if isinstance(configured, int) else list(configured)
+
+
+def pad_token_id(tokenizer, eos_ids: Sequence[int]) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches, longest first.
+
+    >>> length_sorted_batches([3, 9, 1, 7], 2)
+    [[1, 3], [0, 2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda index: (-lengths[index], index))
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _pad_left(tokenizer, sequences: Sequence[Sequence[int]], pad_id: int):
+    import torch
+
+    width = max(len(sequence) for sequence in sequences)
+    if tokenizer.pad_token_id is not None:
+        batch = tokenizer.pad({"input_ids": [list(s) for s in sequences]}, padding=True, padding_side="left",
+                              return_tensors="pt")
+        return batch["input_ids"], batch["attention_mask"]
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        if sequence:
+            ids[row, width - len(sequence):] = torch.tensor(list(sequence))
+            mask[row, width - len(sequence):] = 1
+    return ids, mask
+
+
+def generate_batched(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: Sequence[int],
+    options: GenerationOptions = GenerationOptions(),
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[GeneratedText]]:
+    """Generate for every prompt; returns, in input order, ``num_return_sequences`` outputs each.
+
+    ``max_new_tokens[i]`` is prompt ``i``'s budget; ``on_batch(n)`` is called after each batch
+    with the number of prompts it finished (for progress bars).
+    """
+    import torch
+
+    if len(max_new_tokens) != len(prompt_ids):
+        raise ValueError(f"{len(max_new_tokens)} budgets for {len(prompt_ids)} prompts")
+    if any(budget < 1 for budget in max_new_tokens):
+        raise ValueError("every max_new_tokens budget must be >= 1")
+    eos_ids = eos_token_ids(model, tokenizer)
+    pad_id = pad_token_id(tokenizer, eos_ids)
+    device = model.device
+    results: list[list[GeneratedText]] = [[] for _ in prompt_ids]
+    n = options.num_return_sequences
+    for batch in length_sorted_batches([len(ids) for ids in prompt_ids], options.batch_size):
+        input_ids, attention_mask = _pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
+        budget = max(max_new_tokens[i] for i in batch)
+        sampling = {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p} if options.do_sample \
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=budget,
+                num_return_sequences=n,
+                eos_token_id=eos_ids,
+                pad_token_id=pad_id,
+                return_dict_in_generate=True,
+                output_scores=options.with_scores,
+                **sampling,
+            )
+            new_tokens = output.sequences[:, input_ids.shape[1]:].tolist()
+            transition = None
+            if options.with_scores:
+                transition = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True)
+                transition = transition.float().tolist()
+        for row, tokens in enumerate(new_tokens):
+            index = batch[row // n]
+            own_budget = max_new_tokens[index]
+            tokens = tokens[:own_budget]
+            cut = next((position for position, token in enumerate(tokens) if token in eos_ids), None)
+            kept = tokens if cut is None else tokens[:cut]
+            logprob = None
+            if transition is not None:
+                upto = len(tokens) if cut is None else cut + 1
+                logprob = float(sum(transition[row][:upto]))
+            text = tokenizer.decode(kept, skip_special_tokens=True)
+            results[index].append(GeneratedText(text=text, token_ids=tuple(kept), logprob=logprob,
+                                                finished=cut is not None))
+        if on_batch is not None:
+            on_batch(len(batch))
+    return results

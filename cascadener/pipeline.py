@@ -1,0 +1,365 @@
+"""The two-stage CascadeNER pipeline on any ``AutoModelForCausalLM``.
+
+Named public steps: :meth:`CascadeNER.extract` (stage 1: batched generation, then
+:func:`cascadener.parsing.parse_extraction` onto the original sentence) ->
+:meth:`CascadeNER.classify_mentions` (stage 2: per-sample list, or the hierarchical cascade over a
+taxonomy) -> entity records ``{text, label, start, end, score}``.
+
+- Stage-1 budget: ``max_new_tokens = 2 * (sentence tokens) + 16`` per sentence (the answer is the
+  sentence plus markers), optionally capped; never the reference's fixed 512.
+- Per-sample lists (``type_lists[i]``, e.g. a DynamicNER ``type_list``) are offered as one list
+  ("first list" in the released format). Without one (``None``), the hierarchical cascade runs
+  over ``taxonomy`` (default: the DynamicNER hierarchy): level 1, then the chosen node's children
+  ("second list"), then theirs ("third list"), until a leaf. The label is the deepest chosen name;
+  the score the product of the level scores.
+- Off-list answers are counted in :class:`PredictStats` and resolved (see :mod:`cascadener.classify`);
+  sentences are never dropped. Invented stage-1 mentions are dropped and counted.
+- Self-consistency (``self_consistency=n > 1``): n sampled stage-1 outputs, their mentions merged,
+  the longest overlapping span winning (:func:`cascadener.parsing.merge_extractions`).
+
+Example (a random tiny model; real use loads a fine-tuned checkpoint directory or Hub id):
+    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> tok = train_tokenizer(["Ada met Bob ."], vocab_size=280)
+    >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
+    >>> ner = CascadeNER(model, tok)
+    >>> out = ner.predict(["Ada met Bob .", ""], [["person", "city"], ["person"]], max_new_tokens=4)
+    >>> len(out), out[1]
+    (2, [])
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest, classify
+from cascadener.generation import GenerationOptions, encode_chat, generate_batched
+from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
+from cascadener.prompts import LEVEL_ORDINALS, Stage2Template, stage1_prompt, stage2_prompt
+
+__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "pick_device"]
+
+
+def pick_device(device: str | None = None) -> str:
+    """``device`` as given, else ``cuda`` when available, else ``mps``, else ``cpu`` (decided at run time).
+
+    >>> pick_device("cpu")
+    'cpu'
+    """
+    if device is not None:
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+@dataclass
+class PredictStats:
+    """Counts of one run; nothing is silently dropped."""
+
+    sentences: int = 0
+    empty_sentences: int = 0
+    mentions: int = 0
+    invented_mentions: int = 0
+    duplicate_mentions: int = 0
+    overlapping_mentions: int = 0
+    unbalanced_outputs: int = 0
+    unfinished_outputs: int = 0
+    classifications: int = 0
+    off_list_answers: int = 0
+
+    def add(self, other: "PredictStats") -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class Prediction:
+    """One sentence: its stage-1 result, the per-mention classifications and the entity records."""
+
+    text: str
+    extraction: ExtractionResult
+    classifications: list[list[Classification]] = field(default_factory=list)  # per mention, one per level
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class PredictionRun:
+    predictions: list[Prediction]
+    stats: PredictStats
+
+
+class CascadeNER:
+    """Extractor + classifier (possibly one model). Build with :meth:`from_pretrained`."""
+
+    def __init__(self, extractor, extractor_tokenizer, classifier=None, classifier_tokenizer=None) -> None:
+        self.extractor = extractor
+        self.extractor_tokenizer = extractor_tokenizer
+        self.classifier = extractor if classifier is None else classifier
+        self.classifier_tokenizer = extractor_tokenizer if classifier_tokenizer is None else classifier_tokenizer
+        self.extractor.eval()
+        self.classifier.eval()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        extractor: str,
+        classifier: str | None = None,
+        *,
+        device: str | None = None,
+        torch_dtype: Any = None,
+        trust_remote_code: bool = False,
+    ) -> "CascadeNER":
+        """Load both stages with ``AutoTokenizer``/``AutoModelForCausalLM`` from a directory or Hub id.
+
+        ``classifier=None`` (or the same path) uses one model for both stages. ``torch_dtype`` is a
+        ``torch.dtype`` or its name (``"bfloat16"``, ``"auto"``).
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        target = pick_device(device)
+
+        def load(path: str):
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+            return model.to(target), tokenizer
+
+        model, tokenizer = load(str(extractor))
+        if classifier is None or str(classifier) == str(extractor):
+            return cls(model, tokenizer)
+        classifier_model, classifier_tokenizer = load(str(classifier))
+        return cls(model, tokenizer, classifier_model, classifier_tokenizer)
+
+    # ------------------------------------------------------------------------------ stage 1
+
+    def extract(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 8,
+        self_consistency: int = 1,
+        temperature: float = 0.7,
+        top_p: float = 0.95,
+        seed: int = 0,
+        max_new_tokens: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> tuple[list[ExtractionResult], int]:
+        """Stage 1 for every text: mentions on the original text, and the count of outputs that hit their budget."""
+        if self_consistency < 1:
+            raise ValueError(f"self_consistency must be >= 1, got {self_consistency}")
+        tokenizer = self.extractor_tokenizer
+        todo = [i for i, text in enumerate(texts) if text.strip()]
+        results = [ExtractionResult(sentence=text) for text in texts]
+        if not todo:
+            return results, 0
+        prompts = [stage1_prompt(texts[i]) for i in todo]
+        prompt_ids = encode_chat(tokenizer, prompts)
+        lengths = [len(ids) for ids in tokenizer([texts[i] for i in todo], add_special_tokens=False)["input_ids"]]
+        budgets = [2 * n + 16 for n in lengths]
+        if max_new_tokens is not None:
+            budgets = [min(b, max_new_tokens) for b in budgets]
+        sampled = self_consistency > 1
+        options = GenerationOptions(batch_size=batch_size, do_sample=sampled, temperature=temperature if sampled else 1.0,
+                                    top_p=top_p if sampled else 1.0, num_return_sequences=self_consistency)
+        if sampled:
+            import torch
+
+            torch.manual_seed(seed)
+        outputs = generate_batched(self.extractor, tokenizer, prompt_ids, max_new_tokens=budgets, options=options,
+                                   on_batch=on_batch)
+        unfinished = 0
+        for index, samples in zip(todo, outputs):
+            parsed = [parse_extraction(texts[index], sample.text) for sample in samples]
+            unfinished += sum(not sample.finished for sample in samples)
+            results[index] = parsed[0] if len(parsed) == 1 else merge_extractions(parsed)
+        return results, unfinished
+
+    # ------------------------------------------------------------------------------ stage 2
+
+    def classify_mentions(
+        self,
+        texts: Sequence[str],
+        mentions: Sequence[Sequence[Mention]],
+        type_lists: Sequence[Sequence[str] | None],
+        *,
+        taxonomy=None,
+        template: Stage2Template = "released",
+        options: ClassifyOptions = ClassifyOptions(),
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[list[list[Classification]]]:
+        """Per text, per mention, the classification at each level (one level for a per-sample list)."""
+        out: list[list[list[Classification]]] = [[[] for _ in sentence_mentions] for sentence_mentions in mentions]
+        # items still to classify: (text index, mention index, taxonomy node or None, level)
+        flat = [(t, m) for t, sentence_mentions in enumerate(mentions) for m in range(len(sentence_mentions))]
+        listed = [(t, m) for t, m in flat if type_lists[t] is not None]
+        cascaded = [(t, m) for t, m in flat if type_lists[t] is None]
+        if listed:
+            requests = [self._request(texts[t], mentions[t][m], tuple(dict.fromkeys(type_lists[t])), 1, template)
+                        for t, m in listed]
+            for (t, m), result in zip(listed, classify(self.classifier, self.classifier_tokenizer, requests,
+                                                       options=options, on_batch=on_batch)):
+                out[t][m].append(result)
+        if cascaded:
+            if taxonomy is None:
+                from dynamicner_data.taxonomy import Taxonomy
+
+                taxonomy = Taxonomy.dynamicner()
+            nodes: dict[tuple[int, int], Any] = {key: None for key in cascaded}
+            level = 1
+            while True:
+                active = [key for key in cascaded if taxonomy.children(nodes[key])
+                          and (level == 1 or nodes[key] is not None)]
+                if not active:
+                    break
+                choices = {key: taxonomy.children(nodes[key]) for key in active}
+                requests = [self._request(texts[t], mentions[t][m], tuple(node.name for node in choices[(t, m)]),
+                                          level, template) for t, m in active]
+                results = classify(self.classifier, self.classifier_tokenizer, requests, options=options,
+                                   on_batch=on_batch)
+                for key, result in zip(active, results):
+                    nodes[key] = choices[key][result.index]
+                    out[key[0]][key[1]].append(result)
+                level += 1
+        return out
+
+    @staticmethod
+    def _request(text: str, mention: Mention, options: tuple[str, ...], level: int,
+                 template: Stage2Template) -> ClassifyRequest:
+        prompt = stage2_prompt(mention.text, text, options, template=template,
+                               level=min(level, len(LEVEL_ORDINALS)), start=mention.start, end=mention.end)
+        return ClassifyRequest(prompt=prompt, options=options)
+
+    # ------------------------------------------------------------------------------ both
+
+    def run(
+        self,
+        texts: Sequence[str],
+        type_lists: Sequence[Sequence[str] | None] | None = None,
+        *,
+        batch_size: int = 8,
+        classification: str = "generative",
+        off_list: str = "constrained",
+        template: Stage2Template = "released",
+        taxonomy=None,
+        self_consistency: int = 1,
+        temperature: float = 0.7,
+        seed: int = 0,
+        max_new_tokens: int | None = None,
+        progress: bool = False,
+    ) -> PredictionRun:
+        """:meth:`predict` with the details: per-sentence stage results and the run's counts."""
+        texts = _check_texts(texts)
+        lists = _check_type_lists(type_lists, len(texts))
+        options = ClassifyOptions(mode=classification, off_list=off_list, batch_size=batch_size)  # type: ignore[arg-type]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent")
+        extractions, unfinished = self.extract(texts, batch_size=batch_size, self_consistency=self_consistency,
+                                               temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+                                               on_batch=bar.update if bar else None)
+        if bar is not None:
+            bar.close()
+        mentions = [result.mentions for result in extractions]
+        classified = self.classify_mentions(texts, mentions, lists, taxonomy=taxonomy, template=template,
+                                            options=options)
+        stats = PredictStats(sentences=len(texts), empty_sentences=sum(1 for t in texts if not t.strip()),
+                             unfinished_outputs=unfinished)
+        predictions = []
+        for text, extraction, per_mention in zip(texts, extractions, classified):
+            entities = []
+            for mention, levels in zip(extraction.mentions, per_mention):
+                score = 1.0
+                for result in levels:
+                    score *= result.score
+                entities.append({"text": mention.text, "label": levels[-1].label, "start": mention.start,
+                                 "end": mention.end, "score": float(score)})
+                stats.classifications += len(levels)
+                stats.off_list_answers += sum(result.off_list for result in levels)
+            stats.mentions += len(extraction.mentions)
+            stats.invented_mentions += len(extraction.invented)
+            stats.duplicate_mentions += extraction.duplicates
+            stats.overlapping_mentions += extraction.overlaps
+            stats.unbalanced_outputs += extraction.unbalanced
+            predictions.append(Prediction(text=text, extraction=extraction, classifications=per_mention,
+                                          entities=entities))
+        return PredictionRun(predictions=predictions, stats=stats)
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        type_lists: Sequence[Sequence[str] | None] | None = None,
+        *,
+        batch_size: int = 8,
+        classification: str = "generative",
+        off_list: str = "constrained",
+        template: Stage2Template = "released",
+        taxonomy=None,
+        self_consistency: int = 1,
+        temperature: float = 0.7,
+        seed: int = 0,
+        max_new_tokens: int | None = None,
+        progress: bool = False,
+    ) -> list[list[dict[str, Any]]]:
+        """One list of ``{text, label, start, end, score}`` per input text (empty texts give ``[]``).
+
+        ``type_lists[i]``: the candidate types of text ``i``, or ``None`` for the hierarchical
+        cascade over ``taxonomy`` (a :class:`dynamicner_data.taxonomy.Taxonomy`, default DynamicNER).
+        ``classification``: ``"generative"`` or ``"constrained"``; ``off_list``: ``"constrained"`` or
+        ``"closest"``; ``template``: ``"released"``, ``"marked"`` or ``"short"``.
+        """
+        run = self.run(texts, type_lists, batch_size=batch_size, classification=classification, off_list=off_list,
+                       template=template, taxonomy=taxonomy, self_consistency=self_consistency,
+                       temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, progress=progress)
+        self.last_stats = run.stats
+        return [prediction.entities for prediction in run.predictions]
+
+    def predict_entities(self, text: str, labels: Sequence[str] | None = None, *,
+                         classification: str = "generative") -> list[dict[str, Any]]:
+        """Entities of one ``text`` typed from ``labels`` (``None``: the hierarchical cascade)."""
+        if not isinstance(text, str):
+            raise TypeError(f"predict_entities takes one text (str), got {type(text).__name__}")
+        return self.predict([text], [labels], classification=classification)[0]
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("predict takes a list of texts; for one text use predict_entities(text, labels)")
+    checked = list(texts)
+    for index, text in enumerate(checked):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{index}] is {type(text).__name__}, expected str")
+    return checked
+
+
+def _check_type_lists(type_lists, count: int) -> list[tuple[str, ...] | None]:
+    if type_lists is None:
+        return [None] * count
+    if isinstance(type_lists, str):
+        raise TypeError("type_lists must be one list of types per text, not a string")
+    lists = list(type_lists)
+    if len(lists) != count:
+        raise ValueError(f"got {len(lists)} type lists for {count} texts")
+    checked: list[tuple[str, ...] | None] = []
+    for index, types in enumerate(lists):
+        if types is None:
+            checked.append(None)
+            continue
+        if isinstance(types, str):
+            raise TypeError(f"type_lists[{index}] is a string; expected a list of type names")
+        items = tuple(types)
+        if not items:
+            raise ValueError(f"type_lists[{index}] is empty: give at least one type, or None for the cascade")
+        for position, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise ValueError(f"type_lists[{index}][{position}] is {item!r}: type names must be non-empty strings")
+        checked.append(items)
+    return checked
