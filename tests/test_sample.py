@@ -21,7 +21,7 @@ import pytest
 
 from dynamicner_data.taxonomy import Taxonomy
 
-LANGUAGES = ("en", "de", "es", "fr", "ru", "zh")
+LANGUAGES = ("en", "de", "es", "fr", "ru", "zh", "ja")
 SPLITS = ("train", "validation", "test")
 MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
 # Languages written without spaces between words.
