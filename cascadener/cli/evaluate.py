@@ -1,0 +1,208 @@
+"""``cascadener evaluate``: score a predictions JSONL with the dynamicner_f1 scorer, print a table, save JSON.
+
+References come from the predictions' own ``references`` field (written by ``cascadener predict``
+when the input had gold entities) or from a source given as for ``predict`` (``--jsonl``,
+``--geic``, ``--dataset``, ``--hf-dataset``), matched by ``id``. A reference sentence without a
+prediction line is scored as predicting nothing and counted (``missing_predictions``), never
+dropped; a prediction whose id is not among the references is an error.
+
+Per-sample ``type_list``s (when every line has one) give the out-of-list counts; ``language``
+fields give per-language F1; ``--hierarchical`` adds hierarchical scores over the taxonomy.
+
+The saved JSON is the run's results record (:class:`cascadener.hub.RunResults`): scores plus the
+dataset revision, metric version, prompt hash and pipeline options read from
+``<predictions>.meta.json``; ``cascadener push-results`` publishes it.
+
+Example:
+    >>> print(format_table({"precision": 0.5, "recall": 1.0, "f1": 0.6667}))
+    metric     value
+    ---------  ------
+    precision  0.5000
+    recall     1.0000
+    f1         0.6667
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cascadener.cli.predict import META_SUFFIX, CliError, add_source_arguments, read_inputs
+
+__all__ = ["add_parser", "run", "format_table", "load_predictions"]
+
+MAIN_KEYS = ("precision", "recall", "f1", "macro_f1", "extraction_precision", "extraction_recall", "extraction_f1",
+             "hierarchical_precision", "hierarchical_recall", "hierarchical_f1", "f1_ci_low", "f1_ci_high",
+             "out_of_list_rate", "num_predictions", "num_references")
+
+
+def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric", "value")) -> str:
+    """A plain two-column table (counts as integers, scores to four decimals)."""
+    width = max([len(header[0]), *(len(k) for k in rows)])
+    values = {k: (f"{v:.0f}" if k.startswith("num_") or k.endswith("support") else f"{v:.4f}") for k, v in rows.items()}
+    value_width = max([len(header[1]), *(len(v) for v in values.values())])
+    lines = [f"{header[0]:<{width}}  {header[1]}", f"{'-' * width}  {'-' * value_width}"]
+    lines += [f"{k:<{width}}  {v}" for k, v in values.items()]
+    return "\n".join(lines)
+
+
+def load_predictions(path: Path) -> list[dict[str, Any]]:
+    """Prediction lines; errors name the file, the line and the field."""
+    if not path.is_file():
+        raise CliError(f"predictions file {path} does not exist")
+    records = []
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise CliError(f"{path} is not valid UTF-8: {error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CliError(f"{where}: invalid JSON ({error.msg}); an interrupted run? finish it with predict --resume") from None
+        if not isinstance(record, dict):
+            raise CliError(f"{where}: expected a JSON object")
+        for key, kind in (("id", str), ("text", str), ("entities", list)):
+            if not isinstance(record.get(key), kind):
+                raise CliError(f"{where}: field {key!r} must be a {kind.__name__}")
+        if record["id"] in seen:
+            raise CliError(f"{where}: duplicate id {record['id']!r}")
+        seen.add(record["id"])
+        records.append(record)
+    if not records:
+        raise CliError(f"{path} holds no predictions")
+    return records
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("evaluate", help="score predictions with dynamicner_f1",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("predictions", help="predictions JSONL written by cascadener predict")
+    add_source_arguments(parser, required=False)
+    parser.add_argument("--matching", choices=("strict", "text", "partial", "boundary"), default="strict")
+    parser.add_argument("--hierarchical", action="store_true",
+                        help="add hierarchical scores over --taxonomy (default: DynamicNER)")
+    parser.add_argument("--bootstrap", type=int, default=None, help="resamples for a 95%% F1 interval")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labels", type=int, default=10, help="print the N most frequent labels (0: none)")
+    parser.add_argument("-o", "--output", default=None, help="results JSON (default: <predictions>.results.json)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except CliError as error:
+        print(f"cascadener evaluate: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _references(args: argparse.Namespace, predictions: list[dict[str, Any]]):
+    """(ids, texts, references, type lists, languages, missing count) in reference order."""
+    if any([args.dataset, args.hf_dataset, args.geic, args.jsonl]):
+        source = read_inputs(args)
+        by_id = {record["id"]: record for record in predictions}
+        reference_ids = {row.id for row in source.rows}
+        strays = [i for i in by_id if i not in reference_ids]
+        if strays:
+            raise CliError(f"{len(strays)} prediction id(s) are not in the references (e.g. {strays[0]!r})")
+        rows = []
+        missing = 0
+        for row in source.rows:
+            if row.references is None:
+                raise CliError(f"reference {row.id!r} has no gold entities")
+            predicted = by_id.get(row.id)
+            missing += predicted is None
+            rows.append((row.id, row.text, list(row.references), predicted["entities"] if predicted else [],
+                         predicted.get("type_list") if predicted else (list(row.type_list) if row.type_list else None),
+                         row.language or (predicted or {}).get("language")))
+        return rows, missing, {"kind": source.kind, **source.description}
+    rows = []
+    for number, record in enumerate(predictions, start=1):
+        if not isinstance(record.get("references"), list):
+            raise CliError(f"{args.predictions}, line {number}: no 'references'; give the references with "
+                           "--dataset/--hf-dataset/--geic/--jsonl")
+        rows.append((record["id"], record["text"], record["references"], record["entities"],
+                     record.get("type_list"), record.get("language")))
+    return rows, 0, None
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        import dynamicner_f1
+        from dynamicner_f1.scorer import score_spans
+    except ImportError:
+        raise CliError("the dynamicner_f1 scorer is not installed; install this project (pip install .)") from None
+    from cascadener import hub
+
+    path = Path(args.predictions)
+    predictions = load_predictions(path)
+    meta_path = path.with_name(path.name + META_SUFFIX)
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    if meta and not meta.get("complete", False):
+        print(f"warning: {meta_path} says the prediction run did not finish; resume it for full scores",
+              file=sys.stderr)
+    rows, missing, source = _references(args, predictions)
+    type_lists = [row[4] for row in rows]
+    languages = [row[5] for row in rows]
+    taxonomy = None
+    if args.hierarchical:
+        from dynamicner_data.taxonomy import Taxonomy
+
+        taxonomy = (Taxonomy.from_file(args.taxonomy) if args.taxonomy else Taxonomy.dynamicner()).to_dict()
+    try:
+        metrics = score_spans(
+            [row[3] for row in rows], [row[2] for row in rows],
+            type_lists=type_lists if all(t for t in type_lists) else None,
+            languages=languages if all(languages) else None,
+            taxonomy=taxonomy, matching=args.matching, bootstrap=args.bootstrap, seed=args.seed,
+            sentences=[row[1] for row in rows],
+        )
+    except ValueError as error:
+        raise CliError(f"scoring failed: {error}") from None
+    metrics = {key: float(value) for key, value in metrics.items()}
+
+    shown = {key: metrics[key] for key in MAIN_KEYS if key in metrics}
+    print(format_table(shown))
+    by_language = {key.split("/")[1]: value for key, value in metrics.items() if key.startswith("language/")}
+    if by_language:
+        print()
+        print(format_table(by_language, header=("language", "f1")))
+    if args.labels:
+        labels = {}
+        for key, value in metrics.items():
+            if key.startswith("label/") and key.endswith("/support"):
+                labels[key[len("label/"):].rpartition("/")[0]] = value
+        top = sorted(labels, key=lambda label: (-labels[label], label))[: args.labels]
+        if top:
+            print()
+            print(format_table({label: metrics[f"label/{label}/f1"] for label in top}, header=("label", "f1")))
+    if missing:
+        print(f"\n{missing} reference sentence(s) had no prediction and were scored as empty", file=sys.stderr)
+
+    options = meta.get("options", {})
+    dataset = dict(source or meta.get("source", {}))
+    results = hub.RunResults(
+        run_id=hub.new_run_id(),
+        created_at=hub.now_iso(),
+        model={"extractor": options.get("extractor"), "classifier": options.get("classifier") or options.get("extractor")},
+        dataset=dataset,
+        metric={"name": "dynamicner_f1", "version": dynamicner_f1.__version__, "matching": args.matching,
+                "hierarchical": bool(args.hierarchical), "bootstrap": args.bootstrap},
+        prompt={"template": options.get("template"), "hash": options.get("prompt_hash")},
+        pipeline={key: value for key, value in options.items() if key not in ("prompt_hash", "template")},
+        metrics=metrics,
+        counts={"sentences": len(rows), "missing_predictions": missing, **meta.get("stats", {})},
+    )
+    output = Path(args.output) if args.output else path.with_name(path.stem + ".results.json")
+    output.write_text(results.to_json(), encoding="utf-8")
+    print(f"\nsaved {output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,412 @@
+"""``cascadener predict``: run CascadeNER over a DynamicNER config/split, a GEIC file or a JSONL file.
+
+Predictions are written to a JSONL file as they are made (one line per input sentence, in input
+order, flushed after every chunk), with a progress bar. Each line::
+
+    {"id": "...", "text": "...", "type_list": [...] or null, "entities": [{text, label, start, end, score}],
+     "references": [{text, label, start, end, ...}]}        # references only when the input has gold
+
+Beside it, ``<output>.meta.json`` records the source (with its revision), models, options, prompt
+hash and the running counts. ``--resume`` continues an interrupted run: complete lines are kept,
+a torn last line is cut off (and reported), already predicted ids are skipped, and the options
+must match the first run's; nothing is lost or duplicated.
+
+Sources (exactly one):
+
+- ``--dataset CONFIG --split SPLIT [--data-dir DIR]``: the DynamicNER builder (``dynamicner.py``),
+  e.g. ``--dataset en --split test`` (the embedded sample when no ``--data-dir``);
+- ``--hf-dataset PATH_OR_ID --config NAME --split SPLIT``: ``datasets.load_dataset`` (an exported
+  Parquet folder or a Hub dataset with DynamicNER features);
+- ``--geic FILE [--taxonomy FILE]``: the authors' GEIC JSON (gold placed by alignment);
+- ``--jsonl FILE``: lines ``{"id"?, "text", "type_list"?, "entities"?}``.
+
+Example:
+    >>> parser = build_parser_for_tests()
+    >>> args = parser.parse_args(["--jsonl", "in.jsonl", "--extractor", "m", "-o", "out.jsonl"])
+    >>> args.batch_size, args.classification, args.type_lists
+    (8, 'generative', 'sample')
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["InputRow", "InputSource", "read_inputs", "add_parser", "run", "META_SUFFIX"]
+
+META_SUFFIX = ".meta.json"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as ``cascadener <command>: error: <message>``, exit status 2."""
+
+
+@dataclass(frozen=True)
+class InputRow:
+    id: str
+    text: str
+    type_list: tuple[str, ...] | None = None
+    references: tuple[dict[str, Any], ...] | None = None
+    language: str | None = None
+
+
+@dataclass
+class InputSource:
+    kind: str
+    description: dict[str, Any] = field(default_factory=dict)
+    rows: list[InputRow] = field(default_factory=list)
+    report: str | None = None
+
+
+def _file_revision(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _existing_file(value: str, what: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise CliError(f"{what} {path} does not exist or is not a file")
+    return path
+
+
+def _check_entities(entities: Any, where: str) -> tuple[dict[str, Any], ...]:
+    if not isinstance(entities, list):
+        raise CliError(f"{where}: field 'entities' must be a list of {{text, label, start, end}} records")
+    for position, entity in enumerate(entities):
+        if not isinstance(entity, dict) or not {"text", "label", "start", "end"} <= set(entity):
+            raise CliError(f"{where}: entities[{position}] must be an object with text, label, start and end")
+    return tuple(entities)
+
+
+def read_jsonl_inputs(path: Path) -> InputSource:
+    """``{"id"?, "text", "type_list"?, "entities"?, "language"?}`` per line; errors name the line and field."""
+    rows: list[InputRow] = []
+    seen: set[str] = set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise CliError(f"{path} is not valid UTF-8: {error}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CliError(f"{where}: invalid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise CliError(f"{where}: expected a JSON object")
+        text = record.get("text")
+        if not isinstance(text, str):
+            raise CliError(f"{where}: field 'text' must be a string, got {type(text).__name__}")
+        row_id = record.get("id", str(number))
+        if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
+            raise CliError(f"{where}: field 'id' must be a string or an integer")
+        row_id = str(row_id)
+        if row_id in seen:
+            raise CliError(f"{where}: duplicate id {row_id!r}")
+        seen.add(row_id)
+        type_list = record.get("type_list")
+        if type_list is not None:
+            if not isinstance(type_list, list) or not type_list or not all(isinstance(t, str) and t.strip() for t in type_list):
+                raise CliError(f"{where}: field 'type_list' must be a non-empty list of type names")
+            type_list = tuple(type_list)
+        references = _check_entities(record["entities"], where) if "entities" in record else None
+        language = record.get("language")
+        rows.append(InputRow(id=row_id, text=text, type_list=type_list, references=references,
+                             language=language if isinstance(language, str) else None))
+    return InputSource(kind="jsonl", description={"name": path.name, "path": str(path),
+                                                  "revision": _file_revision(path)}, rows=rows)
+
+
+def read_geic_inputs(path: Path, taxonomy_path: Path | None) -> InputSource:
+    from dynamicner_data.geic import GeicError, read_geic
+    from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
+
+    try:
+        taxonomy = Taxonomy.from_file(taxonomy_path) if taxonomy_path else Taxonomy.dynamicner()
+        samples, report = read_geic(path, taxonomy, unknown_category="catch_all")
+    except (GeicError, TaxonomyError) as error:
+        raise CliError(str(error)) from None
+    rows = [InputRow(id=sample.key, text=sample.text, references=tuple(e.to_dict() for e in sample.entities))
+            for sample in samples]
+    description = {"name": path.name, "path": str(path), "revision": _file_revision(path),
+                   "taxonomy": str(taxonomy_path) if taxonomy_path else "dynamicner"}
+    return InputSource(kind="geic", description=description, rows=rows, report=report.summary())
+
+
+def _rows_from_dataset(dataset, where: str) -> list[InputRow]:
+    missing = [column for column in ("id", "text") if column not in dataset.column_names]
+    if missing:
+        raise CliError(f"{where}: the dataset lacks column(s) {', '.join(missing)}")
+    rows = []
+    for record in dataset:
+        type_list = tuple(record["type_list"]) if record.get("type_list") else None
+        references = tuple(record["entities"]) if "entities" in record and record["entities"] is not None else None
+        rows.append(InputRow(id=str(record["id"]), text=record["text"], type_list=type_list, references=references,
+                             language=record.get("language")))
+    return rows
+
+
+def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputSource:
+    import dynamicner
+
+    names = [c.name for c in dynamicner.DynamicNER.BUILDER_CONFIGS]
+    if config not in names:
+        raise CliError(f"unknown DynamicNER config {config!r}; choose one of: {', '.join(names)}")
+    try:
+        builder = dynamicner.prepare(config, data_dir=data_dir)
+        splits = list(builder.info.splits or {})
+        if split not in splits:
+            raise CliError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
+        dataset = builder.as_dataset(split=split)
+    except (FileNotFoundError, ValueError) as error:
+        raise CliError(f"DynamicNER {config}: {error}") from None
+    description = {"name": "dynamicner", "config": config, "split": split,
+                   "revision": f"builder-{dynamicner.builder_hash()}", "data_dir": data_dir}
+    return InputSource(kind="dynamicner", description=description,
+                       rows=_rows_from_dataset(dataset, f"DynamicNER {config}/{split}"))
+
+
+def read_hf_inputs(path: str, config: str | None, split: str, revision: str | None) -> InputSource:
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(path, config, split=split, revision=revision)
+    except Exception as error:  # datasets raises many types (FileNotFound, DatasetNotFound, ValueError)
+        raise CliError(f"cannot load dataset {path!r} (config {config!r}, split {split!r}): {error}") from None
+    version = getattr(dataset.info, "version", None)
+    description = {"name": path, "config": config, "split": split,
+                   "revision": revision or (str(version) if version is not None else None)}
+    return InputSource(kind="hf", description=description,
+                       rows=_rows_from_dataset(dataset, f"{path} ({config}, {split})"))
+
+
+def read_inputs(args: argparse.Namespace) -> InputSource:
+    """The rows of whichever source the arguments name (exactly one)."""
+    if args.jsonl:
+        source = read_jsonl_inputs(_existing_file(args.jsonl, "JSONL file"))
+    elif args.geic:
+        taxonomy = _existing_file(args.taxonomy, "taxonomy file") if args.taxonomy else None
+        source = read_geic_inputs(_existing_file(args.geic, "GEIC file"), taxonomy)
+    elif args.hf_dataset:
+        source = read_hf_inputs(args.hf_dataset, args.config, args.split, args.dataset_revision)
+    else:
+        if args.data_dir is not None and not Path(args.data_dir).is_dir():
+            raise CliError(f"--data-dir {args.data_dir} is not a directory")
+        source = read_builder_inputs(args.dataset, args.split, args.data_dir)
+    if args.limit is not None:
+        source.rows = source.rows[: args.limit]
+        source.description["limit"] = args.limit
+    return source
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--dataset", metavar="CONFIG", help="a DynamicNER builder config, e.g. en, de-fine, all")
+    group.add_argument("--hf-dataset", metavar="PATH_OR_ID", help="datasets.load_dataset path (Parquet folder, Hub id)")
+    group.add_argument("--geic", metavar="FILE", help="a GEIC JSON file")
+    group.add_argument("--jsonl", metavar="FILE", help='a JSONL file of {"id", "text", "type_list"?, "entities"?}')
+    parser.add_argument("--split", default="test", help="split of --dataset / --hf-dataset (default: test)")
+    parser.add_argument("--config", default=None, help="config name of --hf-dataset")
+    parser.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub")
+    parser.add_argument("--data-dir", default=None, help="local DynamicNER release for --dataset")
+    parser.add_argument("--taxonomy", default=None, help="taxonomy file (authors' format) for --geic and the cascade")
+    parser.add_argument("--limit", type=_positive_int, default=None, help="only the first N sentences")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return number
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    parser.add_argument("--extractor", required=True, help="stage-1 model: local directory or Hub id")
+    parser.add_argument("--classifier", default=None, help="stage-2 model (default: the extractor)")
+    parser.add_argument("-o", "--output", required=True, help="predictions JSONL to write")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--batch-size", type=_positive_int, default=8)
+    parser.add_argument("--chunk-size", type=_positive_int, default=None,
+                        help="sentences predicted between two writes (default: 4 x batch size)")
+    parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
+    parser.add_argument("--off-list", choices=("constrained", "closest"), default="constrained",
+                        help="fallback for generative answers that are not in the list")
+    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
+    parser.add_argument("--type-lists", choices=("sample", "cascade"), default="sample",
+                        help="sample: each input's type_list (cascade when it has none); cascade: always the taxonomy")
+    parser.add_argument("--self-consistency", type=_positive_int, default=1, help="stage-1 samples to merge")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=None, help="cap on the stage-1 budget")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    parser.add_argument("--dtype", default=None, help="torch dtype name, e.g. bfloat16 (default: the checkpoint's)")
+    parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("predict", help="predict entities into a JSONL file",
+                                   description=__doc__.split("\n\n")[0])
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def build_parser_for_tests() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cascadener predict")
+    _add_arguments(parser)
+    return parser
+
+
+# ------------------------------------------------------------------------------ output / resume
+
+OPTION_KEYS = ("extractor", "classifier", "classification", "off_list", "template", "type_lists",
+               "self_consistency", "temperature", "seed", "max_new_tokens", "taxonomy")
+
+
+def _read_done(output: Path) -> tuple[list[str], int]:
+    """Ids of complete lines already in ``output``; cuts a torn last line off the file (count returned)."""
+    data = output.read_bytes()
+    torn = 0
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with output.open("r+b") as handle:
+            handle.truncate(cut)
+        data = data[:cut]
+        torn = 1
+    ids = []
+    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        try:
+            ids.append(str(json.loads(line)["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise CliError(f"{output}, line {number}: not a prediction line; cannot resume into this file") from None
+    return ids, torn
+
+
+def _prediction_line(row: InputRow, type_list, entities) -> str:
+    record: dict[str, Any] = {"id": row.id, "text": row.text, "type_list": list(type_list) if type_list else None,
+                              "entities": entities}
+    if row.language is not None:
+        record["language"] = row.language
+    if row.references is not None:
+        record["references"] = [dict(entity) for entity in row.references]
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except CliError as error:
+        print(f"cascadener predict: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cascadener.prompts import prompt_hash
+
+    output = Path(args.output)
+    meta_path = output.with_name(output.name + META_SUFFIX)
+    if args.resume and args.overwrite:
+        raise CliError("--resume and --overwrite exclude each other")
+    if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
+        raise CliError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
+    if not output.parent.is_dir():
+        raise CliError(f"output folder {output.parent} does not exist")
+    if args.extractor and Path(args.extractor).exists() and not Path(args.extractor).is_dir():
+        raise CliError(f"--extractor {args.extractor} is a file; give a model directory or a Hub id")
+
+    source = read_inputs(args)
+    ids = [row.id for row in source.rows]
+    if len(set(ids)) != len(ids):
+        raise CliError("the input has duplicate ids; predictions could not be resumed safely")
+    options = {key: getattr(args, key, None) for key in OPTION_KEYS}
+    options["prompt_hash"] = prompt_hash(template=args.template)
+    meta: dict[str, Any] = {"source": {"kind": source.kind, **source.description}, "options": options,
+                            "stats": {}, "sentences": len(source.rows), "complete": False}
+    done: set[str] = set()
+    if args.resume and output.exists():
+        if not meta_path.is_file():
+            raise CliError(f"cannot resume: {meta_path} (written by the first run) is missing")
+        previous = json.loads(meta_path.read_text(encoding="utf-8"))
+        for key in ("source", "options"):
+            if previous.get(key) != json.loads(json.dumps(meta[key])):
+                raise CliError(f"cannot resume: the {key} differ from the first run's ({meta_path}); "
+                               "use the same arguments, or --overwrite")
+        meta["stats"] = previous.get("stats", {})
+        done_ids, torn = _read_done(output)
+        unknown = [i for i in done_ids if i not in set(ids)]
+        if unknown:
+            raise CliError(f"cannot resume: {output} holds ids not in the input (e.g. {unknown[0]!r})")
+        done = set(done_ids)
+        if len(done) != len(done_ids):
+            raise CliError(f"cannot resume: {output} holds duplicate ids")
+        if torn:
+            print(f"resume: cut 1 incomplete last line off {output}", file=sys.stderr)
+        print(f"resume: {len(done)} of {len(ids)} sentences already predicted", file=sys.stderr)
+    elif output.exists():
+        output.unlink()
+    if source.report:
+        print(source.report, file=sys.stderr)
+
+    from cascadener.pipeline import CascadeNER, PredictStats
+
+    taxonomy = None
+    if args.taxonomy:
+        from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
+
+        try:
+            taxonomy = Taxonomy.from_file(args.taxonomy)
+        except (TaxonomyError, OSError) as error:
+            raise CliError(str(error)) from None
+    try:
+        ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device, torch_dtype=args.dtype,
+                                         trust_remote_code=args.trust_remote_code)
+    except OSError as error:
+        raise CliError(f"cannot load the model: {error}") from None
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    todo = [row for row in source.rows if row.id not in done]
+    stats = PredictStats(**meta["stats"]) if meta["stats"] else PredictStats()
+    chunk = args.chunk_size or 4 * args.batch_size
+    bar = None
+    if not args.no_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(source.rows), initial=len(done), desc="predict", unit="sent")
+    with output.open("a", encoding="utf-8") as handle:
+        for start in range(0, len(todo), chunk):
+            rows = todo[start:start + chunk]
+            lists = [None if args.type_lists == "cascade" else row.type_list for row in rows]
+            result = ner.run([row.text for row in rows], lists, batch_size=args.batch_size,
+                             classification=args.classification, off_list=args.off_list, template=args.template,
+                             taxonomy=taxonomy, self_consistency=args.self_consistency,
+                             temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens)
+            handle.writelines(_prediction_line(row, lst, prediction.entities)
+                              for row, lst, prediction in zip(rows, lists, result.predictions))
+            handle.flush()
+            os.fsync(handle.fileno())
+            stats.add(result.stats)
+            meta["stats"] = stats.to_dict()
+            meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+            if bar is not None:
+                bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    meta["complete"] = True
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in stats.to_dict().items())
+    print(f"wrote {len(source.rows)} predictions to {output} ({summary})", file=sys.stderr)
+    return 0
