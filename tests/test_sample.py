@@ -21,7 +21,7 @@ import pytest
 
 from dynamicner_data.taxonomy import Taxonomy
 
-LANGUAGES = ("en", "de", "es", "fr", "ru", "zh", "ja")
+LANGUAGES = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 SPLITS = ("train", "validation", "test")
 MIN_SPLIT_SIZES = {"train": 32, "validation": 8, "test": 8}
 # Languages written without spaces between words.
