@@ -1,0 +1,16 @@
+"""dynamicner_f1: NER scores against per-sample type lists (span or IOB2 input).
+
+The scorer needs only the standard library (numpy for the bootstrap); the ``evaluate`` metric lives
+in ``dynamicner_f1.dynamicner_f1`` and is loaded with ``evaluate.load("metric/dynamicner_f1")``.
+
+Example:
+    >>> from dynamicner_f1 import score_spans
+    >>> score_spans([[{"text": "Paris", "label": "city", "start": 0, "end": 5}]],
+    ...             [[{"text": "Paris", "label": "city", "start": 0, "end": 5}]])["f1"]
+    1.0
+"""
+
+from .scorer import MATCHING, check_options, score_spans, score_tags
+
+__all__ = ["MATCHING", "check_options", "score_spans", "score_tags", "__version__"]
+__version__ = "0.1.0"

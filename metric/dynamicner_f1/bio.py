@@ -1,0 +1,205 @@
+"""IOB2 tag sequences -> typed chunks, with seqeval's two decoding rules.
+
+Two rules, both equal to seqeval on IOB2 tags (``O``, ``B-<type>``, ``I-<type>``):
+
+``"lenient"`` (conlleval, seqeval's default mode): a chunk starts at every ``B-X`` and at every
+    ``I-X`` that does not continue a chunk of type ``X``; it continues over ``I-X``.
+``"strict"`` (seqeval ``mode="strict", scheme=IOB2``): a chunk starts only at ``B-X`` and continues
+    over ``I-X``; an ``I-X`` that continues nothing belongs to no chunk.
+
+Chunks never cross sentences. Offsets are token indices, ``end`` exclusive. Decoding maps each
+distinct tag to two characters and finds chunks with one regular expression over the joined corpus,
+so the Python work is per chunk, not per token.
+
+Example:
+    >>> decoded = decode_tags([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], rule="lenient", field="predictions")
+    >>> decoded.per_sample()
+    [[(0, 2, 'PER'), (3, 4, 'LOC')], [(0, 1, 'ORG')]]
+    >>> decode_tags([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], rule="strict", field="predictions").per_sample()
+    [[(0, 2, 'PER')], []]
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import operator
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+RULES: tuple[str, ...] = ("lenient", "strict")
+
+# Two characters per token: "O" -> "\x00\x00", B-<type k> -> "\x01" + chr(0x100 + k),
+# I-<type k> -> "\x02" + chr(0x100 + k); a chunk is then one regex match with a back-reference.
+_O = "\x00\x00"
+_CHUNK = {
+    "lenient": re.compile("[\x01\x02](.)(?:\x02\\1)*", re.S),
+    "strict": re.compile("\x01(.)(?:\x02\\1)*", re.S),
+}
+# The same rules over raw tags joined by "\n" (sentences separated by a blank line): types only.
+_SPAN = operator.methodcaller("span")
+_RAW_CHUNK = {
+    "lenient": re.compile(r"^[BI]-([^\n]+)\n(?:I-\1\n)*", re.M),
+    "strict": re.compile(r"^B-([^\n]+)\n(?:I-\1\n)*", re.M),
+}
+
+
+@dataclass(frozen=True)
+class DecodedTags:
+    """Chunks of a whole corpus as ``(global_start, global_end, type)`` token offsets.
+
+    ``starts[i]`` is the global index of sentence ``i``'s first token (sentences are separated by
+    one virtual ``O``). Global offsets keep every chunk unique, so matching needs no sample index;
+    :meth:`sample_of` recovers it when needed.
+    """
+
+    chunks: list[tuple[int, int, str]]
+    starts: list[int]
+
+    def sample_of(self, global_start: int) -> int:
+        """Index of the sentence that holds a global token index."""
+        return bisect.bisect_right(self.starts, global_start) - 1
+
+    def per_sample(self) -> list[list[tuple[int, int, str]]]:
+        """Chunks per sentence with sentence-local token offsets."""
+        out: list[list[tuple[int, int, str]]] = [[] for _ in self.starts]
+        for start, end, label in self.chunks:
+            i = self.sample_of(start)
+            base = self.starts[i]
+            out[i].append((start - base, end - base, label))
+        return out
+
+
+def _tag_error(sequences: Sequence, field: str, bad: object, first_index: int) -> ValueError:
+    for n, seq in enumerate(sequences):
+        for j, tag in enumerate(seq):
+            i = first_index + n
+            if type(tag) is type(bad) and tag == bad:
+                return ValueError(
+                    f"sample {i}: {field}[{i}][{j}] is {tag!r}; expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'"
+                )
+    return ValueError(f"{field}: invalid tag {bad!r}")  # pragma: no cover - bad always comes from sequences
+
+
+def _is_tag(tag: object) -> bool:
+    return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and "\n" not in tag))
+
+
+def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> None:
+    """Raise ``ValueError`` naming the sample and field unless every sample is a list of IOB2 tags.
+
+    Example:
+        >>> check_sequences([["B-PER", "E-PER"]], field="references")
+        Traceback (most recent call last):
+        ...
+        ValueError: sample 0: references[0][1] is 'E-PER'; expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'
+
+    ``first_index`` numbers the samples after those of earlier batches.
+    """
+    if not isinstance(sequences, (list, tuple)):
+        raise ValueError(f"{field} must be a list of tag sequences, got {type(sequences).__name__}")
+    if not set(map(type, sequences)) <= {list, tuple}:
+        for n, seq in enumerate(sequences):
+            if not isinstance(seq, (list, tuple)):
+                i = first_index + n
+                raise ValueError(f"sample {i}: {field}[{i}] is {seq!r}; expected a list of IOB2 tags")
+    for tag in set(itertools.chain.from_iterable(sequences)):
+        if not _is_tag(tag):
+            raise _tag_error(sequences, field, tag, first_index)
+
+
+def _encode(sequences: Sequence[Sequence[str]], code: dict[str, str]) -> str:
+    separated = itertools.chain.from_iterable(zip(sequences, itertools.repeat(("O",))))
+    return "".join(map(code.__getitem__, itertools.chain.from_iterable(separated)))
+
+
+def _code_table(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> tuple[dict[str, str], list[str]]:
+    tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
+    types = sorted({tag[2:] for tag in tags if tag != "O"})
+    code = {"O": _O}
+    for k, name in enumerate(types):
+        code["B-" + name] = "\x01" + chr(0x100 + k)
+        code["I-" + name] = "\x02" + chr(0x100 + k)
+    return code, types
+
+
+def decode_pair(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str
+) -> tuple[DecodedTags, DecodedTags]:
+    """Decode both sides with one shared code table (inputs already checked)."""
+    if rule not in RULES:
+        raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
+    code, types = _code_table(predictions, references)
+    starts = [0, *itertools.accumulate(len(seq) + 1 for seq in references)][:-1]
+    pattern = _CHUNK[rule]
+    out = []
+    for sequences in (predictions, references):
+        flat = _encode(sequences, code)
+        chunks = [(m.start() >> 1, m.end() >> 1, types[ord(m.group(1)) - 0x100]) for m in pattern.finditer(flat)]
+        out.append(DecodedTags(chunks=chunks, starts=starts))
+    return out[0], out[1]
+
+
+def decode_tags(sequences: Sequence[Sequence[str]], *, rule: str, field: str = "references", check: bool = True) -> DecodedTags:
+    """Decode IOB2 sequences into chunks under ``rule`` (``"lenient"`` or ``"strict"``)."""
+    if check:
+        check_sequences(sequences, field=field)
+    return decode_pair(sequences, sequences, rule=rule)[1]
+
+
+def chunk_types(sequences: Sequence[Sequence[str]], *, rule: str) -> list[str]:
+    """The type of every chunk (no offsets), straight from the joined raw tags.
+
+    Example:
+        >>> chunk_types([["B-PER", "I-PER", "I-LOC"], ["I-LOC", "B-LOC"]], rule="lenient")
+        ['PER', 'LOC', 'LOC', 'LOC']
+    """
+    raw = "\n\n".join(map("\n".join, sequences)) + "\n"
+    return _RAW_CHUNK[rule].findall(raw)
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """Micro and per-type counts of a strict (same offsets and type) comparison."""
+
+    tp: Counter
+    pred: Counter
+    gold: Counter
+    extraction_tp: int
+
+
+def count_exact(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str) -> ChunkCounts:
+    """Strict chunk counts without positions where they are not needed (inputs already checked).
+
+    Sentences whose two tag sequences are equal hold equal chunks: all of them are true positives,
+    so only their types are counted; the differing sentences are decoded with offsets.
+
+    Example:
+        >>> c = count_exact([["B-PER", "O"], ["B-LOC", "I-LOC"]], [["B-PER", "O"], ["B-LOC", "O"]], rule="lenient")
+        >>> dict(c.tp), dict(c.pred), dict(c.gold), c.extraction_tp
+        ({'PER': 1}, {'PER': 1, 'LOC': 1}, {'PER': 1, 'LOC': 1}, 1)
+    """
+    same = list(map(operator.eq, predictions, references))
+    differ = list(map(operator.not_, same))
+    same_types = Counter(chunk_types(list(itertools.compress(references, same)), rule=rule))
+    diff_pred = list(itertools.compress(predictions, differ))
+    diff_gold = list(itertools.compress(references, differ))
+    code, types = _code_table(diff_pred, diff_gold)
+    pattern = _CHUNK[rule]
+    flat_pred = _encode(diff_pred, code)
+    flat_gold = _encode(diff_gold, code)
+    pred_spans = list(map(_SPAN, pattern.finditer(flat_pred)))
+    common = set(pred_spans).intersection(map(_SPAN, pattern.finditer(flat_gold)))
+    same_type = [flat_gold[s + 1] for s, _ in common if flat_pred[s + 1] == flat_gold[s + 1]]
+
+    def named(counts: Counter) -> Counter:
+        return Counter({types[ord(char) - 0x100]: n for char, n in counts.items()})
+
+    return ChunkCounts(
+        tp=same_types + named(Counter(same_type)),
+        pred=same_types + named(Counter(pattern.findall(flat_pred))),
+        gold=same_types + named(Counter(pattern.findall(flat_gold))),
+        extraction_tp=sum(same_types.values()) + len(common),
+    )

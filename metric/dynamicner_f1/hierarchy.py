@@ -1,0 +1,143 @@
+"""Label -> taxonomy path, for hierarchical scores. Stands alone (no project imports).
+
+A type is identified by its path (names root..node, compared case-insensitively), never by its
+bare name: DynamicNER has seven names at more than one level. ``taxonomy`` may be
+
+* a mapping ``label -> path`` (a list of names, root first), the unambiguous form;
+* the authors' category format: ``{"first-level": "a, b", "second-level": {"a": "c, d"}, ...}``;
+* a nested mapping ``{"A": {"B": ["C", "D"]}}`` (dict = children, list = leaves; the top-level
+  values must be mappings, else it reads as ``label -> path``).
+
+For the two tree forms a bare label resolves to its DEEPEST node: DynamicNER's gold labels are
+third-level types, and its repeated names nest inside themselves ("address" under "address").
+A label that names several nodes at that deepest level (few-nerd's "other") is ambiguous: scoring
+it raises ``ValueError`` naming the candidates; pass a ``label -> path`` mapping instead.
+Empty names (a double comma in the authors' files) name no type and are skipped.
+
+Example:
+    >>> tree = {"first-level": "location, miscellaneous",
+    ...         "second-level": {"location": "city, address", "miscellaneous": "event, miscellaneous"},
+    ...         "third-level": {"address": "address, road"}}
+    >>> paths = label_paths(tree)
+    >>> paths.resolve("city")
+    ('location', 'city')
+    >>> paths.resolve("Miscellaneous")
+    ('miscellaneous', 'miscellaneous')
+    >>> paths.resolve("address")
+    ('location', 'address', 'address')
+    >>> paths.resolve("banana") is None
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+_LEVEL_KEYS = ("first-level", "second-level", "third-level", "fourth-level", "fifth-level")
+
+
+@dataclass
+class LabelPaths:
+    """Case-insensitive ``label -> path`` with the ambiguous names kept apart."""
+
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ambiguous: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+
+    def resolve(self, label: str) -> tuple[str, ...] | None:
+        """The path of ``label`` (lowercased names), ``None`` when unknown; ``ValueError`` if ambiguous."""
+        key = label.lower()
+        path = self.paths.get(key)
+        if path is None and key in self.ambiguous:
+            candidates = ", ".join("/".join(p) for p in self.ambiguous[key])
+            raise ValueError(
+                f"label {label!r} names several taxonomy nodes at the same level ({candidates}); "
+                "pass taxonomy as a mapping label -> path to choose one"
+            )
+        return path
+
+
+def _split(names: str, where: str) -> list[str]:
+    if not isinstance(names, str):
+        raise ValueError(f"taxonomy {where}: expected a comma-separated string of names, got {names!r}")
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
+def _category_nodes(tree: Mapping) -> list[tuple[str, ...]]:
+    level_nodes = [tuple([name]) for name in _split(tree["first-level"], "'first-level'")]
+    nodes = list(level_nodes)
+    for key in _LEVEL_KEYS[1:]:
+        if key not in tree:
+            break
+        children = tree[key]
+        if not isinstance(children, Mapping):
+            raise ValueError(f"taxonomy {key!r}: expected a mapping parent -> names, got {type(children).__name__}")
+        by_name: dict[str, list[tuple[str, ...]]] = {}
+        for node in level_nodes:
+            by_name.setdefault(node[-1].lower(), []).append(node)
+        next_level: list[tuple[str, ...]] = []
+        for parent, names in children.items():
+            parents = by_name.get(str(parent).strip().lower(), [])
+            if len(parents) != 1:
+                found = "no" if not parents else "several"
+                raise ValueError(f"taxonomy {key!r}: parent {parent!r} matches {found} node of the level above")
+            next_level.extend(parents[0] + (name,) for name in _split(names, f"{key!r}[{parent!r}]"))
+        nodes.extend(next_level)
+        level_nodes = next_level
+    return nodes
+
+
+def _nested_nodes(tree: object, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    if isinstance(tree, Mapping):
+        out: list[tuple[str, ...]] = []
+        for name, sub in tree.items():
+            node = prefix + (str(name).strip(),)
+            out.append(node)
+            out.extend(_nested_nodes(sub, node))
+        return out
+    if isinstance(tree, (list, tuple)):
+        return [prefix + (str(name).strip(),) for name in tree if str(name).strip()]
+    raise ValueError(f"taxonomy under {'/'.join(prefix)!r}: expected a mapping or a list, got {tree!r}")
+
+
+def label_paths(taxonomy: Mapping) -> LabelPaths:
+    """Parse any of the three accepted taxonomy forms (see the module docstring)."""
+    if not isinstance(taxonomy, Mapping):
+        raise ValueError(f"taxonomy must be a mapping, got {type(taxonomy).__name__}")
+    result = LabelPaths()
+    values = list(taxonomy.values())
+    if "first-level" in taxonomy:
+        nodes = _category_nodes(taxonomy)
+    elif values and all(isinstance(v, Mapping) for v in values):
+        nodes = _nested_nodes(taxonomy, ())
+    elif values and all(isinstance(v, (list, tuple)) and v and all(isinstance(n, str) for n in v) for v in values):
+        for label, path in taxonomy.items():
+            result.paths[str(label).lower()] = tuple(name.strip().lower() for name in path)
+        return result
+    else:
+        raise ValueError(
+            "taxonomy must be a mapping label -> path (non-empty lists of names, root first), the authors' "
+            "category format (with 'first-level') or a nested mapping of names (mapping values at the top)"
+        )
+    by_name: dict[str, list[tuple[str, ...]]] = {}
+    for node in nodes:
+        lowered = tuple(name.lower() for name in node)
+        by_name.setdefault(lowered[-1], []).append(lowered)
+    for name, candidates in by_name.items():
+        deepest = max(len(p) for p in candidates)
+        at_depth = sorted({p for p in candidates if len(p) == deepest})
+        if len(at_depth) == 1:
+            result.paths[name] = at_depth[0]
+        else:
+            result.ambiguous[name] = at_depth
+    return result
+
+
+def expand(path: Sequence[str]) -> list[tuple[str, ...]]:
+    """The node and its ancestors, root first: what hierarchical scores add to both sides.
+
+    Example:
+        >>> expand(("location", "city"))
+        [('location',), ('location', 'city')]
+    """
+    return [tuple(path[: d + 1]) for d in range(len(path))]

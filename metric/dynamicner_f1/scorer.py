@@ -1,0 +1,397 @@
+"""The dynamicner_f1 scorer: pure Python (numpy only for the bootstrap), no evaluate, no project imports.
+
+Import it from the installed package (``from dynamicner_f1.scorer import score_spans``); the
+``evaluate`` metric in ``dynamicner_f1.py`` is a thin wrapper around these two functions.
+
+``matching`` decides when a prediction hits a reference:
+
+============ ======================================================== ==========================
+matching     main precision / recall / f1                             extraction (label ignored)
+============ ======================================================== ==========================
+``strict``   same start, end and label                                same start and end
+``boundary`` same start and end, label ignored                        same start and end
+``partial``  overlapping characters (or tokens) and same label        overlapping
+``text``     per-sample sets of lowercased (text, label)              per-sample sets of text
+============ ======================================================== ==========================
+
+Matching is one-to-one. An entity with ``start == end == -1`` (unplaced) matches by lowercased
+text. Per-label scores and ``macro_f1`` always compare within one label (under ``boundary`` they
+are the strict per-label scores); ``macro_f1`` averages over every label seen on either side.
+
+Keys of the result (all floats): ``precision``, ``recall``, ``f1``, ``macro_f1``,
+``extraction_precision``/``_recall``/``_f1``, ``label/<label>/precision|recall|f1|support``,
+``invalid_offsets`` and ``invalid_offsets_references`` (unplaced entities, matched by text),
+``num_predictions``, ``num_references``; with ``type_lists``: ``out_of_list``, ``out_of_list_rate``,
+``out_of_list_references``; with ``languages``: ``language/<lang>/f1``; with ``taxonomy``:
+``hierarchical_precision``/``_recall``/``_f1``, ``level/<depth>/f1`` and ``taxonomy_unknown``;
+with ``bootstrap``: ``f1_ci_low`` and ``f1_ci_high``. Labels may contain ``/``: split a per-label key
+with ``key[len("label/"):].rpartition("/")``.
+
+Example:
+    >>> gold = [[{"text": "Paris", "label": "city", "start": 10, "end": 15}]]
+    >>> pred = [[{"text": "Paris", "label": "city", "start": 10, "end": 15},
+    ...          {"text": "Anna", "label": "person", "start": 0, "end": 4}]]
+    >>> r = score_spans(pred, gold, type_lists=[["city", "country"]])
+    >>> r["precision"], r["recall"], r["f1"], r["out_of_list"]
+    (0.5, 1.0, 0.6666666666666666, 1.0)
+    >>> score_tags([["B-LOC", "I-LOC", "O"]], [["B-LOC", "I-LOC", "O"]])["f1"]
+    1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from .bio import RULES, check_sequences, count_exact, decode_pair
+from .counting import Tally, prf, tally
+from .hierarchy import LabelPaths, expand, label_paths
+from .spans import Span, check_samples
+
+MATCHING: tuple[str, ...] = ("strict", "text", "partial", "boundary")
+
+# matching -> (criterion of the main scores, whether the main scores compare labels)
+_MAIN = {"strict": ("exact", True), "boundary": ("exact", False), "partial": ("overlap", True), "text": ("text", True)}
+
+
+@dataclass(frozen=True)
+class Options:
+    """Checked scoring options (see :func:`check_options`)."""
+
+    matching: str = "strict"
+    type_lists: Sequence[Sequence[str]] | None = None
+    languages: Sequence[str] | None = None
+    taxonomy: LabelPaths | None = None
+    bootstrap: int | None = None
+    seed: int = 0
+
+
+def _check_per_sample(values: object, name: str, n: int | None, item_ok: Callable[[object], bool], expected: str) -> None:
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{name} must be a list with one entry per sample, got {type(values).__name__}")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} entries for {n} samples; expected one per sample")
+    for i, value in enumerate(values):
+        if not item_ok(value):
+            raise ValueError(f"sample {i}: {name}[{i}] is {value!r}; expected {expected}")
+
+
+def _is_type_list(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)
+
+
+def check_options(
+    *,
+    n_samples: int | None,
+    type_lists: Sequence[Sequence[str]] | None = None,
+    languages: Sequence[str] | None = None,
+    taxonomy: Mapping | None = None,
+    matching: str = "strict",
+    bootstrap: int | None = None,
+    seed: int = 0,
+    sentences: Sequence[str] | None = None,
+) -> Options:
+    """Check every option and return them typed; ``n_samples=None`` skips the length checks.
+
+    Example:
+        >>> check_options(n_samples=1, matching="fuzzy")
+        Traceback (most recent call last):
+        ...
+        ValueError: matching='fuzzy' is not one of ['strict', 'text', 'partial', 'boundary']
+    """
+    if matching not in MATCHING:
+        raise ValueError(f"matching={matching!r} is not one of {list(MATCHING)}")
+    if bootstrap is not None and (not isinstance(bootstrap, int) or isinstance(bootstrap, bool) or bootstrap < 1):
+        raise ValueError(f"bootstrap={bootstrap!r}: expected None or a positive int (the number of resamples)")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed={seed!r}: expected an int")
+    if type_lists is not None:
+        _check_per_sample(type_lists, "type_lists", n_samples, _is_type_list, "a list of type names (strings)")
+    if languages is not None:
+        _check_per_sample(languages, "languages", n_samples, lambda v: isinstance(v, str) and bool(v), "a language code")
+    if sentences is not None:
+        _check_per_sample(sentences, "sentences", n_samples, lambda v: isinstance(v, str), "a string")
+    paths = label_paths(taxonomy) if taxonomy is not None else None
+    return Options(
+        matching=matching, type_lists=type_lists, languages=languages, taxonomy=paths, bootstrap=bootstrap, seed=seed
+    )
+
+
+def _check_lengths(predictions: Sequence, references: Sequence) -> None:
+    for name, value in (("predictions", predictions), ("references", references)):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a list with one entry per sample, got {type(value).__name__}")
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"predictions has {len(predictions)} samples but references has {len(references)}; "
+            "pass an empty list for a sample without entities (sample "
+            f"{min(len(predictions), len(references))} is the first without a partner)"
+        )
+
+
+def score_spans(
+    predictions: Sequence[Sequence[Mapping]],
+    references: Sequence[Sequence[Mapping]],
+    *,
+    type_lists: Sequence[Sequence[str]] | None = None,
+    languages: Sequence[str] | None = None,
+    taxonomy: Mapping | None = None,
+    matching: str = "strict",
+    bootstrap: int | None = None,
+    seed: int = 0,
+    sentences: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Score per-sample lists of ``{text, label, start, end}`` records (extra keys are ignored).
+
+    ``sentences`` (optional) checks ``text == sentence[start:end]`` for every placed entity.
+    """
+    _check_lengths(predictions, references)
+    options = check_options(
+        n_samples=len(references),
+        type_lists=type_lists,
+        languages=languages,
+        taxonomy=taxonomy,
+        matching=matching,
+        bootstrap=bootstrap,
+        seed=seed,
+        sentences=sentences,
+    )
+    pred = check_samples(predictions, field="predictions", sentences=sentences)
+    gold = check_samples(references, field="references", sentences=sentences)
+    return score_checked(pred, gold, options)
+
+
+def score_tags(
+    predictions: Sequence[Sequence[str]],
+    references: Sequence[Sequence[str]],
+    *,
+    rule: str = "lenient",
+    type_lists: Sequence[Sequence[str]] | None = None,
+    languages: Sequence[str] | None = None,
+    taxonomy: Mapping | None = None,
+    matching: str = "strict",
+    bootstrap: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Score IOB2 tag sequences; ``rule`` is ``"lenient"`` (seqeval default) or ``"strict"`` (IOB2).
+
+    Offsets are token indices; ``matching="text"`` needs span records and is refused here.
+    """
+    _check_lengths(predictions, references)
+    if rule not in RULES:
+        raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
+    options = check_options(
+        n_samples=len(references),
+        type_lists=type_lists,
+        languages=languages,
+        taxonomy=taxonomy,
+        matching=matching,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    check_sequences(predictions, field="predictions")
+    check_sequences(references, field="references")
+    return score_checked_tags(predictions, references, options, rule=rule)
+
+
+def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], first_index: int = 0) -> None:
+    """``ValueError`` naming the first sample whose prediction and reference lengths differ."""
+    if list(map(len, predictions)) != list(map(len, references)):
+        for n, (p, g) in enumerate(zip(predictions, references)):
+            if len(p) != len(g):
+                i = first_index + n
+                raise ValueError(
+                    f"sample {i}: predictions[{i}] has {len(p)} tags but references[{i}] has {len(g)}; "
+                    "tag sequences must align token by token"
+                )
+
+
+def score_checked_tags(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], options: Options, *, rule: str
+) -> dict[str, float]:
+    """Score tag sequences already checked by :func:`check_sequences` and :func:`check_tag_lengths`."""
+    if options.matching == "text":
+        raise ValueError("matching='text' needs span records with their text; tag sequences have none")
+    check_tag_lengths(predictions, references)
+    if options.matching == "strict" and options.taxonomy is None and options.type_lists is None and not (
+        options.languages is not None or options.bootstrap
+    ):
+        counts = count_exact(predictions, references, rule=rule)
+        labels = {label: (counts.tp[label], counts.pred[label], counts.gold[label]) for label in counts.pred | counts.gold}
+        n_pred, n_gold = sum(counts.pred.values()), sum(counts.gold.values())
+        return _assemble(
+            micro=(sum(counts.tp.values()), n_pred, n_gold),
+            labels=labels,
+            extraction=(counts.extraction_tp, n_pred, n_gold),
+            per_sample=None,
+            options=options,
+        )
+    pred, gold = decode_pair(predictions, references, rule=rule)
+    as_spans = [[(s, e, label, "") for s, e, label in sample] for sample in pred.per_sample()]
+    gold_spans = [[(s, e, label, "") for s, e, label in sample] for sample in gold.per_sample()]
+    return score_checked(as_spans, gold_spans, options)
+
+
+def _unlabel(samples: Sequence[Sequence[Span]]) -> list[list[Span]]:
+    return [[(s, e, "", t) for s, e, _, t in ents] for ents in samples]
+
+
+def _first(key: tuple) -> int:
+    return key[0]
+
+
+def score_checked(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], options: Options) -> dict[str, float]:
+    """Score span tuples already checked by :func:`dynamicner_f1.spans.check_samples`."""
+    criterion, labelled = _MAIN[options.matching]
+    per_label = tally(pred, gold, criterion=criterion)
+    extraction = tally(_unlabel(pred), _unlabel(gold), criterion=criterion)
+    main = per_label if labelled else extraction
+    per_sample = main.by_sample(len(gold), _first) if options.languages is not None or options.bootstrap else None
+    result = _assemble(
+        micro=(len(main.tp), len(main.pred), len(main.gold)),
+        labels=per_label.by_label(),
+        extraction=(len(extraction.tp), len(extraction.pred), len(extraction.gold)),
+        per_sample=per_sample,
+        options=options,
+    )
+    result["invalid_offsets"] = float(sum(e[0] < 0 for ents in pred for e in ents))
+    result["invalid_offsets_references"] = float(sum(e[0] < 0 for ents in gold for e in ents))
+    if options.type_lists is not None:
+        lower = options.matching == "text"
+        result.update(_out_of_list(pred, gold, options.type_lists, lower=lower))
+    if options.taxonomy is not None:
+        result.update(_hierarchical(pred, gold, options.taxonomy, criterion=criterion))
+    return result
+
+
+def _out_of_list(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], type_lists: Sequence[Sequence[str]], *, lower: bool) -> dict[str, float]:
+    def count(samples: Sequence[Sequence[Span]]) -> tuple[int, int]:
+        outside = total = 0
+        for ents, types in zip(samples, type_lists):
+            allowed = {t.lower() for t in types} if lower else set(types)
+            labels = {e[2].lower() for e in ents} if lower else [e[2] for e in ents]
+            total += len(labels)
+            outside += sum(label not in allowed for label in labels)
+        return outside, total
+
+    outside, total = count(pred)
+    outside_gold, _ = count(gold)
+    return {
+        "out_of_list": float(outside),
+        "out_of_list_rate": outside / total if total else 0.0,
+        "out_of_list_references": float(outside_gold),
+    }
+
+
+def _hierarchical(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], paths: LabelPaths, *, criterion: str) -> dict[str, float]:
+    cache: dict[str, tuple[list[tuple[str, ...]], bool]] = {}
+    unknown = 0
+
+    def expanded(samples: Sequence[Sequence[Span]], field: str) -> list[list[tuple]]:
+        nonlocal unknown
+        out = []
+        for i, ents in enumerate(samples):
+            row = []
+            for j, (s, e, label, t) in enumerate(ents):
+                if label not in cache:
+                    try:
+                        path = paths.resolve(label)
+                    except ValueError as err:
+                        raise ValueError(f"sample {i}: {field}[{i}][{j}]['label']: {err}") from None
+                    cache[label] = (expand(path), False) if path is not None else ([(label.lower(),)], True)
+                nodes, is_unknown = cache[label]
+                unknown += is_unknown
+                row.extend((s, e, node, t) for node in nodes)
+            out.append(row)
+        return out
+
+    t = tally(expanded(pred, "predictions"), expanded(gold, "references"), criterion=criterion)
+    p, r, f = t.scores()
+    out = {"hierarchical_precision": p, "hierarchical_recall": r, "hierarchical_f1": f, "taxonomy_unknown": float(unknown)}
+    levels: dict[int, list[int]] = {}
+    for node, (tp, n_pred, n_gold) in t.by_label().items():
+        acc = levels.setdefault(len(node), [0, 0, 0])
+        acc[0] += tp
+        acc[1] += n_pred
+        acc[2] += n_gold
+    for depth in sorted(levels):
+        out[f"level/{depth}/f1"] = prf(*levels[depth])[2]
+    return out
+
+
+def _assemble(
+    *,
+    micro: tuple[int, int, int],
+    labels: Mapping[object, tuple[int, int, int]],
+    extraction: tuple[int, int, int],
+    per_sample: tuple[list[int], list[int], list[int]] | None,
+    options: Options,
+) -> dict[str, float]:
+    p, r, f = prf(*micro)
+    result = {"precision": p, "recall": r, "f1": f}
+    f1s = []
+    label_keys: dict[str, float] = {}
+    for label in sorted(labels):
+        tp, n_pred, n_gold = labels[label]
+        lp, lr, lf = prf(tp, n_pred, n_gold)
+        f1s.append(lf)
+        label_keys.update(
+            {
+                f"label/{label}/precision": lp,
+                f"label/{label}/recall": lr,
+                f"label/{label}/f1": lf,
+                f"label/{label}/support": float(n_gold),
+            }
+        )
+    result["macro_f1"] = sum(f1s) / len(f1s) if f1s else 0.0
+    ep, er, ef = prf(*extraction)
+    result.update({"extraction_precision": ep, "extraction_recall": er, "extraction_f1": ef})
+    result["num_predictions"] = float(micro[1])
+    result["num_references"] = float(micro[2])
+    result["invalid_offsets"] = 0.0
+    result["invalid_offsets_references"] = 0.0
+    result.update(label_keys)
+    if per_sample is not None:
+        tp, n_pred, n_gold = per_sample
+        if options.languages is not None:
+            acc: dict[str, list[int]] = {}
+            for lang, a, b, c in zip(options.languages, tp, n_pred, n_gold):
+                slot = acc.setdefault(lang, [0, 0, 0])
+                slot[0] += a
+                slot[1] += b
+                slot[2] += c
+            for lang in sorted(acc):
+                result[f"language/{lang}/f1"] = prf(*acc[lang])[2]
+        if options.bootstrap:
+            result.update(bootstrap_interval(tp, n_pred, n_gold, resamples=options.bootstrap, seed=options.seed))
+    return result
+
+
+def bootstrap_interval(
+    tp: Sequence[int], n_pred: Sequence[int], n_gold: Sequence[int], *, resamples: int, seed: int
+) -> dict[str, float]:
+    """95% percentile interval of micro F1 over samples drawn with replacement (numpy, seeded).
+
+    Example:
+        >>> ci = bootstrap_interval([1, 0, 1, 1], [1, 1, 1, 2], [1, 1, 1, 1], resamples=200, seed=0)
+        >>> 0.0 <= ci["f1_ci_low"] <= ci["f1_ci_high"] <= 1.0
+        True
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    tp_a = np.asarray(tp, dtype=np.int64)
+    denom = np.asarray(n_pred, dtype=np.int64) + np.asarray(n_gold, dtype=np.int64)
+    n = len(tp_a)
+    if n == 0:
+        return {"f1_ci_low": 0.0, "f1_ci_high": 0.0}
+    scores = np.empty(resamples)
+    step = max(1, 2_000_000 // n)
+    for lo in range(0, resamples, step):
+        hi = min(resamples, lo + step)
+        idx = rng.integers(0, n, size=(hi - lo, n))
+        num = 2 * tp_a[idx].sum(axis=1)
+        den = denom[idx].sum(axis=1)
+        scores[lo:hi] = np.divide(num, den, out=np.zeros(hi - lo), where=den > 0)
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return {"f1_ci_low": float(low), "f1_ci_high": float(high)}
