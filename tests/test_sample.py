@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from dynamicner_data.geic import read_geic
 from dynamicner_data.taxonomy import Taxonomy
+from dynamicner_data.tokenize import bio_tags, tokenize
 
 LANGUAGES = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 SPLITS = ("train", "validation", "test")
@@ -64,9 +66,12 @@ def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]
 
 def load_split(lang: str, split: str) -> dict[str, dict]:
     """Parse one sample file strictly: UTF-8, JSON, no duplicate keys at any depth."""
-    raw = (_sample_dir() / lang / f"{split}.json").read_bytes()
-    text = raw.decode("utf-8")  # strict: raises on any invalid byte
-    return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    path = _sample_dir() / lang / f"{split}.json"
+    try:
+        text = path.read_bytes().decode("utf-8")  # strict: raises on any invalid byte
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors too
+        raise AssertionError(f"sample file {lang}/{split}.json: {exc}") from exc
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +193,33 @@ def test_test_split_shares_entities_with_train(sample, lang):
 def test_no_sentence_repeats_within_a_language(sample, lang):
     sentences = [record["sentence"] for split in SPLITS for record in sample[lang][split].values()]
     assert len(set(sentences)) == len(sentences)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_project_reader_places_every_entity_exactly_where_listed(sample, lang, recwarn):
+    """The project's GEIC reader finds every entity verbatim, at the left-to-right spans, with its path."""
+    for split in SPLITS:
+        path = _sample_dir() / lang / f"{split}.json"
+        samples, report = read_geic(path, TAXONOMY)
+        assert (report.samples, report.fuzzy, report.unaligned) == (len(sample[lang][split]), 0, 0), report.summary()
+        assert report.exact == report.entities
+        for parsed in samples:
+            record = sample[lang][split][parsed.key]
+            expected = place_left_to_right(record["sentence"], record["entity"])
+            assert [(e.start, e.end) for e in parsed.entities] == expected, f"{lang}/{split} {parsed.key}"
+            assert [e.node.path[0] for e in parsed.entities] == [THIRD_TO_FIRST[c] for c in record["category"]]
+    assert not [w for w in recwarn if "unaligned" in str(w.message).lower()]
+
+
+# Korean particles attach to nouns ("한강은" = "한강" + topic particle), so entity ends fall inside
+# whitespace tokens there by design; every other language's entities start and end on token edges.
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "ko"])
+def test_entities_start_and_end_on_token_boundaries(sample, lang):
+    for split in SPLITS:
+        for key, record in sample[lang][split].items():
+            spans = place_left_to_right(record["sentence"], record["entity"])
+            tags = bio_tags(tokenize(record["sentence"], lang), [(a, b, c) for (a, b), c in zip(spans, record["category"])])
+            assert tags.skipped == 0, f"{lang}/{split} {key}: {tags}"
 
 
 # --- cross-checks against the real data in ../shared/data -------------------------------------
