@@ -9,8 +9,10 @@ Every sample draws its own random numbers from ``(seed, sample id)`` through ``h
 (BLAKE2b; no ``hash()``, no global random state), so a build gives identical lists on any machine.
 
 1. **Granularity.** The sample picks a base level (first, second or third, equally likely). Each
-   entity's gold item is its type at that level. If that gives more items than ``max_types``, a
-   coarser level is used. A sample without entities gets ``min_types`` random types of that level.
+   entity's gold item is its type at that level (or its own type when that is coarser; it then
+   also answers for the entities below it). If that gives more items than ``max_types``, a
+   coarser level is used; when even the first level does not fit (a big flat taxonomy), the
+   surplus entities answer with a first-level catch-all, else "unknown". A sample without entities gets ``min_types`` random types of that level.
 2. **Merge** (probability ``p_merge``). One gold item that has sub-types is replaced by the
    finer types of its entities, one level down, plus up to two of their siblings as options
    (a parent is never listed together with its child). Lists therefore mix levels.
@@ -256,16 +258,40 @@ def dynamic_type_list(
     level = 1 + ((d[0] * tab.depth) >> 16)
     while True:
         items = list(dict.fromkeys([a[level - 1] if len(a) >= level else a[-1] for a in map(anc.__getitem__, known)]))
+        # an entity annotated above the base level absorbs the items below it (they share its path)
+        members = set(items)
+        items = [g for g in items if members.isdisjoint(anc[g][:-1])]
         if len(items) <= budget or level == 1:
             break
         level -= 1
+    # still too many (a flat taxonomy): the surplus entities answer with a catch-all of the list
+    forced: dict[int, int] = {}  # entity node id -> its answer (-1: "unknown")
+    excluded: set[int] = set()  # nodes on those entities' paths, never to be listed
+    use_unknown = False
+    if len(items) > budget:
+        order = sorted(items, key=orderings[d[12] & 255].__getitem__)
+        catch = tab.root_catch_alls[0] if tab.root_catch_alls else -1
+        if catch >= 0:
+            kept = [catch] + [g for g in order if g != catch][: budget - 1]
+        else:
+            kept = order[: budget if has_unknown else budget - 1]
+            use_unknown = True
+        members = set(kept)
+        for i in known:
+            if members.isdisjoint(anc[i]):
+                forced[i] = catch
+                excluded.update(anc[i])
+        items = [g for g in items if g in members] + ([catch] if catch >= 0 and catch not in items else [])
     members = set(items)
     gold = set(items)
 
     # 2. merge: refine one gold item to the finer types of its entities, plus up to two siblings
     if level < tab.depth and d[1] < options.p_merge * 65536:
         refinable = []
+        answers_forced = set(forced.values())
         for g in items:
+            if g in answers_forced:
+                continue
             below = [i for i in known if len(anc[i]) >= level and anc[i][level - 1] == g]
             if below and all(len(anc[i]) > level for i in below):
                 refinable.append((g, below))
@@ -295,15 +321,16 @@ def dynamic_type_list(
     for c in pool:
         if len(items) >= budget:
             break
-        if members.isdisjoint(related[c]):
+        if members.isdisjoint(related[c]) and c not in excluded:
             items.append(c)
             members.add(c)
-    if len(items) < options.min_types:
+    wanted = min(options.min_types, budget)
+    if len(items) < wanted:
         fill = sorted(tab.by_level[tab.level[items[0]] if items else level], key=orderings[d[5] & 255].__getitem__)
         for c in fill:
-            if len(items) >= options.min_types:
+            if len(items) >= wanted:
                 break
-            if members.isdisjoint(related[c]):
+            if members.isdisjoint(related[c]) and c not in excluded:
                 items.append(c)
                 members.add(c)
 
@@ -318,10 +345,9 @@ def dynamic_type_list(
 
     # the answer of each entity so far: the (only) listed item on its path
     anc_set = tab.anc_set
-    answer = {i: next(iter(members & anc_set[i])) for i in known}
+    answer = {i: forced[i] if i in forced else next(iter(members & anc_set[i])) for i in known}
 
     # 5. special answer: a gold item leaves the list, its entities answer with a catch-all
-    use_unknown = False
     if d[9] < options.p_special * 65536:
         candidates = [g for g in items if g in gold and not tab.catch_all[g]]
         if candidates:
@@ -340,7 +366,7 @@ def dynamic_type_list(
                     members.add(chosen)
             for i in affected:
                 answer[i] = chosen
-            use_unknown = chosen < 0
+            use_unknown = use_unknown or chosen < 0
 
     # 6. entities of unknown categories answer with a first-level catch-all of the list, else "unknown"
     unknown_answer = -1
