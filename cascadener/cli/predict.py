@@ -296,6 +296,13 @@ def _read_done(output: Path) -> tuple[list[str], int]:
     return ids, torn
 
 
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Atomic: a run killed mid-write leaves the previous meta file, never a torn one."""
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(partial, path)
+
+
 def _prediction_line(row: InputRow, type_list, entities) -> str:
     record: dict[str, Any] = {"id": row.id, "text": row.text, "type_list": list(type_list) if type_list else None,
                               "entities": entities}
@@ -340,7 +347,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume and output.exists():
         if not meta_path.is_file():
             raise CliError(f"cannot resume: {meta_path} (written by the first run) is missing")
-        previous = json.loads(meta_path.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise CliError(f"cannot resume: {meta_path} is not valid JSON") from None
         for key in ("source", "options"):
             if previous.get(key) != json.loads(json.dumps(meta[key])):
                 raise CliError(f"cannot resume: the {key} differ from the first run's ({meta_path}); "
@@ -376,7 +386,7 @@ def _run(args: argparse.Namespace) -> int:
                                          trust_remote_code=args.trust_remote_code)
     except OSError as error:
         raise CliError(f"cannot load the model: {error}") from None
-    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    _write_meta(meta_path, meta)
 
     todo = [row for row in source.rows if row.id not in done]
     stats = PredictStats(**meta["stats"]) if meta["stats"] else PredictStats()
@@ -400,13 +410,13 @@ def _run(args: argparse.Namespace) -> int:
             os.fsync(handle.fileno())
             stats.add(result.stats)
             meta["stats"] = stats.to_dict()
-            meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+            _write_meta(meta_path, meta)
             if bar is not None:
                 bar.update(len(rows))
     if bar is not None:
         bar.close()
     meta["complete"] = True
-    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    _write_meta(meta_path, meta)
     summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in stats.to_dict().items())
     print(f"wrote {len(source.rows)} predictions to {output} ({summary})", file=sys.stderr)
     return 0

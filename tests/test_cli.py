@@ -1,0 +1,264 @@
+"""``cascadener predict`` / ``evaluate`` / ``push-results``: outputs, resume after interruption, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cascadener.cli import main
+from cascadener.tiny import TinyModelOptions, create_tiny_model
+
+_GOLD = [
+    ("s1", "Ada Lovelace met Charles Babbage in London .", [("Ada Lovelace", "person"), ("London", "city")]),
+    ("s2", "Paris is nice in May .", [("Paris", "city")]),
+    ("s3", "", []),
+    ("s4", "The Danube flows past Vienna .", [("Danube", "river"), ("Vienna", "city")]),
+    ("s5", "Marie Curie lived in Warsaw .", [("Marie Curie", "person"), ("Warsaw", "city")]),
+    ("s6", "Nothing here .", []),
+    ("s7", "Bob met Alice .", [("Bob", "person"), ("Alice", "person")]),
+]
+SENTENCES = [(i, t, [[e, label, t.index(e), t.index(e) + len(e)] for e, label in ents]) for i, t, ents in _GOLD]
+TYPES = ["person", "city", "river"]
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cli-model")
+    create_tiny_model([s for _, s, _ in SENTENCES] + [" ".join(TYPES)], directory, vocab_size=400,
+                      options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
+    return directory
+
+
+def _records():
+    return [{"id": i, "text": t, "type_list": TYPES,
+             "entities": [{"text": e[0], "label": e[1], "start": e[2], "end": e[3]} for e in ents]}
+            for i, t, ents in SENTENCES]
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _records()), encoding="utf-8")
+    return path
+
+
+def _predict(inputs, model_dir, output, *extra):
+    return main(["predict", "--jsonl", str(inputs), "--extractor", str(model_dir), "-o", str(output),
+                 "--batch-size", "2", "--chunk-size", "2", "--max-new-tokens", "12", "--no-progress", *extra])
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_predict_writes_one_line_per_input_in_order(inputs, model_dir, tmp_path):
+    output = tmp_path / "pred.jsonl"
+    assert _predict(inputs, model_dir, output) == 0
+    lines = _lines(output)
+    assert [line["id"] for line in lines] == [s[0] for s in SENTENCES]
+    for line, record in zip(lines, _records()):
+        assert line["text"] == record["text"] and line["references"] == record["entities"]
+        assert line["type_list"] == TYPES
+        for entity in line["entities"]:
+            assert line["text"][entity["start"]:entity["end"]] == entity["text"] and entity["label"] in TYPES
+    meta = json.loads((tmp_path / "pred.jsonl.meta.json").read_text())
+    assert meta["complete"] and meta["stats"]["sentences"] == len(SENTENCES)
+    assert meta["source"]["revision"].startswith("sha256:") and len(meta["options"]["prompt_hash"]) == 12
+
+
+def test_resume_after_interruption_loses_and_duplicates_nothing(inputs, model_dir, tmp_path, monkeypatch):
+    reference = tmp_path / "full.jsonl"
+    assert _predict(inputs, model_dir, reference) == 0
+
+    from cascadener.pipeline import CascadeNER
+
+    original = CascadeNER.run
+    calls = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    output = tmp_path / "pred.jsonl"
+    monkeypatch.setattr(CascadeNER, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _predict(inputs, model_dir, output)
+    monkeypatch.setattr(CascadeNER, "run", original)
+    assert len(_lines(output)) == 4  # two chunks of two were written before the interruption
+    # a crash mid-write leaves a torn last line: resume cuts it off
+    with output.open("a", encoding="utf-8") as handle:
+        handle.write('{"id": "s5", "text": "Marie Cu')
+    # without --resume the existing file is refused
+    assert _predict(inputs, model_dir, output) == 2
+    assert _predict(inputs, model_dir, output, "--resume") == 0
+    assert output.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8")
+    meta = json.loads((tmp_path / "pred.jsonl.meta.json").read_text())
+    assert meta["complete"] and meta["stats"]["sentences"] == len(SENTENCES)
+
+
+def test_resume_with_other_options_is_refused(inputs, model_dir, tmp_path, capsys):
+    output = tmp_path / "pred.jsonl"
+    assert _predict(inputs, model_dir, output) == 0
+    assert _predict(inputs, model_dir, output, "--resume", "--classification", "constrained") == 2
+    assert "options differ" in capsys.readouterr().err
+
+
+def test_interrupted_subprocess_resumes(inputs, model_dir, tmp_path):
+    """A real process killed mid-run (SIGKILL after its first chunk) resumes to the full output."""
+    import signal
+    import time
+
+    output = tmp_path / "pred.jsonl"
+    command = [sys.executable, "-m", "cascadener", "predict", "--jsonl", str(inputs), "--extractor", str(model_dir),
+               "-o", str(output), "--batch-size", "1", "--chunk-size", "1", "--max-new-tokens", "12", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if output.exists() and output.read_text(encoding="utf-8").count("\n") >= 2:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait(timeout=60)
+    written = output.read_text(encoding="utf-8").count("\n")
+    assert 1 <= written <= len(SENTENCES)
+    assert main(["predict", "--jsonl", str(inputs), "--extractor", str(model_dir), "-o", str(output),
+                 "--batch-size", "1", "--chunk-size", "1", "--max-new-tokens", "12", "--no-progress", "--resume"]) == 0
+    ids = [line["id"] for line in _lines(output)]
+    assert ids == [s[0] for s in SENTENCES]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "a", "text": "x"}\nnot json\n', "line 2: invalid JSON"),
+        ('{"id": "a"}\n', "line 1: field 'text' must be a string"),
+        ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "line 2: duplicate id 'a'"),
+        ('{"text": "x", "type_list": []}\n', "line 1: field 'type_list' must be a non-empty list"),
+        ('{"text": "x", "entities": [{"text": "x"}]}\n', "line 1: entities[0] must be an object"),
+    ],
+)
+def test_bad_jsonl_input(tmp_path, model_dir, capsys, content, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    assert _predict(path, model_dir, tmp_path / "out.jsonl") == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+
+
+def test_bad_arguments(tmp_path, model_dir, inputs, capsys):
+    assert _predict(tmp_path / "missing.jsonl", model_dir, tmp_path / "o.jsonl") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert _predict(inputs, tmp_path / "no-model", tmp_path / "o.jsonl") == 2
+    assert "cannot load the model" in capsys.readouterr().err
+    assert _predict(inputs, model_dir, tmp_path / "nowhere" / "o.jsonl") == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--extractor", "m", "-o", "x"])  # no source
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["predict", "--jsonl", str(inputs), "--extractor", "m", "-o", "x", "--batch-size", "0"])
+    assert "must be >= 1" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "cascadener", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    for command in ("predict", "evaluate", "push-results"):
+        assert command in result.stdout
+
+
+def test_evaluate_matches_the_scorer_and_saves_results(inputs, model_dir, tmp_path, capsys):
+    from dynamicner_f1.scorer import score_spans
+
+    output = tmp_path / "pred.jsonl"
+    assert _predict(inputs, model_dir, output) == 0
+    # replace the (random-model) predictions with known ones to get non-trivial scores
+    lines = _lines(output)
+    lines[0]["entities"] = [{"text": "Ada Lovelace", "label": "person", "start": 0, "end": 12, "score": 0.9},
+                            {"text": "Charles", "label": "city", "start": 17, "end": 24, "score": 0.2}]
+    lines[1]["entities"] = [{"text": "Paris", "label": "city", "start": 0, "end": 5, "score": 0.8}]
+    output.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["evaluate", str(output), "-o", str(tmp_path / "results.json")]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    expected = score_spans([l["entities"] for l in lines], [l["references"] for l in lines],
+                           type_lists=[l["type_list"] for l in lines])
+    assert results["metrics"] == pytest.approx(expected)
+    assert results["metrics"]["precision"] == pytest.approx(2 / 3)
+    assert results["metrics"]["recall"] == pytest.approx(2 / 9)
+    assert f"precision  {2 / 3:.4f}" in printed
+    assert results["dataset"]["revision"].startswith("sha256:")
+    assert results["metric"]["name"] == "dynamicner_f1" and results["metric"]["version"]
+    assert len(results["prompt"]["hash"]) == 12 and results["model"]["extractor"] == str(model_dir)
+
+
+def test_evaluate_with_separate_references_counts_missing(inputs, model_dir, tmp_path, capsys):
+    output = tmp_path / "pred.jsonl"
+    assert _predict(inputs, model_dir, output) == 0
+    lines = _lines(output)[:-2]  # two sentences never predicted
+    for line in lines:
+        del line["references"]
+    output.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert main(["evaluate", str(output)]) == 2
+    assert "no 'references'" in capsys.readouterr().err
+    assert main(["evaluate", str(output), "--jsonl", str(inputs), "-o", str(tmp_path / "r.json")]) == 0
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["counts"]["missing_predictions"] == 2
+    assert results["metrics"]["num_references"] == sum(len(s[2]) for s in SENTENCES)
+
+
+def test_evaluate_bad_files(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "none.jsonl")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text('{"id": "a", "text": "x", "entities": []}\n{"id": "b", "te', encoding="utf-8")
+    assert main(["evaluate", str(torn)]) == 2
+    assert "line 2: invalid JSON" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "x", "entities": [], "references": [{"text": "y", "label": "p", '
+                   '"start": 0, "end": 1}]}\n', encoding="utf-8")
+    assert main(["evaluate", str(bad)]) == 2
+    assert "scoring failed" in capsys.readouterr().err
+
+
+def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, capsys, monkeypatch):
+    secret = "hf_" + "x" * 34
+    monkeypatch.setenv("HF_TOKEN", secret)
+    output = tmp_path / "pred.jsonl"
+    assert _predict(inputs, model_dir, output, "--classification", "constrained") == 0
+    assert main(["evaluate", str(output), "-o", str(tmp_path / "results.json")]) == 0
+    card_dir = tmp_path / "card"
+    assert main(["push-results", str(tmp_path / "results.json"), "--model-id", "me/tiny-cascadener",
+                 "--results-repo", "me/results", "--dry-run", "--output-dir", str(card_dir)]) == 0
+    captured = capsys.readouterr()
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(card_dir / "README.md")
+    results = json.loads((tmp_path / "results.json").read_text())
+    f1 = [r for r in card.data.eval_results if r.metric_type == "f1"][0]
+    assert f1.metric_value == pytest.approx(results["metrics"]["f1"])
+    assert f1.dataset_revision == results["dataset"]["revision"]
+    [json_file] = (card_dir / "results").iterdir()
+    assert json_file.name == f"{results['run_id']}.json"
+    assert json.loads(json_file.read_text()) == results
+    written = "".join(p.read_text() for p in card_dir.rglob("*") if p.is_file())
+    assert secret not in written and secret not in captured.out + captured.err
+
+
+def test_predict_from_builder_config(model_dir, tmp_path):
+    pytest.importorskip("dynamicner")
+    output = tmp_path / "pred.jsonl"
+    assert main(["predict", "--dataset", "en", "--split", "test", "--limit", "3", "--extractor", str(model_dir),
+                 "-o", str(output), "--max-new-tokens", "4", "--no-progress"]) == 0
+    lines = _lines(output)
+    assert len(lines) == 3 and all(line["type_list"] and line["references"] is not None for line in lines)
+    meta = json.loads((tmp_path / "pred.jsonl.meta.json").read_text())
+    assert meta["source"]["config"] == "en" and meta["source"]["revision"].startswith("builder-")
+    assert main(["predict", "--dataset", "xx", "--extractor", str(model_dir), "-o", str(tmp_path / "o.jsonl")]) == 2
