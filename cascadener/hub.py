@@ -23,7 +23,7 @@ Example:
     ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"},
     ...     prompt={"template": "released", "hash": "0123456789ab"}, metrics={"f1": 0.5, "precision": 0.4})
     >>> [(r.metric_type, r.metric_value, r.dataset_revision) for r in eval_results(results)]
-    [('f1', 0.5, 'abc'), ('precision', 0.4, 'abc')]
+    [('precision', 0.4, 'abc'), ('f1', 0.5, 'abc')]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 __all__ = [
     "RESULTS_SCHEMA",
+    "DEFAULT_METRIC_KEYS",
     "RunResults",
     "new_run_id",
     "eval_results",
@@ -49,6 +50,9 @@ __all__ = [
 
 RESULTS_SCHEMA = "cascadener-results/1"
 REQUIRED_SECTIONS = ("model", "dataset", "metric", "prompt", "metrics")
+#: Scores published to ``model-index`` by default (those present in a run's metrics).
+DEFAULT_METRIC_KEYS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1", "extraction_f1", "hierarchical_f1",
+                                        "f1_ci_low", "f1_ci_high")
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -114,10 +118,11 @@ def load_results(path: str | Path) -> RunResults:
 
 
 def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = None) -> list:
-    """One :class:`huggingface_hub.EvalResult` per overall metric (keys without ``/``, or ``metric_keys``)."""
+    """One :class:`huggingface_hub.EvalResult` per headline score (:data:`DEFAULT_METRIC_KEYS` present
+    in the results), or per key of ``metric_keys``."""
     from huggingface_hub import EvalResult
 
-    keys = list(metric_keys) if metric_keys is not None else [k for k in results.metrics if "/" not in k]
+    keys = list(metric_keys) if metric_keys is not None else [k for k in DEFAULT_METRIC_KEYS if k in results.metrics]
     missing = [k for k in keys if k not in results.metrics]
     if missing:
         raise ValueError(f"metric(s) {', '.join(missing)} not in the results (have: {', '.join(results.metrics)})")
@@ -165,7 +170,7 @@ def model_card(results: RunResults, *, model_id: str | None = None, metric_keys:
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
         f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}."
     )
-    rows = "\n".join(f"| {key} | {value:.4f} |" for key, value in results.metrics.items() if "/" not in key)
+    rows = "\n".join(f"| {key} | {results.metrics[key]:.4f} |" for key in DEFAULT_METRIC_KEYS if key in results.metrics)
     return ModelCard.from_template(data, template_str=_CARD_TEMPLATE, model_id=name, model_summary=description,
                                    results_table=rows, run_id=results.run_id)
 
