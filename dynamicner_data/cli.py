@@ -1,0 +1,273 @@
+"""The ``dynamicner`` command line: prepare, export, infos, stats, example.
+
+- ``dynamicner prepare [CONFIG ...]``: prepare configs in the ``datasets`` cache, after which
+  ``datasets.load_dataset("dynamicner", CONFIG)`` works offline (datasets 5.x);
+- ``dynamicner export OUT_DIR [--configs ...]``: a Hub-ready folder (Parquet + card);
+- ``dynamicner infos [--output dataset_infos.json]``: regenerate ``dataset_infos.json``;
+- ``dynamicner stats [CONFIG ...]``: build and print statistics per config (the interim main job);
+- ``dynamicner example [CONFIG]``: print one row as JSON.
+
+Source options (``prepare``, ``export``, ``stats``, ``example``): ``--data-dir`` (local copy or
+``.7z``), ``--data-files SPLIT=PATH`` (repeatable; ``taxonomy=PATH`` for the taxonomy),
+``--release`` (the official archive). Without them: the embedded sample.
+
+>>> parser = build_parser()
+>>> args = parser.parse_args(["stats", "de", "--data-files", "test=a.json", "--data-files", "taxonomy=t.json"])
+>>> args.configs, source_options(args).data_files
+(['de'], {'test': ['a.json'], 'taxonomy': ['t.json']})
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from dynamicner_data.export import SourceOptions
+
+DEFAULT_INFOS = "dataset_infos.json"
+
+
+def all_config_names() -> list[str]:
+    """Every builder config name, in the builder's order."""
+    import dynamicner
+
+    return [config.name for config in dynamicner.DynamicNER.BUILDER_CONFIGS]
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data source (default: the embedded sample)")
+    group.add_argument("--data-dir", help="unpacked local copy of the release (GEIC layout) or the .7z archive")
+    group.add_argument(
+        "--data-files",
+        action="append",
+        metavar="SPLIT=PATH",
+        help="GEIC file of a split (train, validation, test) or taxonomy=PATH; repeatable",
+    )
+    group.add_argument("--release", action="store_true", help="download the official AnythingNER.7z archive")
+
+
+def source_options(args: argparse.Namespace) -> SourceOptions:
+    """The :class:`SourceOptions` of parsed arguments (``SPLIT=PATH`` pairs grouped by split)."""
+    data_files: dict[str, list[str]] | None = None
+    for item in args.data_files or []:
+        split, sep, path = item.partition("=")
+        if not sep or not split or not path:
+            raise SystemExit(f"dynamicner: --data-files expects SPLIT=PATH, got {item!r}")
+        data_files = data_files or {}
+        data_files.setdefault(split, []).append(path)
+    return SourceOptions(data_dir=args.data_dir, data_files=data_files, release=args.release)
+
+
+def _check_configs(names: Sequence[str]) -> list[str]:
+    known = all_config_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"dynamicner: unknown config(s) {', '.join(unknown)}; expected names among {', '.join(known)}")
+    return list(names)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    import dynamicner
+
+    source = source_options(args)
+    for name in _check_configs(args.configs or all_config_names()):
+        builder = dynamicner.prepare(
+            name,
+            cache_dir=args.cache_dir,
+            data_dir=source.data_dir,
+            data_files=source.data_files,
+            release=source.release,
+            download_mode="force_redownload" if args.force else None,
+        )
+        if builder.build_summary is not None:
+            print(builder.build_summary.text())
+        print(f"prepared {name}: {builder.cache_dir}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from dynamicner_data.export import export
+
+    configs = _check_configs(args.configs or all_config_names())
+    reports = export(args.out_dir, configs, source=source_options(args))
+    print(f"wrote {len(reports)} config(s) to {args.out_dir}")
+    return 0
+
+
+def generate_infos(configs: Sequence[str] | None = None) -> dict:
+    """``dataset_infos.json`` content: the stable part of each config's ``DatasetInfo``.
+
+    Features are written in the python-list form that datasets 3.6 and 5.x both read; split
+    sizes are example counts (byte sizes are left out: they change with any text edit).
+    """
+    import dynamicner
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="dynamicner-infos-") as cache_dir:
+        for name in configs or all_config_names():
+            builder = dynamicner.DynamicNER(config_name=name, cache_dir=cache_dir)
+            builder.download_and_prepare()
+            info = builder.info
+            out[name] = {
+                "description": info.description,
+                "citation": info.citation,
+                "homepage": info.homepage,
+                "license": info.license,
+                "features": legacy_features_dict(info.features.to_dict()),
+                "builder_name": "dynamicner",
+                "dataset_name": "dynamicner",
+                "config_name": name,
+                "version": {"version_str": str(info.version), "major": info.version.major,
+                            "minor": info.version.minor, "patch": info.version.patch},
+                "splits": {
+                    split: {"name": split, "num_examples": s.num_examples, "dataset_name": "dynamicner"}
+                    for split, s in info.splits.items()
+                },
+            }
+    return out
+
+
+def legacy_features_dict(value):
+    """Rewrite datasets 5 ``{"_type": "List", "feature": x}`` as ``[x]`` (read by 3.6 and 5.x).
+
+    >>> legacy_features_dict({"a": {"_type": "List", "feature": {"dtype": "string", "_type": "Value"}}})
+    {'a': [{'dtype': 'string', '_type': 'Value'}]}
+    """
+    if isinstance(value, dict):
+        if value.get("_type") == "List" and value.get("length", -1) == -1:
+            return [legacy_features_dict(value["feature"])]
+        return {key: legacy_features_dict(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [legacy_features_dict(item) for item in value]
+    return value
+
+
+def infos_text(infos: dict) -> str:
+    return json.dumps(infos, indent=2, ensure_ascii=False) + "\n"
+
+
+def run_infos(args: argparse.Namespace) -> int:
+    text = infos_text(generate_infos())
+    path = Path(args.output)
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            print(f"{path} is out of date: run `dynamicner infos --output {path}`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from dynamicner_data.card import statistics_table
+    from dynamicner_data.export import build_config
+
+    source = source_options(args)
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="dynamicner-stats-") as cache_dir:
+        for name in _check_configs(args.configs or all_config_names()):
+            built = build_config(name, source=source, cache_dir=cache_dir)
+            reports.append(built.report)
+            if args.json:
+                continue
+            print(built.summary.text())
+            r = built.report
+            print(
+                f"  {name}: rows {r.rows}, entities {r.entities}, labels {r.labels}, type list length "
+                f"{r.type_list_min}-{r.type_list_max} (mean {r.type_list_mean:g}), "
+                f"repeated strings with different labels {r.repeated_with_different_labels}/{r.repeated_strings} "
+                f"({100 * r.repeated_share:.1f}%)"
+            )
+    if args.json:
+        print(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
+    else:
+        print()
+        print(statistics_table(reports))
+    return 0
+
+
+def run_example(args: argparse.Namespace) -> int:
+    from dynamicner_data.export import build_config
+
+    _check_configs([args.config])
+    with tempfile.TemporaryDirectory(prefix="dynamicner-example-") as cache_dir:
+        built = build_config(args.config, source=source_options(args), cache_dir=cache_dir)
+        part = built.dataset[args.split]
+        if not 0 <= args.index < part.num_rows:
+            raise SystemExit(f"dynamicner: index {args.index} out of range for {args.config}/{args.split} ({part.num_rows} rows)")
+        row = part[args.index]
+    print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dynamicner`` console script."""
+    parser = argparse.ArgumentParser(prog="dynamicner", description="DynamicNER on Hugging Face datasets.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the builder's progress")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="prepare configs so load_dataset('dynamicner', CONFIG) works offline")
+    p.add_argument("configs", nargs="*", help="config names (default: all 36)")
+    p.add_argument("--cache-dir", help="datasets cache (default: HF_DATASETS_CACHE)")
+    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    _add_source_options(p)
+    p.set_defaults(func=run_prepare)
+
+    p = sub.add_parser("export", help="write a Hub-ready folder: Parquet per config and split + README.md card")
+    p.add_argument("out_dir")
+    p.add_argument("--configs", nargs="+", help="config names (default: all 36)")
+    _add_source_options(p)
+    p.set_defaults(func=run_export)
+
+    p = sub.add_parser("infos", help="regenerate dataset_infos.json from the builder")
+    p.add_argument("--output", default=DEFAULT_INFOS)
+    p.add_argument("--check", action="store_true", help="exit 1 if the file differs instead of writing it")
+    p.set_defaults(func=run_infos)
+
+    p = sub.add_parser("stats", help="build configs and print their statistics")
+    p.add_argument("configs", nargs="*", help="config names (default: all 36)")
+    p.add_argument("--json", action="store_true", help="print the reports as JSON")
+    _add_source_options(p)
+    p.set_defaults(func=run_stats)
+
+    p = sub.add_parser("example", help="print one row of a config as JSON")
+    p.add_argument("config", nargs="?", default="en")
+    p.add_argument("--split", default="train")
+    p.add_argument("--index", type=int, default=0)
+    _add_source_options(p)
+    p.set_defaults(func=run_example)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dynamicner`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    import datasets
+
+    datasets.logging.set_verbosity_info() if args.verbose else datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        return int(args.func(args) or 0)
+    except (datasets.exceptions.DatasetGenerationError, ValueError, FileNotFoundError) as exc:
+        if args.verbose:
+            raise
+        # datasets wraps errors raised while generating; show the cause (file, sample, field)
+        while isinstance(exc, datasets.exceptions.DatasetGenerationError) and exc.__cause__ is not None:
+            exc = exc.__cause__
+        print(f"dynamicner {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
