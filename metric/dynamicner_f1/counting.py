@@ -114,10 +114,15 @@ def exact_tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]]
     return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
 
 
+def _lower(label: object) -> object:
+    """Lowercase a label; taxonomy nodes (tuples of lowercased names) pass through."""
+    return label.lower() if isinstance(label, str) else label
+
+
 def text_tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]]) -> Tally:
     """``text`` criterion: per-sample sets of lowercased ``(text, label)``, every sample scored."""
-    pred_keys = list({(i, e[3].lower(), e[2].lower()) for i, ents in enumerate(pred) for e in ents})
-    gold_keys = list({(i, e[3].lower(), e[2].lower()) for i, ents in enumerate(gold) for e in ents})
+    pred_keys = list({(i, e[3].lower(), _lower(e[2])) for i, ents in enumerate(pred) for e in ents})
+    gold_keys = list({(i, e[3].lower(), _lower(e[2])) for i, ents in enumerate(gold) for e in ents})
     return Tally(pred=pred_keys, gold=gold_keys, tp=list(set(pred_keys) & set(gold_keys)))
 
 
