@@ -21,12 +21,12 @@ from .scorer import MATCHING, check_options, check_tag_lengths, score_checked, s
 from .spans import check_samples, from_records, to_records
 
 _CITATION = """\
-@inproceedings{zhu2025dynamicner,
-  title     = {DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition},
-  author    = {Zhu, Hanjun and others},
-  booktitle = {Proceedings of EMNLP},
-  year      = {2025},
-  note      = {arXiv:2409.11022}
+@misc{dynamicner2024,
+  title         = {DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition},
+  year          = {2024},
+  eprint        = {2409.11022},
+  archivePrefix = {arXiv},
+  note          = {EMNLP 2025; see the arXiv page for the author list}
 }
 """
 

@@ -1,0 +1,133 @@
+"""The evaluate wrapper: offline loading, input normalisation, batching, errors, card and doctests."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import sys
+from pathlib import Path
+
+import evaluate
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "metric"))
+
+from dynamicner_f1.scorer import score_spans, score_tags  # noqa: E402
+
+SENTENCES = ["Anna lives in New York City .", "Paris is not Texas ."]
+GOLD = [
+    [{"text": "Anna", "label": "person", "start": 0, "end": 4, "path": ["person"]},
+     {"text": "New York City", "label": "city", "start": 14, "end": 27, "path": ["location", "city"]}],
+    [{"text": "Paris", "label": "city", "start": 0, "end": 5, "path": ["location", "city"]},
+     {"text": "Texas", "label": "state", "start": 13, "end": 18, "path": ["location", "state"]}],
+]
+PRED = [
+    [{"text": "Anna", "label": "person", "start": 0, "end": 4, "score": 0.9},
+     {"text": "New York", "label": "city", "start": 14, "end": 22, "score": 0.8}],
+    [{"text": "Paris", "label": "person", "start": 0, "end": 5, "score": 0.4},
+     {"text": "Texas", "label": "state", "start": -1, "end": -1, "score": 0.7}],
+]
+
+
+@pytest.fixture(scope="session")
+def span_metric() -> evaluate.EvaluationModule:
+    return evaluate.load(str(ROOT / "metric" / "dynamicner_f1"))
+
+
+@pytest.fixture(scope="session")
+def bio_metric() -> evaluate.EvaluationModule:
+    return evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), "bio")
+
+
+def test_loads_offline_and_passes_extra_keys(span_metric: evaluate.EvaluationModule) -> None:
+    options = {"type_lists": [["person", "city"], ["city", "state"]], "languages": ["en", "fr"], "sentences": SENTENCES}
+    result = span_metric.compute(predictions=PRED, references=GOLD, matching="partial", **options)
+    assert result == score_spans(PRED, GOLD, matching="partial", **options)
+    assert all(isinstance(v, float) for v in result.values())
+    assert result["precision"] == 0.75 and result["out_of_list"] == 1.0 and result["invalid_offsets"] == 1.0
+
+
+def test_relative_path_from_repo_root_and_bare_name_from_metric_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert evaluate.load("metric/dynamicner_f1").compute(predictions=GOLD, references=GOLD)["f1"] == 1.0
+    monkeypatch.chdir(ROOT / "metric")
+    assert evaluate.load("dynamicner_f1").compute(predictions=PRED, references=GOLD)["f1"] == 0.5
+
+
+def test_add_batch_and_add_equal_one_compute(span_metric: evaluate.EvaluationModule, bio_metric: evaluate.EvaluationModule) -> None:
+    options = {"taxonomy": {"city": ["location", "city"], "state": ["location", "state"], "person": ["person"]},
+               "bootstrap": 50, "seed": 1, "languages": ["en", "fr"]}
+    whole = span_metric.compute(predictions=PRED, references=GOLD, **options)
+    span_metric.add_batch(predictions=PRED[:1], references=GOLD[:1])
+    span_metric.add(prediction=PRED[1], reference=GOLD[1])
+    assert span_metric.compute(**options) == whole
+    gold = [["B-PER", "O", "O", "B-LOC", "I-LOC", "I-LOC", "O"], ["B-LOC", "O", "O", "B-LOC", "O"]]
+    pred = [["B-PER", "O", "O", "B-LOC", "I-LOC", "O", "O"], ["B-PER", "O", "O", "I-LOC", "O"]]
+    whole = bio_metric.compute(predictions=pred, references=gold)
+    assert whole == score_tags(pred, gold, rule="lenient")
+    for p, g in zip(pred, gold):
+        bio_metric.add_batch(predictions=[p], references=[g])
+    assert bio_metric.compute() == whole
+
+
+def test_bio_strict_config_matches_the_strict_rule() -> None:
+    metric = evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), "bio-strict")
+    gold = [["B-LOC", "I-LOC", "O"]]
+    pred = [["I-LOC", "I-LOC", "O"]]
+    assert metric.compute(predictions=pred, references=gold)["f1"] == 0.0
+    assert score_tags(pred, gold, rule="lenient")["f1"] == 1.0
+    with pytest.raises(ValueError, match=r"config_name='iobes' is not one of \['span', 'bio', 'bio-strict'\]"):
+        evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), "iobes")
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "options", "message"),
+    [
+        (PRED, GOLD[:1], {}, r"predictions has 2 samples but references has 1"),
+        ([[{"text": "Anna", "start": 0, "end": 4}]], GOLD[:1], {}, r"sample 0: predictions\[0\]\[0\] has no 'label' key"),
+        ([[{"text": "Anna", "label": None, "start": 0, "end": 4}]], GOLD[:1], {}, r"sample 0: predictions\[0\]\[0\]\['label'\] is None"),
+        ([None, []], GOLD, {}, r"sample 0: predictions\[0\] is None"),
+        (PRED, GOLD, {"type_lists": [["city"]]}, r"type_lists has 1 entries for 2 samples"),
+        (PRED, GOLD, {"matching": "exact"}, r"matching='exact' is not one of"),
+        (PRED, GOLD, {"sentences": ["Anna lives in New York City .", "Paris is not Tex"]}, r"sample 1: references\[1\]\[1\]\['end'\] is 18, beyond the sentence length 16"),
+        ([[], [{"text": "Paris", "label": "city", "start": 1, "end": 6}]], GOLD, {"sentences": SENTENCES}, r"sample 1: predictions\[1\]\[0\]\['text'\] is 'Paris' but sentences\[1\]\[1:6\]"),
+    ],
+)
+def test_bad_input_is_a_value_error_never_a_key_error(span_metric: evaluate.EvaluationModule, pred: list, gold: list, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        span_metric.compute(predictions=pred, references=gold, **options)
+    assert span_metric.compute(predictions=GOLD, references=GOLD)["f1"] == 1.0  # still usable afterwards
+
+
+def test_errors_in_later_batches_name_the_global_sample_index(span_metric: evaluate.EvaluationModule) -> None:
+    span_metric.add_batch(predictions=PRED, references=GOLD)
+    with pytest.raises(ValueError, match=r"sample 3: references\[3\]\[0\]\['start'\] is 1.5 \(float\)"):
+        span_metric.add_batch(predictions=[[], []], references=[[], [{"text": "x", "label": "y", "start": 1.5, "end": 2}]])
+    assert span_metric.compute()["f1"] == 0.5
+
+
+def test_card_examples_run_and_show_real_outputs() -> None:
+    card = (ROOT / "metric" / "dynamicner_f1" / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\n") and "\n## How to Use" in card and "\n## Limitations and Bias" in card
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(card, {}, "README.md", str(ROOT / "metric" / "dynamicner_f1" / "README.md"), 0)
+    assert len(test.examples) >= 10
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    old = Path.cwd()
+    try:
+        import os
+
+        os.chdir(ROOT)
+        runner.run(test)
+    finally:
+        os.chdir(old)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+@pytest.mark.parametrize("module", ["__init__", "bio", "counting", "hierarchy", "scorer", "spans", "dynamicner_f1"])
+def test_doctests(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    name = "dynamicner_f1" if module == "__init__" else f"dynamicner_f1.{module}"
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
