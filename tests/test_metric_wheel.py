@@ -1,0 +1,56 @@
+"""The scorer ships in the project's wheel as the `dynamicner_f1` package and imports from it alone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", "dist", ".hypothesis", ".pytest_cache", "runs", "outputs")
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the project wheel from a copy of the tree (the checkout stays clean), no network."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=_IGNORE)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(tmp / "dist"), str(src)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp / "dist").glob("dynamicner_kit-*.whl")
+    return wheel
+
+
+def test_wheel_contains_the_metric_package(built_wheel: Path) -> None:
+    names = set(zipfile.ZipFile(built_wheel).namelist())
+    for name in ("__init__.py", "scorer.py", "bio.py", "counting.py", "hierarchy.py", "spans.py", "dynamicner_f1.py", "README.md", "requirements.txt"):
+        assert f"dynamicner_f1/{name}" in names
+
+
+def test_scorer_imports_from_the_installed_wheel(built_wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(built_wheel)],
+        check=True,
+        timeout=300,
+    )
+    code = (
+        "import dynamicner_f1, dynamicner_f1.scorer as s; "
+        "g = [[{'text': 'Lyon', 'label': 'city', 'start': 0, 'end': 4}]]; "
+        "print(dynamicner_f1.__file__); print(s.score_spans(g, g)['f1'], s.score_tags([['B-X']], [['B-X']])['f1'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(target)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120)
+    where, scores = out.stdout.strip().splitlines()
+    assert Path(where).is_relative_to(target)
+    assert scores == "1.0 1.0"
