@@ -46,7 +46,8 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Literal, Sequence
 
 from .taxonomy import Taxonomy, TaxonomyError, TypeNode, normalize_name
 
@@ -156,23 +157,23 @@ class AlignmentReport:
 
 
 # ---------------------------------------------------------------------------- alignment
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
-def _at_boundaries(text: str, start: int, end: int) -> bool:
-    if start > 0 and _is_word(text[start - 1]) and _is_word(text[start]):
-        return False
-    if end < len(text) and _is_word(text[end]) and _is_word(text[end - 1]):
-        return False
-    return True
-
-
 def _find(haystack: str, needle: str, begin: int) -> int:
     """First occurrence of ``needle`` at or after ``begin`` at word boundaries, else any, else -1."""
     first = pos = haystack.find(needle, begin)
+    if pos == -1:
+        return -1
+    # only a word character at the needle's edge can be glued to a word character outside it
+    head = needle[0].isalnum() or needle[0] == "_"
+    tail = needle[-1].isalnum() or needle[-1] == "_"
+    if not (head or tail):
+        return pos
+    size, limit = len(needle), len(haystack)
     while pos != -1:
-        if _at_boundaries(haystack, pos, pos + len(needle)):
+        end = pos + size
+        if not (
+            (head and pos > 0 and (haystack[pos - 1].isalnum() or haystack[pos - 1] == "_"))
+            or (tail and end < limit and (haystack[end].isalnum() or haystack[end] == "_"))
+        ):
             return pos
         pos = haystack.find(needle, pos + 1)
     return first
@@ -249,6 +250,10 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
+def _where(source: str, key: object) -> str:
+    return f"{source}: sample {key!r}"
+
+
 def load_geic_json(path: str | Path) -> dict[str, Any]:
     """Bytes -> strict UTF-8 -> JSON (duplicate keys remembered for :func:`parse_geic`)."""
     source = str(path)
@@ -264,16 +269,6 @@ def load_geic_json(path: str | Path) -> dict[str, Any]:
         return json.loads(text.lstrip("\ufeff"), object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as exc:
         raise GeicError(f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-
-
-def _count_repeats(sentence: str, surfaces: Sequence[str]) -> int:
-    cache: dict[str, bool] = {}
-    total = 0
-    for s in surfaces:
-        if s not in cache:
-            cache[s] = bool(s) and sentence.count(s) > 1
-        total += cache[s]
-    return total
 
 
 def parse_geic(
@@ -309,85 +304,110 @@ def parse_geic(
         if fallback is None:
             raise ValueError(f"catch_all={catch_all!r} is not a type of taxonomy {taxonomy.name!r}")
     resolve_cache: dict[str, TypeNode | None] = {}
+    unknown_names: set[str] = set()
     report = AlignmentReport(file=source)
     unknown: Counter[str] = Counter()
     samples: list[GeicSample] = []
     unaligned_keys: list[str] = []
+    exact = fuzzy = unaligned = repeats = 0
+    examples = report.unaligned_examples
     for key, value in data.items():
-        where = f"{source}: sample {key!r}"
-        if not isinstance(value, Mapping):
-            raise GeicError(f"{where}: expected an object with 'sentence', 'entity', 'category', got {type(value).__name__}")
-        dup = getattr(value, "duplicates", ())
-        if dup:
-            raise GeicError(f"{where}: field {dup[0]!r} given twice")
-        for name in ("sentence", "entity", "category"):
-            if name not in value:
-                raise GeicError(f"{where}: missing field {name!r}")
-        sentence, surfaces, categories = value["sentence"], value["entity"], value["category"]
-        if not isinstance(sentence, str):
-            raise GeicError(f"{where}: field 'sentence' must be a string, got {type(sentence).__name__}")
+        kind = type(value)
+        if kind is not _Object and kind is not dict and not isinstance(value, Mapping):
+            raise GeicError(
+                f"{_where(source, key)}: expected an object with 'sentence', 'entity', 'category', got {kind.__name__}"
+            )
+        if kind is _Object and value.duplicates:
+            raise GeicError(f"{_where(source, key)}: field {value.duplicates[0]!r} given twice")
+        try:
+            sentence, surfaces, categories = value["sentence"], value["entity"], value["category"]
+        except KeyError as exc:
+            raise GeicError(f"{_where(source, key)}: missing field {exc.args[0]!r}") from None
+        if type(sentence) is not str:
+            raise GeicError(f"{_where(source, key)}: field 'sentence' must be a string, got {type(sentence).__name__}")
         for name, seq in (("entity", surfaces), ("category", categories)):
-            if not isinstance(seq, list):
-                raise GeicError(f"{where}: field {name!r} must be a list of strings, got {type(seq).__name__}")
+            if type(seq) is not list:
+                raise GeicError(
+                    f"{_where(source, key)}: field {name!r} must be a list of strings, got {type(seq).__name__}"
+                )
+            try:
+                if all(map(str.strip, seq)):
+                    continue  # every item a non-blank string (the usual case, checked in C)
+            except TypeError:
+                pass
             for i, item in enumerate(seq):
                 if not isinstance(item, str):
-                    raise GeicError(f"{where}: field {name!r}[{i}] must be a string, got {type(item).__name__}")
+                    raise GeicError(
+                        f"{_where(source, key)}: field {name!r}[{i}] must be a string, got {type(item).__name__}"
+                    )
                 if not item.strip():
-                    raise GeicError(f"{where}: field {name!r}[{i}] is empty")
+                    raise GeicError(f"{_where(source, key)}: field {name!r}[{i}] is empty")
         if len(surfaces) != len(categories):
             raise GeicError(
-                f"{where}: fields 'entity' ({len(surfaces)} items) and 'category' ({len(categories)} items) differ in length"
+                f"{_where(source, key)}: fields 'entity' ({len(surfaces)} items) and 'category' "
+                f"({len(categories)} items) differ in length"
             )
         if not sentence.strip():
             if empty_sentences == "skip":
                 report.skipped_samples.append(str(key))
                 report.skipped_entities += len(surfaces)
                 continue
-            raise GeicError(f"{where}: field 'sentence' is empty (pass empty_sentences='skip' to skip such samples, counted)")
-        nodes: list[TypeNode | None] = []
-        for i, category in enumerate(categories):
-            if category in resolve_cache:
-                node = resolve_cache[category]
-            else:
-                try:
-                    node = taxonomy.resolve(category)
-                except TaxonomyError as exc:
-                    raise GeicError(f"{where}: field 'category'[{i}]: {exc}") from exc
-                resolve_cache[category] = node
-                if node is not None and normalize_name(node.name) != normalize_name(category):
-                    report.category_variants[category] = str(node)
-            if node is None:
-                if unknown_category == "error":
-                    raise GeicError(
-                        f"{where}: field 'category'[{i}]: unknown category {category!r} (not a type of taxonomy "
-                        f"{taxonomy.name!r}; pass unknown_category='catch_all' to map it to a catch-all)"
-                    )
-                unknown[category] += 1
-                node = fallback
-            nodes.append(node)
-        spans = align_entities(sentence, surfaces)
+            raise GeicError(
+                f"{_where(source, key)}: field 'sentence' is empty "
+                "(pass empty_sentences='skip' to skip such samples, counted)"
+            )
+        try:
+            nodes = [resolve_cache[c] for c in categories]
+        except KeyError:
+            nodes = []
+            for i, category in enumerate(categories):
+                if category not in resolve_cache:
+                    try:
+                        node = taxonomy.resolve(category)
+                    except TaxonomyError as exc:
+                        raise GeicError(f"{_where(source, key)}: field 'category'[{i}]: {exc}") from exc
+                    if node is None:
+                        if unknown_category == "error":
+                            raise GeicError(
+                                f"{_where(source, key)}: field 'category'[{i}]: unknown category {category!r} "
+                                f"(not a type of taxonomy {taxonomy.name!r}; pass unknown_category='catch_all' "
+                                "to map it to a catch-all)"
+                            )
+                        unknown_names.add(category)
+                        node = fallback
+                    elif normalize_name(node.name) != normalize_name(category):
+                        report.category_variants[category] = str(node)
+                    resolve_cache[category] = node
+                nodes.append(resolve_cache[category])
+        if unknown_names:
+            for category in categories:
+                if category in unknown_names:
+                    unknown[category] += 1
         entities = []
         missing = False
-        for surface, category, node, (start, end, how) in zip(surfaces, categories, nodes, spans):
-            if how == "unaligned":
-                missing = True
-                report.unaligned += 1
-                if len(report.unaligned_examples) < MAX_EXAMPLES:
-                    report.unaligned_examples.append((str(key), surface))
-                text = surface
+        for surface, category, node, (start, end, how) in zip(
+            surfaces, categories, nodes, align_entities(sentence, surfaces)
+        ):
+            if how == "exact":
+                exact += 1
+                repeats += sentence.count(surface) > 1
+                entities.append(GeicEntity(surface, category, start, end, node, how))
+            elif how == "fuzzy":
+                fuzzy += 1
+                entities.append(GeicEntity(sentence[start:end], category, start, end, node, how))
             else:
-                text = sentence[start:end]
-                if how == "exact":
-                    report.exact += 1
-                else:
-                    report.fuzzy += 1
-            entities.append(GeicEntity(text=text, category=category, start=start, end=end, node=node, alignment=how))
+                missing = True
+                unaligned += 1
+                if len(examples) < MAX_EXAMPLES:
+                    examples.append((str(key), surface))
+                entities.append(GeicEntity(surface, category, start, end, node, how))
         if missing:
             unaligned_keys.append(str(key))
-        report.samples += 1
-        report.entities += len(entities)
-        report.repeated_surface_forms += _count_repeats(sentence, surfaces)
-        samples.append(GeicSample(key=str(key), text=sentence, entities=tuple(entities)))
+        samples.append(GeicSample(str(key), sentence, tuple(entities)))
+    report.samples = len(samples)
+    report.entities = exact + fuzzy + unaligned
+    report.exact, report.fuzzy, report.unaligned = exact, fuzzy, unaligned
+    report.repeated_surface_forms = repeats
     report.unknown_categories = dict(unknown)
     if unaligned_keys:
         shown = ", ".join(unaligned_keys[:10]) + (", ..." if len(unaligned_keys) > 10 else "")

@@ -33,17 +33,21 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from itertools import accumulate, chain
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
-__all__ = ["Token", "tokenize", "BioTags", "bio_tags", "CHARACTER_LANGUAGES"]
+__all__ = ["Token", "TokenColumns", "tokenize", "tokenize_columns", "BioTags", "bio_tags", "CHARACTER_LANGUAGES"]
 
 CHARACTER_LANGUAGES: frozenset[str] = frozenset({"zh", "ja"})
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e" \
          "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\ufe20-\ufe2f"
-_WORD_SPLIT = re.compile(rf"[\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*")
-_CHAR_SPLIT = re.compile(rf"[^\s{_MARKS}][{_MARKS}]*")
+# each match is (whitespace before the token, the token): offsets are running sums of the lengths
+_WORD_SPLIT = re.compile(rf"(\s*)([\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*)")
+_ASCII_WORD_SPLIT = re.compile(r"(\s*)(\w+|\S)", re.ASCII)  # the same split for ASCII text, without the mark classes
+_CHAR_SPLIT = re.compile(rf"(\s*)([^\s][{_MARKS}]*)")
 
 
 class Token(NamedTuple):
@@ -56,16 +60,39 @@ def _base_language(language: str) -> str:
     return language.replace("_", "-").split("-", 1)[0].lower()
 
 
+class TokenColumns(NamedTuple):
+    """The same tokens as parallel lists (cheaper to build and to hand to Arrow)."""
+
+    texts: list[str]
+    starts: list[int]
+    ends: list[int]
+
+
+def tokenize_columns(text: str, language: str) -> TokenColumns:
+    """Tokens of ``text`` as parallel lists of strings, start and end offsets.
+
+    >>> tokenize_columns("Hi , you", "en")
+    TokenColumns(texts=['Hi', ',', 'you'], starts=[0, 3, 5], ends=[2, 4, 8])
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize() needs a str, got {type(text).__name__}")
+    if _base_language(language) in CHARACTER_LANGUAGES:
+        pattern = _CHAR_SPLIT
+    else:
+        pattern = _ASCII_WORD_SPLIT if text.isascii() else _WORD_SPLIT
+    pairs = pattern.findall(text)
+    bounds = list(accumulate(map(len, chain.from_iterable(pairs))))
+    return TokenColumns(list(map(itemgetter(1), pairs)), bounds[0::2], bounds[1::2])
+
+
 def tokenize(text: str, language: str) -> list[Token]:
     """Split ``text`` into :class:`Token` s with exclusive character offsets.
 
     >>> tokenize("Don't stop", "en")
     [Token(text='Don', start=0, end=3), Token(text="'", start=3, end=4), Token(text='t', start=4, end=5), Token(text='stop', start=6, end=10)]
     """
-    if not isinstance(text, str):
-        raise TypeError(f"tokenize() needs a str, got {type(text).__name__}")
-    pattern = _CHAR_SPLIT if _base_language(language) in CHARACTER_LANGUAGES else _WORD_SPLIT
-    return [Token(m.group(), m.start(), m.end()) for m in pattern.finditer(text)]
+    cols = tokenize_columns(text, language)
+    return list(map(Token, cols.texts, cols.starts, cols.ends))
 
 
 @dataclass(frozen=True)
@@ -82,18 +109,21 @@ class BioTags:
         return self.misaligned + self.overlapping + self.unaligned
 
 
-def bio_tags(tokens: Sequence[Token], spans: Sequence[tuple[int, int, str]]) -> BioTags:
+def bio_tags(tokens: Sequence[Token] | TokenColumns, spans: Sequence[tuple[int, int, str]]) -> BioTags:
     """IOB2 tags for ``tokens`` from character ``spans`` ``(start, end, label)``; see the module docstring.
 
     >>> toks = tokenize("New York City", "en")
     >>> bio_tags(toks, [(0, 8, "city"), (0, 13, "city"), (-1, -1, "city")])
     BioTags(tags=['B-city', 'I-city', 'I-city'], misaligned=0, overlapping=1, unaligned=1)
     """
-    tags = ["O"] * len(tokens)
-    starts = [t.start for t in tokens]
-    ends = [t.end for t in tokens]
+    if isinstance(tokens, TokenColumns):
+        starts, ends = tokens.starts, tokens.ends
+    else:
+        starts = [t.start for t in tokens]
+        ends = [t.end for t in tokens]
+    n = len(starts)
+    tags = ["O"] * n
     misaligned = overlapping = unaligned = 0
-    seen: set[tuple[int, int, str]] = set()
     ordered = []
     for span in spans:
         start, end, label = span
@@ -101,24 +131,21 @@ def bio_tags(tokens: Sequence[Token], spans: Sequence[tuple[int, int, str]]) -> 
             raise ValueError(f"span {span!r}: empty label")
         if start == -1 and end == -1:
             unaligned += 1
-            continue
-        if not 0 <= start < end:
+        elif not 0 <= start < end:
             raise ValueError(f"span {span!r}: need 0 <= start < end (end exclusive), or -1, -1 for unplaced")
-        if (start, end, label) in seen:
-            continue  # the same span annotated twice is one entity
-        seen.add((start, end, label))
-        ordered.append((start, end, label))
-    ordered.sort(key=lambda s: (s[0] - s[1], s[0]))  # longest first, then left to right
-    for start, end, label in ordered:
+        else:
+            ordered.append((start - end, start, end, label))
+    if len(ordered) > 1:
+        ordered = sorted(set(ordered))  # longest first, then left to right; a span annotated twice is one entity
+    for _, start, end, label in ordered:
         first = bisect_left(starts, start)
         last = bisect_right(ends, end)  # tokens [first, last) lie inside the span
-        if first >= len(tokens) or starts[first] != start or last == 0 or ends[last - 1] != end or last <= first:
+        if first >= n or starts[first] != start or last <= first or ends[last - 1] != end:
             misaligned += 1
-            continue
-        if any(tag != "O" for tag in tags[first:last]):
+        elif tags[first:last].count("O") != last - first:
             overlapping += 1
-            continue
-        tags[first] = f"B-{label}"
-        for i in range(first + 1, last):
-            tags[i] = f"I-{label}"
+        else:
+            tags[first] = "B-" + label
+            if last - first > 1:
+                tags[first + 1:last] = ["I-" + label] * (last - first - 1)
     return BioTags(tags=tags, misaligned=misaligned, overlapping=overlapping, unaligned=unaligned)

@@ -81,7 +81,7 @@ __all__ = [
 
 GRANULARITIES: tuple[str, ...] = ("dynamic", "coarse", "medium", "fine")
 UNKNOWN = "unknown"
-_ORDERINGS = 256
+_ORDERINGS = 256  # one per byte value
 _DECISIONS = 16  # draws 0..15 steer the steps, 16.. give each list position its synonym draw
 
 
@@ -139,15 +139,16 @@ class TypeListAssignment:
 
 
 # ---------------------------------------------------------------------------- randomness
-@lru_cache(maxsize=16)
-def _unpacker(count: int) -> struct.Struct:
-    return struct.Struct(f"<{count}H")
+def _draws(seed: int, sample_id: str, count: int) -> bytes:
+    """``count`` random bytes from ``(seed, sample id)`` through BLAKE2b (SHAKE-128 beyond 64): the same everywhere.
 
-
-def _draws(seed: int, sample_id: str, count: int) -> tuple[int, ...]:
-    """``count`` 16-bit draws from SHAKE-128(seed, sample id): the same on every machine."""
-    digest = hashlib.shake_128(f"{seed}\x1f{sample_id}".encode("utf-8")).digest(2 * count)
-    return _unpacker(count).unpack(digest)
+    Each byte is one draw in 0..255: a probability ``p`` holds when ``byte < p * 256``, an index
+    below ``n`` is ``byte * n >> 8``.
+    """
+    data = f"{seed}\x1f{sample_id}".encode("utf-8")
+    if count <= 64:
+        return hashlib.blake2b(data, digest_size=64).digest()
+    return hashlib.shake_128(data).digest(count)
 
 
 # ---------------------------------------------------------------------------- tables
@@ -185,6 +186,8 @@ class _Tables:
         self.catch_all = [is_catch_all_name(n.name) for n in nodes]
         counts = Counter(self.key)
         self.shared_name = [counts[k] > 1 for k in self.key]
+        # at_level[L][i]: node i's ancestor at level L (node i itself when it is not deeper)
+        self.at_level = [[a[min(lv, len(a)) - 1] for a in self.anc] for lv in range(self.depth + 2)]
         self.by_level = [[] for _ in range(self.depth + 1)]
         for i, lv in enumerate(self.level):
             self.by_level[lv].append(i)
@@ -255,12 +258,14 @@ def dynamic_type_list(
     budget = options.max_types - (1 if has_unknown else 0)
 
     # 1. base level; coarser while the gold items do not fit
-    level = 1 + ((d[0] * tab.depth) >> 16)
+    level = 1 + ((d[0] * tab.depth) >> 8)
+    node_level = tab.level
     while True:
-        items = list(dict.fromkeys([a[level - 1] if len(a) >= level else a[-1] for a in map(anc.__getitem__, known)]))
-        # an entity annotated above the base level absorbs the items below it (they share its path)
-        members = set(items)
-        items = [g for g in items if members.isdisjoint(anc[g][:-1])]
+        items = list(dict.fromkeys(map(tab.at_level[level].__getitem__, known)))
+        if known and min(map(node_level.__getitem__, known)) < level:
+            # an entity annotated above the base level absorbs the items below it (they share its path)
+            members = set(items)
+            items = [g for g in items if members.isdisjoint(anc[g][:-1])]
         if len(items) <= budget or level == 1:
             break
         level -= 1
@@ -269,7 +274,7 @@ def dynamic_type_list(
     excluded: set[int] = set()  # nodes on those entities' paths, never to be listed
     use_unknown = False
     if len(items) > budget:
-        order = sorted(items, key=orderings[d[12] & 255].__getitem__)
+        order = sorted(items, key=orderings[d[12]].__getitem__)
         catch = tab.root_catch_alls[0] if tab.root_catch_alls else -1
         if catch >= 0:
             kept = [catch] + [g for g in order if g != catch][: budget - 1]
@@ -286,18 +291,19 @@ def dynamic_type_list(
     gold = set(items)
 
     # 2. merge: refine one gold item to the finer types of its entities, plus up to two siblings
-    if level < tab.depth and d[1] < options.p_merge * 65536:
+    if level < tab.depth and d[1] < options.p_merge * 256:
         refinable = []
         answers_forced = set(forced.values())
+        at_base = tab.at_level[level]
         for g in items:
-            if g in answers_forced:
+            if g in answers_forced or node_level[g] != level:
                 continue
-            below = [i for i in known if len(anc[i]) >= level and anc[i][level - 1] == g]
-            if below and all(len(anc[i]) > level for i in below):
+            below = [i for i in known if at_base[i] == g]
+            if below and min(map(node_level.__getitem__, below)) > level:
                 refinable.append((g, below))
         if refinable:
-            g, below = refinable[(d[2] * len(refinable)) >> 16]
-            finer = list(dict.fromkeys(anc[i][level] for i in below))
+            g, below = refinable[(d[2] * len(refinable)) >> 8]
+            finer = list(dict.fromkeys(map(tab.at_level[level + 1].__getitem__, below)))
             if len(items) - 1 + len(finer) <= budget:
                 items.remove(g)
                 members.discard(g)
@@ -305,7 +311,7 @@ def dynamic_type_list(
                 items.extend(finer)
                 members.update(finer)
                 gold.update(finer)
-                extra = sorted(tab.children[g], key=orderings[d[3] & 255].__getitem__)
+                extra = sorted(tab.children[g], key=orderings[d[3]].__getitem__)
                 added = 0
                 for c in extra:
                     if added == 2 or len(items) >= budget:
@@ -317,7 +323,7 @@ def dynamic_type_list(
 
     # 3. sibling distractors in a random order, then same-level fill up to min_types
     pool = [s for g in items for s in tab.siblings[g]]
-    pool.sort(key=orderings[d[4] & 255].__getitem__)
+    pool.sort(key=orderings[d[4]].__getitem__)
     for c in pool:
         if len(items) >= budget:
             break
@@ -326,7 +332,7 @@ def dynamic_type_list(
             members.add(c)
     wanted = min(options.min_types, budget)
     if len(items) < wanted:
-        fill = sorted(tab.by_level[tab.level[items[0]] if items else level], key=orderings[d[5] & 255].__getitem__)
+        fill = sorted(tab.by_level[tab.level[items[0]] if items else level], key=orderings[d[5]].__getitem__)
         for c in fill:
             if len(items) >= wanted:
                 break
@@ -335,23 +341,31 @@ def dynamic_type_list(
                 members.add(c)
 
     # 4. option reduction (gold items always stay)
-    if len(items) > options.min_types and len(items) > len(gold) and d[6] < options.p_reduce * 65536:
+    if len(items) > options.min_types and len(items) > len(gold) and d[6] < options.p_reduce * 256:
         low = max(options.min_types, len(gold))
-        keep = low + ((d[7] * (len(items) - low + 1)) >> 16)
-        drop = sorted((i for i in items if i not in gold), key=orderings[d[8] & 255].__getitem__)
+        keep = low + ((d[7] * (len(items) - low + 1)) >> 8)
+        drop = sorted((i for i in items if i not in gold), key=orderings[d[8]].__getitem__)
         drop = set(drop[: len(items) - keep])
         items = [i for i in items if i not in drop]
         members.difference_update(drop)
 
     # the answer of each entity so far: the (only) listed item on its path
     anc_set = tab.anc_set
-    answer = {i: forced[i] if i in forced else next(iter(members & anc_set[i])) for i in known}
+    answer: dict[int, int] = {}
+    for i in known:
+        if i in forced:
+            answer[i] = forced[i]
+        else:
+            for a in anc[i]:
+                if a in members:
+                    answer[i] = a
+                    break
 
     # 5. special answer: a gold item leaves the list, its entities answer with a catch-all
-    if d[9] < options.p_special * 65536:
+    if d[9] < options.p_special * 256:
         candidates = [g for g in items if g in gold and not tab.catch_all[g]]
         if candidates:
-            g = candidates[(d[10] * len(candidates)) >> 16]
+            g = candidates[(d[10] * len(candidates)) >> 8]
             affected = [i for i in known if answer[i] == g]
             items.remove(g)
             members.discard(g)
@@ -375,13 +389,13 @@ def dynamic_type_list(
         use_unknown = use_unknown or unknown_answer < 0
 
     # 7. shuffle, display names (qualified where two gold types share a name), synonyms
-    items.sort(key=orderings[d[11] & 255].__getitem__)
-    if tab.any_shared and len({tab.key[i] for i in items}) < len(items):
+    items.sort(key=orderings[d[11]].__getitem__)
+    if tab.any_shared and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold):
         names = _display(tab, items)
     else:
         names = [tab.name[i] for i in items]
     if options.synonyms and options.p_synonym > 0:
-        threshold = options.p_synonym * 65536
+        threshold = options.p_synonym * 256
         used: set[str] = set()
         synonyms, keys = tab.synonyms, tab.synonym_keys
         for pos, i in enumerate(items):

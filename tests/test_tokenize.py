@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
-from dynamicner_data.tokenize import Token, bio_tags, tokenize
+from dynamicner_data.tokenize import Token, TokenColumns, bio_tags, tokenize, tokenize_columns
 
 
 def decode(tokens, tags):
@@ -95,3 +95,19 @@ def test_bio_round_trip_property(text, raw_spans, language):
     assert len(decoded) + bio.misaligned + bio.overlapping == len(set(spans))
     on_boundaries = {sp for sp in set(spans) if sp[0] in boundaries_start and sp[1] in boundaries_end}
     assert len(on_boundaries) == len(decoded) + bio.overlapping
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), st.sampled_from(["en", "ko", "zh", "ja"]))
+def test_tokens_cover_every_non_space_character(text, language):
+    tokens = tokenize(text, language)
+    cols = tokenize_columns(text, language)
+    assert cols == TokenColumns([t.text for t in tokens], [t.start for t in tokens], [t.end for t in tokens])
+    covered = set()
+    for t in tokens:
+        assert text[t.start:t.end] == t.text and t.text and not any(ch.isspace() for ch in t.text)
+        covered.update(range(t.start, t.end))
+    assert covered == {i for i, ch in enumerate(text) if not ch.isspace()}
+    assert [t.start for t in tokens] == sorted(t.start for t in tokens)
+    spans = [(t.start, t.end, "x") for t in tokens[:3]]
+    assert bio_tags(cols, spans) == bio_tags(tokens, spans)
