@@ -262,3 +262,21 @@ def test_predict_from_builder_config(model_dir, tmp_path):
     meta = json.loads((tmp_path / "pred.jsonl.meta.json").read_text())
     assert meta["source"]["config"] == "en" and meta["source"]["revision"].startswith("builder-")
     assert main(["predict", "--dataset", "xx", "--extractor", str(model_dir), "-o", str(tmp_path / "o.jsonl")]) == 2
+
+
+def test_predict_real_geic_file_with_its_taxonomy(shared_data, model_dir, tmp_path):
+    """The authors' CoNLL-2003 GEIC file: gold placed on the sentences, the cascade over its own taxonomy."""
+    output = tmp_path / "pred.jsonl"
+    assert main(["predict", "--geic", str(shared_data / "geic" / "conll2003-test.json"),
+                 "--taxonomy", str(shared_data / "taxonomy" / "conll2003.json"), "--limit", "6",
+                 "--extractor", str(model_dir), "-o", str(output), "--max-new-tokens", "4", "--no-progress"]) == 0
+    raw = json.loads((shared_data / "geic" / "conll2003-test.json").read_text(encoding="utf-8"))
+    lines = _lines(output)
+    assert [line["id"] for line in lines] == list(raw)[:6]
+    for line in lines:
+        gold = raw[line["id"]]
+        assert line["text"] == gold["sentence"] and line["type_list"] is None
+        assert [r["text"] for r in line["references"]] == gold["entity"]
+        for reference in line["references"]:
+            if reference["start"] >= 0:
+                assert line["text"][reference["start"]:reference["end"]] == reference["text"]

@@ -17,7 +17,8 @@ Sources (exactly one):
   e.g. ``--dataset en --split test`` (the embedded sample when no ``--data-dir``);
 - ``--hf-dataset PATH_OR_ID --config NAME --split SPLIT``: ``datasets.load_dataset`` (an exported
   Parquet folder or a Hub dataset with DynamicNER features);
-- ``--geic FILE [--taxonomy FILE]``: the authors' GEIC JSON (gold placed by alignment);
+- ``--geic FILE [--taxonomy FILE]``: the authors' GEIC JSON (gold placed by alignment; samples
+  with an empty sentence are skipped, counted in the printed report and the meta file);
 - ``--jsonl FILE``: lines ``{"id"?, "text", "type_list"?, "entities"?}``.
 
 Example:
@@ -131,13 +132,14 @@ def read_geic_inputs(path: Path, taxonomy_path: Path | None) -> InputSource:
 
     try:
         taxonomy = Taxonomy.from_file(taxonomy_path) if taxonomy_path else Taxonomy.dynamicner()
-        samples, report = read_geic(path, taxonomy, unknown_category="catch_all")
+        samples, report = read_geic(path, taxonomy, unknown_category="catch_all", empty_sentences="skip")
     except (GeicError, TaxonomyError) as error:
         raise CliError(str(error)) from None
     rows = [InputRow(id=sample.key, text=sample.text, references=tuple(e.to_dict() for e in sample.entities))
             for sample in samples]
     description = {"name": path.name, "path": str(path), "revision": _file_revision(path),
-                   "taxonomy": str(taxonomy_path) if taxonomy_path else "dynamicner"}
+                   "taxonomy": str(taxonomy_path) if taxonomy_path else "dynamicner",
+                   "skipped_empty_samples": len(report.skipped_samples)}
     return InputSource(kind="geic", description=description, rows=rows, report=report.summary())
 
 
