@@ -1,35 +1,43 @@
 """Matching and counting: which predictions hit which references, under each criterion.
 
-Entities are ``(start, end, label, text)`` tuples per sample (``start == end == -1``: unplaced).
-A :class:`Tally` keeps one key per predicted, reference and matched entity; a key is a tuple whose
-first item identifies the sample and whose last item is the label, so micro, per-label, per-sample
-and per-level counts are all plain counts over keys.
+Entities come as :class:`~dynamicner_f1.spans.Columns`. A :class:`Tally` keeps one key per
+predicted, reference and matched entity; a key is a tuple whose first item is the sample index and
+whose last item is the label, so micro, per-label, per-sample and per-level counts are all plain
+counts over keys.
 
-Criteria (``label`` must also be equal unless the label is blanked out first):
+Criteria (the label must be equal too, unless ``labelled=False``):
 
 ``exact``    same ``start`` and ``end``; multiset intersection, so each entity matches once.
-``overlap``  character ranges overlap; one-to-one maximum matching (the size does not depend on order).
+``overlap``  character ranges overlap; one-to-one maximum matching (its size does not depend on order).
 ``text``     same lowercased text and lowercased label, over per-sample SETS (duplicates collapse).
 
-Under ``exact`` and ``overlap``, a pair in which either side is unplaced matches by lowercased text.
+Under ``exact`` and ``overlap``, a pair in which either side is unplaced (``start == -1``) matches
+by lowercased text; samples holding such an entity go through the one-to-one matching.
 
 Example:
-    >>> gold = [[(0, 5, "city", "Paris"), (10, 14, "city", "Rome")]]
-    >>> pred = [[(0, 5, "city", "Paris"), (9, 14, "city", " Rome")]]
-    >>> exact_tally(pred, gold).scores()
+    >>> from dynamicner_f1.spans import Columns
+    >>> gold = Columns.from_rows([[(0, 5, "city", "Paris"), (10, 14, "city", "Rome")]])
+    >>> pred = Columns.from_rows([[(0, 5, "city", "Paris"), (9, 14, "city", " Rome")]])
+    >>> tally(pred, gold, criterion="exact").scores()
     (0.5, 0.5, 0.5)
-    >>> graph_tally(pred, gold, criterion="overlap").scores()
+    >>> tally(pred, gold, criterion="overlap").scores()
     (1.0, 1.0, 1.0)
 """
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from .spans import Columns
+
 Key = tuple
 CRITERIA: tuple[str, ...] = ("exact", "overlap", "text")
+_FIRST = operator.itemgetter(0)
+_LAST = operator.itemgetter(-1)
 
 
 def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
@@ -58,24 +66,25 @@ class Tally:
         self.gold.extend(other.gold)
         self.tp.extend(other.tp)
 
+    def counts(self) -> tuple[int, int, int]:
+        return len(self.tp), len(self.pred), len(self.gold)
+
     def scores(self) -> tuple[float, float, float]:
-        return prf(len(self.tp), len(self.pred), len(self.gold))
+        return prf(*self.counts())
 
     def by_label(self) -> dict[object, tuple[int, int, int]]:
         """``label -> (tp, n_pred, n_gold)`` over every label seen on either side."""
-        tp = Counter(k[-1] for k in self.tp)
-        pred = Counter(k[-1] for k in self.pred)
-        gold = Counter(k[-1] for k in self.gold)
+        tp = Counter(map(_LAST, self.tp))
+        pred = Counter(map(_LAST, self.pred))
+        gold = Counter(map(_LAST, self.gold))
         return {label: (tp[label], pred[label], gold[label]) for label in pred.keys() | gold.keys()}
 
-    def by_sample(self, n: int, sample_of: Callable[[Key], int]) -> tuple[list[int], list[int], list[int]]:
+    def by_sample(self, n: int) -> tuple[list[int], list[int], list[int]]:
         """Per-sample ``tp``, ``n_pred``, ``n_gold`` lists of length ``n``."""
         out = []
         for keys in (self.tp, self.pred, self.gold):
-            counts = [0] * n
-            for i in map(sample_of, keys):
-                counts[i] += 1
-            out.append(counts)
+            counts = Counter(map(_FIRST, keys))
+            out.append([counts[i] for i in range(n)])
         return out[0], out[1], out[2]
 
 
@@ -84,34 +93,12 @@ def multiset_intersection(pred: list[Key], gold: list[Key]) -> list[Key]:
     pred_set = set(pred)
     gold_set = set(gold)
     if len(pred_set) == len(pred) and len(gold_set) == len(gold):
-        return list(pred_set & gold_set)
+        return list(pred_set.intersection(gold_set))
     return list((Counter(pred) & Counter(gold)).elements())
 
 
-def _is_placed(entity: tuple) -> bool:
-    return entity[0] >= 0
-
-
-def exact_tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]]) -> Tally:
-    """``exact`` criterion; samples holding an unplaced entity go through :func:`graph_tally`."""
-    mixed = {i for side in (pred, gold) for i, ents in enumerate(side) for e in ents if e[0] < 0}
-    if mixed:
-        rest = [i for i in range(len(pred)) if i not in mixed]
-        tally = exact_tally([pred[i] for i in rest], [gold[i] for i in rest])
-        tally = Tally(
-            pred=[(rest[k[0]],) + k[1:] for k in tally.pred],
-            gold=[(rest[k[0]],) + k[1:] for k in tally.gold],
-            tp=[(rest[k[0]],) + k[1:] for k in tally.tp],
-        )
-        order = sorted(mixed)
-        other = graph_tally([pred[i] for i in order], [gold[i] for i in order], criterion="exact")
-        tally.pred.extend((order[k[0]],) + k[1:] for k in other.pred)
-        tally.gold.extend((order[k[0]],) + k[1:] for k in other.gold)
-        tally.tp.extend((order[k[0]],) + k[1:] for k in other.tp)
-        return tally
-    pred_keys = [(i, e[0], e[1], e[2]) for i, ents in enumerate(pred) for e in ents]
-    gold_keys = [(i, e[0], e[1], e[2]) for i, ents in enumerate(gold) for e in ents]
-    return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
+def _labels(cols: Columns, labelled: bool) -> Sequence[object]:
+    return cols.labels if labelled else itertools.repeat("", len(cols))
 
 
 def _lower(label: object) -> object:
@@ -119,16 +106,49 @@ def _lower(label: object) -> object:
     return label.lower() if isinstance(label, str) else label
 
 
-def text_tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]]) -> Tally:
+def _exact_keys(cols: Columns, labelled: bool) -> list[Key]:
+    return list(zip(cols.ids, cols.starts, cols.ends, _labels(cols, labelled)))
+
+
+def _split(cols: Columns, mixed: set[int]) -> tuple[Columns, list[list[tuple]]]:
+    """The entities of samples outside ``mixed`` as columns, and the rows of all samples."""
+    rows = cols.rows()
+    keep = [row if i not in mixed else [] for i, row in enumerate(rows)]
+    return Columns.from_rows(keep), rows
+
+
+def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally:
+    """``exact`` criterion; samples holding an unplaced entity go through :func:`graph_tally`."""
+    if pred.unplaced or gold.unplaced:
+        mixed = {i for cols in (pred, gold) for i, s in zip(cols.ids, cols.starts) if s < 0}
+        pred_rest, pred_rows = _split(pred, mixed)
+        gold_rest, gold_rows = _split(gold, mixed)
+        result = exact_tally(pred_rest, gold_rest, labelled=labelled)
+        order = sorted(mixed)
+        result.extend(
+            graph_tally([pred_rows[i] for i in order], [gold_rows[i] for i in order], criterion="exact",
+                        labelled=labelled, ids=order)
+        )
+        return result
+    pred_keys = _exact_keys(pred, labelled)
+    gold_keys = _exact_keys(gold, labelled)
+    return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
+
+
+def text_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally:
     """``text`` criterion: per-sample sets of lowercased ``(text, label)``, every sample scored."""
-    pred_keys = list({(i, e[3].lower(), _lower(e[2])) for i, ents in enumerate(pred) for e in ents})
-    gold_keys = list({(i, e[3].lower(), _lower(e[2])) for i, ents in enumerate(gold) for e in ents})
-    return Tally(pred=pred_keys, gold=gold_keys, tp=list(set(pred_keys) & set(gold_keys)))
+
+    def keys(cols: Columns) -> set[Key]:
+        labels = map(_lower, cols.labels) if labelled else itertools.repeat("", len(cols))
+        return set(zip(cols.ids, map(str.lower, cols.texts), labels))
+
+    pred_keys, gold_keys = keys(pred), keys(gold)
+    return Tally(pred=list(pred_keys), gold=list(gold_keys), tp=list(pred_keys & gold_keys))
 
 
-def _compatible(criterion: str) -> Callable[[tuple, tuple], bool]:
+def _compatible(criterion: str, labelled: bool) -> Callable[[tuple, tuple], bool]:
     def compatible(p: tuple, g: tuple) -> bool:
-        if p[2] != g[2]:
+        if labelled and p[2] != g[2]:
             return False
         if p[0] < 0 or g[0] < 0:
             return p[3].lower() == g[3].lower()
@@ -163,28 +183,37 @@ def max_matching(n_pred: int, n_gold: int, edges: Sequence[Sequence[int]]) -> li
     return [(p, g) for g, p in enumerate(owner) if p >= 0]
 
 
-def graph_tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]], *, criterion: str) -> Tally:
-    """``exact`` or ``overlap`` by one-to-one maximum matching within each sample."""
+def graph_tally(
+    pred: Sequence[Sequence[tuple]],
+    gold: Sequence[Sequence[tuple]],
+    *,
+    criterion: str,
+    labelled: bool = True,
+    ids: Sequence[int] | None = None,
+) -> Tally:
+    """``exact`` or ``overlap`` by one-to-one maximum matching within each sample (rows of tuples)."""
     if criterion not in ("exact", "overlap"):
         raise ValueError(f"criterion={criterion!r} is not one of ['exact', 'overlap']")
-    compatible = _compatible(criterion)
-    tally = Tally()
-    for i, (p_ents, g_ents) in enumerate(zip(pred, gold)):
-        tally.pred.extend((i, j, e[2]) for j, e in enumerate(p_ents))
-        tally.gold.extend((i, j, e[2]) for j, e in enumerate(g_ents))
+    compatible = _compatible(criterion, labelled)
+    result = Tally()
+    for n, (p_ents, g_ents) in enumerate(zip(pred, gold)):
+        i = ids[n] if ids is not None else n
+        result.pred.extend((i, j, e[2] if labelled else "") for j, e in enumerate(p_ents))
+        result.gold.extend((i, j, e[2] if labelled else "") for j, e in enumerate(g_ents))
         if not p_ents or not g_ents:
             continue
         edges = [[k for k, g in enumerate(g_ents) if compatible(p, g)] for p in p_ents]
-        tally.tp.extend((i, g, g_ents[g][2]) for _, g in max_matching(len(p_ents), len(g_ents), edges))
-    return tally
+        matched = max_matching(len(p_ents), len(g_ents), edges)
+        result.tp.extend((i, g, g_ents[g][2] if labelled else "") for _, g in matched)
+    return result
 
 
-def tally(pred: Sequence[Sequence[tuple]], gold: Sequence[Sequence[tuple]], *, criterion: str) -> Tally:
+def tally(pred: Columns, gold: Columns, *, criterion: str, labelled: bool = True) -> Tally:
     """Dispatch on ``criterion`` (one of :data:`CRITERIA`)."""
     if criterion == "exact":
-        return exact_tally(pred, gold)
+        return exact_tally(pred, gold, labelled=labelled)
     if criterion == "text":
-        return text_tally(pred, gold)
+        return text_tally(pred, gold, labelled=labelled)
     if criterion == "overlap":
-        return graph_tally(pred, gold, criterion="overlap")
+        return graph_tally(pred.rows(), gold.rows(), criterion="overlap", labelled=labelled)
     raise ValueError(f"criterion={criterion!r} is not one of {list(CRITERIA)}")

@@ -18,7 +18,7 @@ from .bio import check_sequences
 from .counting import prf
 from .hierarchy import label_paths
 from .scorer import MATCHING, check_options, check_tag_lengths, score_checked, score_checked_tags
-from .spans import check_samples, from_records, to_records
+from .spans import check_samples, declared_records, from_records
 
 _CITATION = """\
 @misc{dynamicner2024,
@@ -117,7 +117,7 @@ class DynamicnerF1(evaluate.Metric):
         if _config(self.config_name) == "span":
             pred = check_samples(predictions, field="predictions", first_index=first)
             gold = check_samples(references, field="references", first_index=first)
-            return to_records(pred), to_records(gold)
+            return declared_records(predictions, pred), declared_records(references, gold)
         check_sequences(predictions, field="predictions", first_index=first)
         check_sequences(references, field="references", first_index=first)
         check_tag_lengths(predictions, references, first_index=first)

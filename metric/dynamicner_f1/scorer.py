@@ -46,7 +46,7 @@ from typing import Callable, Mapping, Sequence
 from .bio import RULES, check_sequences, count_exact, decode_pair
 from .counting import Tally, prf, tally
 from .hierarchy import LabelPaths, expand, label_paths
-from .spans import Span, check_samples
+from .spans import Columns, check_samples
 
 MATCHING: tuple[str, ...] = ("strict", "text", "partial", "boundary")
 
@@ -229,50 +229,41 @@ def score_checked_tags(
     pred, gold = decode_pair(predictions, references, rule=rule)
     as_spans = [[(s, e, label, "") for s, e, label in sample] for sample in pred.per_sample()]
     gold_spans = [[(s, e, label, "") for s, e, label in sample] for sample in gold.per_sample()]
-    return score_checked(as_spans, gold_spans, options)
+    return score_checked(Columns.from_rows(as_spans), Columns.from_rows(gold_spans), options)
 
 
-def _unlabel(samples: Sequence[Sequence[Span]]) -> list[list[Span]]:
-    return [[(s, e, "", t) for s, e, _, t in ents] for ents in samples]
-
-
-def _first(key: tuple) -> int:
-    return key[0]
-
-
-def score_checked(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], options: Options) -> dict[str, float]:
-    """Score span tuples already checked by :func:`dynamicner_f1.spans.check_samples`."""
+def score_checked(pred: Columns, gold: Columns, options: Options) -> dict[str, float]:
+    """Score entity columns already checked by :func:`dynamicner_f1.spans.check_samples`."""
     criterion, labelled = _MAIN[options.matching]
     per_label = tally(pred, gold, criterion=criterion)
-    extraction = tally(_unlabel(pred), _unlabel(gold), criterion=criterion)
+    extraction = tally(pred, gold, criterion=criterion, labelled=False)
     main = per_label if labelled else extraction
-    per_sample = main.by_sample(len(gold), _first) if options.languages is not None or options.bootstrap else None
+    per_sample = main.by_sample(gold.n_samples) if options.languages is not None or options.bootstrap else None
     result = _assemble(
-        micro=(len(main.tp), len(main.pred), len(main.gold)),
+        micro=main.counts(),
         labels=per_label.by_label(),
-        extraction=(len(extraction.tp), len(extraction.pred), len(extraction.gold)),
+        extraction=extraction.counts(),
         per_sample=per_sample,
         options=options,
     )
-    result["invalid_offsets"] = float(sum(e[0] < 0 for ents in pred for e in ents))
-    result["invalid_offsets_references"] = float(sum(e[0] < 0 for ents in gold for e in ents))
+    result["invalid_offsets"] = float(pred.unplaced)
+    result["invalid_offsets_references"] = float(gold.unplaced)
     if options.type_lists is not None:
-        lower = options.matching == "text"
-        result.update(_out_of_list(pred, gold, options.type_lists, lower=lower))
+        result.update(_out_of_list(pred, gold, options.type_lists, lower=options.matching == "text"))
     if options.taxonomy is not None:
         result.update(_hierarchical(pred, gold, options.taxonomy, criterion=criterion))
     return result
 
 
-def _out_of_list(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], type_lists: Sequence[Sequence[str]], *, lower: bool) -> dict[str, float]:
-    def count(samples: Sequence[Sequence[Span]]) -> tuple[int, int]:
-        outside = total = 0
-        for ents, types in zip(samples, type_lists):
-            allowed = {t.lower() for t in types} if lower else set(types)
-            labels = {e[2].lower() for e in ents} if lower else [e[2] for e in ents]
-            total += len(labels)
-            outside += sum(label not in allowed for label in labels)
-        return outside, total
+def _out_of_list(pred: Columns, gold: Columns, type_lists: Sequence[Sequence[str]], *, lower: bool) -> dict[str, float]:
+    allowed = [{t.lower() for t in types} if lower else set(types) for types in type_lists]
+
+    def count(cols: Columns) -> tuple[int, int]:
+        if lower:  # text matching scores per-sample sets of lowercased (text, label)
+            keys = set(zip(cols.ids, map(str.lower, cols.texts), map(str.lower, cols.labels)))
+        else:
+            keys = list(zip(cols.ids, cols.starts, cols.labels))
+        return sum(key[-1] not in allowed[key[0]] for key in keys), len(keys)
 
     outside, total = count(pred)
     outside_gold, _ = count(gold)
@@ -283,27 +274,26 @@ def _out_of_list(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]],
     }
 
 
-def _hierarchical(pred: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]], paths: LabelPaths, *, criterion: str) -> dict[str, float]:
+def _hierarchical(pred: Columns, gold: Columns, paths: LabelPaths, *, criterion: str) -> dict[str, float]:
     cache: dict[str, tuple[list[tuple[str, ...]], bool]] = {}
     unknown = 0
 
-    def expanded(samples: Sequence[Sequence[Span]], field: str) -> list[list[tuple]]:
+    def expanded(cols: Columns, field: str) -> Columns:
         nonlocal unknown
-        out = []
-        for i, ents in enumerate(samples):
-            row = []
-            for j, (s, e, label, t) in enumerate(ents):
-                if label not in cache:
-                    try:
-                        path = paths.resolve(label)
-                    except ValueError as err:
-                        raise ValueError(f"sample {i}: {field}[{i}][{j}]['label']: {err}") from None
-                    cache[label] = (expand(path), False) if path is not None else ([(label.lower(),)], True)
-                nodes, is_unknown = cache[label]
-                unknown += is_unknown
-                row.extend((s, e, node, t) for node in nodes)
-            out.append(row)
-        return out
+        rows: list[list[tuple]] = [[] for _ in range(cols.n_samples)]
+        seen: dict[int, int] = {}
+        for i, s, e, label, t in zip(cols.ids, cols.starts, cols.ends, cols.labels, cols.texts):
+            j = seen[i] = seen.get(i, -1) + 1
+            if label not in cache:
+                try:
+                    path = paths.resolve(label)
+                except ValueError as err:
+                    raise ValueError(f"sample {i}: {field}[{i}][{j}]['label']: {err}") from None
+                cache[label] = (expand(path), False) if path is not None else ([(label.lower(),)], True)
+            nodes, is_unknown = cache[label]
+            unknown += is_unknown
+            rows[i].extend((s, e, node, t) for node in nodes)
+        return Columns.from_rows(rows)
 
     t = tally(expanded(pred, "predictions"), expanded(gold, "references"), criterion=criterion)
     p, r, f = t.scores()

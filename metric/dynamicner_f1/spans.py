@@ -1,13 +1,18 @@
-"""Span records ``{text, label, start, end}`` -> checked tuples ``(start, end, label, text)``.
+"""Span records ``{text, label, start, end}`` -> checked entity columns.
 
 ``end`` is an exclusive character offset, so ``text == sentence[start:end]``. An entity that could
 not be placed in its sentence has ``start == end == -1`` and is matched by text only. Extra keys
 (the dataset's ``path``, the pipeline's ``score``) are ignored. Every defect raises ``ValueError``
 naming the sample index and the field.
 
+The checks run column-wise with C-level builtins (``map``, ``zip``, ``set``); only when one fails
+does a per-record pass run to name the culprit.
+
 Example:
-    >>> check_samples([[{"text": "Paris", "label": "city", "start": 7, "end": 12, "score": 0.9}]], field="predictions")
-    [[(7, 12, 'city', 'Paris')]]
+    >>> cols = check_samples([[{"text": "Paris", "label": "city", "start": 7, "end": 12, "score": 0.9}], []],
+    ...                      field="predictions")
+    >>> cols.rows()
+    [[(7, 12, 'city', 'Paris')], []]
     >>> check_samples([[{"text": "Paris", "label": None, "start": 7, "end": 12}]], field="predictions")
     Traceback (most recent call last):
     ...
@@ -16,12 +21,51 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+import operator
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 Span = tuple[int, int, str, str]
 """``(start, end, label, text)``; ``start == end == -1`` when unplaced."""
 
 SPAN_KEYS: tuple[str, ...] = ("text", "label", "start", "end")
+_GET = operator.itemgetter("start", "end", "label", "text")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """All entities of all samples as parallel columns; ``ids[k]`` is entity ``k``'s sample index."""
+
+    ids: Sequence[int]
+    starts: Sequence[int]
+    ends: Sequence[int]
+    labels: Sequence[object]
+    texts: Sequence[str]
+    n_samples: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def unplaced(self) -> int:
+        """Number of entities with ``start == -1``."""
+        return operator.countOf(self.starts, -1)
+
+    def rows(self) -> list[list[Span]]:
+        """Per-sample ``(start, end, label, text)`` tuples."""
+        out: list[list[Span]] = [[] for _ in range(self.n_samples)]
+        for i, s, e, label, t in zip(self.ids, self.starts, self.ends, self.labels, self.texts):
+            out[i].append((s, e, label, t))
+        return out
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[tuple]]) -> "Columns":
+        """Columns from per-sample ``(start, end, label, text)`` tuples."""
+        ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(rows)), map(len, rows))))
+        flat = list(itertools.chain.from_iterable(rows))
+        starts, ends, labels, texts = (list(c) for c in zip(*flat)) if flat else ([], [], [], [])
+        return cls(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(rows))
 
 
 def _fail(i: int, where: str, message: str) -> ValueError:
@@ -56,17 +100,8 @@ def _check_one(record: object, i: int, j: int, field: str, sentence: str | None)
     return (start, end, label, text)
 
 
-def check_samples(
-    samples: Sequence[Sequence[Mapping]],
-    *,
-    field: str,
-    sentences: Sequence[str] | None = None,
-    first_index: int = 0,
-) -> list[list[Span]]:
-    """Check every record and return the tuples; ``first_index`` numbers samples after earlier batches."""
-    if not isinstance(samples, (list, tuple)):
-        raise ValueError(f"{field} must be a list (one list of span records per sample), got {type(samples).__name__}")
-    out: list[list[Span]] = []
+def _check_slowly(samples: Sequence, field: str, sentences: Sequence[str] | None, first_index: int) -> list[list[Span]]:
+    rows = []
     for n, sample in enumerate(samples):
         i = first_index + n
         if not isinstance(sample, (list, tuple)):
@@ -76,15 +111,61 @@ def check_samples(
             sentence = sentences[n]
             if not isinstance(sentence, str):
                 raise _fail(i, f"sentences[{i}]", f"is {sentence!r}; expected a string")
-        out.append([_check_one(record, i, j, field, sentence) for j, record in enumerate(sample)])
-    return out
+        rows.append([_check_one(record, i, j, field, sentence) for j, record in enumerate(sample)])
+    return rows
 
 
-def from_records(samples: Sequence[Sequence[Mapping]]) -> list[list[Span]]:
-    """Tuples from records already checked (e.g. read back from evaluate's Arrow cache)."""
-    return [[(r["start"], r["end"], r["label"], r["text"]) for r in sample] for sample in samples]
+def check_samples(
+    samples: Sequence[Sequence[Mapping]],
+    *,
+    field: str,
+    sentences: Sequence[str] | None = None,
+    first_index: int = 0,
+) -> Columns:
+    """Check every record and return the columns; ``first_index`` numbers samples after earlier batches.
+
+    ``sentences`` (one string per sample) adds the check ``text == sentence[start:end]``.
+    """
+    if not isinstance(samples, (list, tuple)):
+        raise ValueError(f"{field} must be a list (one list of span records per sample), got {type(samples).__name__}")
+    n = len(samples)
+    if sentences is not None or not set(map(type, samples)) <= {list, tuple}:
+        return Columns.from_rows(_check_slowly(samples, field, sentences, first_index))
+    try:
+        flat = list(itertools.chain.from_iterable(map(map, itertools.repeat(_GET), samples)))
+    except (KeyError, TypeError, IndexError):
+        flat = None
+    if flat is not None:
+        starts, ends, labels, texts = zip(*flat) if flat else ((), (), (), ())
+        types_ok = (
+            set(map(type, starts)) <= {int}
+            and set(map(type, ends)) <= {int}
+            and set(map(type, labels)) <= {str}
+            and set(map(type, texts)) <= {str}
+        )
+        if types_ok and "" not in labels and "" not in texts:
+            spans_ok = list(map(operator.sub, ends, starts)) == list(map(len, texts)) and (not starts or min(starts) >= 0)
+            if not spans_ok:  # unplaced entities: check the pairs one by one
+                spans_ok = all(
+                    (s == -1 and e == -1) or (0 <= s and e - s == len(t)) for s, e, t in zip(starts, ends, texts)
+                )
+            if spans_ok:
+                ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(n), map(len, samples))))
+                return Columns(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=n)
+    _check_slowly(samples, field, None, first_index)
+    raise ValueError(f"{field}: invalid span records")  # pragma: no cover - the slow pass names the defect
 
 
-def to_records(samples: Sequence[Sequence[Span]]) -> list[list[dict]]:
-    """Records with exactly the four declared keys (what evaluate's features accept)."""
-    return [[{"text": t, "label": lab, "start": s, "end": e} for s, e, lab, t in sample] for sample in samples]
+def declared_records(samples: Sequence[Sequence[Mapping]], columns: Columns) -> Sequence[Sequence[Mapping]]:
+    """Records with exactly the four declared keys: ``samples`` itself when it already is, else rebuilt."""
+    if set(map(len, itertools.chain.from_iterable(samples))) <= {len(SPAN_KEYS)}:
+        return samples
+    return [[{"text": t, "label": lab, "start": s, "end": e} for s, e, lab, t in row] for row in columns.rows()]
+
+
+def from_records(samples: Sequence[Sequence[Mapping]]) -> Columns:
+    """Columns from records already checked (e.g. read back from evaluate's Arrow cache)."""
+    flat = list(itertools.chain.from_iterable(map(map, itertools.repeat(_GET), samples)))
+    starts, ends, labels, texts = zip(*flat) if flat else ((), (), (), ())
+    ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(samples)), map(len, samples))))
+    return Columns(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(samples))
