@@ -46,7 +46,7 @@ _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e3
          "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\ufe20-\ufe2f"
 # each match is (whitespace before the token, the token): offsets are running sums of the lengths
 _WORD_SPLIT = re.compile(rf"(\s*)([\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*)")
-_ASCII_WORD_SPLIT = re.compile(r"(\s*)(\w+|\S)", re.ASCII)  # the same split for ASCII text, without the mark classes
+_ASCII_WORD_SPLIT = re.compile(r"(\s*)(\w+|\S)")  # the same split for ASCII text, without the mark classes
 _CHAR_SPLIT = re.compile(rf"(\s*)([^\s][{_MARKS}]*)")
 
 

@@ -59,7 +59,7 @@ import math
 import struct
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from operator import getitem
 from typing import Iterable, Sequence
 
 from .synonyms import SynonymTable
@@ -202,8 +202,21 @@ class _Tables:
             self.synonyms.append(tuple(s for s in found if normalize_name(s) not in type_keys))
         self.synonym_keys = [tuple(normalize_name(s) for s in syns) for syns in self.synonyms]
         self.static: dict[int, _Static] = {}
+        self._by_draw: dict[float, list[tuple[str, ...]]] = {}
         self.has_unknown_name = UNKNOWN in self.key
         self.any_shared = any(self.shared_name)
+
+    def named_by_draw(self, p_synonym: float) -> list[tuple[str, ...]]:
+        """Per node, the 256 names a draw byte gives: a synonym when ``byte < p * 256``, else the name."""
+        table = self._by_draw.get(p_synonym)
+        if table is None:
+            threshold = p_synonym * 256
+            table = []
+            for i, name in enumerate(self.name):
+                syns = self.synonyms[i]
+                table.append(tuple(syns[v % len(syns)] if syns and v < threshold else name for v in range(256)))
+            self._by_draw[p_synonym] = table
+        return table
 
 
 def _tables(taxonomy: Taxonomy, synonyms: bool) -> _Tables:
@@ -390,23 +403,17 @@ def dynamic_type_list(
 
     # 7. shuffle, display names (qualified where two gold types share a name), synonyms
     items.sort(key=orderings[d[11]].__getitem__)
-    if tab.any_shared and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold):
+    qualified = tab.any_shared and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold)
+    if options.synonyms and options.p_synonym > 0 and not qualified:
+        # one table lookup per item: the name each draw byte gives (a synonym below the threshold)
+        by_draw = tab.named_by_draw(options.p_synonym)
+        names = list(map(getitem, map(by_draw.__getitem__, items), d[_DECISIONS:]))
+        if len(set(names)) < len(names):  # two items drew one synonym (impossible with a sound table)
+            names = [tab.name[i] for i in items]
+    elif qualified:
         names = _display(tab, items)
     else:
         names = [tab.name[i] for i in items]
-    if options.synonyms and options.p_synonym > 0:
-        threshold = options.p_synonym * 256
-        used: set[str] = set()
-        synonyms, keys = tab.synonyms, tab.synonym_keys
-        for pos, i in enumerate(items):
-            syns = synonyms[i]
-            if syns:
-                v = d[_DECISIONS + pos]
-                if v < threshold:
-                    pick = v % len(syns)
-                    if keys[i][pick] not in used:
-                        used.add(keys[i][pick])
-                        names[pos] = syns[pick]
     item_nodes: list[TypeNode | None] = [tab.nodes[i] for i in items]
     unknown = f"{UNKNOWN} ({taxonomy.name})" if tab.has_unknown_name else UNKNOWN
     if use_unknown:
