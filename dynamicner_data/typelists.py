@@ -12,26 +12,30 @@ Every sample draws its own random numbers from ``(seed, sample id)`` through ``h
    entity's gold item is its type at that level (or its own type when that is coarser; it then
    also answers for the entities below it). If that gives more items than ``max_types``, a
    coarser level is used; when even the first level does not fit (a big flat taxonomy), the
-   surplus entities answer with a first-level catch-all, else "unknown". A sample without entities gets ``min_types`` random types of that level.
+   surplus entities answer with a first-level catch-all, else "unknown". A sample without
+   entities gets ``min_types`` random types of that level.
 2. **Merge** (probability ``p_merge``). One gold item that has sub-types is replaced by the
    finer types of its entities, one level down, plus up to two of their siblings as options
    (a parent is never listed together with its child). Lists therefore mix levels.
-3. **Distractors.** The siblings of the gold items (same parent, same level) join the list, so
-   the right answer must be told apart from its nearest neighbours. Lists shorter than
-   ``min_types`` are filled with other types of the same level.
+3. **Distractors.** Siblings of the gold items (same parent, same level), in random order, join
+   the list while it is shorter than ``max_types``, so the answer must be told apart from its
+   nearest neighbours. Lists shorter than ``min_types`` are filled with other types of the level.
 4. **Option reduction** (probability ``p_reduce``). The list keeps a random number of items
-   between ``min_types`` and its length; gold items always stay. Lists are then cut to
-   ``max_types`` by dropping distractors.
+   between ``min_types`` and its length; gold items always stay.
 5. **Special answer** (probability ``p_special``). One gold item is removed and its entities are
    answered with a catch-all of the list instead: a sibling "other ..." type, else a first-level
    catch-all such as "miscellaneous", else an appended "unknown". The removed type is then
    really absent (the reference code sometimes left it listed).
 6. **Unknown categories.** Entities without a taxonomy node are answered with a first-level
    catch-all of the list if there is one, else "unknown".
-7. **Synonyms** (probability ``p_synonym`` per item, when ``synonyms=True``). Items are renamed
-   from the project's synonym table (:mod:`dynamicner_data.synonyms`); catch-alls never are.
-8. The list is shuffled. Names shared by several listed types ("biological" the science and
-   "biological" the weapon) are told apart as "biological (weapon)".
+7. **Shuffle and names.** The list is shuffled. Names shared by two listed types ("biological"
+   the science and "biological" the weapon) are told apart as "biological (weapon)".
+8. **Synonyms** (probability ``p_synonym`` per item, when ``synonyms=True``). Items are renamed
+   from the project's synonym table (:mod:`dynamicner_data.synonyms`); catch-alls never are,
+   nor the items of a list that needed step 7's qualified names.
+
+No candidate that lies on a root-to-leaf path with a listed type, or shares its name, is ever
+added, so the list stays an unambiguous set of alternatives at every step.
 
 Guarantees (tested over whole datasets): every label is in its sample's list; list strings are
 unique; no two listed types lie on one root-to-leaf path; an entity's label is the list item on
