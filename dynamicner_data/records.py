@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from dynamicner_data.geic import AlignmentReport, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
-from dynamicner_data.tokenize import bio_tags, tokenize
+from dynamicner_data.tokenize import bio_tags, tokenize_columns
 from dynamicner_data.typelists import (
     GRANULARITIES,
     DynamicOptions,
@@ -185,6 +185,7 @@ class FileSummary:
     rows: int = 0
     entities: int = 0
     boundary_mismatches: int = 0
+    overlapping: int = 0
     label_counts: Counter = field(default_factory=Counter)
     label_strings: Counter = field(default_factory=Counter)
 
@@ -192,7 +193,8 @@ class FileSummary:
         """One line: file, split, rows, alignment and token-boundary counts."""
         return (
             f"{self.language}/{self.split}: {self.rows} rows; {self.alignment.summary()}; "
-            f"{self.boundary_mismatches} entity boundaries inside a token"
+            f"{self.boundary_mismatches} entity boundaries inside a token, {self.overlapping} overlapping "
+            f"entities left out of ner_tags"
         )
 
 
@@ -223,6 +225,10 @@ class BuildSummary:
     def boundary_mismatches(self) -> int:
         return sum(f.boundary_mismatches for f in self.files)
 
+    @property
+    def overlapping(self) -> int:
+        return sum(f.overlapping for f in self.files)
+
     def label_counts(self) -> Counter:
         """Given labels by node over every file (``None``: a list item without a node)."""
         total: Counter = Counter()
@@ -237,7 +243,8 @@ class BuildSummary:
         lines.append(
             f"  total: {self.rows} rows, {self.entities} entities, {self.fuzzy} aligned by the "
             f"case/space-insensitive search, {self.unaligned} unaligned (kept with start=end=-1), "
-            f"{self.boundary_mismatches} entity boundaries inside a token"
+            f"{self.boundary_mismatches} entity boundaries inside a token, {self.overlapping} overlapping "
+            f"entities left out of ner_tags (still in entities)"
         )
         return "\n".join(lines)
 
@@ -249,6 +256,7 @@ class BuildSummary:
             "fuzzy": self.fuzzy,
             "unaligned": self.unaligned,
             "boundary_mismatches": self.boundary_mismatches,
+            "overlapping": self.overlapping,
             "files": [
                 {
                     "source": f.source,
@@ -257,6 +265,7 @@ class BuildSummary:
                     "rows": f.rows,
                     "entities": f.entities,
                     "boundary_mismatches": f.boundary_mismatches,
+                    "overlapping": f.overlapping,
                     "alignment": f.alignment.to_dict(),
                 }
                 for f in self.files
@@ -353,6 +362,7 @@ class RowBatcher:
             self._level = static_level(taxonomy, granularity)
             names = tag_class_label(self.features).names
             self._tag_ids = {name: i for i, name in enumerate(names)}
+        self._id_prefix = f"{language}-{split}-"
         if alignment is None:
             alignment = AlignmentReport(file=source)
         self.summary = FileSummary(source=source, language=language, split=split, alignment=alignment)
@@ -375,33 +385,35 @@ class RowBatcher:
             yield columns.table(self.schema)
 
     def _add(self, c: _Columns, sample: GeicSample) -> None:
-        sample_id = f"{self.language}-{self.split}-{sample.key}"
+        sample_id = self._id_prefix + sample.key
         entities = sample.entities
         assignment = self.assign(sample_id, [e.node for e in entities])
         labels = assignment.labels
-        item_node = dict(zip(assignment.type_list, assignment.item_nodes))
-        tokens = tokenize(sample.text, self.language)
+        tokens = tokenize_columns(sample.text, self.language)
         bio = bio_tags(tokens, [(e.start, e.end, label) for e, label in zip(entities, labels)])
         summary = self.summary
         summary.rows += 1
         summary.entities += len(entities)
         summary.boundary_mismatches += bio.misaligned
+        summary.overlapping += bio.overlapping
         c.ids.append(sample_id)
         c.languages.append(self.language)
         c.texts.append(sample.text)
-        c.tokens.extend(t.text for t in tokens)
+        c.tokens += tokens.texts
         c.token_offsets.append(len(c.tokens))
         if self._tag_ids is None:
-            c.tags.extend(bio.tags)
+            c.tags += bio.tags
         else:
             tag_ids = self._tag_ids
             try:
-                c.tags.extend([tag_ids[t] for t in bio.tags])
+                c.tags += [tag_ids[t] for t in bio.tags]
             except KeyError as exc:  # pragma: no cover - static_type_list and static_labels disagree
                 raise ValueError(
                     f"{summary.source}: sample {sample.key!r}: tag {exc.args[0]!r} is not a class of "
                     f"config granularity {self.granularity!r}"
                 ) from None
+        type_list, item_nodes = assignment.type_list, assignment.item_nodes
+        label_counts, label_strings = summary.label_counts, summary.label_strings
         for entity, label in zip(entities, labels):
             if not label:
                 raise ValueError(f"{summary.source}: sample {sample.key!r}: empty label for entity {entity.text!r}")
@@ -410,10 +422,10 @@ class RowBatcher:
             c.entity_start.append(entity.start)
             c.entity_end.append(entity.end)
             if entity.node is not None:
-                c.paths.extend(entity.node.path)
+                c.paths += entity.node.path
             c.path_offsets.append(len(c.paths))
-            summary.label_counts[item_node.get(label)] += 1
-            summary.label_strings[label] += 1
+            label_counts[item_nodes[type_list.index(label)]] += 1
+            label_strings[label] += 1
         c.entity_offsets.append(len(c.entity_text))
-        c.types.extend(assignment.type_list)
+        c.types += type_list
         c.type_offsets.append(len(c.types))
