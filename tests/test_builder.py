@@ -378,3 +378,11 @@ def test_dataset_infos_json_is_up_to_date(project_root):
     )
     infos = datasets.info.DatasetInfosDict.from_directory(str(project_root))
     assert set(infos) == {c.name for c in dynamicner.DynamicNER.BUILDER_CONFIGS}
+
+
+def test_release_source_asks_for_the_official_archive(tmp_path):
+    """Offline, release=True fails naming the Hub repo: it never falls back to the sample silently."""
+    builder = dynamicner.DynamicNER(config_name="de", release=True, cache_dir=str(tmp_path))
+    with pytest.raises(Exception, match="CascadeNER/AnythingNER"):
+        builder.download_and_prepare()
+    assert dynamicner._RELEASE_URL.endswith("/datasets/CascadeNER/AnythingNER/resolve/main/AnythingNER.7z")
