@@ -28,7 +28,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from dynamicner_data.records import BuildSummary
+from dynamicner_data.records import LANGUAGES, BuildSummary
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import LabelVariation, label_statistics, label_variation
 
@@ -150,16 +150,19 @@ def render_card(
     default_config: str | None = None,
     source: str = "the embedded sample",
     pretty_name: str = "DynamicNER",
+    license: str = "apache-2.0",
 ) -> DatasetCard:
     """The README.md card of an export: YAML ``configs`` + ``dataset_info``, then the statistics.
 
-    ``data_files`` maps each config name to ``{split: path pattern relative to the folder}``.
+    ``data_files`` maps each config name to ``{split: path pattern relative to the folder}``;
+    ``license`` is the data's (the embedded sample is Apache-2.0; pass ``unknown`` or the
+    release's terms for other sources).
     """
-    languages = sorted({r.language for r in reports if r.language != "all"} or {"en"})
+    languages = sorted({lang for r in reports for lang in (LANGUAGES if r.language == "all" else (r.language,))})
     card_data = DatasetCardData(
         pretty_name=pretty_name,
         language=languages,
-        license="apache-2.0",
+        license=license,
         multilinguality="multilingual" if len(languages) > 1 else "monolingual",
         task_categories=["token-classification"],
         task_ids=["named-entity-recognition"],

@@ -93,8 +93,11 @@ def run_export(args: argparse.Namespace) -> int:
     from dynamicner_data.export import export
 
     configs = _check_configs(args.configs or all_config_names())
+    from dynamicner_data.card import statistics_table
+
     reports = export(args.out_dir, configs, source=source_options(args))
-    print(f"wrote {len(reports)} config(s) to {args.out_dir}")
+    print(statistics_table(reports))
+    print(f"wrote {len(reports)} config(s) to {args.out_dir} (build summaries in statistics.json)")
     return 0
 
 

@@ -124,7 +124,12 @@ def export(
     if default_config is None:
         default_config = "all" if "all" in configs else configs[0]
     card = card_module.render_card(
-        reports, infos, data_files, default_config=default_config, source=source.describe()
+        reports,
+        infos,
+        data_files,
+        default_config=default_config,
+        source=source.describe(),
+        license="apache-2.0" if source == SourceOptions() else "unknown",
     )
     card.save(str(out / "README.md"))
     (out / "statistics.json").write_text(

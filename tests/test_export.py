@@ -120,8 +120,13 @@ def test_card_publishes_label_statistics_that_match_an_independent_computation(e
 
 
 def test_export_command_and_bad_config(tmp_path, capsys):
-    assert cli.main(["export", str(tmp_path / "out"), "--configs", "de-coarse"]) == 0
-    assert datasets.load_dataset(str(tmp_path / "out"), "de-coarse", split="train").num_rows > 0
+    assert cli.main(["export", str(tmp_path / "out"), "--configs", "all-coarse"]) == 0
+    assert "| all-coarse | coarse |" in capsys.readouterr().out
+    loaded = datasets.load_dataset(str(tmp_path / "out"), "all-coarse", split="test")
+    assert set(loaded["language"]) == {"en", "es", "fr", "ru", "de", "zh", "ja", "ko"}
+    card = DatasetCard.load(tmp_path / "out" / "README.md")
+    assert sorted(card.data.language) == sorted(loaded.unique("language"))
+    assert card.data.license == "apache-2.0"
     with pytest.raises(SystemExit, match="unknown config.*de-finest"):
         cli.main(["export", str(tmp_path / "bad"), "--configs", "de-finest"])
 
