@@ -386,3 +386,17 @@ def test_release_source_asks_for_the_official_archive(tmp_path):
     with pytest.raises(Exception, match="CascadeNER/AnythingNER"):
         builder.download_and_prepare()
     assert dynamicner._RELEASE_URL.endswith("/datasets/CascadeNER/AnythingNER/resolve/main/AnythingNER.7z")
+
+
+def test_small_batches_give_the_same_rows(sample_builds, tmp_path):
+    """Rows go to Arrow in batches of at most batch_size; the batch size never changes the data."""
+    _, default = sample_builds["en"]
+    builder, small = build(tmp_path, "en", batch_size=5)
+    assert small["train"].to_list() == default["train"].to_list()
+    taxonomy = Taxonomy.dynamicner()
+    from dynamicner_data.geic import read_geic
+
+    samples, _ = read_geic(dynamicner._embedded_sample_dir() / "en" / "train.json", taxonomy)
+    batcher = records.RowBatcher(language="en", split="train", taxonomy=taxonomy, granularity="dynamic", batch_size=5)
+    sizes = [t.num_rows for t in batcher.tables(samples)]
+    assert sizes == [5] * (len(samples) // 5) + ([len(samples) % 5] if len(samples) % 5 else [])
