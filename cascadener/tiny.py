@@ -121,10 +121,10 @@ def train_tokenizer(texts: Iterable[str], *, vocab_size: int = 2000, min_frequen
         eos_token=IM_END,
         pad_token=ENDOFTEXT,
         additional_special_tokens=[IM_START, IM_END],
+        padding_side="left",
+        model_max_length=32768,
     )
     tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.padding_side = "left"
-    tokenizer.model_max_length = 32768
     return tokenizer
 
 

@@ -32,3 +32,38 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+# --- tiny trained CascadeNER models (owned by the training engineer) --------------------------
+
+TINY_CORPUS = PROJECT_ROOT / "tests" / "fixtures" / "tiny_corpus.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus() -> list[dict]:
+    """The project's own fixture sentences (tests/fixtures/tiny_corpus.json): DynamicNER-style
+    records ``{id, language, text, entities: [{text, label, start, end, path}], type_list}``."""
+    import json
+
+    return json.loads(TINY_CORPUS.read_text(encoding="utf-8"))["records"]
+
+
+@pytest.fixture(scope="session")
+def tiny_cascade(tmp_path_factory, tiny_corpus):
+    """ONE tiny from-scratch Qwen2 model, trained (~200 full-batch steps, ~15-60 s on 2 cores) until
+    it has memorised both stages of every sentence in ``tiny_corpus``:
+
+    - stage 1: user = the raw sentence -> assistant = the sentence with entities marked ``##x##``;
+    - stage 2: user = ``cascadener.prompts.stage2_prompt(entity, sentence, record["type_list"])``
+      (template "released", level 1: "... belong to which entity in the first list: a, b?")
+      -> assistant = the entity's label.
+
+    Yields a ``cascadener.training.CascadeTrainResult``: ``.extractor`` and ``.classifier`` are
+    the same directory (load it with ``CascadeNER.from_pretrained(r.extractor, r.classifier)`` or
+    ``AutoModelForCausalLM``/``AutoTokenizer``); ``.runs["model"]`` holds the loss history;
+    ``.sft_report`` the conversation counts. Greedy generation reproduces every target exactly
+    (asserted in tests/test_training.py).
+    """
+    from cascadener.training import MEMORISE, train_cascade
+
+    return train_cascade(tiny_corpus, tmp_path_factory.mktemp("tiny-cascade"), one_model=True, options=MEMORISE)

@@ -1,0 +1,347 @@
+"""Fine-tune a causal LM on chat ``messages`` with ``transformers.Trainer``.
+
+Loss is taken only on what the assistant says: its content and the closing ``<|im_end|>`` (the
+end-of-turn token, so the model learns to stop). Every other token (system, user, role headers,
+padding) is labelled ``-100``. Assistant tokens are found by rendering the conversation with the
+tokenizer's own chat template twice, with and without the assistant turn, so this works for any
+template (Qwen2.5's included), not only ones with ``{% generation %}`` markers.
+
+Examples longer than ``max_length`` tokens are skipped and reported (never silently truncated).
+With ``lora=True`` a peft LoRA adapter is trained and, by default, merged into the base weights on
+save, so the saved directory loads with plain ``AutoModelForCausalLM.from_pretrained``.
+
+Example:
+    >>> from cascadener.tiny import train_tokenizer
+    >>> tok = train_tokenizer(["hi there", "hello"], vocab_size=280)
+    >>> ex = tokenize_conversation([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], tok)
+    >>> tok.decode([i for i, l in zip(ex["input_ids"], ex["labels"]) if l != -100])
+    'hello<|im_end|>'
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from transformers import TrainerCallback
+
+IGNORE_INDEX = -100
+LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDataError(ValueError):
+    """A conversation that cannot be trained on; the message names the example index and field."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to fine-tune. ``max_steps > 0`` overrides ``epochs``.
+
+    >>> TrainOptions(max_steps=10, lora=True).lora_target_modules
+    ('q_proj', 'k_proj', 'v_proj', 'o_proj')
+    """
+
+    epochs: float = 3.0
+    max_steps: int = -1
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    lr_scheduler: str = "linear"
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    max_length: int = 2048
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = LORA_TARGETS
+    merge_lora: bool = True
+    logging_steps: int = 10
+    progress: bool = True
+    num_threads: int | None = None  # torch CPU threads during training (1 is fastest for tiny models on busy cores)
+
+
+@dataclass
+class TrainResult:
+    """What a training run did. ``loss_history`` holds ``(step, loss)`` as logged by the Trainer."""
+
+    output_dir: Path
+    loss_history: list[tuple[int, float]]
+    steps: int
+    examples: int
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    runtime_seconds: float = 0.0
+    lora: bool = False
+    trainable_parameters: int = 0
+
+    @property
+    def first_loss(self) -> float:
+        return self.loss_history[0][1]
+
+    @property
+    def final_loss(self) -> float:
+        return self.loss_history[-1][1]
+
+    def summary(self) -> str:
+        """One line for logs and CLIs."""
+        losses = f"loss {self.first_loss:.3f} -> {self.final_loss:.3f}" if self.loss_history else "no loss logged"
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        return (f"{self.steps} steps on {self.examples} examples{skipped}, {losses}, "
+                f"{self.runtime_seconds:.1f}s{' (LoRA)' if self.lora else ''} -> {self.output_dir}")
+
+
+def _render_ids(tokenizer, messages: Sequence[Mapping[str, str]], *, add_generation_prompt: bool) -> list[int]:
+    return list(tokenizer.apply_chat_template(list(messages), tokenize=True, add_generation_prompt=add_generation_prompt,
+                                              return_dict=False))
+
+
+def tokenize_conversation(messages: Sequence[Mapping[str, str]], tokenizer, *, index: int = 0) -> dict[str, list[int]]:
+    """``input_ids``, ``attention_mask`` and ``labels`` (``-100`` except assistant tokens) for one chat.
+
+    For each assistant turn, the tokens added by that turn after the generation prompt are
+    labelled up to and including the first end-of-turn (``eos_token``) token.
+    """
+    if not messages or not any(m.get("role") == "assistant" for m in messages):
+        raise TrainingDataError(f"example {index}: field 'messages' has no assistant turn")
+    for position, message in enumerate(messages):
+        if not isinstance(message.get("content"), str) or message.get("role") not in ("system", "user", "assistant"):
+            raise TrainingDataError(f"example {index}: messages[{position}] needs a role (system/user/assistant) "
+                                    f"and a string content, got {dict(message)!r}")
+    full = _render_ids(tokenizer, messages, add_generation_prompt=False)
+    labels = [IGNORE_INDEX] * len(full)
+    eos_ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    for turn, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prefix = _render_ids(tokenizer, messages[:turn], add_generation_prompt=True)
+        upto = _render_ids(tokenizer, messages[: turn + 1], add_generation_prompt=False)
+        if full[: len(upto)] != upto or upto[: len(prefix)] != prefix:
+            raise TrainingDataError(
+                f"example {index}: the chat template does not render messages[{turn}] as a token-level extension "
+                "of its prompt; cannot locate the assistant tokens")
+        end = len(upto)
+        for position in range(len(prefix), len(upto)):
+            if full[position] in eos_ids:
+                end = position + 1
+                break
+        labels[len(prefix):end] = full[len(prefix):end]
+    return {"input_ids": full, "attention_mask": [1] * len(full), "labels": labels}
+
+
+def tokenize_dataset(dataset, tokenizer, *, max_length: int, progress: bool = True):
+    """Tokenize a ``datasets.Dataset`` with a ``messages`` column; returns ``(dataset, skipped)``.
+
+    ``skipped`` lists ``(index, reason)`` for examples longer than ``max_length`` tokens.
+    """
+    from datasets import Dataset
+
+    if "messages" not in dataset.column_names:
+        raise TrainingDataError(f"training data needs a 'messages' column, got {dataset.column_names}")
+    rows: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+    skipped: list[tuple[int, str]] = []
+    from tqdm.auto import tqdm
+
+    for index, messages in enumerate(tqdm(dataset["messages"], desc="tokenize", disable=not progress, unit="ex")):
+        example = tokenize_conversation(messages, tokenizer, index=index)
+        if len(example["input_ids"]) > max_length:
+            skipped.append((index, f"{len(example['input_ids'])} tokens > max_length {max_length}"))
+            continue
+        for key in rows:
+            rows[key].append(example[key])
+    if skipped:
+        logger.warning("skipped %d of %d examples longer than %d tokens (first: %s)",
+                       len(skipped), len(dataset), max_length, skipped[0])
+    if not rows["input_ids"]:
+        raise TrainingDataError(f"no trainable example left ({len(skipped)} skipped as too long)")
+    return Dataset.from_dict(rows), skipped
+
+
+def _load(model, tokenizer):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if isinstance(model, (str, Path)):
+        source = str(model)
+        tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source)
+    elif tokenizer is None:
+        raise ValueError("pass tokenizer= when model is an already loaded model")
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token; set tokenizer.pad_token before training")
+    if tokenizer.chat_template is None:
+        raise ValueError("the tokenizer has no chat template; training needs one to render `messages`")
+    return model, tokenizer
+
+
+class LossHistory(TrainerCallback):
+    """A ``TrainerCallback`` that keeps ``(step, loss)`` from every Trainer log."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[int, float]] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # the TrainerCallback hook signature
+        if logs and "loss" in logs:
+            self.history.append((int(state.global_step), float(logs["loss"])))
+
+
+def train(
+    model: Any,
+    train_dataset: Any,
+    output_dir: str | Path,
+    *,
+    tokenizer: Any = None,
+    options: TrainOptions = TrainOptions(),
+) -> TrainResult:
+    """Fine-tune ``model`` (a directory, a Hub id, or a loaded ``PreTrainedModel`` + ``tokenizer``)
+    on ``train_dataset`` (a ``datasets.Dataset`` with ``messages``) and save it to ``output_dir``.
+
+    The saved directory holds the full model (LoRA merged unless ``merge_lora=False``, in which
+    case it holds the peft adapter, which ``AutoModelForCausalLM.from_pretrained`` also loads when
+    peft is installed), the tokenizer and the generation config.
+    """
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+
+    output_dir = Path(output_dir)
+    set_seed(options.seed)
+    model, tokenizer = _load(model, tokenizer)
+    tokenized, skipped = tokenize_dataset(train_dataset, tokenizer, max_length=options.max_length,
+                                          progress=options.progress)
+    if options.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            r=options.lora_r, lora_alpha=options.lora_alpha, lora_dropout=options.lora_dropout,
+            target_modules=list(options.lora_target_modules), task_type="CAUSAL_LM"))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    # Right padding for training (positions start at 0 for every example); the saved tokenizer
+    # keeps its own padding side (left, for batched generation).
+    padder = copy.deepcopy(tokenizer)
+    padder.padding_side = "right"
+    collator = DataCollatorForSeq2Seq(padder, padding=True, label_pad_token_id=IGNORE_INDEX)
+    args = TrainingArguments(
+        output_dir=str(output_dir / "trainer"),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        warmup_steps=options.warmup_steps,
+        weight_decay=options.weight_decay,
+        lr_scheduler_type=options.lr_scheduler,
+        max_grad_norm=options.max_grad_norm,
+        logging_steps=options.logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        report_to="none",
+        seed=options.seed,
+        data_seed=options.seed,
+        disable_tqdm=not options.progress,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )
+    loss_log = LossHistory()
+    trainer = Trainer(model=model, args=args, train_dataset=tokenized, data_collator=collator,
+                      processing_class=tokenizer, callbacks=[loss_log])
+    threads_before = torch.get_num_threads()
+    if options.num_threads:
+        torch.set_num_threads(options.num_threads)
+    started = time.perf_counter()
+    try:
+        state = trainer.train()
+    finally:
+        torch.set_num_threads(threads_before)
+    runtime = time.perf_counter() - started
+    model = trainer.model
+    if options.lora and options.merge_lora:
+        model = model.merge_and_unload()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return TrainResult(
+        output_dir=output_dir,
+        loss_history=loss_log.history,
+        steps=int(state.global_step),
+        examples=len(tokenized),
+        skipped=skipped,
+        runtime_seconds=runtime,
+        lora=options.lora,
+        trainable_parameters=trainable,
+    )
+
+
+# Defaults that make a from-scratch tiny model memorise a handful of sentences (both stages).
+MEMORISE = TrainOptions(max_steps=200, learning_rate=5e-3, batch_size=32, lr_scheduler="cosine",
+                        logging_steps=10, progress=False, num_threads=1)
+
+
+@dataclass
+class CascadeTrainResult:
+    """Where the extractor and classifier were saved (the same directory for one shared model)."""
+
+    extractor: Path
+    classifier: Path
+    runs: dict[str, TrainResult]
+    sft_report: Any
+
+    def summary(self) -> str:
+        lines = [self.sft_report.summary()]
+        lines += [f"{name}: {run.summary()}" for name, run in self.runs.items()]
+        return "\n".join(lines)
+
+
+def train_cascade(
+    records: Any,
+    output_dir: str | Path,
+    *,
+    base_model: str | Path | None = None,
+    one_model: bool = False,
+    lists: str = "type_list",
+    taxonomy: Any = None,
+    template: str = "released",
+    options: TrainOptions = TrainOptions(),
+    vocab_size: int = 2000,
+    tiny_options: Any = None,
+) -> CascadeTrainResult:
+    """Train a CascadeNER extractor and classifier (or one model for both) from DynamicNER records.
+
+    ``base_model``: any ``AutoModelForCausalLM`` directory or Hub id with a chat template; without
+    it, a tiny from-scratch Qwen2 (:mod:`cascadener.tiny`) with a tokenizer trained on the
+    training conversations. Saves ``output_dir/model`` (``one_model``) or ``output_dir/extractor``
+    and ``output_dir/classifier``, each loadable with ``CascadeNER.from_pretrained``.
+    Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``).
+    """
+    from .sft import build_sft
+    from .tiny import TinyModelOptions, chat_texts, create_tiny_model
+
+    output_dir = Path(output_dir)
+    data = build_sft(list(records), lists=lists, taxonomy=taxonomy, template=template)
+    if one_model:
+        jobs = {"model": data.combined(seed=options.seed)}
+    else:
+        jobs = {"extractor": data.stage1, "classifier": data.stage2}
+    runs: dict[str, TrainResult] = {}
+    for name, dataset in jobs.items():
+        if len(dataset) == 0:
+            raise TrainingDataError(f"no {name} conversations to train on ({data.report.summary()})")
+        if base_model is not None:
+            runs[name] = train(base_model, dataset, output_dir / name, options=options)
+            continue
+        texts = [m["content"] for messages in dataset["messages"] for m in messages]
+        with tempfile.TemporaryDirectory(prefix=f"cascadener-{name}-init-") as init_dir:
+            create_tiny_model(chat_texts(texts), init_dir, vocab_size=vocab_size,
+                              options=tiny_options or TinyModelOptions(seed=options.seed))
+            runs[name] = train(init_dir, dataset, output_dir / name, options=options)
+    if one_model:
+        extractor = classifier = output_dir / "model"
+    else:
+        extractor, classifier = output_dir / "extractor", output_dir / "classifier"
+    return CascadeTrainResult(extractor=extractor, classifier=classifier, runs=runs, sft_report=data.report)

@@ -1,0 +1,145 @@
+"""Fine-tuning: assistant-only labels, skipped long examples, memorisation, LoRA, reload."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cascadener.prompts import chat_messages
+from cascadener.sft import build_sft
+from cascadener.tiny import TinyModelOptions, chat_texts, create_tiny_model
+from cascadener.training import (
+    IGNORE_INDEX,
+    TrainingDataError,
+    TrainOptions,
+    tokenize_conversation,
+    tokenize_dataset,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def sft_data(tiny_corpus):
+    return build_sft(tiny_corpus)
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory, sft_data):
+    """An untrained tiny model whose tokenizer was trained on the fixture conversations."""
+    texts = [m["content"] for row in sft_data.combined() for m in row["messages"]]
+    return create_tiny_model(chat_texts(texts), tmp_path_factory.mktemp("base"), vocab_size=1000,
+                             options=TinyModelOptions(hidden_size=64, intermediate_size=128))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_base):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_base)
+
+
+def _labelled(tokenizer, example):
+    return [i for i, label in zip(example["input_ids"], example["labels"]) if label != IGNORE_INDEX]
+
+
+def test_labels_cover_only_assistant_tokens(tokenizer, sft_data):
+    for row in sft_data.combined():
+        example = tokenize_conversation(row["messages"], tokenizer)
+        answer = row["messages"][-1]["content"]
+        assert tokenizer.decode(_labelled(tokenizer, example)) == answer + "<|im_end|>"
+        # labels equal the input ids where kept (Trainer's causal LM shifts them itself)
+        assert all(label in (IGNORE_INDEX, i) for i, label in zip(example["input_ids"], example["labels"]))
+        # cross-check with transformers' own assistant mask from the template's {% generation %} markers
+        reference = tokenizer.apply_chat_template(row["messages"], return_assistant_tokens_mask=True, return_dict=True)
+        assert reference["input_ids"] == example["input_ids"]
+        assert [int(m) for m in reference["assistant_masks"]] == [int(l != IGNORE_INDEX) for l in example["labels"]]
+
+
+def test_multi_turn_labels_every_assistant_turn(tokenizer):
+    messages = chat_messages("first", "one") + [{"role": "user", "content": "second"},
+                                                {"role": "assistant", "content": "two"}]
+    example = tokenize_conversation(messages, tokenizer)
+    assert tokenizer.decode(_labelled(tokenizer, example)) == "one<|im_end|>two<|im_end|>"
+
+
+def test_conversation_without_assistant_is_an_error(tokenizer):
+    with pytest.raises(TrainingDataError, match="example 7: field 'messages' has no assistant turn"):
+        tokenize_conversation(chat_messages("only a question"), tokenizer, index=7)
+    with pytest.raises(TrainingDataError, match=r"messages\[1\] needs a role"):
+        tokenize_conversation([{"role": "system", "content": "s"}, {"role": "bot", "content": "x"},
+                               {"role": "assistant", "content": "y"}], tokenizer, index=0)
+
+
+def test_too_long_examples_are_skipped_and_reported(tokenizer, sft_data):
+    data = sft_data.combined()
+    lengths = [len(tokenize_conversation(m, tokenizer)["input_ids"]) for m in data["messages"]]
+    limit = sorted(lengths)[len(lengths) // 2]
+    tokenized, skipped = tokenize_dataset(data, tokenizer, max_length=limit, progress=False)
+    assert len(tokenized) + len(skipped) == len(data)
+    assert len(skipped) == sum(n > limit for n in lengths) > 0
+    assert all(f"> max_length {limit}" in reason for _, reason in skipped)
+    with pytest.raises(TrainingDataError, match="no trainable example left"):
+        tokenize_dataset(data, tokenizer, max_length=3, progress=False)
+
+
+def test_training_lowers_the_loss_and_saves_a_loadable_model(tiny_base, sft_data, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    result = train(tiny_base, sft_data.combined(seed=0), tmp_path / "out",
+                   options=TrainOptions(max_steps=30, learning_rate=3e-3, batch_size=16, logging_steps=5, progress=False,
+                                        num_threads=1))
+    assert result.steps == 30 and result.examples == len(sft_data.combined())
+    assert result.loss_history[0][0] == 1 and result.loss_history[-1][0] == 30
+    assert result.final_loss < 0.7 * result.first_loss
+    model = AutoModelForCausalLM.from_pretrained(result.output_dir)
+    base = AutoModelForCausalLM.from_pretrained(tiny_base)
+    assert not torch.equal(model.model.embed_tokens.weight, base.model.embed_tokens.weight)
+    assert AutoTokenizer.from_pretrained(result.output_dir).padding_side == "left"
+
+
+def _greedy(model_dir, conversations, *, max_new_tokens=48):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    prompts = [messages[:-1] for messages in conversations]
+    batch = tokenizer.apply_chat_template(prompts, add_generation_prompt=True, padding=True, return_tensors="pt",
+                                          return_dict=True)
+    with torch.inference_mode():
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
+    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_tiny_cascade_memorises_both_stages(tiny_cascade, tiny_corpus):
+    run = tiny_cascade.runs["model"]
+    assert run.final_loss < 0.05 < 3.0 < run.first_loss
+    assert tiny_cascade.extractor == tiny_cascade.classifier
+    data = build_sft(tiny_corpus)
+    assert tiny_cascade.sft_report.stage1 == len(tiny_corpus) == data.report.stage1
+    assert data.report.stage2 == sum(len(r["entities"]) for r in tiny_corpus)
+    for stage in (data.stage1, data.stage2):
+        conversations = stage["messages"]
+        outputs = _greedy(tiny_cascade.extractor, conversations)
+        assert outputs == [messages[-1]["content"] for messages in conversations]
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_lora_path_trains_and_reloads(tiny_base, sft_data, tmp_path, merge):
+    from transformers import AutoModelForCausalLM
+
+    options = TrainOptions(max_steps=20, learning_rate=1e-2, batch_size=16, logging_steps=5, progress=False,
+                           lora=True, lora_r=4, lora_alpha=8, merge_lora=merge, num_threads=1)
+    result = train(tiny_base, sft_data.combined(seed=0), tmp_path / "lora", options=options)
+    assert result.lora and result.final_loss < result.first_loss
+    base = AutoModelForCausalLM.from_pretrained(tiny_base)
+    assert 0 < result.trainable_parameters < sum(p.numel() for p in base.parameters()) / 5
+    files = {p.name for p in result.output_dir.iterdir()}
+    if merge:
+        assert "model.safetensors" in files and "adapter_config.json" not in files
+    else:
+        assert "adapter_config.json" in files
+    reloaded = AutoModelForCausalLM.from_pretrained(result.output_dir)
+    ids = torch.tensor([[1, 5, 9, 12]])
+    with torch.inference_mode():
+        changed = not torch.allclose(reloaded(ids).logits, base(ids).logits, atol=1e-6)
+    assert changed, "LoRA training left the model unchanged"
