@@ -62,6 +62,7 @@ import hashlib
 import math
 import struct
 from collections import Counter
+from itertools import chain
 from dataclasses import asdict, dataclass, replace
 from operator import getitem
 from typing import Iterable, Sequence
@@ -209,6 +210,7 @@ class _Tables:
         self._by_draw: dict[float, list[tuple[str, ...]]] = {}
         self.has_unknown_name = UNKNOWN in self.key
         self.any_shared = any(self.shared_name)
+        self.unshared = frozenset(i for i, shared in enumerate(self.shared_name) if not shared)
 
     def named_by_draw(self, p_synonym: float) -> list[tuple[str, ...]]:
         """Per node, the 256 names a draw byte gives: a synonym when ``byte < p * 256``, else the name."""
@@ -339,14 +341,16 @@ def dynamic_type_list(
                         added += 1
 
     # 3. sibling distractors in a random order, then same-level fill up to min_types
-    pool = [s for g in items for s in tab.siblings[g]]
-    pool.sort(key=orderings[d[4]].__getitem__)
-    for c in pool:
-        if len(items) >= budget:
-            break
-        if members.isdisjoint(related[c]) and c not in excluded:
-            items.append(c)
-            members.add(c)
+    room = budget - len(items)
+    if room > 0:
+        pool = sorted(chain.from_iterable(map(tab.siblings.__getitem__, items)), key=orderings[d[4]].__getitem__)
+        for c in pool:
+            if members.isdisjoint(related[c]) and c not in excluded:
+                items.append(c)
+                members.add(c)
+                room -= 1
+                if not room:
+                    break
     wanted = min(options.min_types, budget)
     if len(items) < wanted:
         fill = sorted(tab.by_level[tab.level[items[0]] if items else level], key=orderings[d[5]].__getitem__)
@@ -407,7 +411,7 @@ def dynamic_type_list(
 
     # 7. shuffle, display names (qualified where two gold types share a name), synonyms
     items.sort(key=orderings[d[11]].__getitem__)
-    qualified = tab.any_shared and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold)
+    qualified = bool(gold - tab.unshared) and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold)
     if options.synonyms and options.p_synonym > 0 and not qualified:
         # one table lookup per item: the name each draw byte gives (a synonym below the threshold)
         by_draw = tab.named_by_draw(options.p_synonym)
@@ -417,16 +421,16 @@ def dynamic_type_list(
     elif qualified:
         names = _display(tab, items)
     else:
-        names = [tab.name[i] for i in items]
-    item_nodes: list[TypeNode | None] = [tab.nodes[i] for i in items]
+        names = list(map(tab.name.__getitem__, items))
+    item_nodes: list[TypeNode | None] = list(map(tab.nodes.__getitem__, items))
     unknown = f"{UNKNOWN} ({taxonomy.name})" if tab.has_unknown_name else UNKNOWN
     if use_unknown:
         names.append(unknown)
         item_nodes.append(None)
     name_of = dict(zip(items, names))
     name_of[-1] = unknown
-    unknown_label = name_of[unknown_answer]
-    labels = tuple([name_of[answer[i]] if i >= 0 else unknown_label for i in entity_ids])
+    answer[-1] = unknown_answer
+    labels = tuple(map(name_of.__getitem__, map(answer.__getitem__, entity_ids)))
     return TypeListAssignment(type_list=tuple(names), labels=labels, item_nodes=tuple(item_nodes))
 
 
