@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 Alignment = Literal["exact", "fuzzy", "unaligned"]
-MAX_EXAMPLES = 20
 
 
 class GeicError(ValueError):
@@ -101,7 +100,13 @@ class GeicSample:
 
 @dataclass
 class AlignmentReport:
-    """Counts from reading one (or, merged, several) GEIC files."""
+    """Counts from reading one (or, merged, several) GEIC files.
+
+    ``unaligned_examples`` lists every unaligned entity as ``(sample key, annotated text)``;
+    ``repeated_surface_forms`` counts entity annotations whose string occurs more than once in its
+    sentence; ``category_variants`` maps categories matched only loosely (``organisation``) to the
+    type they were read as.
+    """
 
     file: str
     samples: int = 0
@@ -128,7 +133,7 @@ class AlignmentReport:
             exact=self.exact + other.exact,
             fuzzy=self.fuzzy + other.fuzzy,
             unaligned=self.unaligned + other.unaligned,
-            unaligned_examples=(self.unaligned_examples + other.unaligned_examples)[:MAX_EXAMPLES],
+            unaligned_examples=self.unaligned_examples + other.unaligned_examples,
             repeated_surface_forms=self.repeated_surface_forms + other.repeated_surface_forms,
             skipped_samples=self.skipped_samples + other.skipped_samples,
             skipped_entities=self.skipped_entities + other.skipped_entities,
@@ -398,8 +403,7 @@ def parse_geic(
             else:
                 missing = True
                 unaligned += 1
-                if len(examples) < MAX_EXAMPLES:
-                    examples.append((str(key), surface))
+                examples.append((str(key), surface))
                 entities.append(GeicEntity(surface, category, start, end, node, how))
         if missing:
             unaligned_keys.append(str(key))
