@@ -279,10 +279,12 @@ def dynamic_type_list(
     # 1. base level; coarser while the gold items do not fit
     level = 1 + ((d[0] * tab.depth) >> 8)
     node_level = tab.level
+    shallow = False  # some entity's own type lies above the base level
     while True:
         items = list(dict.fromkeys(map(tab.at_level[level].__getitem__, known)))
         if known and min(map(node_level.__getitem__, known)) < level:
             # an entity annotated above the base level absorbs the items below it (they share its path)
+            shallow = True
             members = set(items)
             items = [g for g in items if members.isdisjoint(anc[g][:-1])]
         if len(items) <= budget or level == 1:
@@ -310,6 +312,7 @@ def dynamic_type_list(
     gold = set(items)
 
     # 2. merge: refine one gold item to the finer types of its entities, plus up to two siblings
+    refined: list[int] = []  # entities whose answer moved one level down
     if level < tab.depth and d[1] < options.p_merge * 256:
         refinable = []
         answers_forced = set(forced.values())
@@ -324,6 +327,7 @@ def dynamic_type_list(
             g, below = refinable[(d[2] * len(refinable)) >> 8]
             finer = list(dict.fromkeys(map(tab.at_level[level + 1].__getitem__, below)))
             if len(items) - 1 + len(finer) <= budget:
+                refined = below
                 items.remove(g)
                 members.discard(g)
                 gold.discard(g)
@@ -372,15 +376,20 @@ def dynamic_type_list(
 
     # the answer of each entity so far: the (only) listed item on its path
     anc_set = tab.anc_set
-    answer: dict[int, int] = {}
-    for i in known:
-        if i in forced:
-            answer[i] = forced[i]
-        else:
-            for a in anc[i]:
-                if a in members:
-                    answer[i] = a
-                    break
+    if shallow or forced:
+        answer: dict[int, int] = {}
+        for i in known:
+            if i in forced:
+                answer[i] = forced[i]
+            else:
+                for a in anc[i]:
+                    if a in members:
+                        answer[i] = a
+                        break
+    else:  # every entity answers with its type at the base level, or one below when refined
+        answer = dict(zip(known, map(tab.at_level[level].__getitem__, known)))
+        if refined:
+            answer.update(zip(refined, map(tab.at_level[level + 1].__getitem__, refined)))
 
     # 5. special answer: a gold item leaves the list, its entities answer with a catch-all
     if d[9] < options.p_special * 256:
