@@ -40,6 +40,7 @@ _CHUNK = {
 }
 # The same rules over raw tags joined by "\n" (sentences separated by a blank line): types only.
 _SPAN = operator.methodcaller("span")
+_TYPE = operator.itemgetter(1)  # group 1 of a match: the type character; item 1 of a (span, type) key
 _RAW_CHUNK = {
     "lenient": re.compile(r"^[BI]-([^\n]+)\n(?:I-\1\n)*", re.M),
     "strict": re.compile(r"^B-([^\n]+)\n(?:I-\1\n)*", re.M),
@@ -188,18 +189,20 @@ def count_exact(predictions: Sequence[Sequence[str]], references: Sequence[Seque
     diff_gold = list(itertools.compress(references, differ))
     code, types = _code_table(diff_pred, diff_gold)
     pattern = _CHUNK[rule]
-    flat_pred = _encode(diff_pred, code)
-    flat_gold = _encode(diff_gold, code)
-    pred_spans = list(map(_SPAN, pattern.finditer(flat_pred)))
-    common = set(pred_spans).intersection(map(_SPAN, pattern.finditer(flat_gold)))
-    same_type = [flat_gold[s + 1] for s, _ in common if flat_pred[s + 1] == flat_gold[s + 1]]
+    pred_matches = list(pattern.finditer(_encode(diff_pred, code)))
+    gold_matches = list(pattern.finditer(_encode(diff_gold, code)))
+    pred_spans = list(map(_SPAN, pred_matches))
+    gold_spans = list(map(_SPAN, gold_matches))
+    pred_types = list(map(_TYPE, pred_matches))
+    gold_types = list(map(_TYPE, gold_matches))
+    common = set(zip(pred_spans, pred_types)).intersection(zip(gold_spans, gold_types))
 
     def named(counts: Counter) -> Counter:
         return Counter({types[ord(char) - 0x100]: n for char, n in counts.items()})
 
     return ChunkCounts(
-        tp=same_types + named(Counter(same_type)),
-        pred=same_types + named(Counter(pattern.findall(flat_pred))),
-        gold=same_types + named(Counter(pattern.findall(flat_gold))),
-        extraction_tp=sum(same_types.values()) + len(common),
+        tp=same_types + named(Counter(map(_TYPE, common))),
+        pred=same_types + named(Counter(pred_types)),
+        gold=same_types + named(Counter(gold_types)),
+        extraction_tp=sum(same_types.values()) + len(set(pred_spans).intersection(gold_spans)),
     )

@@ -17,7 +17,7 @@ import evaluate
 from .bio import check_sequences
 from .counting import prf
 from .hierarchy import label_paths
-from .scorer import MATCHING, check_options, check_tag_lengths, score_checked, score_checked_tags
+from .scorer import MATCHING, check_options, check_tag_lengths, no_gc, score_checked, score_checked_tags
 from .spans import check_samples, declared_records, from_records
 
 _CITATION = """\
@@ -105,6 +105,10 @@ class DynamicnerF1(evaluate.Metric):
     # -- input handling: check and reduce to the declared features before evaluate sees them --
 
     def _checked(self, predictions: Sequence, references: Sequence) -> tuple[list, list]:
+        with no_gc():
+            return self._check_batch(predictions, references)
+
+    def _check_batch(self, predictions: Sequence, references: Sequence) -> tuple[list, list]:
         first = getattr(self, "_n_added", 0)
         for name, value in (("predictions", predictions), ("references", references)):
             if not isinstance(value, (list, tuple)):
@@ -199,14 +203,15 @@ class DynamicnerF1(evaluate.Metric):
             sentences=sentences,
         )
         config = _config(self.config_name)
-        if config != "span":
-            return score_checked_tags(predictions, references, options, rule=_RULES[config])
-        if sentences is not None:
-            pred = check_samples(predictions, field="predictions", sentences=sentences)
-            gold = check_samples(references, field="references", sentences=sentences)
-        else:
-            pred, gold = from_records(predictions), from_records(references)
-        return score_checked(pred, gold, options)
+        with no_gc():
+            if config != "span":
+                return score_checked_tags(predictions, references, options, rule=_RULES[config])
+            if sentences is not None:
+                pred = check_samples(predictions, field="predictions", sentences=sentences)
+                gold = check_samples(references, field="references", sentences=sentences)
+            else:
+                pred, gold = from_records(predictions), from_records(references)
+            return score_checked(pred, gold, options)
 
 
 __all__ = ["DynamicnerF1", "CONFIGS", "MATCHING", "label_paths", "prf"]

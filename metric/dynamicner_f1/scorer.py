@@ -40,8 +40,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .bio import RULES, check_sequences, count_exact, decode_pair
 from .counting import Tally, prf, tally
@@ -52,6 +54,24 @@ MATCHING: tuple[str, ...] = ("strict", "text", "partial", "boundary")
 
 # matching -> (criterion of the main scores, whether the main scores compare labels)
 _MAIN = {"strict": ("exact", True), "boundary": ("exact", False), "partial": ("overlap", True), "text": ("text", True)}
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while scoring.
+
+    Scoring allocates hundreds of thousands of small tuples and no reference cycles; each allocation
+    burst would otherwise trigger full collections that walk every live object (the caller's data
+    included), which costs about 40% of the run time on 110k sentences. Reference counting still
+    frees everything; the collector's previous state is restored on exit.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -156,9 +176,10 @@ def score_spans(
         seed=seed,
         sentences=sentences,
     )
-    pred = check_samples(predictions, field="predictions", sentences=sentences)
-    gold = check_samples(references, field="references", sentences=sentences)
-    return score_checked(pred, gold, options)
+    with no_gc():
+        pred = check_samples(predictions, field="predictions", sentences=sentences)
+        gold = check_samples(references, field="references", sentences=sentences)
+        return score_checked(pred, gold, options)
 
 
 def score_tags(
@@ -189,9 +210,10 @@ def score_tags(
         bootstrap=bootstrap,
         seed=seed,
     )
-    check_sequences(predictions, field="predictions")
-    check_sequences(references, field="references")
-    return score_checked_tags(predictions, references, options, rule=rule)
+    with no_gc():
+        check_sequences(predictions, field="predictions")
+        check_sequences(references, field="references")
+        return score_checked_tags(predictions, references, options, rule=rule)
 
 
 def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], first_index: int = 0) -> None:

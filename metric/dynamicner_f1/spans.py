@@ -64,8 +64,13 @@ class Columns:
         """Columns from per-sample ``(start, end, label, text)`` tuples."""
         ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(rows)), map(len, rows))))
         flat = list(itertools.chain.from_iterable(rows))
-        starts, ends, labels, texts = (list(c) for c in zip(*flat)) if flat else ([], [], [], [])
+        starts, ends, labels, texts = _columns(flat)
         return cls(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(rows))
+
+
+def _columns(flat: list[tuple]) -> tuple[list, list, list, list]:
+    """Transpose ``(start, end, label, text)`` tuples (``zip(*flat)`` is slow for long inputs)."""
+    return tuple(list(map(operator.itemgetter(k), flat)) for k in range(4))  # type: ignore[return-value]
 
 
 def _fail(i: int, where: str, message: str) -> ValueError:
@@ -136,7 +141,7 @@ def check_samples(
     except (KeyError, TypeError, IndexError):
         flat = None
     if flat is not None:
-        starts, ends, labels, texts = zip(*flat) if flat else ((), (), (), ())
+        starts, ends, labels, texts = _columns(flat)
         types_ok = (
             set(map(type, starts)) <= {int}
             and set(map(type, ends)) <= {int}
@@ -166,6 +171,6 @@ def declared_records(samples: Sequence[Sequence[Mapping]], columns: Columns) -> 
 def from_records(samples: Sequence[Sequence[Mapping]]) -> Columns:
     """Columns from records already checked (e.g. read back from evaluate's Arrow cache)."""
     flat = list(itertools.chain.from_iterable(map(map, itertools.repeat(_GET), samples)))
-    starts, ends, labels, texts = zip(*flat) if flat else ((), (), (), ())
+    starts, ends, labels, texts = _columns(flat)
     ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(samples)), map(len, samples))))
     return Columns(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(samples))
