@@ -131,3 +131,20 @@ def test_doctests(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     name = "dynamicner_f1" if module == "__init__" else f"dynamicner_f1.{module}"
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_project_readme_metric_section_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("<!-- BEGIN metric -->") : readme.index("<!-- END metric -->")]
+    test = doctest.DocTestParser().get_doctest(section, {}, "README.md#metric", str(ROOT / "README.md"), 0)
+    assert len(test.examples) >= 5
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    import os
+
+    old = Path.cwd()
+    try:
+        os.chdir(ROOT)
+        runner.run(test)
+    finally:
+        os.chdir(old)
+    assert runner.summarize(verbose=False).failed == 0
