@@ -111,13 +111,33 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
             raise _tag_error(sequences, field, tag, first_index)
 
 
+def check_pair(predictions: Sequence, references: Sequence) -> set[str]:
+    """Check both sides like :func:`check_sequences` and return every tag seen.
+
+    A prediction equal to its reference is valid when the reference is, so only the differing
+    predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``).
+    """
+    check_sequences(references, field="references")
+    if not set(map(type, predictions)) <= {list, tuple}:
+        check_sequences(predictions, field="predictions")
+    tags = set(itertools.chain.from_iterable(references))
+    differ = map(operator.not_, map(operator.eq, predictions, references))
+    extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
+    if not all(map(_is_tag, extra)):
+        check_sequences(predictions, field="predictions")
+    return tags | extra
+
+
 def _encode(sequences: Sequence[Sequence[str]], code: dict[str, str]) -> str:
     separated = itertools.chain.from_iterable(zip(sequences, itertools.repeat(("O",))))
     return "".join(map(code.__getitem__, itertools.chain.from_iterable(separated)))
 
 
-def _code_table(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> tuple[dict[str, str], list[str]]:
-    tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
+def _code_table(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], tags: set[str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    if tags is None:
+        tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
     types = sorted({tag[2:] for tag in tags if tag != "O"})
     code = {"O": _O}
     for k, name in enumerate(types):
@@ -171,8 +191,12 @@ class ChunkCounts:
     extraction_tp: int
 
 
-def count_exact(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str) -> ChunkCounts:
+def count_exact(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str, tags: set[str] | None = None
+) -> ChunkCounts:
     """Strict chunk counts without positions where they are not needed (inputs already checked).
+
+    ``tags`` (optional) is a superset of the tags in use, as returned by :func:`check_pair`.
 
     Sentences whose two tag sequences are equal hold equal chunks: all of them are true positives,
     so only their types are counted; the differing sentences are decoded with offsets.
@@ -187,7 +211,7 @@ def count_exact(predictions: Sequence[Sequence[str]], references: Sequence[Seque
     same_types = Counter(chunk_types(list(itertools.compress(references, same)), rule=rule))
     diff_pred = list(itertools.compress(predictions, differ))
     diff_gold = list(itertools.compress(references, differ))
-    code, types = _code_table(diff_pred, diff_gold)
+    code, types = _code_table(diff_pred, diff_gold, tags)
     pattern = _CHUNK[rule]
     pred_matches = list(pattern.finditer(_encode(diff_pred, code)))
     gold_matches = list(pattern.finditer(_encode(diff_gold, code)))

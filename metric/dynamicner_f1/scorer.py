@@ -45,7 +45,7 @@ import gc
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
-from .bio import RULES, check_sequences, count_exact, decode_pair
+from .bio import RULES, check_pair, count_exact, decode_pair
 from .counting import Tally, prf, tally
 from .hierarchy import LabelPaths, expand, label_paths
 from .spans import Columns, check_samples
@@ -211,9 +211,8 @@ def score_tags(
         seed=seed,
     )
     with no_gc():
-        check_sequences(predictions, field="predictions")
-        check_sequences(references, field="references")
-        return score_checked_tags(predictions, references, options, rule=rule)
+        tags = check_pair(predictions, references)
+        return score_checked_tags(predictions, references, options, rule=rule, tags=tags)
 
 
 def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], first_index: int = 0) -> None:
@@ -229,16 +228,24 @@ def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence
 
 
 def score_checked_tags(
-    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], options: Options, *, rule: str
+    predictions: Sequence[Sequence[str]],
+    references: Sequence[Sequence[str]],
+    options: Options,
+    *,
+    rule: str,
+    tags: set[str] | None = None,
 ) -> dict[str, float]:
-    """Score tag sequences already checked by :func:`check_sequences` and :func:`check_tag_lengths`."""
+    """Score tag sequences already checked (:func:`check_pair` or :func:`check_sequences`).
+
+    ``tags`` (optional): a superset of the tags in use, to skip collecting them again.
+    """
     if options.matching == "text":
         raise ValueError("matching='text' needs span records with their text; tag sequences have none")
     check_tag_lengths(predictions, references)
     if options.matching == "strict" and options.taxonomy is None and options.type_lists is None and not (
         options.languages is not None or options.bootstrap
     ):
-        counts = count_exact(predictions, references, rule=rule)
+        counts = count_exact(predictions, references, rule=rule, tags=tags)
         labels = {label: (counts.tp[label], counts.pred[label], counts.gold[label]) for label in counts.pred | counts.gold}
         n_pred, n_gold = sum(counts.pred.values()), sum(counts.gold.values())
         return _assemble(
