@@ -16,7 +16,8 @@ Stage 2 (classifier): one conversation per entity and list, user =
   ``label``; an entity whose label is not offered is skipped and counted;
 - ``lists="hierarchy"``: the taxonomy levels, as the hierarchical cascade asks them: the first list
   is level 1, then the children of the gold level-1 type ("second list"), and so on down the
-  entity's gold ``path`` (or the node its ``label`` resolves to).
+  entity's gold ``path`` (or the node its ``label`` resolves to);
+- ``lists=("type_list", "hierarchy")``: both (a classifier for dynamic lists and the cascade).
 
 Every prompt string comes from :mod:`cascadener.prompts`, the module inference uses.
 
@@ -170,7 +171,7 @@ def build_sft(
     records: Iterable[Mapping[str, Any]],
     *,
     stages: Sequence[str] = STAGES,
-    lists: ListSource = "type_list",
+    lists: ListSource | Sequence[ListSource] = "type_list",
     taxonomy: Any = None,
     template: Stage2Template = "released",
     unplaced: Unplaced = "skip_sentence",
@@ -184,11 +185,12 @@ def build_sft(
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; allowed: {', '.join(STAGES)}")
-    if lists not in ("type_list", "hierarchy"):
-        raise ValueError(f"lists must be 'type_list' or 'hierarchy', got {lists!r}")
+    sources = (lists,) if isinstance(lists, str) else tuple(lists)
+    if not sources or any(source not in ("type_list", "hierarchy") for source in sources):
+        raise ValueError(f"lists must be 'type_list', 'hierarchy' or a sequence of them, got {lists!r}")
     if unplaced not in ("skip_sentence", "keep_sentence"):
         raise ValueError(f"unplaced must be 'skip_sentence' or 'keep_sentence', got {unplaced!r}")
-    if lists == "hierarchy" and taxonomy is None:
+    if "hierarchy" in sources and taxonomy is None:
         from dynamicner_data.taxonomy import Taxonomy
 
         taxonomy = Taxonomy.dynamicner()
@@ -213,31 +215,32 @@ def build_sft(
                               "messages": chat_messages(stage1_prompt(text), target, system=system)})
         if "classify" not in stages:
             continue
-        if lists == "type_list":
+        type_list: Sequence[str] = ()
+        if "type_list" in sources:
             type_list = record.get("type_list")
             if not isinstance(type_list, (list, tuple)) or not all(isinstance(t, str) for t in type_list):
                 raise SftDataError(f"record {rid}: field 'type_list' must be a list of strings for lists='type_list'")
-        for entity in entities:
-            placed = entity["start"] >= 0
-            if template == "marked" and not placed:
-                continue  # counted above as unplaced: the marked template needs offsets
-            offsets = {"start": entity["start"], "end": entity["end"]} if template == "marked" else {}
-            if lists == "type_list":
-                if entity["label"] not in type_list:
-                    report.labels_not_in_list += 1
-                    report.note(f"record {rid}: label {entity['label']!r} of {entity['text']!r} not in its type_list")
-                    continue
-                questions = [(list(type_list), entity["label"])]
-            else:
-                questions = _hierarchy_questions(entity, taxonomy)
-                if questions is None:
-                    report.unresolved_labels += 1
-                    report.note(f"record {rid}: label {entity['label']!r} of {entity['text']!r} not in the taxonomy")
-                    continue
-            for level, (options, answer) in enumerate(questions, start=1):
-                user = stage2_prompt(entity["text"], text, options, template=template, level=level, **offsets)
-                rows2.append({"id": rid, "stage": "classify", "level": level,
-                              "messages": chat_messages(user, answer, system=system)})
+        for source in sources:
+            for entity in entities:
+                if template == "marked" and entity["start"] < 0:
+                    continue  # counted above as unplaced: the marked template needs offsets
+                offsets = {"start": entity["start"], "end": entity["end"]} if template == "marked" else {}
+                if source == "type_list":
+                    if entity["label"] not in type_list:
+                        report.labels_not_in_list += 1
+                        report.note(f"record {rid}: label {entity['label']!r} of {entity['text']!r} not in its type_list")
+                        continue
+                    questions = [(list(dict.fromkeys(type_list)), entity["label"])]  # as the pipeline offers it
+                else:
+                    questions = _hierarchy_questions(entity, taxonomy)
+                    if questions is None:
+                        report.unresolved_labels += 1
+                        report.note(f"record {rid}: label {entity['label']!r} of {entity['text']!r} not in the taxonomy")
+                        continue
+                for level, (options, answer) in enumerate(questions, start=1):
+                    user = stage2_prompt(entity["text"], text, options, template=template, level=level, **offsets)
+                    rows2.append({"id": rid, "stage": "classify", "level": level,
+                                  "messages": chat_messages(user, answer, system=system)})
     report.stage1, report.stage2 = len(rows1), len(rows2)
     return SftData(stage1=_dataset(rows1), stage2=_dataset(rows2), report=report)
 

@@ -304,12 +304,13 @@ def train_cascade(
     *,
     base_model: str | Path | None = None,
     one_model: bool = False,
-    lists: str = "type_list",
+    lists: str | Sequence[str] = "type_list",
     taxonomy: Any = None,
     template: str = "released",
     options: TrainOptions = TrainOptions(),
     vocab_size: int = 2000,
     tiny_options: Any = None,
+    export_sft: str | Path | None = None,
 ) -> CascadeTrainResult:
     """Train a CascadeNER extractor and classifier (or one model for both) from DynamicNER records.
 
@@ -317,13 +318,17 @@ def train_cascade(
     it, a tiny from-scratch Qwen2 (:mod:`cascadener.tiny`) with a tokenizer trained on the
     training conversations. Saves ``output_dir/model`` (``one_model``) or ``output_dir/extractor``
     and ``output_dir/classifier``, each loadable with ``CascadeNER.from_pretrained``.
-    Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``).
+    Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``);
+    ``export_sft`` also writes them as ShareGPT JSON (``stage1.json``, ``stage2.json``) there.
     """
-    from .sft import build_sft
+    from .sft import build_sft, write_sharegpt
     from .tiny import TinyModelOptions, chat_texts, create_tiny_model
 
     output_dir = Path(output_dir)
     data = build_sft(list(records), lists=lists, taxonomy=taxonomy, template=template)
+    if export_sft is not None:
+        write_sharegpt(data.stage1, Path(export_sft) / "stage1.json")
+        write_sharegpt(data.stage2, Path(export_sft) / "stage2.json")
     if one_model:
         jobs = {"model": data.combined(seed=options.seed)}
     else:

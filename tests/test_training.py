@@ -143,3 +143,76 @@ def test_lora_path_trains_and_reloads(tiny_base, sft_data, tmp_path, merge):
     with torch.inference_mode():
         changed = not torch.allclose(reloaded(ids).logits, base(ids).logits, atol=1e-6)
     assert changed, "LoRA training left the model unchanged"
+
+
+def test_pipeline_reloads_the_tiny_cascade_and_recovers_the_memorised_entities(tiny_cascade, tiny_corpus):
+    from cascadener.pipeline import CascadeNER
+
+    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), str(tiny_cascade.classifier), device="cpu")
+    texts = [r["text"] for r in tiny_corpus]
+    predicted = ner.predict(texts, [r["type_list"] for r in tiny_corpus], batch_size=4)
+    for record, entities in zip(tiny_corpus, predicted):
+        got = sorted((e["start"], e["end"], e["text"], e["label"]) for e in entities)
+        assert got == sorted((e["start"], e["end"], e["text"], e["label"]) for e in record["entities"]), record["id"]
+
+
+def _write_jsonl(path, records):
+    import json
+
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_cli_train_saves_models_the_pipeline_loads(tiny_corpus, tmp_path, capsys):
+    import json
+
+    from cascadener.cli import main
+    from cascadener.pipeline import CascadeNER
+
+    data = _write_jsonl(tmp_path / "train.jsonl", tiny_corpus)
+    out = tmp_path / "models"
+    code = main(["train", "--jsonl", str(data), "-o", str(out), "--max-steps", "12", "--threads", "1",
+                 "--vocab-size", "600", "--lists", "both", "--export-sft", str(tmp_path / "sft"), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"--extractor {out / 'extractor'} --classifier {out / 'classifier'}" in printed
+    summary = json.loads((out / "train_summary.json").read_text(encoding="utf-8"))
+    assert summary["lists"] == ["type_list", "hierarchy"]
+    n_entities = sum(len(r["entities"]) for r in tiny_corpus)
+    assert summary["sft"]["stage2"] == n_entities * 4  # one type_list question + three cascade levels
+    for name in ("extractor", "classifier"):
+        run = summary["runs"][name]
+        assert run["steps"] == 12 and run["loss_history"][-1][1] < run["loss_history"][0][1]
+    exported = json.loads((tmp_path / "sft" / "stage2.json").read_text(encoding="utf-8"))
+    assert len(exported) == n_entities * 4
+    ner = CascadeNER.from_pretrained(str(out / "extractor"), str(out / "classifier"), device="cpu")
+    predicted = ner.predict(["Mira Okafor flew to Oslo .", ""], [["city", "athlete"], None], max_new_tokens=24)
+    assert len(predicted) == 2 and predicted[1] == []
+    for entity in predicted[0]:
+        assert "Mira Okafor flew to Oslo ."[entity["start"]:entity["end"]] == entity["text"]
+        assert entity["label"] in ("city", "athlete")
+    # a second run into the same folder is refused without --overwrite
+    assert main(["train", "--jsonl", str(data), "-o", str(out), "--max-steps", "1"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lists", "type_list"], "samples have no type_list"),
+    (["--base-model", "not-a-dir"], "neither a directory nor a Hub id"),
+    (["--lora-dropout", "1.5"], "--lora-dropout must be in"),
+])
+def test_cli_train_bad_arguments_exit_2_with_a_message(tiny_corpus, tmp_path, capsys, argv, message):
+    from cascadener.cli import main
+
+    records = [dict(r, type_list=None) if i == 2 else r for i, r in enumerate(tiny_corpus)]
+    data = _write_jsonl(tmp_path / "train.jsonl", records)
+    assert main(["train", "--jsonl", str(data), "-o", str(tmp_path / "m"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_train_needs_gold_entities(tmp_path, capsys):
+    from cascadener.cli import main
+
+    data = _write_jsonl(tmp_path / "raw.jsonl", [{"id": "a", "text": "no gold here"}])
+    assert main(["train", "--jsonl", str(data), "-o", str(tmp_path / "m")]) == 2
+    assert "sample 'a' has no gold entities" in capsys.readouterr().err

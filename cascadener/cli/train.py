@@ -1,0 +1,196 @@
+"""``cascadener train``: fine-tune a CascadeNER extractor and classifier (or one model for both).
+
+Training data: any source ``cascadener predict`` reads, with gold entities (a DynamicNER
+config/split, an exported dataset, a GEIC file or a JSONL file); ``--split`` defaults to ``train``.
+Stage-2 lists come from each sample's ``type_list`` and/or the taxonomy levels (``--lists``).
+
+Start from ``--base-model`` (any ``AutoModelForCausalLM`` directory or Hub id with a chat template),
+or, without it, from a tiny from-scratch Qwen2 with a tokenizer trained on the training text
+(offline; it memorises rather than generalises). ``--lora`` trains a peft LoRA adapter, merged
+into the saved weights. Saves ``OUTPUT/extractor`` and ``OUTPUT/classifier`` (or ``OUTPUT/model``
+with ``--one-model``) plus ``OUTPUT/train_summary.json``; both load with
+``CascadeNER.from_pretrained``.
+
+Example:
+    >>> from cascadener.cli import build_parser
+    >>> args = build_parser().parse_args(["train", "--dataset", "en", "-o", "out"])
+    >>> args.split, args.lists, args.base_model, args.lora
+    ('train', 'auto', None, False)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .predict import CliError, _positive_int, add_source_arguments, read_inputs
+
+__all__ = ["add_parser", "run", "records_from_source", "train_options"]
+
+# Defaults by starting point: a tiny model from scratch needs a high learning rate and many passes.
+TINY_DEFAULTS = {"learning_rate": 3e-3, "epochs": 12.0, "batch_size": 16, "lr_scheduler": "cosine"}
+BASE_DEFAULTS = {"learning_rate": 2e-5, "epochs": 3.0, "batch_size": 8, "lr_scheduler": "linear"}
+LORA_LEARNING_RATE = 2e-4
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("train", help="fine-tune an extractor and a classifier",
+                                   description=__doc__.split("\n\n")[0])
+    add_source_arguments(parser)
+    parser.set_defaults(split="train", func=run)
+    parser.add_argument("-o", "--output-dir", required=True, help="folder for the trained model(s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace models already in --output-dir")
+    parser.add_argument("--base-model", default=None,
+                        help="AutoModelForCausalLM directory or Hub id (default: a tiny model from scratch)")
+    parser.add_argument("--one-model", action="store_true", help="one model for both stages")
+    parser.add_argument("--lists", choices=("auto", "type_list", "hierarchy", "both"), default="auto",
+                        help="stage-2 lists: each sample's type_list, the taxonomy levels, or both "
+                             "(auto: type_list when every sample has one, else hierarchy)")
+    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
+    parser.add_argument("--epochs", type=float, default=None)
+    parser.add_argument("--max-steps", type=_positive_int, default=None, help="overrides --epochs")
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--batch-size", type=_positive_int, default=None)
+    parser.add_argument("--gradient-accumulation-steps", type=_positive_int, default=1)
+    parser.add_argument("--max-length", type=_positive_int, default=2048,
+                        help="longer conversations are skipped and reported")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (peft) instead of all weights")
+    parser.add_argument("--lora-r", type=_positive_int, default=8)
+    parser.add_argument("--lora-alpha", type=_positive_int, default=16)
+    parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument("--no-merge-lora", action="store_true",
+                        help="save the adapter instead of merged weights (loading then needs peft)")
+    parser.add_argument("--vocab-size", type=_positive_int, default=2000, help="tokenizer size of a tiny model")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads while training")
+    parser.add_argument("--export-sft", default=None, metavar="DIR",
+                        help="also write the conversations as ShareGPT JSON (stage1.json, stage2.json)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def records_from_source(rows) -> list[dict[str, Any]]:
+    """``InputRow``s with gold entities -> training records; a row without gold is an error."""
+    records = []
+    for row in rows:
+        if row.references is None:
+            raise CliError(f"sample {row.id!r} has no gold entities: training needs annotated data")
+        records.append({"id": row.id, "text": row.text, "entities": [dict(e) for e in row.references],
+                        "type_list": list(row.type_list) if row.type_list is not None else None})
+    if not records:
+        raise CliError("the training source has no samples")
+    return records
+
+
+def resolve_lists(choice: str, records: list[dict[str, Any]]) -> tuple[str, ...]:
+    """``--lists`` -> the list sources of :func:`cascadener.sft.build_sft`.
+
+    >>> resolve_lists("auto", [{"type_list": ["a"]}, {"type_list": None}])
+    ('hierarchy',)
+    """
+    if choice == "both":
+        return ("type_list", "hierarchy")
+    if choice == "auto":
+        return ("type_list",) if all(r.get("type_list") for r in records) else ("hierarchy",)
+    if choice == "type_list":
+        missing = [r["id"] for r in records if not r.get("type_list")]
+        if missing:
+            raise CliError(f"--lists type_list: {len(missing)} samples have no type_list (first: {missing[0]!r}); "
+                           "use --lists hierarchy or a dynamic config")
+    return (choice,)
+
+
+def train_options(args: argparse.Namespace):
+    """The :class:`cascadener.training.TrainOptions` the arguments ask for (defaults by starting point)."""
+    from cascadener.training import TrainOptions
+
+    defaults = dict(TINY_DEFAULTS if args.base_model is None else BASE_DEFAULTS)
+    if args.lora and args.base_model is not None:
+        defaults["learning_rate"] = LORA_LEARNING_RATE
+    return TrainOptions(
+        epochs=args.epochs if args.epochs is not None else defaults["epochs"],
+        max_steps=args.max_steps if args.max_steps is not None else -1,
+        learning_rate=args.learning_rate if args.learning_rate is not None else defaults["learning_rate"],
+        batch_size=args.batch_size if args.batch_size is not None else defaults["batch_size"],
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        lr_scheduler=defaults["lr_scheduler"],
+        seed=args.seed,
+        max_length=args.max_length,
+        lora=args.lora,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        merge_lora=not args.no_merge_lora,
+        progress=not args.no_progress,
+        num_threads=args.threads,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except CliError as error:
+        print(f"cascadener train: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cascadener.sft import SftDataError
+    from cascadener.training import TrainingDataError, train_cascade
+
+    output_dir = Path(args.output_dir)
+    targets = [output_dir / "model"] if args.one_model else [output_dir / "extractor", output_dir / "classifier"]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not args.overwrite:
+        raise CliError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
+    if args.base_model is not None and not Path(args.base_model).exists() and "/" not in args.base_model:
+        raise CliError(f"--base-model {args.base_model} is neither a directory nor a Hub id (owner/name)")
+    if args.lora_dropout < 0 or args.lora_dropout >= 1:
+        raise CliError(f"--lora-dropout must be in [0, 1), got {args.lora_dropout}")
+    if args.learning_rate is not None and args.learning_rate <= 0:
+        raise CliError(f"--learning-rate must be > 0, got {args.learning_rate}")
+    if args.lora:
+        try:
+            import peft  # noqa: F401
+        except ImportError:
+            raise CliError("--lora needs peft: pip install 'dynamicner-kit[lora]'") from None
+    source = read_inputs(args)
+    records = records_from_source(source.rows)
+    lists = resolve_lists(args.lists, records)
+    options = train_options(args)
+    print(f"training on {len(records)} samples from {source.kind} {source.description.get('name')} "
+          f"({source.description.get('config') or ''} {source.description.get('split') or ''}), lists: "
+          f"{', '.join(lists)}, start: {args.base_model or 'tiny model from scratch'}", file=sys.stderr)
+    try:
+        result = train_cascade(records, output_dir, base_model=args.base_model, one_model=args.one_model,
+                               lists=lists, template=args.template, options=options, vocab_size=args.vocab_size,
+                               export_sft=args.export_sft)
+    except (SftDataError, TrainingDataError) as error:
+        raise CliError(str(error)) from None
+    except OSError as error:  # a base model that cannot be loaded (missing files, no network)
+        raise CliError(f"cannot load --base-model {args.base_model}: {error}") from None
+    summary = {
+        "source": source.description,
+        "base_model": args.base_model,
+        "extractor": str(result.extractor),
+        "classifier": str(result.classifier),
+        "lists": list(lists),
+        "template": args.template,
+        "options": asdict(options) | {"lora_target_modules": list(options.lora_target_modules)},
+        "sft": result.sft_report.to_dict(),
+        "runs": {name: {"steps": r.steps, "examples": r.examples, "skipped": len(r.skipped),
+                        "loss_history": r.loss_history, "runtime_seconds": round(r.runtime_seconds, 2),
+                        "trainable_parameters": r.trainable_parameters}
+                 for name, r in result.runs.items()},
+    }
+    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+    print(result.summary())
+    classifier = "" if result.classifier == result.extractor else f" --classifier {result.classifier}"
+    print(f"next: cascadener predict --extractor {result.extractor}{classifier} --dataset <config> --split test "
+          "-o predictions.jsonl")
+    return 0
