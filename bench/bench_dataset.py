@@ -70,6 +70,34 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         builder = datasets.load_dataset_builder("json", data_files={"train": corpus}, cache_dir=cache_dir)
         builder.download_and_prepare()
         result["rows"] = builder.info.splits["train"].num_examples
+    elif mode == "stages":
+        # where the builder's time goes: each stage alone, in the order the builder runs them
+        from dynamicner_data.records import RowBatcher
+        from dynamicner_data.tokenize import bio_tags, tokenize_columns
+        from dynamicner_data.typelists import DynamicOptions, dynamic_type_list
+
+        taxonomy = Taxonomy.dynamicner()
+        options = DynamicOptions()
+        tick = time.perf_counter()
+        samples, _ = read_geic(corpus, taxonomy)
+        stages = {"parse + align (geic)": time.perf_counter() - tick}
+        tick = time.perf_counter()
+        lists = [dynamic_type_list(f"en-train-{s.key}", [e.node for e in s.entities], taxonomy, options) for s in samples]
+        stages["dynamic type lists"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        tokens = [tokenize_columns(s.text, "en") for s in samples]
+        stages["tokenize"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        for s, t, a in zip(samples, tokens, lists):
+            bio_tags(t, [(e.start, e.end, label) for e, label in zip(s.entities, a.labels)])
+        stages["IOB2 tags"] = time.perf_counter() - tick
+        del lists, tokens
+        tick = time.perf_counter()
+        batcher = RowBatcher(language="en", split="train", taxonomy=taxonomy, granularity="dynamic", options=options)
+        for _ in batcher.tables(samples):
+            pass
+        stages["rows to Arrow, all of the above included"] = time.perf_counter() - tick
+        result["stages"] = stages
     elif mode == "flatten":
         # the peer's input: the rows DynamicNER built, as JSONL
         builder = dynamicner.DynamicNER(config_name="en", data_files={"train": corpus}, cache_dir=cache_dir)
@@ -128,6 +156,8 @@ def main() -> None:
         print(f"memory growth {args.small} -> {args.sentences}: parsed input +{growth_parse:.0f} MB, "
               f"everything beyond it {growth_extra:+.0f} MB")
 
+        stages = run("stages", big, tmp)["stages"]
+        print("builder stages (each alone, same corpus): " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
         ours, peer = [], []
         for _ in range(args.repeats):
             ours.append(run("build", big, tmp)["seconds"])
