@@ -162,11 +162,17 @@ class DynamicNERConfig(datasets.BuilderConfig):
 
 
 def builder_hash() -> str:
-    """A hash of this builder's code and the package version (the cache folder of :func:`prepare`)."""
-    from dynamicner_data import __version__
+    """A hash of the code and packaged data behind a build (the cache folder of :func:`prepare`).
 
+    Covers this file and every module and data file of ``dynamicner_data``, so a changed
+    algorithm or sample never reuses a stale prepared cache.
+    """
+    package = Path(records.__file__).resolve().parent
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(__version__.encode())
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json") and path.is_file():
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
