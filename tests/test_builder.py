@@ -74,7 +74,6 @@ def check_rows(dataset: datasets.DatasetDict, features: datasets.Features) -> in
             assert len(row["type_list"]) == len(set(row["type_list"])) > 0
             tags = [tag_feature.int2str(t) for t in row["ner_tags"]] if hasattr(tag_feature, "int2str") else row["ner_tags"]
             assert len(tags) == len(row["tokens"])
-            starts = {}
             for token in row["tokens"]:
                 assert token.strip() == token and token
             for entity in row["entities"]:
@@ -84,7 +83,6 @@ def check_rows(dataset: datasets.DatasetDict, features: datasets.Features) -> in
                     assert row["text"][entity["start"]:entity["end"]] == entity["text"]
                 else:
                     assert entity["start"] == entity["end"] == -1
-                starts[entity["start"]] = entity["label"]
             # every IOB2 entity decodes (seqeval) to a gold entity's label
             for label, _first, _last in get_entities(tags):
                 assert label in row["type_list"]
@@ -131,6 +129,9 @@ def test_embedded_sample_dynamic_rows(sample_builds):
     # dynamic lists really vary across samples, and labels mix granularities
     lists = {tuple(row["type_list"]) for row in ds["train"]}
     assert len(lists) > ds["train"].num_rows // 2
+    levels = {node.level for node in summary.label_counts() if node is not None}
+    assert levels == {1, 2, 3}
+    assert sum(summary.label_counts().values()) == summary.entities
     assert ds["train"].features["ner_tags"].feature == datasets.Value("string")
 
 
