@@ -125,7 +125,7 @@ def test_card_examples_run_and_show_real_outputs() -> None:
     assert runner.summarize(verbose=False).failed == 0
 
 
-@pytest.mark.parametrize("module", ["__init__", "bio", "counting", "hierarchy", "scorer", "spans", "dynamicner_f1"])
+@pytest.mark.parametrize("module", ["__init__", "app", "bio", "counting", "hierarchy", "scorer", "spans", "dynamicner_f1"])
 def test_doctests(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     name = "dynamicner_f1" if module == "__init__" else f"dynamicner_f1.{module}"

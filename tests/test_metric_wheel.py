@@ -54,3 +54,17 @@ def test_scorer_imports_from_the_installed_wheel(built_wheel: Path, tmp_path: Pa
     where, scores = out.stdout.strip().splitlines()
     assert Path(where).is_relative_to(target)
     assert scores == "1.0 1.0"
+
+
+def test_folder_stands_alone_as_a_space(tmp_path: Path) -> None:
+    """A copy of the folder under another name runs its app module as a script (no project, no gradio)."""
+    space = tmp_path / "space"
+    shutil.copytree(ROOT / "metric" / "dynamicner_f1", space, ignore=_IGNORE)
+    code = (
+        "import runpy; ns = runpy.run_path('app.py', run_name='space_app'); "
+        "print(ns['score_json']('[[\"B-LOC\", \"O\"]]', '[[\"B-LOC\", \"O\"]]', 'bio', 'strict', '')['f1'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=space, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1.0"
