@@ -4,7 +4,6 @@ label statistics) that ``datasets`` loads natively, eagerly and streaming; the s
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import datasets
 import pytest
