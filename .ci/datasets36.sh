@@ -20,7 +20,11 @@ cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/dynamicner.py" "$ROOT/dyna
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$WORK/src"
 
 cd "$WORK"
-HF_HOME="$WORK/hf" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 "$VENV/bin/python" - "$ROOT/dynamicner.py" <<'PY'
+# A Hub-ready folder exported with the main environment's datasets (5.x) ...
+HF_HOME="$WORK/hf5" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONPATH="$ROOT" \
+    python -m dynamicner_data.cli export "$WORK/export" --configs de-coarse > /dev/null
+# ... and the script itself, both loaded by datasets 3.6.
+HF_HOME="$WORK/hf" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 "$VENV/bin/python" - "$ROOT/dynamicner.py" "$WORK/export" <<'PY'
 import sys
 
 import datasets
@@ -41,4 +45,10 @@ for name in ("de", "en-coarse"):
                     assert sample["text"][entity["start"]:entity["end"]] == entity["text"], (sample["id"], entity)
     checked.append(f"{name}: {', '.join(f'{s} {len(p)}' for s, p in ds.items())}")
 print("datasets 3.6 script load ok:", "; ".join(checked))
+exported = datasets.load_dataset(sys.argv[2], "de-coarse")
+script_rows = datasets.load_dataset(script, "de-coarse", trust_remote_code=True)
+for split in ("train", "validation", "test"):
+    assert exported[split].to_list() == script_rows[split].to_list(), split
+assert exported["test"].features["ner_tags"] == script_rows["test"].features["ner_tags"]
+print("datasets 3.6 reads the exported Parquet folder (de-coarse) with the same rows and ClassLabel features")
 PY
