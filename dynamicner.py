@@ -315,13 +315,14 @@ class DynamicNER(datasets.ArrowBasedBuilder):
         if self.build_summary is None:
             self.build_summary = records.BuildSummary(config=config.name)
         for file_index, (language, path) in enumerate(files):
-            samples, report = read_geic(
-                path,
-                taxonomy,
-                unknown_category=config.unknown_category,
-                catch_all=config.catch_all,
-                empty_sentences=config.empty_sentences,
-            )
+            with records.paused_gc():  # the parsed corpus is large and acyclic
+                samples, report = read_geic(
+                    path,
+                    taxonomy,
+                    unknown_category=config.unknown_category,
+                    catch_all=config.catch_all,
+                    empty_sentences=config.empty_sentences,
+                )
             batcher = records.RowBatcher(
                 language=language,
                 split=split,

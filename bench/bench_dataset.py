@@ -78,8 +78,11 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
 
         taxonomy = Taxonomy.dynamicner()
         options = DynamicOptions()
+        from dynamicner_data.records import paused_gc
+
         tick = time.perf_counter()
-        samples, _ = read_geic(corpus, taxonomy)
+        with paused_gc():  # as the builder does
+            samples, _ = read_geic(corpus, taxonomy)
         stages = {"parse + align (geic)": time.perf_counter() - tick}
         tick = time.perf_counter()
         lists = [dynamic_type_list(f"en-train-{s.key}", [e.node for e in s.entities], taxonomy, options) for s in samples]
