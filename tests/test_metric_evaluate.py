@@ -148,3 +148,10 @@ def test_project_readme_metric_section_runs() -> None:
     finally:
         os.chdir(old)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_a_rejected_compute_batch_keeps_the_earlier_batches(span_metric: evaluate.EvaluationModule) -> None:
+    span_metric.add_batch(predictions=PRED, references=GOLD)
+    with pytest.raises(ValueError, match=r"sample 2: predictions\[2\] is None"):
+        span_metric.compute(predictions=[None], references=[[]])
+    assert span_metric.compute() == score_spans(PRED, GOLD)

@@ -111,20 +111,20 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
             raise _tag_error(sequences, field, tag, first_index)
 
 
-def check_pair(predictions: Sequence, references: Sequence) -> set[str]:
+def check_pair(predictions: Sequence, references: Sequence, *, first_index: int = 0) -> set[str]:
     """Check both sides like :func:`check_sequences` and return every tag seen.
 
     A prediction equal to its reference is valid when the reference is, so only the differing
     predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``).
     """
-    check_sequences(references, field="references")
-    if not set(map(type, predictions)) <= {list, tuple}:
-        check_sequences(predictions, field="predictions")
+    check_sequences(references, field="references", first_index=first_index)
+    if not isinstance(predictions, (list, tuple)) or not set(map(type, predictions)) <= {list, tuple}:
+        check_sequences(predictions, field="predictions", first_index=first_index)
     tags = set(itertools.chain.from_iterable(references))
     differ = map(operator.not_, map(operator.eq, predictions, references))
     extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
     if not all(map(_is_tag, extra)):
-        check_sequences(predictions, field="predictions")
+        check_sequences(predictions, field="predictions", first_index=first_index)
     return tags | extra
 
 

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import datasets
 import evaluate
 
-from .bio import check_sequences
+from .bio import check_pair
 from .counting import prf
 from .hierarchy import label_paths
 from .scorer import MATCHING, check_options, check_tag_lengths, no_gc, score_checked, score_checked_tags
@@ -104,11 +104,12 @@ class DynamicnerF1(evaluate.Metric):
 
     # -- input handling: check and reduce to the declared features before evaluate sees them --
 
-    def _checked(self, predictions: Sequence, references: Sequence) -> tuple[list, list]:
+    def _checked(self, predictions: Sequence, references: Sequence) -> tuple[Sequence, Sequence, object]:
         with no_gc():
             return self._check_batch(predictions, references)
 
-    def _check_batch(self, predictions: Sequence, references: Sequence) -> tuple[list, list]:
+    def _check_batch(self, predictions: Sequence, references: Sequence) -> tuple[Sequence, Sequence, object]:
+        """Checked records in the declared shape, plus what the check learnt (reused by ``_compute``)."""
         first = getattr(self, "_n_added", 0)
         for name, value in (("predictions", predictions), ("references", references)):
             if not isinstance(value, (list, tuple)):
@@ -121,23 +122,36 @@ class DynamicnerF1(evaluate.Metric):
         if _config(self.config_name) == "span":
             pred = check_samples(predictions, field="predictions", first_index=first)
             gold = check_samples(references, field="references", first_index=first)
-            return declared_records(predictions, pred), declared_records(references, gold)
-        check_sequences(predictions, field="predictions", first_index=first)
-        check_sequences(references, field="references", first_index=first)
+            return declared_records(predictions, pred), declared_records(references, gold), (pred, gold)
+        tags = check_pair(predictions, references, first_index=first)
         check_tag_lengths(predictions, references, first_index=first)
-        return list(predictions), list(references)
+        return predictions, references, tags
+
+    def _store(self, learnt: object, n: int) -> None:
+        """Remember what the checks learnt: the columns of a single batch, the union of tags seen."""
+        first = getattr(self, "_n_added", 0)
+        if isinstance(learnt, set):
+            previous = getattr(self, "_learnt", None) if first else set()
+            self._learnt = learnt | previous if isinstance(previous, set) else None
+        else:
+            self._learnt = learnt if first == 0 else None
+        self._n_added = first + n
+
+    def _forget(self) -> None:
+        self._n_added = 0
+        self._learnt = None
 
     def add_batch(self, *, predictions: Sequence | None = None, references: Sequence | None = None) -> None:
         """Check a batch, then store it (extra record keys are dropped, not passed to evaluate)."""
-        pred, gold = self._checked(predictions, references)
+        pred, gold, learnt = self._checked(predictions, references)
         super().add_batch(predictions=pred, references=gold)
-        self._n_added = getattr(self, "_n_added", 0) + len(gold)
+        self._store(learnt, len(gold))
 
     def add(self, *, prediction: object = None, reference: object = None) -> None:
         """Check one sample, then store it."""
-        pred, gold = self._checked([prediction], [reference])
+        pred, gold, learnt = self._checked([prediction], [reference])
         super().add(prediction=pred[0], reference=gold[0])
-        self._n_added = getattr(self, "_n_added", 0) + 1
+        self._store(learnt, 1)
 
     def compute(
         self,
@@ -165,9 +179,9 @@ class DynamicnerF1(evaluate.Metric):
         )
         if sentences is not None and _config(self.config_name) != "span":
             raise ValueError(f"sentences applies to span records; config {self.config_name!r} scores tags")
+        if predictions is not None or references is not None:
+            self.add_batch(predictions=predictions, references=references)  # on error, earlier batches stay
         try:
-            if predictions is not None or references is not None:
-                self.add_batch(predictions=predictions, references=references)
             return super().compute(
                 type_lists=type_lists,
                 languages=languages,
@@ -178,7 +192,7 @@ class DynamicnerF1(evaluate.Metric):
                 sentences=sentences,
             )
         finally:
-            self._n_added = 0
+            self._forget()
 
     def _compute(
         self,
@@ -203,12 +217,16 @@ class DynamicnerF1(evaluate.Metric):
             sentences=sentences,
         )
         config = _config(self.config_name)
+        learnt = getattr(self, "_learnt", None)
         with no_gc():
             if config != "span":
-                return score_checked_tags(predictions, references, options, rule=_RULES[config])
+                tags = learnt if isinstance(learnt, set) else None
+                return score_checked_tags(predictions, references, options, rule=_RULES[config], tags=tags)
             if sentences is not None:
                 pred = check_samples(predictions, field="predictions", sentences=sentences)
                 gold = check_samples(references, field="references", sentences=sentences)
+            elif isinstance(learnt, tuple) and learnt[1].n_samples == len(references):
+                pred, gold = learnt  # the columns checked in add_batch: the same records, one batch
             else:
                 pred, gold = from_records(predictions), from_records(references)
             return score_checked(pred, gold, options)

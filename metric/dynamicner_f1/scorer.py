@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
 from .bio import RULES, check_pair, count_exact, decode_pair
-from .counting import Tally, prf, tally
+from .counting import prf, tally
 from .hierarchy import LabelPaths, expand, label_paths
 from .spans import Columns, check_samples
 

@@ -1,0 +1,186 @@
+"""Benchmark of dynamicner_f1: the core scorer against seqeval, and the evaluate metric against a no-op.
+
+Data: the shared CoNLL-2003 test set (../shared/data/geic/conll2003-test.json) as whitespace-token IOB2
+tags, replicated 30 times (about 110k sentences), with 20% of the entity labels changed (seeded).
+
+1. Core scorer (``score_tags``, seqeval's default rule) against ``seqeval.metrics.f1_score`` on the same
+   tags, with equal F1. Goal: at least 10x faster. The span scorer on the same entities is shown too.
+2. ``evaluate.load("metric/dynamicner_f1", ...).compute`` against a no-op evaluate metric with the same
+   features (evaluate's own input handling is the floor). Goal: at most 1.2x.
+
+Run from the repository root: ``python bench/bench_metric.py [--repeats 3]``. The ratios are the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "geic" / "conll2003-test.json"
+
+_NOOP = '''
+import datasets
+import evaluate
+
+_SPAN = datasets.List({"text": datasets.Value("string"), "label": datasets.Value("string"),
+                       "start": datasets.Value("int32"), "end": datasets.Value("int32")})
+_TAGS = datasets.List(datasets.Value("string"))
+
+
+class NoopMetric(evaluate.Metric):
+    def _info(self):
+        feature = _SPAN if self.config_name in (None, "default", "span") else _TAGS
+        return evaluate.MetricInfo(description="no-op", citation="", inputs_description="",
+                                   features=datasets.Features({"predictions": feature, "references": feature}))
+
+    def _compute(self, predictions, references):
+        return {}
+'''
+
+
+def conll_tags(path: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Whitespace tokens and IOB2 tags; each entity at its first free whole-token occurrence."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    tokens, tags = [], []
+    for value in data.values():
+        words = value["sentence"].split()
+        seq = ["O"] * len(words)
+        for text, label in zip(value["entity"], value["category"]):
+            parts = text.split()
+            for s in range(len(words) - len(parts) + 1):
+                if words[s : s + len(parts)] == parts and all(t == "O" for t in seq[s : s + len(parts)]):
+                    seq[s : s + len(parts)] = ["B-" + label] + ["I-" + label] * (len(parts) - 1)
+                    break
+        tokens.append(words)
+        tags.append(seq)
+    return tokens, tags
+
+
+def relabel(tags: list[list[str]], share: float, seed: int) -> list[list[str]]:
+    """Change the label of ``share`` of the chunks (B- tag and its I- tags), seeded."""
+    rng = random.Random(seed)
+    types = sorted({t[2:] for seq in tags for t in seq if t != "O"})
+    out = []
+    for seq in tags:
+        seq = list(seq)
+        for i, tag in enumerate(seq):
+            if tag.startswith("B-") and rng.random() < share:
+                new = rng.choice([t for t in types if t != tag[2:]])
+                seq[i] = "B-" + new
+                j = i + 1
+                while j < len(seq) and seq[j] == "I-" + tag[2:]:
+                    seq[j] = "I-" + new
+                    j += 1
+        out.append(seq)
+    return out
+
+
+def to_spans(tokens: list[list[str]], tags: list[list[str]]) -> list[list[dict]]:
+    """Span records with character offsets into ' '.join(tokens)."""
+    out = []
+    for words, seq in zip(tokens, tags):
+        starts, pos = [], 0
+        for w in words:
+            starts.append(pos)
+            pos += len(w) + 1
+        records, i = [], 0
+        while i < len(seq):
+            if seq[i] != "O":
+                j = i + 1
+                while j < len(seq) and seq[j] == "I-" + seq[i][2:]:
+                    j += 1
+                start, end = starts[i], starts[j - 1] + len(words[j - 1])
+                records.append({"text": " ".join(words[i:j]), "label": seq[i][2:], "start": start, "end": end})
+                i = j
+            else:
+                i += 1
+        out.append(records)
+    return out
+
+
+def compare(peer: Callable[[], object], ours: Callable[[], object], repeats: int) -> tuple[float, object, float, object]:
+    """Median wall times of ``peer`` and ``ours``, run alternately (the machine is shared), and results."""
+    peer_times, our_times, peer_result, our_result = [], [], None, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        peer_result = peer()
+        t1 = time.perf_counter()
+        our_result = ours()
+        t2 = time.perf_counter()
+        peer_times.append(t1 - t0)
+        our_times.append(t2 - t1)
+    return statistics.median(peer_times), peer_result, statistics.median(our_times), our_result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--copies", type=int, default=30)
+    args = parser.parse_args()
+    if not SHARED.is_file():
+        print(f"SKIP: {SHARED} is absent (../shared beside the checkout); nothing to benchmark")
+        return 0
+    hf_home = tempfile.mkdtemp(prefix="bench-metric-hf-")
+    os.environ.update({"HF_HOME": hf_home, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    sys.path.insert(0, str(ROOT / "metric"))
+    import evaluate
+    from seqeval.metrics import f1_score
+
+    from dynamicner_f1.scorer import score_spans, score_tags
+
+    tokens, tags = conll_tags(SHARED)
+    gold = [list(seq) for _ in range(args.copies) for seq in tags]
+    words = [w for _ in range(args.copies) for w in tokens]
+    pred = relabel(gold, 0.2, seed=13)
+    same = sum(p == g for p, g in zip(pred, gold))
+    print(f"data: {len(gold)} sentences, {sum(map(len, gold))} tokens, "
+          f"{sum(t.startswith('B-') for s in gold for t in s)} gold chunks, {same / len(gold):.0%} sentences unchanged")
+
+    # 1. core scorer vs seqeval on the same tags
+    t_seqeval, f_seqeval, t_core, r_core = compare(
+        lambda: f1_score(gold, pred), lambda: score_tags(pred, gold, rule="lenient"), args.repeats
+    )
+    assert abs(r_core["f1"] - f_seqeval) < 1e-12, (r_core["f1"], f_seqeval)
+    print(f"seqeval.metrics.f1_score: {t_seqeval:.3f} s  f1={f_seqeval:.6f}")
+    print(f"score_tags (bio):         {t_core:.3f} s  f1={r_core['f1']:.6f}  ({t_seqeval / t_core:.1f}x)")
+    gold_spans, pred_spans = to_spans(words, gold), to_spans(words, pred)
+    t_seqeval2, _, t_span, r_span = compare(
+        lambda: f1_score(gold, pred), lambda: score_spans(pred_spans, gold_spans), args.repeats
+    )
+    assert abs(r_span["f1"] - f_seqeval) < 1e-12
+    print(f"score_spans (span):       {t_span:.3f} s  f1={r_span['f1']:.6f}  ({t_seqeval2 / t_span:.1f}x, "
+          f"seqeval {t_seqeval2:.3f} s in these rounds)")
+
+    # 2. evaluate metric vs a no-op metric with the same features
+    noop_dir = Path(tempfile.mkdtemp(prefix="bench-noop-")) / "noop_metric"
+    noop_dir.mkdir()
+    (noop_dir / "noop_metric.py").write_text(_NOOP, encoding="utf-8")
+    ratios = {}
+    for config, p, g in (("bio", pred, gold), ("span", pred_spans, gold_spans)):
+        ours = evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), config)
+        noop = evaluate.load(str(noop_dir), config)
+        t_noop, _, t_ours, r_ours = compare(
+            lambda: noop.compute(predictions=p, references=g), lambda: ours.compute(predictions=p, references=g), args.repeats
+        )
+        assert abs(r_ours["f1"] - f_seqeval) < 1e-12
+        ratios[config] = t_ours / t_noop
+        print(f"evaluate {config:4s}: no-op {t_noop:.3f} s, dynamicner_f1 {t_ours:.3f} s ({ratios[config]:.2f}x the no-op)")
+    print(
+        f"RATIOS core_bio_vs_seqeval={t_seqeval / t_core:.1f}x (goal >= 10x) "
+        f"core_span_vs_seqeval={t_seqeval2 / t_span:.1f}x "
+        f"evaluate_bio_vs_noop={ratios['bio']:.2f}x evaluate_span_vs_noop={ratios['span']:.2f}x (goal <= 1.2x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
