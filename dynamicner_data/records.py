@@ -315,6 +315,7 @@ class _Columns:
         self.paths: list[str] = []
         self.type_offsets: list[int] = [0]
         self.types: list[str] = []
+        self.label_nodes: list[TypeNode | None] = []  # for the summary's label counts
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -409,6 +410,8 @@ class RowBatcher:
                 for sample in islice(iterator, self.batch_size):
                     self._add(columns, sample)
                 table = columns.table(self.schema) if len(columns) else None
+                self.summary.label_counts.update(columns.label_nodes)
+                self.summary.label_strings.update(columns.entity_label)
             if table is None:
                 return
             yield table
@@ -442,7 +445,6 @@ class RowBatcher:
                     f"config granularity {self.granularity!r}"
                 ) from None
         type_list, item_nodes = assignment.type_list, assignment.item_nodes
-        label_counts, label_strings = summary.label_counts, summary.label_strings
         for entity, label in zip(entities, labels):
             if not label:
                 raise ValueError(f"{summary.source}: sample {sample.key!r}: empty label for entity {entity.text!r}")
@@ -453,8 +455,7 @@ class RowBatcher:
             if entity.node is not None:
                 c.paths += entity.node.path
             c.path_offsets.append(len(c.paths))
-            label_counts[item_nodes[type_list.index(label)]] += 1
-            label_strings[label] += 1
+            c.label_nodes.append(item_nodes[type_list.index(label)])
         c.entity_offsets.append(len(c.entity_text))
         c.types += type_list
         c.type_offsets.append(len(c.types))
