@@ -3,15 +3,28 @@
 GEIC format: ``{"sentence1": {"sentence": "...", "entity": ["Le Guin", ...], "category": ["author", ...]}}``;
 ``entity[i]`` is a surface string (no offsets) of type ``category[i]``.
 
-Alignment rules, per sentence, entities in file order:
+Alignment rules, per sentence (results are returned in file order):
 
-1. **Exact.** A surface form is searched verbatim, starting where the previous match of the *same*
-   surface form ended (so repeated mentions are placed left to right), then anywhere in the sentence.
-   Within each search window a match at word boundaries is preferred to one inside a longer word
-   ("Iran" in "Iranian ... Iran" lands on the second).
-2. **Fuzzy.** Not found verbatim: the same search, case-insensitive and ignoring whitespace
-   ("washington , d.c." finds "Washington , D.C ."). Offsets map back to the original characters,
-   so ``text == sentence[start:end]`` always holds and ``text`` may differ from the annotated string.
+1. **Exact.** Every verbatim occurrence of the surface form is a candidate. Entities with a single
+   candidate are placed first; then those with several, longest surface form first (file order
+   among equal lengths), so a short form does not take a place inside a longer entity placed after
+   it. Among several candidates, the first by these preferences wins:
+
+   a. it does not overlap a span already placed for another entity of the sample ("サリン" goes to
+      the free "サリン", not the one inside "地下鉄サリン事件");
+   b. it starts at or after the end of the previous match of the *same* surface form (repeated
+      mentions are placed left to right; a further mention then falls back to anywhere);
+   c. it cuts no word: no letter or digit glued to its edges ("Iran" in "Iranian ... Iran" lands on
+      the second). Scripts written without spaces (Han, kana) have no such edges, and for Hangul a
+      span that starts an eojeol satisfies it, since particles attach to the word ("삼성은");
+   d. it is leftmost.
+
+   If every occurrence overlaps an earlier span, the entity is a real nested annotation
+   ("America" in "Bank of America"): it keeps the best such place by b-d.
+2. **Fuzzy.** Not found verbatim: the same choice among the matches of a case-insensitive search
+   that ignores whitespace ("washington , d.c." finds "Washington , D.C ."). Offsets map back to
+   whole original characters, so ``text == sentence[start:end]`` always holds and ``text`` may
+   differ from the annotated string. Fuzzy entities are placed after all exact ones.
 3. **Unaligned.** Still not found: ``start = end = -1``, alignment ``"unaligned"``. Such entities are
    kept, counted in the :class:`AlignmentReport`, and a :class:`GeicAlignmentWarning` names the count
    and the sample keys.
@@ -42,7 +55,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from bisect import bisect_left
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,26 +174,67 @@ class AlignmentReport:
 
 
 # ---------------------------------------------------------------------------- alignment
-def _find(haystack: str, needle: str, begin: int) -> int:
-    """First occurrence of ``needle`` at or after ``begin`` at word boundaries, else any, else -1."""
-    first = pos = haystack.find(needle, begin)
-    if pos == -1:
-        return -1
-    # only a word character at the needle's edge can be glued to a word character outside it
-    head = needle[0].isalnum() or needle[0] == "_"
-    tail = needle[-1].isalnum() or needle[-1] == "_"
-    if not (head or tail):
-        return pos
-    size, limit = len(needle), len(haystack)
-    while pos != -1:
-        end = pos + size
-        if not (
-            (head and pos > 0 and (haystack[pos - 1].isalnum() or haystack[pos - 1] == "_"))
-            or (tail and end < limit and (haystack[end].isalnum() or haystack[end] == "_"))
-        ):
-            return pos
-        pos = haystack.find(needle, pos + 1)
-    return first
+def _unspaced(ch: str) -> bool:
+    """Han ideographs and kana: scripts written without spaces, where any two characters may meet at a word edge."""
+    o = ord(ch)
+    return (
+        0x3040 <= o <= 0x30FF  # hiragana, katakana
+        or 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF  # CJK ideographs
+        or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9F  # katakana extensions, half-width katakana
+        or 0x20000 <= o <= 0x3134F  # CJK ideographs, supplementary planes
+    )
+
+
+def _hangul(ch: str) -> bool:
+    """Hangul syllables and jamo (Korean attaches particles to the preceding word: "삼성은")."""
+    o = ord(ch)
+    return 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F
+
+
+def _glued(left: str, right: str) -> bool:
+    """Whether two adjacent characters belong to one word of a space-delimited script."""
+    return (
+        (left.isalnum() or left == "_")
+        and (right.isalnum() or right == "_")
+        and not _unspaced(left)
+        and not _unspaced(right)
+    )
+
+
+def _on_boundaries(sentence: str, start: int, end: int) -> bool:
+    """``sentence[start:end]`` cuts no word: nothing glued to its first or last character.
+
+    Scripts written without spaces (Han, kana) have no word edges to respect; for Hangul a span
+    starting an eojeol is enough (a particle may follow it).
+
+    >>> _on_boundaries("Iranian officials met in Iran", 0, 4), _on_boundaries("Iranian officials met in Iran", 25, 29)
+    (False, True)
+    >>> _on_boundaries("삼성은 대구", 0, 2), _on_boundaries("東京大学", 0, 2)
+    (True, True)
+    """
+    if start > 0 and _glued(sentence[start - 1], sentence[start]):
+        return False
+    if end < len(sentence):
+        after = sentence[end]
+        if _glued(sentence[end - 1], after) and not _hangul(after):
+            return False
+    return True
+
+
+def _choose(sentence: str, candidates: list[tuple[int, int]], begin: int, taken: list[tuple[int, int]]) -> tuple[int, int]:
+    """The best of several ``(start, end)`` candidates (see the module docstring for the order)."""
+    best_key: tuple[bool, bool, bool, int] | None = None
+    best = candidates[0]
+    for start, end in candidates:
+        key = (
+            any(start < b and a < end for a, b in taken),  # overlaps a span placed before
+            start < begin,  # before the end of the previous match of the same form
+            not _on_boundaries(sentence, start, end),
+            start,
+        )
+        if best_key is None or key < best_key:
+            best_key, best = key, (start, end)
+    return best
 
 
 def _squeeze(text: str) -> tuple[str, list[int]]:
@@ -198,46 +251,83 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
 
 
 def align_entities(sentence: str, surfaces: Sequence[str]) -> list[tuple[int, int, Alignment]]:
-    """``(start, end, alignment)`` for each surface form, by the rules in the module docstring.
+    """``(start, end, alignment)`` for each surface form (in input order), by the rules in the module docstring.
 
     >>> align_entities("New York is not new  york .", ["New York", "new york", "Boston"])
     [(0, 8, 'exact'), (16, 25, 'fuzzy'), (-1, -1, 'unaligned')]
     >>> align_entities("a b a", ["a", "a", "a"])
     [(0, 1, 'exact'), (4, 5, 'exact'), (0, 1, 'exact')]
+    >>> align_entities("Paris Saint-Germain won in Paris .", ["Paris", "Paris Saint-Germain"])
+    [(27, 32, 'exact'), (0, 19, 'exact')]
+    >>> align_entities("Bank of America .", ["America", "Bank of America"])  # nested: kept
+    [(8, 15, 'exact'), (0, 15, 'exact')]
     """
-    out: list[tuple[int, int, Alignment]] = []
-    last_end: dict[str, int] = {}
-    squeezed: tuple[str, list[int]] | None = None
-    for surface in surfaces:
-        if surface:
-            begin = last_end.get(surface, 0)
-            pos = _find(sentence, surface, begin)
-            if pos == -1 and begin:
-                pos = _find(sentence, surface, 0)
-            if pos != -1:
-                end = pos + len(surface)
-                last_end[surface] = end
-                out.append((pos, end, "exact"))
-                continue
-            if squeezed is None:
-                squeezed = _squeeze(sentence)
-            flat, index = squeezed
-            needle, _ = _squeeze(surface)
-            if needle:
-                # the previous match of this form, verbatim or not, in original offsets
-                prev = max(
-                    (e for (s, e, how), earlier in zip(out, surfaces) if how != "unaligned" and _squeeze(earlier)[0] == needle),
-                    default=0,
-                )
-                begin = bisect_left(index, prev)
-                pos = _find(flat, needle, begin)
-                if pos == -1 and begin:
-                    pos = _find(flat, needle, 0)
-                if pos != -1:
-                    out.append((index[pos], index[pos + len(needle) - 1] + 1, "fuzzy"))
-                    continue
-        out.append((-1, -1, "unaligned"))
-    return out
+    return _align(sentence, surfaces)[0]
+
+
+def _align(sentence: str, surfaces: Sequence[str]) -> tuple[list[tuple[int, int, Alignment]], list[int]]:
+    """:func:`align_entities`, plus the indices of the entities that had several verbatim candidates."""
+    count = len(surfaces)
+    out: list[tuple[int, int, Alignment]] = [(-1, -1, "unaligned")] * count
+    taken: list[tuple[int, int]] = []
+    missing: list[int] = []
+    several: list[tuple[int, list[tuple[int, int]]]] = []
+    find = sentence.find
+    for i, surface in enumerate(surfaces):
+        pos = find(surface) if surface else -1
+        if pos == -1:
+            missing.append(i)
+            continue
+        end = pos + len(surface)
+        nxt = find(surface, pos + 1)
+        if nxt == -1:  # one occurrence: nothing to choose (the common case)
+            taken.append((pos, end))
+            out[i] = (pos, end, "exact")
+            continue
+        candidates = [(pos, end)]
+        size = len(surface)
+        while nxt != -1:
+            candidates.append((nxt, nxt + size))
+            nxt = find(surface, nxt + 1)
+        several.append((i, candidates))
+    if several:
+        last_end: dict[str, int] = {}
+        if len(several) > 1:
+            several.sort(key=lambda item: len(surfaces[item[0]]), reverse=True)  # stable: file order among equals
+        for i, candidates in several:
+            surface = surfaces[i]
+            start, end = _choose(sentence, candidates, last_end.get(surface, 0), taken)
+            last_end[surface] = end
+            taken.append((start, end))
+            out[i] = (start, end, "exact")
+    chosen = [i for i, _ in several]
+    if not missing:
+        return out, chosen
+    flat, index = _squeeze(sentence)
+    bound = len(index)
+    needles = {i: _squeeze(surface)[0] for i, surface in enumerate(surfaces) if surface}
+    missing.sort(key=lambda i: len(needles.get(i, "")), reverse=True)
+    for i in missing:
+        needle = needles.get(i)
+        if not needle:
+            continue
+        size = len(needle)
+        candidates = []
+        pos = flat.find(needle)
+        while pos != -1:
+            stop = pos + size
+            # whole original characters only (lower-casing may turn one character into two)
+            if (pos == 0 or index[pos - 1] != index[pos]) and (stop == bound or index[stop] != index[stop - 1]):
+                candidates.append((index[pos], index[stop - 1] + 1))
+            pos = flat.find(needle, pos + 1)
+        if not candidates:
+            continue
+        # the previous placed mention of this form (verbatim or not), in input order
+        begin = max((out[j][1] for j in range(i) if out[j][2] != "unaligned" and needles.get(j) == needle), default=0)
+        start, end = _choose(sentence, candidates, begin, taken) if len(candidates) > 1 else candidates[0]
+        taken.append((start, end))
+        out[i] = (start, end, "fuzzy")
+    return out, chosen
 
 
 # ---------------------------------------------------------------------------- reading
@@ -390,12 +480,12 @@ def parse_geic(
                     unknown[category] += 1
         entities = []
         missing = False
-        for surface, category, node, (start, end, how) in zip(
-            surfaces, categories, nodes, align_entities(sentence, surfaces)
-        ):
+        placed, several = _align(sentence, surfaces)
+        for i in several:  # only these can occur more than once
+            repeats += sentence.count(surfaces[i]) > 1
+        for surface, category, node, (start, end, how) in zip(surfaces, categories, nodes, placed):
             if how == "exact":
                 exact += 1
-                repeats += sentence.count(surface) > 1
                 entities.append(GeicEntity(surface, category, start, end, node, how))
             elif how == "fuzzy":
                 fuzzy += 1

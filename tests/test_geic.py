@@ -45,6 +45,86 @@ def test_word_boundaries_preferred():
     assert align_entities("Pianists play .", ["Pianist"]) == [(0, 7, "exact")]
 
 
+def test_free_occurrence_preferred_to_one_inside_another_entity():
+    # Japanese: the substance is mentioned on its own after the name of the attack
+    s = "地下鉄サリン事件の裁判では、サリンの製造方法が争点になった。"
+    free = s.index("サリン", 8)
+    for surfaces in (["地下鉄サリン事件", "サリン"], ["サリン", "地下鉄サリン事件"]):
+        placed = dict(zip(surfaces, align_entities(s, surfaces)))
+        assert placed["地下鉄サリン事件"] == (0, 8, "exact")
+        assert placed["サリン"] == (free, free + 3, "exact")
+    # Korean: the company (with a topic particle) comes before the stadium named after it
+    s = "삼성은 대구 삼성 라이온즈 파크의 명칭 사용권을 가지고 있다."
+    for surfaces in (["삼성", "대구 삼성 라이온즈 파크"], ["대구 삼성 라이온즈 파크", "삼성"]):
+        placed = dict(zip(surfaces, align_entities(s, surfaces)))
+        assert placed["삼성"] == (0, 2, "exact")
+        assert placed["대구 삼성 라이온즈 파크"] == (4, 17, "exact")
+    # English: a city after a club named after it, listed in either order
+    s = "Paris Saint-Germain fans marched through Paris ."
+    assert align_entities(s, ["Paris", "Paris Saint-Germain"]) == [(41, 46, "exact"), (0, 19, "exact")]
+    assert align_entities(s, ["Paris Saint-Germain", "Paris"]) == [(0, 19, "exact"), (41, 46, "exact")]
+
+
+def test_nested_annotations_keep_their_only_place():
+    s = "He joined Bank of America in 1999 ."
+    for surfaces in (["Bank of America", "America"], ["America", "Bank of America"]):
+        placed = dict(zip(surfaces, align_entities(s, surfaces)))
+        assert placed == {"Bank of America": (10, 25, "exact"), "America": (18, 25, "exact")}
+    # with two nested candidates, the other preferences still choose among them
+    s = "Bank of America and Bank of America Plaza ."
+    out = align_entities(s, ["Bank of America Plaza", "Bank of America", "America"])
+    assert out == [(20, 41, "exact"), (0, 15, "exact"), (8, 15, "exact")]
+
+
+def test_repeated_forms_avoid_other_entities_then_go_left_to_right():
+    s = "Luis Milla and Luis Enrique met Luis and Luis ."
+    out = align_entities(s, ["Luis Milla", "Luis Enrique", "Luis", "Luis"])
+    assert out[2:] == [(32, 36, "exact"), (41, 45, "exact")]
+    # a third mention with no free place left goes back to the earliest free one, then anywhere
+    assert align_entities(s, ["Luis Milla", "Luis", "Luis", "Luis"])[1:] == [
+        (15, 19, "exact"), (32, 36, "exact"), (41, 45, "exact")]
+    assert align_entities("Ann met Ann .", ["Ann", "Ann", "Ann"])[2] == (0, 3, "exact")
+
+
+def test_word_boundaries_by_script():
+    # Hangul: a boundary is the start of an eojeol, whatever particle follows
+    assert align_entities("대한국인 한국은 좋다", ["한국"]) == [(5, 7, "exact")]
+    assert align_entities("서울은 서울시의 수도", ["서울"]) == [(0, 2, "exact")]
+    # Han and kana have no word edges to prefer: the leftmost occurrence wins
+    assert align_entities("我在北京工作，「北京」是首都。", ["北京"]) == [(2, 4, "exact")]
+    assert align_entities("東京タワーと「東京」", ["東京"]) == [(0, 2, "exact")]
+    # a Latin name glued to Han characters is not inside a word
+    assert align_entities("Apple发布了新品，Applesauce不是", ["Apple"]) == [(0, 5, "exact")]
+
+
+SCRIPTS = {  # letters, how words join into a phrase, what separates phrases
+    "latin": ("ab", " ", " | "),
+    "hangul": ("가나", " ", " , "),
+    "han": ("東京", "", "、"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SCRIPTS)), st.data())
+def test_every_entity_gets_a_free_place_when_the_sentence_has_one(script, data):
+    """Each mention (a phrase of 1-3 words) has its own occurrence, between separators, among
+    distractor phrases that may contain or equal the entities: then no two entities overlap,
+    repeated mentions take distinct places, and every span is verbatim."""
+    letters, joiner, separator = SCRIPTS[script]
+    phrase = st.lists(st.text(alphabet=letters, min_size=1, max_size=3), min_size=1, max_size=3).map(joiner.join)
+    mentions = data.draw(st.lists(phrase, min_size=1, max_size=6), label="mentions")
+    distractors = data.draw(st.lists(phrase, max_size=6), label="distractors")
+    sentence = separator.join(data.draw(st.permutations(mentions + distractors), label="order"))
+    out = align_entities(sentence, mentions)
+    assert all(how == "exact" and sentence[start:end] == m for m, (start, end, how) in zip(mentions, out))
+    spans = sorted((start, end) for start, end, _ in out)
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), (sentence, mentions, out)
+    if script == "latin":  # in a spaced script every entity lands on whole words
+        outside = set(" |")
+        assert all((start == 0 or sentence[start - 1] in outside) and (end == len(sentence) or sentence[end] in outside)
+                   for start, end in spans)
+
+
 def test_fuzzy_maps_back_to_original_offsets():
     s = "near Washington , D.C . and ( Ghost ) Riders"
     (a, b) = align_entities(s, ["washington , D.C.", "(Ghost) Riders"])
