@@ -2,10 +2,13 @@
 
 Tokenization, for traditional token classifiers:
 
-- ``zh`` and ``ja``: every non-whitespace character is a token.
-- every other language (``ko`` included, which is space-delimited): a Unicode word/punctuation
-  split; a token is a run of word characters (letters, digits, ``_``, combining marks) or a single
-  other non-space character. "D.C." gives ``D``, ``.``, ``C``, ``.``.
+- ``zh``, ``ja`` and ``ko``: every non-whitespace character is a token (with any combining marks
+  that follow it). Korean is written with spaces, but particles attach to the noun before them
+  ("한강은" = "한강" + topic particle), so entity ends fall inside space-delimited words; like
+  KLUE-NER, Korean is tagged per character (here without whitespace tokens).
+- every other language: a Unicode word/punctuation split; a token is a run of word characters
+  (letters, digits, ``_``, combining marks) or a single other non-space character.
+  "D.C." gives ``D``, ``.``, ``C``, ``.``.
 
 Whitespace is never a token, and ``text[token.start:token.end] == token.text``.
 
@@ -27,6 +30,11 @@ Example:
     1
     >>> [t.text for t in tokenize("东京 大学", "zh")]
     ['东', '京', '大', '学']
+    >>> ko = tokenize("한강은 서울을 흐른다.", "ko")
+    >>> [t.text for t in ko]
+    ['한', '강', '은', '서', '울', '을', '흐', '른', '다', '.']
+    >>> bio_tags(ko, [(0, 2, "river"), (4, 6, "city")]).tags[:6]
+    ['B-river', 'I-river', 'O', 'B-city', 'I-city', 'O']
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from typing import NamedTuple, Sequence
 
 __all__ = ["Token", "TokenColumns", "tokenize", "tokenize_columns", "BioTags", "bio_tags", "CHARACTER_LANGUAGES"]
 
-CHARACTER_LANGUAGES: frozenset[str] = frozenset({"zh", "ja"})
+CHARACTER_LANGUAGES: frozenset[str] = frozenset({"zh", "ja", "ko"})  # tokenized per character
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e" \
          "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\ufe20-\ufe2f"

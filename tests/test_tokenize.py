@@ -21,7 +21,8 @@ def decode(tokens, tags):
         ("EU rejects German call .", "en", ["EU", "rejects", "German", "call", "."]),
         ("l'Union européenne (UE)", "fr", ["l", "'", "Union", "européenne", "(", "UE", ")"]),
         ("Москва — столица", "ru", ["Москва", "—", "столица"]),
-        ("서울은 한국의 수도이다.", "ko", ["서울은", "한국의", "수도이다", "."]),
+        ("서울은 한국의 수도이다.", "ko", list("서울은한국의수도이다.")),
+        ("LG전자 본사", "ko-KR", ["L", "G", "전", "자", "본", "사"]),
         ("北京是中国的首都。", "zh", list("北京是中国的首都。")),
         ("東京 タワー", "ja-JP", ["東", "京", "タ", "ワ", "ー"]),
         ("Cafe\u0301 noir", "es", ["Cafe\u0301", "noir"]),
@@ -32,6 +33,21 @@ def test_tokenize_languages(text, language, expected):
     tokens = tokenize(text, language)
     assert [t.text for t in tokens] == expected
     assert all(text[t.start:t.end] == t.text and t.text.strip() == t.text for t in tokens)
+
+
+def test_korean_entities_followed_by_particles_are_all_tagged():
+    text = "한강은 서울을 가로질러 흐르고, 이순신 장군의 동상은 광화문 광장에 서 있다."
+    surfaces = ["한강", "서울", "이순신", "광화문 광장"]
+    labels = ["river", "city", "military personnel", "square"]
+    spans = {(s, s + len(e), label) for e, label in zip(surfaces, labels) for s in [text.index(e)]}
+    tokens = tokenize(text, "ko")
+    assert all(not t.text.isspace() and len(t.text) == 1 for t in tokens)
+    bio = bio_tags(tokens, sorted(spans))
+    assert bio.skipped == 0
+    assert decode(tokens, bio.tags) == spans
+    # the space-delimited split loses every entity followed by a particle (all but 이순신)
+    words = tokenize_columns(text, "en")
+    assert bio_tags(words, sorted(spans)).misaligned == 3
 
 
 def test_tokenize_rejects_non_text():
@@ -77,7 +93,7 @@ def test_bio_rejects_bad_spans():
 @given(
     st.text(alphabet="ab .,-", max_size=25),
     st.lists(st.tuples(st.integers(0, 25), st.integers(1, 6), st.sampled_from(["x", "y-z", "w v"])), max_size=6),
-    st.sampled_from(["en", "zh"]),
+    st.sampled_from(["en", "zh", "ko"]),
 )
 def test_bio_round_trip_property(text, raw_spans, language):
     tokens = tokenize(text, language)
