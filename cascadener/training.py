@@ -308,6 +308,7 @@ def train_cascade(
     taxonomy: Any = None,
     template: str = "released",
     options: TrainOptions = TrainOptions(),
+    classifier_options: TrainOptions | None = None,
     vocab_size: int = 2000,
     tiny_options: Any = None,
     export_sft: str | Path | None = None,
@@ -318,6 +319,7 @@ def train_cascade(
     it, a tiny from-scratch Qwen2 (:mod:`cascadener.tiny`) with a tokenizer trained on the
     training conversations. Saves ``output_dir/model`` (``one_model``) or ``output_dir/extractor``
     and ``output_dir/classifier``, each loadable with ``CascadeNER.from_pretrained``.
+    ``classifier_options`` (default: ``options``) trains the classifier of a two-model cascade.
     Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``);
     ``export_sft`` also writes them as ShareGPT JSON (``stage1.json``, ``stage2.json``) there.
     """
@@ -337,14 +339,15 @@ def train_cascade(
     for name, dataset in jobs.items():
         if len(dataset) == 0:
             raise TrainingDataError(f"no {name} conversations to train on ({data.report.summary()})")
+        job_options = classifier_options if name == "classifier" and classifier_options is not None else options
         if base_model is not None:
-            runs[name] = train(base_model, dataset, output_dir / name, options=options)
+            runs[name] = train(base_model, dataset, output_dir / name, options=job_options)
             continue
         texts = [m["content"] for messages in dataset["messages"] for m in messages]
         with tempfile.TemporaryDirectory(prefix=f"cascadener-{name}-init-") as init_dir:
             create_tiny_model(chat_texts(texts), init_dir, vocab_size=vocab_size,
                               options=tiny_options or TinyModelOptions(seed=options.seed))
-            runs[name] = train(init_dir, dataset, output_dir / name, options=options)
+            runs[name] = train(init_dir, dataset, output_dir / name, options=job_options)
     if one_model:
         extractor = classifier = output_dir / "model"
     else:

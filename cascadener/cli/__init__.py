@@ -17,7 +17,7 @@ import importlib
 import sys
 from typing import Sequence
 
-SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train")
+SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

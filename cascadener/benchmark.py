@@ -1,0 +1,417 @@
+"""The main job: DynamicNER data -> (training) -> two-stage prediction -> scores -> results card.
+
+:func:`run_benchmark` does, offline:
+
+1. load the DynamicNER train and test splits of the chosen languages through the ``datasets``
+   builder (``dynamicner.py``): the embedded sample, or ``data_dir`` (the full release);
+2. unless an extractor is given, train an extractor and a classifier (:func:`cascadener.training.train_cascade`)
+   on the train split: from a tiny from-scratch model, or from ``base_model``; the classifier learns both
+   the per-sample dynamic lists and the taxonomy levels of the hierarchical cascade;
+3. predict the test split once with stage 1, then classify every mention twice: against the sample's
+   own ``type_list`` (the **dynamic** column), and down the taxonomy (the hierarchical cascade, read at
+   level 1, 2 and 3 for the **coarse**, **medium** and **fine** columns; gold labels are the entity's
+   taxonomy ``path`` cut at that level);
+4. score each column with the ``dynamicner_f1`` scorer (strict span + label matching), per language;
+5. write ``predictions.jsonl``, ``results.json`` (+ ``results/<run_id>.json``), a model card
+   ``README.md`` with ``model-index`` (:mod:`cascadener.hub`) and ``per_label_f1.png``.
+
+The printed table is F1 in percent, one row per language plus ``all`` (micro-averaged over every
+sentence of the chosen languages).
+
+Example:
+    >>> print(format_table({"dynamic": {"f1": 0.5, "language/en/f1": 0.5}}, ["en"]))
+    language  dynamic  coarse  medium    fine
+    en           50.0       -       -       -
+    all          50.0       -       -       -
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from .training import TrainOptions
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
+GRANULARITY_LEVELS: dict[str, int] = {"coarse": 1, "medium": 2, "fine": 3}
+COLUMNS: tuple[str, ...] = ("dynamic", "coarse", "medium", "fine")
+# Training of the tiny from-scratch models on the embedded train split, sized to take minutes on
+# 2 CPU cores: the extractor (286 sentences) gets many passes, the classifier (~3,700 questions:
+# dynamic lists + three cascade levels per entity) few. One torch thread: tiny matrices gain little
+# from more, and busy cores make multi-threaded torch many times slower.
+TINY_EXTRACTOR_TRAINING = TrainOptions(epochs=15.0, learning_rate=3e-3, batch_size=16, lr_scheduler="cosine",
+                                       logging_steps=20, num_threads=1)
+TINY_CLASSIFIER_TRAINING = TrainOptions(epochs=2.0, learning_rate=3e-3, batch_size=16, lr_scheduler="cosine",
+                                        logging_steps=20, num_threads=1)
+CARD_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1", "extraction_f1",
+                                 "coarse/f1", "medium/f1", "fine/f1")
+
+
+class BenchmarkError(ValueError):
+    """A user-facing problem with the benchmark's inputs (bad language, missing split, ...)."""
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """What the main job runs. ``max_train``/``max_test`` (per language) give the reduced mode.
+
+    ``train`` trains the extractor (and the one model of ``one_model``), ``classifier_train`` the
+    classifier; the defaults suit a tiny from-scratch model (pass others with ``base_model``).
+    ``max_new_tokens`` caps the stage-1 budget; ``predict_threads`` sets torch's CPU threads while
+    predicting (``None``: torch's default).
+    """
+
+    output_dir: Path
+    languages: tuple[str, ...] = LANGUAGES
+    data_dir: str | None = None
+    extractor: str | None = None
+    classifier: str | None = None
+    base_model: str | None = None
+    one_model: bool = False
+    max_train: int | None = None
+    max_test: int | None = None
+    train: TrainOptions = TINY_EXTRACTOR_TRAINING
+    classifier_train: TrainOptions = TINY_CLASSIFIER_TRAINING
+    vocab_size: int = 2000
+    classification: str = "generative"
+    template: str = "released"
+    batch_size: int = 16
+    max_new_tokens: int | None = None
+    predict_threads: int | None = None
+    device: str | None = None
+    retrain: bool = False
+    progress: bool = True
+
+
+@dataclass
+class SplitData:
+    """Records of one split (``{id, language, text, entities, type_list}``) and where they came from."""
+
+    records: list[dict[str, Any]]
+    taxonomy: Any
+    description: dict[str, Any]
+
+
+@dataclass
+class BenchmarkResult:
+    """Scores per column (flat dicts from the scorer), the printed table and the files written."""
+
+    scores: dict[str, dict[str, float]]
+    table: str
+    results: Any
+    paths: dict[str, Path]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------- data
+
+def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = None,
+               limit: int | None = None) -> SplitData:
+    """One split of the dynamic configs of ``languages`` (first ``limit`` sentences per language)."""
+    import dynamicner
+
+    records: list[dict[str, Any]] = []
+    taxonomy = None
+    for language in languages:
+        if language not in LANGUAGES:
+            raise BenchmarkError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
+        builder = dynamicner.prepare(language, data_dir=data_dir)
+        splits = list(builder.info.splits or {})
+        if split not in splits:
+            raise BenchmarkError(f"DynamicNER {language} has no split {split!r} (available: {', '.join(splits)})")
+        dataset = builder.as_dataset(split=split)
+        if limit is not None:
+            dataset = dataset.select(range(min(limit, len(dataset))))
+        taxonomy = taxonomy or builder.taxonomy()
+        for row in dataset:
+            records.append({"id": row["id"], "language": row["language"], "text": row["text"],
+                            "entities": [dict(e) for e in row["entities"]], "type_list": list(row["type_list"])})
+    config = "all" if sorted(languages) == sorted(LANGUAGES) else "+".join(languages)
+    description = {"name": "dynamicner", "config": config, "split": split,
+                   "revision": f"builder-{dynamicner.builder_hash()}",
+                   "source": data_dir or "embedded sample", "sentences": len(records)}
+    if limit is not None:
+        description["limit_per_language"] = limit
+    return SplitData(records=records, taxonomy=taxonomy, description=description)
+
+
+def gold_at_level(entity: dict[str, Any], level: int) -> str:
+    """The gold type of ``entity`` at taxonomy ``level`` (its path cut there; the label without a path).
+
+    >>> gold_at_level({"label": "novelist", "path": ["person", "real person", "author"]}, 2)
+    'real person'
+    """
+    path = entity.get("path") or []
+    if not path:
+        return entity["label"]
+    return path[min(level, len(path)) - 1]
+
+
+# ----------------------------------------------------------------------------------------- models
+
+def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str, Any]:
+    return {"languages": list(options.languages), "max_train": options.max_train, "data": train.description,
+            "base_model": options.base_model, "one_model": options.one_model, "template": options.template,
+            "vocab_size": options.vocab_size,
+            "train": [asdict(o) | {"lora_target_modules": list(o.lora_target_modules), "progress": None}
+                      for o in (options.train, options.classifier_train)]}
+
+
+def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[str, str, dict[str, Any]]:
+    """The extractor and classifier to use: given, reused from an identical earlier run in
+    ``output_dir/models`` (resume), or trained now. Returns their paths and a description."""
+    if options.extractor is not None:
+        classifier = options.classifier or options.extractor
+        return options.extractor, classifier, {"extractor": options.extractor, "classifier": classifier,
+                                               "trained": False}
+    from .training import train_cascade
+
+    assert train is not None
+    models_dir = Path(options.output_dir) / "models"
+    stamp_path = models_dir / "benchmark_train.json"
+    fingerprint = _train_fingerprint(options, train)
+    names = ("model", "model") if options.one_model else ("extractor", "classifier")
+    if (not options.retrain and stamp_path.is_file()
+            and json.loads(stamp_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+            and all((models_dir / n / "config.json").is_file() for n in names)):
+        print(f"reusing the models trained by an identical earlier run in {models_dir} (--retrain to redo)",
+              file=sys.stderr)
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+        return (str(models_dir / names[0]), str(models_dir / names[1]),
+                {"extractor": str(models_dir / names[0]), "classifier": str(models_dir / names[1]),
+                 "trained": True, "reused": True, "base_model": options.base_model, "training": stamp["training"]})
+    result = train_cascade(train.records, models_dir, base_model=options.base_model, one_model=options.one_model,
+                           lists=("type_list", "hierarchy"), taxonomy=train.taxonomy, template=options.template,
+                           options=replace(options.train, progress=options.progress),
+                           classifier_options=replace(options.classifier_train, progress=options.progress),
+                           vocab_size=options.vocab_size)
+    training = {"sft": result.sft_report.to_dict(),
+                "runs": {name: {"steps": r.steps, "examples": r.examples, "skipped": len(r.skipped),
+                                "first_loss": r.first_loss, "final_loss": r.final_loss,
+                                "runtime_seconds": round(r.runtime_seconds, 2)} for name, r in result.runs.items()}}
+    stamp_path.write_text(json.dumps({"fingerprint": fingerprint, "training": training}, indent=2,
+                                     ensure_ascii=False) + "\n", encoding="utf-8")
+    print(result.summary(), file=sys.stderr)
+    return (str(result.extractor), str(result.classifier),
+            {"extractor": str(result.extractor), "classifier": str(result.classifier), "trained": True,
+             "base_model": options.base_model, "training": training})
+
+
+# ----------------------------------------------------------------------------------------- predict
+
+@dataclass
+class SplitPredictions:
+    """Per test sentence: dynamic-list entities, and cascade entities with their label per level."""
+
+    dynamic: list[list[dict[str, Any]]]
+    cascade: list[list[dict[str, Any]]]
+    stats: dict[str, int]
+
+
+def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitPredictions:
+    """Stage 1 once; stage 2 against each sample's ``type_list`` and down the taxonomy."""
+    from tqdm.auto import tqdm
+
+    from .classify import ClassifyOptions
+
+    texts = [r["text"] for r in test.records]
+    with tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent", disable=not options.progress) as bar:
+        extractions, unfinished = ner.extract(texts, batch_size=options.batch_size,
+                                              max_new_tokens=options.max_new_tokens, on_batch=bar.update)
+    mentions = [e.mentions for e in extractions]
+    n_mentions = sum(len(m) for m in mentions)
+    classify = ClassifyOptions(mode=options.classification, batch_size=options.batch_size)  # type: ignore[arg-type]
+    with tqdm(total=n_mentions, desc="stage 2 (dynamic lists)", unit="ent", disable=not options.progress) as bar:
+        listed = ner.classify_mentions(texts, mentions, [r["type_list"] for r in test.records],
+                                       template=options.template, options=classify, on_batch=bar.update)
+    with tqdm(total=n_mentions * test.taxonomy.depth, desc="stage 2 (cascade)", unit="question",
+              disable=not options.progress) as bar:
+        cascaded = ner.classify_mentions(texts, mentions, [None] * len(texts), taxonomy=test.taxonomy,
+                                         template=options.template, options=classify, on_batch=bar.update)
+    dynamic, cascade = [], []
+    off_list = 0
+    for sentence_mentions, by_list, by_level in zip(mentions, listed, cascaded):
+        dynamic.append([{"text": m.text, "label": c[-1].label, "start": m.start, "end": m.end,
+                         "score": float(c[-1].score)} for m, c in zip(sentence_mentions, by_list)])
+        cascade.append([{"text": m.text, "label": c[-1].label, "start": m.start, "end": m.end,
+                         "levels": [x.label for x in c]} for m, c in zip(sentence_mentions, by_level)])
+        off_list += sum(x.off_list for c in by_list for x in c) + sum(x.off_list for c in by_level for x in c)
+    stats = {"sentences": len(texts), "mentions": n_mentions, "unfinished_stage1_outputs": unfinished,
+             "invented_mentions": sum(len(e.invented) for e in extractions),
+             "off_list_answers": off_list}
+    return SplitPredictions(dynamic=dynamic, cascade=cascade, stats=stats)
+
+
+# ----------------------------------------------------------------------------------------- score
+
+def score_columns(test: SplitData, predictions: SplitPredictions) -> dict[str, dict[str, float]]:
+    """``dynamicner_f1`` scores (strict) for the dynamic column and each cascade level."""
+    from dynamicner_f1 import score_spans
+
+    texts = [r["text"] for r in test.records]
+    languages = [r["language"] for r in test.records]
+    scores = {"dynamic": score_spans(predictions.dynamic, [r["entities"] for r in test.records],
+                                     type_lists=[r["type_list"] for r in test.records], languages=languages,
+                                     sentences=texts)}
+    for column, level in GRANULARITY_LEVELS.items():
+        gold = [[{**e, "label": gold_at_level(e, level)} for e in r["entities"]] for r in test.records]
+        pred = [[{**e, "label": e["levels"][min(level, len(e["levels"])) - 1]} for e in sentence]
+                for sentence in predictions.cascade]
+        scores[column] = score_spans(pred, gold, languages=languages, sentences=texts)
+    return scores
+
+
+def format_table(scores: dict[str, dict[str, float]], languages: Sequence[str]) -> str:
+    """F1 in percent: one row per language and ``all``, one column per granularity."""
+    header = f"{'language':<10}" + "".join(f"{c:>8}" for c in COLUMNS)
+    lines = [header]
+    for language in [*languages, "all"]:
+        key = "f1" if language == "all" else f"language/{language}/f1"
+        cells = []
+        for column in COLUMNS:
+            value = scores.get(column, {}).get(key)
+            cells.append(f"{100 * value:>8.1f}" if value is not None else f"{'-':>8}")
+        lines.append(f"{language:<10}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def flat_metrics(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """One flat dict for the results JSON: the dynamic column's keys as they are, the others prefixed.
+
+    >>> flat_metrics({"dynamic": {"f1": 0.5}, "fine": {"f1": 0.25, "label/x/f1": 0.1}})
+    {'f1': 0.5, 'fine/f1': 0.25, 'fine/label/x/f1': 0.1}
+    """
+    metrics = {key: float(value) for key, value in scores.get("dynamic", {}).items()}
+    for column in COLUMNS[1:]:
+        metrics.update({f"{column}/{key}": float(value) for key, value in scores.get(column, {}).items()})
+    return metrics
+
+
+def plot_per_label_f1(scores: dict[str, float], path: Path, *, title: str, top: int = 40) -> Path:
+    """A horizontal bar chart of per-label F1 (the ``top`` labels by gold support), saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_label: dict[str, dict[str, float]] = {}
+    for key, value in scores.items():
+        if key.startswith("label/"):
+            label, _, name = key[len("label/"):].rpartition("/")
+            per_label.setdefault(label, {})[name] = value
+    rows = sorted(per_label.items(), key=lambda item: (-item[1].get("support", 0), item[0]))[:top]
+    rows.reverse()
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.22 * len(rows) + 1)))
+    ax.barh([f"{label} ({int(v.get('support', 0))})" for label, v in rows], [100 * v.get("f1", 0) for _, v in rows],
+            color="#4c72b0")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("F1 (%)")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str:
+    """Markdown appended to the model card: the per-language table and what the numbers mean."""
+    if not model_info.get("trained"):
+        origin = f"the given models (extractor `{model_info['extractor']}`, classifier `{model_info['classifier']}`)"
+    elif model_info.get("base_model"):
+        origin = f"`{model_info['base_model']}` fine-tuned on the DynamicNER train split ({test.description['source']})"
+    else:
+        origin = (f"tiny (~0.5M parameters) Qwen2 models trained from scratch on the train split of the "
+                  f"{test.description['source']}: they mostly memorise and are no estimate of CascadeNER's quality")
+    return (
+        "\n## DynamicNER F1 (%) per language and granularity\n\n"
+        f"Models: {origin}. Test split: {test.description['sentences']} sentences "
+        f"({test.description['source']}). `dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: "
+        "the hierarchical cascade read at taxonomy level 1/2/3. Strict span + label matching.\n\n"
+        f"```\n{table}\n```\n"
+    )
+
+
+# ----------------------------------------------------------------------------------------- main
+
+def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
+    """The whole job (see the module docstring); returns the scores and the paths written."""
+    from dynamicner_f1 import __version__ as metric_version
+
+    from . import hub
+    from .pipeline import CascadeNER
+    from .prompts import prompt_hash
+
+    output_dir = Path(options.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    test = load_split(options.languages, "test", data_dir=options.data_dir, limit=options.max_test)
+    train = None
+    if options.extractor is None:
+        train = load_split(options.languages, "train", data_dir=options.data_dir, limit=options.max_train)
+    timings["load_seconds"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    extractor, classifier, model_info = ensure_models(options, train)
+    timings["train_seconds"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if options.predict_threads:
+        torch.set_num_threads(options.predict_threads)
+    try:
+        ner = CascadeNER.from_pretrained(extractor, classifier, device=options.device)
+        predictions = predict_test(ner, test, options)
+    finally:
+        torch.set_num_threads(threads_before)
+    timings["predict_seconds"] = time.perf_counter() - mark
+
+    scores = score_columns(test, predictions)
+    table = format_table(scores, options.languages)
+
+    paths: dict[str, Path] = {}
+    paths["predictions"] = output_dir / "predictions.jsonl"
+    with paths["predictions"].open("w", encoding="utf-8") as out:
+        for record, dynamic, cascade in zip(test.records, predictions.dynamic, predictions.cascade):
+            out.write(json.dumps({"id": record["id"], "language": record["language"], "text": record["text"],
+                                  "type_list": record["type_list"], "entities": dynamic,
+                                  "cascade_entities": cascade, "references": record["entities"]},
+                                 ensure_ascii=False) + "\n")
+    timings["total_seconds"] = time.perf_counter() - started
+    results = hub.RunResults(
+        run_id=hub.new_run_id(),
+        created_at=hub.now_iso(),
+        model=model_info | {"base_model": options.base_model},
+        dataset=test.description | {"pretty_name": "DynamicNER"},
+        metric={"name": "dynamicner_f1", "version": metric_version, "matching": "strict"},
+        prompt={"template": options.template, "hash": prompt_hash(template=options.template)},
+        metrics=flat_metrics(scores),
+        pipeline={"classification": options.classification, "batch_size": options.batch_size,
+                  "columns": {"dynamic": "per-sample type_list",
+                              **{c: f"hierarchical cascade, level {lvl}" for c, lvl in GRANULARITY_LEVELS.items()}},
+                  "languages": list(options.languages), "max_train": options.max_train,
+                  "max_test": options.max_test},
+        counts=predictions.stats | {key: round(value, 2) for key, value in timings.items()},
+    )
+    paths["results"] = output_dir / "results.json"
+    paths["results"].write_text(results.to_json(), encoding="utf-8")
+    model_id = None if model_info.get("trained") is False else "cascadener-tiny-dynamicner"
+    if options.base_model is not None and model_info.get("trained"):
+        model_id = f"cascadener-{Path(options.base_model).name}-dynamicner"
+    paths["card"], paths["run_json"] = hub.write_dry_run(results, output_dir, model_id=model_id,
+                                                         metric_keys=[k for k in CARD_METRICS if k in results.metrics])
+    with paths["card"].open("a", encoding="utf-8") as card:
+        card.write(card_section(table, test, model_info))
+    paths["plot"] = plot_per_label_f1(scores["dynamic"], output_dir / "per_label_f1.png",
+                                      title=f"DynamicNER test ({test.description['config']}), dynamic lists: "
+                                            "per-label F1 (support)")
+    return BenchmarkResult(scores=scores, table=table, results=results, paths=paths, timings=timings)

@@ -1,0 +1,135 @@
+"""``cascadener run``: the main job, DynamicNER end to end (offline by default).
+
+Loads the DynamicNER train/test splits (the embedded sample, or ``--data-dir`` with the full
+release), trains a tiny extractor and classifier on the train split unless ``--extractor`` is
+given (``--base-model`` fine-tunes that model instead), predicts the test split, scores it with
+dynamicner_f1 and prints F1 per language and granularity. Writes to ``--output-dir``:
+``results.json``, ``README.md`` (model card with ``model-index``), ``per_label_f1.png``,
+``predictions.jsonl`` and, when trained, ``models/``. Re-running with the same options reuses the
+trained models (``--retrain`` to redo).
+
+Example:
+    >>> from cascadener.cli import build_parser
+    >>> args = build_parser().parse_args(["run", "--languages", "en", "de", "--max-test", "2"])
+    >>> args.languages, args.max_test, args.output_dir
+    (['en', 'de'], 2, 'cascadener-run')
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .predict import _positive_int
+
+__all__ = ["add_parser", "run", "benchmark_options"]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from cascadener.benchmark import LANGUAGES
+
+    parser = subparsers.add_parser("run", help="the main job: train (optional), predict, score, write the card",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output-dir", default="cascadener-run", help="folder for results (default: %(default)s)")
+    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES, metavar="LANG",
+                        help=f"languages to run (default: all of {' '.join(LANGUAGES)})")
+    parser.add_argument("--data-dir", default=None, help="the full DynamicNER release (default: the embedded sample)")
+    parser.add_argument("--extractor", default=None, help="trained stage-1 model (directory or Hub id): skip training")
+    parser.add_argument("--classifier", default=None, help="trained stage-2 model (default: the extractor)")
+    parser.add_argument("--base-model", default=None,
+                        help="fine-tune this AutoModelForCausalLM instead of a tiny model from scratch")
+    parser.add_argument("--one-model", action="store_true", help="train one model for both stages")
+    parser.add_argument("--lora", action="store_true", help="train LoRA adapters (with --base-model)")
+    parser.add_argument("--epochs", type=float, default=None, help="extractor epochs (default: 15 tiny, 3 base)")
+    parser.add_argument("--classifier-epochs", type=float, default=None, help="classifier epochs (default: 2 tiny, 1 base)")
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--max-steps", type=_positive_int, default=None, help="cap on steps per model (reduced mode)")
+    parser.add_argument("--max-train", type=_positive_int, default=None, help="train sentences per language (reduced mode)")
+    parser.add_argument("--max-test", type=_positive_int, default=None, help="test sentences per language (reduced mode)")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="torch CPU threads (default: 1 for tiny models trained here, torch's default otherwise)")
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=None, help="cap on the stage-1 budget")
+    parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
+    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
+    parser.add_argument("--batch-size", type=_positive_int, default=16)
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--retrain", action="store_true", help="train again even if an identical run left models")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def benchmark_options(args: argparse.Namespace):
+    """The :class:`cascadener.benchmark.BenchmarkOptions` the arguments ask for."""
+    from cascadener.benchmark import TINY_CLASSIFIER_TRAINING, TINY_EXTRACTOR_TRAINING, BenchmarkOptions
+
+    extractor_train, classifier_train = TINY_EXTRACTOR_TRAINING, TINY_CLASSIFIER_TRAINING
+    if args.base_model is not None:
+        rate = 2e-4 if args.lora else 2e-5
+        extractor_train = replace(extractor_train, epochs=3.0, learning_rate=rate, batch_size=8, lr_scheduler="linear",
+                                  num_threads=None)
+        classifier_train = replace(extractor_train, epochs=1.0)
+    changes: dict = {"seed": args.seed, "lora": args.lora}
+    if args.learning_rate is not None:
+        changes["learning_rate"] = args.learning_rate
+    if args.max_steps is not None:
+        changes["max_steps"] = args.max_steps
+    if args.threads is not None:
+        changes["num_threads"] = args.threads
+    extractor_train = replace(extractor_train, **changes)
+    classifier_train = replace(classifier_train, **changes)
+    if args.epochs is not None:
+        extractor_train = replace(extractor_train, epochs=args.epochs)
+    if args.classifier_epochs is not None:
+        classifier_train = replace(classifier_train, epochs=args.classifier_epochs)
+    return BenchmarkOptions(
+        output_dir=Path(args.output_dir), languages=tuple(dict.fromkeys(args.languages)), data_dir=args.data_dir,
+        extractor=args.extractor, classifier=args.classifier, base_model=args.base_model, one_model=args.one_model,
+        max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
+        classification=args.classification, template=args.template, batch_size=args.batch_size, device=args.device,
+        max_new_tokens=args.max_new_tokens,
+        predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
+        retrain=args.retrain, progress=not args.no_progress,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from cascadener.benchmark import BenchmarkError, run_benchmark
+
+    def fail(message: str) -> int:
+        print(f"cascadener run: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.classifier is not None and args.extractor is None:
+        return fail("--classifier needs --extractor (or neither, to train both)")
+    if args.extractor is not None and args.base_model is not None:
+        return fail("--extractor skips training; --base-model only applies when training")
+    if args.lora and args.base_model is None:
+        return fail("--lora needs --base-model (a tiny model from scratch trains all its weights)")
+    if args.data_dir is not None and not Path(args.data_dir).exists():
+        return fail(f"--data-dir {args.data_dir} does not exist")
+    for flag, value in (("--extractor", args.extractor), ("--classifier", args.classifier),
+                        ("--base-model", args.base_model)):
+        if value is not None and not Path(value).exists() and value.count("/") != 1:
+            return fail(f"{flag} {value} is neither a directory nor a Hub id (owner/name)")
+    try:
+        result = run_benchmark(benchmark_options(args))
+    except (BenchmarkError, FileNotFoundError) as error:
+        return fail(str(error))
+    scores = result.scores
+    print(f"\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
+          f"coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
+    print(result.table)
+    dynamic = scores["dynamic"]
+    print(f"\ndynamic: precision {100 * dynamic['precision']:.1f}  recall {100 * dynamic['recall']:.1f}  "
+          f"f1 {100 * dynamic['f1']:.1f}  extraction f1 {100 * dynamic['extraction_f1']:.1f}  "
+          f"({int(dynamic['num_predictions'])} predicted, {int(dynamic['num_references'])} gold entities)")
+    counts = result.results.counts
+    print(f"time: load {counts['load_seconds']:.0f}s, train {counts['train_seconds']:.0f}s, "
+          f"predict {counts['predict_seconds']:.0f}s, total {counts['total_seconds']:.0f}s")
+    for name in ("results", "card", "plot", "predictions"):
+        print(f"{name}: {result.paths[name]}")
+    return 0
