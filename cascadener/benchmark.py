@@ -20,9 +20,9 @@ sentence of the chosen languages).
 
 Example:
     >>> print(format_table({"dynamic": {"f1": 0.5, "language/en/f1": 0.5}}, ["en"]))
-    language  dynamic  coarse  medium    fine
-    en           50.0       -       -       -
-    all          50.0       -       -       -
+    language   dynamic  coarse  medium    fine
+    en            50.0       -       -       -
+    all           50.0       -       -       -
 """
 
 from __future__ import annotations
