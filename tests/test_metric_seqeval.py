@@ -156,3 +156,12 @@ def test_bio_matching_modes_on_tokens() -> None:
 def test_bad_tags_are_value_errors_naming_sample_and_field(pred: list, gold: list, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         score_tags(pred, gold)
+
+
+def test_many_types_use_wide_codes_and_still_equal_seqeval() -> None:
+    rng = random.Random(2)
+    types = [f"T{k}" for k in range(300)]  # beyond the one-byte codes
+    gold = [[rng.choice(["O", "B-" + t, "I-" + t]) for t in rng.sample(types, 6)] for _ in range(200)]
+    pred = perturb(gold, seed=3)
+    for rule, strict in (("lenient", False), ("strict", True)):
+        assert_equal_to_seqeval(score_tags(pred, gold, rule=rule), seqeval_scores(gold, pred, strict))

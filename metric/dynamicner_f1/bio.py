@@ -31,8 +31,8 @@ from typing import Sequence
 
 RULES: tuple[str, ...] = ("lenient", "strict")
 
-# Two characters per token: "O" -> "\x00\x00", B-<type k> -> "\x01" + chr(0x100 + k),
-# I-<type k> -> "\x02" + chr(0x100 + k); a chunk is then one regex match with a back-reference.
+# Two characters per token: "O" -> "\x00\x00", B-<type k> -> "\x01" + chr(base + k),
+# I-<type k> -> "\x02" + chr(base + k); a chunk is then one regex match with a back-reference.
 _O = "\x00\x00"
 _CHUNK = {
     "lenient": re.compile("[\x01\x02](.)(?:\x02\\1)*", re.S),
@@ -88,7 +88,7 @@ def _is_tag(tag: object) -> bool:
     return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and "\n" not in tag))
 
 
-def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> None:
+def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> set[str]:
     """Raise ``ValueError`` naming the sample and field unless every sample is a list of IOB2 tags.
 
     Example:
@@ -97,7 +97,7 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
         ...
         ValueError: sample 0: references[0][1] is 'E-PER'; expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'
 
-    ``first_index`` numbers the samples after those of earlier batches.
+    ``first_index`` numbers the samples after those of earlier batches. Returns the set of tags.
     """
     if not isinstance(sequences, (list, tuple)):
         raise ValueError(f"{field} must be a list of tag sequences, got {type(sequences).__name__}")
@@ -106,9 +106,11 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
             if not isinstance(seq, (list, tuple)):
                 i = first_index + n
                 raise ValueError(f"sample {i}: {field}[{i}] is {seq!r}; expected a list of IOB2 tags")
-    for tag in set(itertools.chain.from_iterable(sequences)):
+    tags = set(itertools.chain.from_iterable(sequences))
+    for tag in tags:
         if not _is_tag(tag):
             raise _tag_error(sequences, field, tag, first_index)
+    return tags
 
 
 def check_pair(predictions: Sequence, references: Sequence, *, first_index: int = 0) -> set[str]:
@@ -117,10 +119,9 @@ def check_pair(predictions: Sequence, references: Sequence, *, first_index: int 
     A prediction equal to its reference is valid when the reference is, so only the differing
     predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``).
     """
-    check_sequences(references, field="references", first_index=first_index)
+    tags = check_sequences(references, field="references", first_index=first_index)
     if not isinstance(predictions, (list, tuple)) or not set(map(type, predictions)) <= {list, tuple}:
         check_sequences(predictions, field="predictions", first_index=first_index)
-    tags = set(itertools.chain.from_iterable(references))
     differ = map(operator.not_, map(operator.eq, predictions, references))
     extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
     if not all(map(_is_tag, extra)):
@@ -136,14 +137,21 @@ def _encode(sequences: Sequence[Sequence[str]], code: dict[str, str]) -> str:
 def _code_table(
     predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], tags: set[str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
+    """Tag -> two characters, and the type names by code; one-byte codes while the types fit."""
     if tags is None:
         tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
     types = sorted({tag[2:] for tag in tags if tag != "O"})
+    base = _type_base(types)
     code = {"O": _O}
     for k, name in enumerate(types):
-        code["B-" + name] = "\x01" + chr(0x100 + k)
-        code["I-" + name] = "\x02" + chr(0x100 + k)
+        code["B-" + name] = "\x01" + chr(base + k)
+        code["I-" + name] = "\x02" + chr(base + k)
     return code, types
+
+
+def _type_base(types: Sequence[str]) -> int:
+    # type codes start above "\x00\x01\x02"; below 256 the joined string stays one byte per char
+    return 3 if len(types) <= 250 else 0x100
 
 
 def decode_pair(
@@ -158,7 +166,8 @@ def decode_pair(
     out = []
     for sequences in (predictions, references):
         flat = _encode(sequences, code)
-        chunks = [(m.start() >> 1, m.end() >> 1, types[ord(m.group(1)) - 0x100]) for m in pattern.finditer(flat)]
+        base = _type_base(types)
+        chunks = [(m.start() >> 1, m.end() >> 1, types[ord(m.group(1)) - base]) for m in pattern.finditer(flat)]
         out.append(DecodedTags(chunks=chunks, starts=starts))
     return out[0], out[1]
 
@@ -222,7 +231,8 @@ def count_exact(
     common = set(zip(pred_spans, pred_types)).intersection(zip(gold_spans, gold_types))
 
     def named(counts: Counter) -> Counter:
-        return Counter({types[ord(char) - 0x100]: n for char, n in counts.items()})
+        base = _type_base(types)
+        return Counter({types[ord(char) - base]: n for char, n in counts.items()})
 
     return ChunkCounts(
         tp=same_types + named(Counter(map(_TYPE, common))),

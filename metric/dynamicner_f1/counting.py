@@ -30,7 +30,7 @@ import itertools
 import operator
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from .spans import Columns
 
@@ -55,16 +55,23 @@ def prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
 
 @dataclass
 class Tally:
-    """Keys of predicted, reference and matched (true positive) entities."""
+    """Keys of predicted, reference and matched (true positive) entities.
 
-    pred: list[Key] = field(default_factory=list)
-    gold: list[Key] = field(default_factory=list)
-    tp: list[Key] = field(default_factory=list)
+    ``pred_labels``/``gold_labels`` (optional) are the labels of ``pred``/``gold`` in any order,
+    for counting without indexing every key.
+    """
+
+    pred: Collection[Key] = field(default_factory=list)
+    gold: Collection[Key] = field(default_factory=list)
+    tp: Collection[Key] = field(default_factory=list)
+    pred_labels: Sequence[object] | None = None
+    gold_labels: Sequence[object] | None = None
 
     def extend(self, other: "Tally") -> None:
-        self.pred.extend(other.pred)
-        self.gold.extend(other.gold)
-        self.tp.extend(other.tp)
+        self.pred = [*self.pred, *other.pred]
+        self.gold = [*self.gold, *other.gold]
+        self.tp = [*self.tp, *other.tp]
+        self.pred_labels = self.gold_labels = None
 
     def counts(self) -> tuple[int, int, int]:
         return len(self.tp), len(self.pred), len(self.gold)
@@ -75,8 +82,8 @@ class Tally:
     def by_label(self) -> dict[object, tuple[int, int, int]]:
         """``label -> (tp, n_pred, n_gold)`` over every label seen on either side."""
         tp = Counter(map(_LAST, self.tp))
-        pred = Counter(map(_LAST, self.pred))
-        gold = Counter(map(_LAST, self.gold))
+        pred = Counter(self.pred_labels if self.pred_labels is not None else map(_LAST, self.pred))
+        gold = Counter(self.gold_labels if self.gold_labels is not None else map(_LAST, self.gold))
         return {label: (tp[label], pred[label], gold[label]) for label in pred.keys() | gold.keys()}
 
     def by_sample(self, n: int) -> tuple[list[int], list[int], list[int]]:
@@ -130,6 +137,16 @@ def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally
                         labelled=labelled, ids=order)
         )
         return result
+    pred_set = set(zip(pred.ids, pred.starts, pred.ends, _labels(pred, labelled)))
+    gold_set = set(zip(gold.ids, gold.starts, gold.ends, _labels(gold, labelled)))
+    if len(pred_set) == len(pred) and len(gold_set) == len(gold):  # no repeated entity: plain sets
+        return Tally(
+            pred=pred_set,
+            gold=gold_set,
+            tp=pred_set & gold_set,
+            pred_labels=pred.labels if labelled else None,
+            gold_labels=gold.labels if labelled else None,
+        )
     pred_keys = _exact_keys(pred, labelled)
     gold_keys = _exact_keys(gold, labelled)
     return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
