@@ -10,7 +10,7 @@ rows, built column by column (flat values plus list offsets), so memory beyond t
 input stays bounded by one batch whatever the corpus size. It also counts what a build must
 report: token boundaries that fall inside a token, and how often each label was given.
 
-Example (a two-type taxonomy and one sample):
+Example (a tiny two-level taxonomy and one sample):
 
 >>> from dynamicner_data.taxonomy import Taxonomy
 >>> from dynamicner_data.geic import parse_geic
