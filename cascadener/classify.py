@@ -12,8 +12,9 @@ Two modes:
     prompt)``; the label is the best option and its score the softmax of those log-likelihoods
     over the list. It always returns a valid label, with a probability.
 
-Constrained scoring shares each prompt's forward pass among its options: prompts are run once
-(left-padded, explicit position ids), the KV cache is repeated per option with
+Constrained scoring shares each prompt's forward pass among its options: the prefix common to all
+prompts (the chat template's system turn) is run once and its KV cache copied into every batch;
+the rest of the prompts are run once (left-padded, explicit position ids), the KV cache is repeated per option with
 ``DynamicCache.batch_repeat_interleave`` and the right-padded options run in ONE forward pass on
 top of it, the attention mask covering prompt and option tokens. The result equals scoring every
 ``prompt + option`` sequence in full (``tests/test_pipeline.py`` checks to 1e-4).
@@ -30,11 +31,20 @@ Example (random tiny model: the probabilities are meaningless but valid):
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-from cascadener.generation import GenerationOptions, encode_chat, eos_token_ids, generate_batched, pad_token_id
+from cascadener.generation import (
+    MIN_SHARED_PREFIX,
+    GenerationOptions,
+    common_prefix,
+    encode_chat,
+    eos_token_ids,
+    generate_batched,
+    pad_token_id,
+)
 from cascadener.parsing import closest_option, match_answer
 
 __all__ = [
@@ -109,13 +119,22 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
     pad_id = pad_token_id(tokenizer, eos_token_ids(model, tokenizer))
     device = model.device
     results: list[list[float]] = [[] for _ in requests]
+    prefix = common_prefix([request.prompt_ids for request in requests]) if len(requests) > 1 else []
+    prefix_cache = None
+    if len(prefix) >= MIN_SHARED_PREFIX:
+        with torch.inference_mode():
+            prefix_cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
+                                 logits_to_keep=1).past_key_values
+    else:
+        prefix = []
+    c = len(prefix)
     order = sorted(range(len(requests)), key=lambda i: (-len(requests[i].prompt_ids), i))
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
-        prompts = [requests[i].prompt_ids for i in batch]
+        prompts = [requests[i].prompt_ids[c:] for i in batch]  # the part after the shared prefix
         width = max(len(p) for p in prompts)
         k = max(len(requests[i].candidates) for i in batch)
-        t = max(len(c) for i in batch for c in requests[i].candidates)
+        t = max(len(c_) for i in batch for c_ in requests[i].candidates)
         if k == 0 or t == 0:
             raise ValueError("every score request needs at least one non-empty candidate")
         b = len(batch)
@@ -124,23 +143,30 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
         for row, ids in enumerate(prompts):
             prompt_ids[row, width - len(ids):] = torch.tensor(ids)
             prompt_mask[row, width - len(ids):] = 1
-        prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
+        # layout [shared prefix][left padding][rest of prompt][candidate][right padding]; positions skip padding
+        prompt_positions = c + (prompt_mask.cumsum(-1) - 1).clamp(min=0)
+        past_mask = torch.cat([torch.ones((b, c), dtype=torch.long), prompt_mask], dim=1)
         cand_ids = torch.full((b * k, t), pad_id, dtype=torch.long)
         cand_mask = torch.zeros((b * k, t), dtype=torch.long)
         for row, index in enumerate(batch):
             for column, candidate in enumerate(requests[index].candidates):
                 cand_ids[row * k + column, :len(candidate)] = torch.tensor(candidate)
                 cand_mask[row * k + column, :len(candidate)] = 1
-        lengths = torch.tensor([len(p) for p in prompts]).repeat_interleave(k)
+        lengths = torch.tensor([len(requests[i].prompt_ids) for i in batch]).repeat_interleave(k)
         cand_positions = lengths[:, None] + torch.arange(t)[None, :]
         with torch.inference_mode():
-            first = model(input_ids=prompt_ids.to(device), attention_mask=prompt_mask.to(device),
-                          position_ids=prompt_positions.to(device), use_cache=True)
+            cache = None
+            if prefix_cache is not None:
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_repeat_interleave(b)
+            first = model(input_ids=prompt_ids.to(device), attention_mask=past_mask.to(device),
+                          position_ids=prompt_positions.to(device), past_key_values=cache, use_cache=True,
+                          logits_to_keep=1)
             cache = first.past_key_values
             cache.batch_repeat_interleave(k)
             last_logits = first.logits[:, -1, :].float().repeat_interleave(k, dim=0)
             second = model(input_ids=cand_ids.to(device),
-                           attention_mask=torch.cat([prompt_mask.repeat_interleave(k, dim=0), cand_mask], dim=1).to(device),
+                           attention_mask=torch.cat([past_mask.repeat_interleave(k, dim=0), cand_mask], dim=1).to(device),
                            position_ids=cand_positions.to(device), past_key_values=cache, use_cache=True)
             logits = torch.cat([last_logits[:, None, :], second.logits[:, :-1, :].float()], dim=1)
             token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, cand_ids.to(device)[..., None])[..., 0]
@@ -157,13 +183,19 @@ def _softmax(values: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+def _option_ids(tokenizer, requests: Sequence[ClassifyRequest]) -> dict[str, tuple[int, ...]]:
+    """Token ids of every distinct option, tokenized once in one batch call."""
+    options = list(dict.fromkeys(option for request in requests for option in request.options))
+    if not options:
+        return {}
+    ids = tokenizer(options, add_special_tokens=False)["input_ids"]
+    return {option: tuple(token_ids) for option, token_ids in zip(options, ids)}
+
+
 def _score_requests(tokenizer, prompt_ids: Sequence[list[int]], requests: Sequence[ClassifyRequest], end_id: int):
+    option_ids = _option_ids(tokenizer, requests)
     return [
-        ScoreRequest(
-            prompt_ids=tuple(ids),
-            candidates=tuple(tuple(tokenizer(option, add_special_tokens=False)["input_ids"]) + (end_id,)
-                             for option in request.options),
-        )
+        ScoreRequest(prompt_ids=tuple(ids), candidates=tuple(option_ids[option] + (end_id,) for option in request.options))
         for ids, request in zip(prompt_ids, requests)
     ]
 
@@ -212,8 +244,8 @@ def classify(
         if on_batch is not None:
             on_batch(len(todo))
         return [r for r in results if r is not None]
-    budgets = [max(len(tokenizer(option, add_special_tokens=False)["input_ids"]) for option in requests[i].options) + 4
-               for i in todo]
+    option_ids = _option_ids(tokenizer, [requests[i] for i in todo])
+    budgets = [max(len(option_ids[option]) for option in requests[i].options) + 4 for i in todo]
     generated = generate_batched(model, tokenizer, prompt_ids, max_new_tokens=budgets,
                                  options=GenerationOptions(batch_size=options.batch_size, with_scores=True),
                                  on_batch=on_batch)

@@ -11,6 +11,11 @@ batch size 1, with ``max_new_tokens=512``. Here prompts are
    back to its own budget, so a prompt's output never depends on its batch-mates;
 5. cut at the first end-of-turn token and decoded without special tokens, in input order.
 
+The prefix shared by all prompts of a call (the chat template's system turn and the start of
+the user turn) is run once; every batch continues from a copy of its KV cache
+(``DynamicCache.batch_repeat_interleave``), laid out as ``[prefix][left padding][rest]`` with the
+padding masked out, so positions and outputs are those of the unpadded prompt.
+
 Greedy outputs are identical batched and one by one (``tests/test_pipeline.py`` checks it).
 With ``with_scores=True`` each output also carries the sum of its tokens' log-probabilities
 (:meth:`transformers.GenerationMixin.compute_transition_scores`), end-of-turn token included.
@@ -27,12 +32,13 @@ Example (a throwaway random model; outputs are gibberish but shaped right):
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
-__all__ = ["GenerationOptions", "GeneratedText", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
+__all__ = ["GenerationOptions", "GeneratedText", "render_chat", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class GenerationOptions:
     top_p: float = 1.0
     num_return_sequences: int = 1
     with_scores: bool = False
+    share_prefix: bool = True
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -68,12 +75,34 @@ class GeneratedText:
     finished: bool = True
 
 
+_PLACEHOLDER = "\x00cascadener-user-turn\x00"
+
+
+def render_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SYSTEM_PROMPT) -> list[str]:
+    """Each user turn rendered with the tokenizer's chat template and the generation prompt.
+
+    The template is rendered once around a placeholder and the texts are spliced in; the first
+    text is also rendered in full and must match, else every text is rendered in full (templates
+    that transform the user text keep working, just slower).
+    """
+    if not user_texts:
+        return []
+
+    def full(text: str) -> str:
+        return tokenizer.apply_chat_template(chat_messages(text, system=system), tokenize=False,
+                                             add_generation_prompt=True)
+
+    frame = full(_PLACEHOLDER)
+    if frame.count(_PLACEHOLDER) == 1:
+        prefix, suffix = frame.split(_PLACEHOLDER)
+        if prefix + user_texts[0] + suffix == full(user_texts[0]):
+            return [prefix + text + suffix for text in user_texts]
+    return [full(text) for text in user_texts]
+
+
 def encode_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SYSTEM_PROMPT) -> list[list[int]]:
     """Token ids of each user turn rendered with the chat template and the generation prompt."""
-    rendered = [
-        tokenizer.apply_chat_template(chat_messages(text, system=system), tokenize=False, add_generation_prompt=True)
-        for text in user_texts
-    ]
+    rendered = render_chat(tokenizer, user_texts, system=system)
     if not rendered:
         return []
     return [list(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"]]
@@ -91,6 +120,26 @@ def eos_token_ids(model, tokenizer) -> list[int]:
 
 def pad_token_id(tokenizer, eos_ids: Sequence[int]) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+
+
+#: Shortest common prompt prefix worth a shared KV cache (the ChatML system turn is ~16 tokens).
+MIN_SHARED_PREFIX = 4
+
+
+def common_prefix(sequences: Sequence[Sequence[int]]) -> list[int]:
+    """The longest common prefix, leaving at least one token of every sequence outside it.
+
+    >>> common_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 3]])
+    [1, 2]
+    """
+    if not sequences:
+        return []
+    limit = min(len(s) for s in sequences) - 1
+    first = sequences[0]
+    length = 0
+    while length < limit and all(s[length] == first[length] for s in sequences):
+        length += 1
+    return list(first[:length])
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -145,9 +194,30 @@ def generate_batched(
     device = model.device
     results: list[list[GeneratedText]] = [[] for _ in prompt_ids]
     n = options.num_return_sequences
+    prefix: list[int] = []
+    prefix_cache = None
+    if options.share_prefix and n == 1 and len(prompt_ids) > 1:
+        prefix = common_prefix(prompt_ids)
+        if len(prefix) >= MIN_SHARED_PREFIX:
+            with torch.inference_mode():
+                prefix_cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
+                                     logits_to_keep=1).past_key_values
+        else:
+            prefix = []
     for batch in length_sorted_batches([len(ids) for ids in prompt_ids], options.batch_size):
-        input_ids, attention_mask = _pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
         budget = max(max_new_tokens[i] for i in batch)
+        extra = {}
+        if prefix_cache is not None:
+            # [shared prefix (cached once)][left padding][rest of the prompt]; positions skip the padding
+            rest_ids, rest_mask = _pad_left(tokenizer, [prompt_ids[i][len(prefix):] for i in batch], pad_id)
+            rows = len(batch)
+            input_ids = torch.cat([torch.tensor([prefix] * rows, dtype=torch.long), rest_ids], dim=1)
+            attention_mask = torch.cat([torch.ones((rows, len(prefix)), dtype=torch.long), rest_mask], dim=1)
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(rows)
+            extra["past_key_values"] = cache
+        else:
+            input_ids, attention_mask = _pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
         sampling = {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p} if options.do_sample \
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         with torch.inference_mode():
@@ -161,6 +231,7 @@ def generate_batched(
                 return_dict_in_generate=True,
                 output_scores=options.with_scores,
                 **sampling,
+                **extra,
             )
             new_tokens = output.sequences[:, input_ids.shape[1]:].tolist()
             transition = None

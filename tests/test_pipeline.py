@@ -182,5 +182,66 @@ def test_bad_inputs(random_ner):
         random_ner.predict(["a"], [["x", "y"]], classification="vote")
 
 
+def test_stage1_budget_is_bounded_by_input_length(random_ner, monkeypatch):
+    import cascadener.pipeline as pipeline_module
+
+    seen = {}
+    original = pipeline_module.generate_batched
+
+    def spy(model, tokenizer, prompt_ids, *, max_new_tokens, options, on_batch=None):
+        seen["budgets"] = list(max_new_tokens)
+        return original(model, tokenizer, prompt_ids, max_new_tokens=[1] * len(prompt_ids), options=options)
+
+    monkeypatch.setattr(pipeline_module, "generate_batched", spy)
+    tok = random_ner.extractor_tokenizer
+    texts = [t for t in TEXTS if t.strip()]
+    random_ner.predict(texts, [TYPES] * len(texts))
+    lengths = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert seen["budgets"] == [2 * n + 16 for n in lengths]
+    assert max(seen["budgets"]) < 512
+    random_ner.predict(texts, [TYPES] * len(texts), max_new_tokens=20)
+    assert seen["budgets"] == [min(20, 2 * n + 16) for n in lengths]
+
+
 def test_predict_entities_is_predict_of_one(random_ner):
     assert random_ner.predict_entities(TEXTS[1], TYPES) == random_ner.predict([TEXTS[1]], [TYPES])[0]
+
+
+# ------------------------------------------------------------------ end to end with a trained tiny model
+
+
+def _gold(record):
+    return [(e["text"], e["label"], e["start"], e["end"]) for e in record["entities"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["generative", "constrained"])
+def test_memorised_entities_labels_offsets_recovered(tiny_cascade, tiny_corpus, mode):
+    """Trained from scratch on the fixture sentences and loaded back through from_pretrained, the
+    pipeline returns exactly the memorised entities, labels and character offsets."""
+    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), str(tiny_cascade.classifier), device="cpu")
+    texts = [record["text"] for record in tiny_corpus]
+    lists = [record["type_list"] for record in tiny_corpus]
+    run = ner.run([*texts, ""], [*lists, None], batch_size=4, classification=mode)
+    predicted = [[(e["text"], e["label"], e["start"], e["end"]) for e in p.entities] for p in run.predictions]
+    assert predicted[:-1] == [_gold(record) for record in tiny_corpus]
+    assert predicted[-1] == []
+    assert run.stats.invented_mentions == 0 and run.stats.off_list_answers == 0
+    for prediction in run.predictions:
+        for entity in prediction.entities:
+            assert 0.5 < entity["score"] <= 1.0
+
+
+@pytest.mark.slow
+def test_memorised_batched_equals_one_by_one(tiny_cascade, tiny_corpus):
+    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), device="cpu")
+    texts = [record["text"] for record in tiny_corpus]
+    lists = [record["type_list"] for record in tiny_corpus]
+    batched = ner.predict(texts, lists, batch_size=8)
+    single = [ner.predict([t], [l], batch_size=1)[0] for t, l in zip(texts, lists)]
+    def spans(out):
+        return [[(e["text"], e["label"], e["start"], e["end"]) for e in entities] for entities in out]
+
+    assert spans(batched) == spans(single)  # greedy outputs identical; scores equal up to float noise of padding
+    assert [e["score"] for s in batched for e in s] == pytest.approx([e["score"] for s in single for e in s], abs=1e-5)
+    assert spans([ner.predict_entities(texts[0], lists[0])]) == spans(batched[:1])

@@ -1,0 +1,138 @@
+"""Benchmark: CascadeNER.predict vs the reference-style naive loop, and constrained vs generative stage 2.
+
+Same tiny model for both sides (trained from scratch here to memorise the project's fixture
+sentences, tests/fixtures/tiny_corpus.json, or given with --model), same 200 sentences (the fixture
+sentences cycled), greedy decoding:
+
+- naive: as the reference inference runs: one ``generate`` per sentence and one per entity, batch
+  size 1, ``max_new_tokens=512``;
+- predict: ``CascadeNER.predict`` (length-sorted left-padded batches, input-bounded budgets).
+
+The two must give identical entities (text, label, start, end); the script stops otherwise.
+Then stage 2 alone over every extracted entity: constrained (KV-cache candidate scoring) vs
+generative, time per entity. Ratios are printed last.
+
+    python bench/bench_pipeline.py [--model DIR] [--sentences 200] [--batch-size 32] [--threads 1]
+
+Both sides run with the same number of torch threads (default 1: on a machine shared with other
+jobs, 2-thread kernels of a tiny model wait on each other and timings swing by 10x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cascadener.classify import ClassifyOptions  # noqa: E402
+from cascadener.generation import encode_chat, eos_token_ids  # noqa: E402
+from cascadener.parsing import match_answer, parse_extraction  # noqa: E402
+from cascadener.pipeline import CascadeNER  # noqa: E402
+from cascadener.prompts import stage1_prompt, stage2_prompt  # noqa: E402
+
+
+def naive_predict(ner: CascadeNER, texts, type_lists, *, max_new_tokens: int = 512):
+    """The reference's loop: one generate per sentence, one per entity, batch 1, 512 new tokens."""
+    import torch
+
+    def ask(model, tokenizer, user: str) -> str:
+        ids = encode_chat(tokenizer, [user])[0]
+        with torch.inference_mode():
+            out = model.generate(torch.tensor([ids], device=model.device), max_new_tokens=max_new_tokens,
+                                 do_sample=False, temperature=None, top_p=None, top_k=None,
+                                 eos_token_id=eos_token_ids(model, tokenizer),
+                                 pad_token_id=tokenizer.pad_token_id)
+        new = out[0, len(ids):].tolist()
+        eos = set(eos_token_ids(model, tokenizer))
+        cut = next((i for i, t in enumerate(new) if t in eos), len(new))
+        return tokenizer.decode(new[:cut], skip_special_tokens=True)
+
+    results = []
+    for text, types in zip(texts, type_lists):
+        answer = ask(ner.extractor, ner.extractor_tokenizer, stage1_prompt(text))
+        entities = []
+        for mention in parse_extraction(text, answer).mentions:
+            reply = ask(ner.classifier, ner.classifier_tokenizer, stage2_prompt(mention.text, text, types))
+            match = match_answer(reply, types)
+            entities.append((mention.text, match.label if match.label is not None else reply, mention.start,
+                             mention.end))
+        results.append(entities)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="a trained CascadeNER model directory (default: train one)")
+    parser.add_argument("--corpus", default=str(ROOT / "tests" / "fixtures" / "tiny_corpus.json"))
+    parser.add_argument("--sentences", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side; the best counts")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for both sides (1: stable timings on a shared machine)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    records = json.loads(Path(args.corpus).read_text(encoding="utf-8"))["records"]
+    model_dir = args.model
+    if model_dir is None:
+        from cascadener.training import MEMORISE, train_cascade
+
+        start = time.perf_counter()
+        trained = train_cascade(records, tempfile.mkdtemp(prefix="bench-pipeline-"), one_model=True, options=MEMORISE)
+        model_dir = str(trained.extractor)
+        print(f"trained a tiny model on {len(records)} fixture sentences in {time.perf_counter() - start:.1f} s")
+    ner = CascadeNER.from_pretrained(model_dir, device="cpu")
+    chosen = [records[i % len(records)] for i in range(args.sentences)]
+    texts = [r["text"] for r in chosen]
+    lists = [r["type_list"] for r in chosen]
+    print(f"{len(texts)} sentences ({len(records)} distinct, cycled), "
+          f"{sum(len(r['entities']) for r in chosen)} gold entities, model {model_dir}, {args.threads} torch thread(s)")
+
+    ner.predict(texts[:4], lists[:4], batch_size=4)  # warm-up
+    fast_times, slow_times = [], []
+    for _ in range(args.repeats):  # interleaved, best of N: other jobs on the machine only add time
+        start = time.perf_counter()
+        fast = ner.predict(texts, lists, batch_size=args.batch_size)
+        fast_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        slow = naive_predict(ner, texts, lists)
+        slow_times.append(time.perf_counter() - start)
+    fast_time, slow_time = min(fast_times), min(slow_times)
+    fast_spans = [[(e["text"], e["label"], e["start"], e["end"]) for e in entities] for entities in fast]
+    if fast_spans != slow:
+        differing = sum(a != b for a, b in zip(fast_spans, slow))
+        sys.exit(f"outputs differ on {differing} of {len(texts)} sentences: the comparison is void")
+    entities = sum(len(s) for s in fast_spans)
+    print(f"identical outputs: {len(texts)} sentences, {entities} entities")
+    print(f"best of {args.repeats} timed runs per side")
+    print(f"naive loop (batch 1, max_new_tokens=512): {slow_time:.2f} s = {len(texts) / slow_time:.1f} sentences/s")
+    print(f"CascadeNER.predict (batch {args.batch_size}):        {fast_time:.2f} s = {len(texts) / fast_time:.1f} sentences/s")
+
+    extraction, _ = ner.extract(texts, batch_size=args.batch_size)
+    mentions = [result.mentions for result in extraction]
+    timings = {"generative": float("inf"), "constrained": float("inf")}
+    labels = {}
+    for _ in range(args.repeats):
+        for mode in ("generative", "constrained"):
+            start = time.perf_counter()
+            out = ner.classify_mentions(texts, mentions, lists,
+                                        options=ClassifyOptions(mode=mode, batch_size=args.batch_size))
+            timings[mode] = min(timings[mode], (time.perf_counter() - start) / max(1, entities))
+            labels[mode] = [levels[-1].label for sentence in out for levels in sentence]
+    agree = sum(a == b for a, b in zip(labels["generative"], labels["constrained"]))
+    print(f"stage 2 per entity: generative {timings['generative'] * 1e3:.2f} ms, "
+          f"constrained {timings['constrained'] * 1e3:.2f} ms ({agree}/{entities} labels agree)")
+    print(f"ratio constrained/generative time per entity: {timings['constrained'] / timings['generative']:.2f}x")
+    print(f"ratio predict/naive sentences per second: {slow_time / fast_time:.1f}x (goal >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
