@@ -159,3 +159,24 @@ def test_main_job_bad_arguments(tmp_path, capsys, argv, message):
 
     assert main(["run", "-o", str(tmp_path / "r"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_main_job_fine_tunes_a_base_model_with_lora(tmp_path, capsys):
+    from huggingface_hub import ModelCard
+
+    from cascadener.cli import main
+    from cascadener.tiny import TinyModelOptions, chat_texts, create_tiny_model
+
+    base = create_tiny_model(chat_texts(["A base model of its own , trained elsewhere ."]), tmp_path / "base-lm",
+                             vocab_size=400, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
+    out = tmp_path / "run"
+    assert main(["run", "-o", str(out), "--languages", "en", "--max-train", "3", "--max-test", "1", "--base-model",
+                 str(base), "--lora", "--max-steps", "3", "--max-new-tokens", "8", "--threads", "1",
+                 "--no-progress"]) == 0
+    results = _check_outputs(out, languages=["en"], sentences=1)
+    assert results.model["base_model"] == str(base) and results.model["trained"]
+    assert results.model["training"]["runs"]["classifier"]["steps"] == 3
+    assert ModelCard.load(out / "README.md").data.model_name == "cascadener-base-lm-dynamicner"
+    # the LoRA adapters were merged: plain transformers loads the saved models
+    assert (out / "models" / "classifier" / "model.safetensors").is_file()
+    assert not (out / "models" / "classifier" / "adapter_config.json").exists()
