@@ -140,6 +140,8 @@ def test_bio_matching_modes_on_tokens() -> None:
     assert score_tags([["B-PER", "I-PER", "I-PER", "O"]], gold, matching="boundary")["f1"] == 1.0
     with pytest.raises(ValueError, match="matching='text' needs span records"):
         score_tags(pred, gold, matching="text")
+    typed = score_tags([["B-PER", "O", "B-LOC", "O"]], gold, type_lists=[["LOC"]], taxonomy={"LOC": ["LOC"], "PER": ["PER"]})
+    assert typed["out_of_list"] == 1.0 and typed["num_predictions"] == 2.0 and typed["hierarchical_precision"] == 0.0
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ matching     main precision / recall / f1                             extraction
 Matching is one-to-one. An entity with ``start == end == -1`` (unplaced) matches by lowercased
 text. Per-label scores and ``macro_f1`` always compare within one label (under ``boundary`` they
 are the strict per-label scores); ``macro_f1`` averages over every label seen on either side.
+Hierarchical scores compare taxonomy nodes, so they too use exact spans under ``boundary``.
 
 Keys of the result (all floats): ``precision``, ``recall``, ``f1``, ``macro_f1``,
 ``extraction_precision``/``_recall``/``_f1``, ``label/<label>/precision|recall|f1|support``,
