@@ -9,7 +9,8 @@ Two rules, both equal to seqeval on IOB2 tags (``O``, ``B-<type>``, ``I-<type>``
 
 Chunks never cross sentences. Offsets are token indices, ``end`` exclusive. Decoding maps each
 distinct tag to two characters and finds chunks with one regular expression over the joined corpus,
-so the Python work is per chunk, not per token.
+so the Python work is per chunk, not per token; :func:`count_exact` (strict matching, no per-sample
+output) skips sentences whose two sides are equal and counts the rest with numpy.
 
 Example:
     >>> decoded = decode_tags([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], rule="lenient", field="predictions")
@@ -39,8 +40,7 @@ _CHUNK = {
     "strict": re.compile("\x01(.)(?:\x02\\1)*", re.S),
 }
 # The same rules over raw tags joined by "\n" (sentences separated by a blank line): types only.
-_SPAN = operator.methodcaller("span")
-_TYPE = operator.itemgetter(1)  # group 1 of a match: the type character; item 1 of a (span, type) key
+_PACK_LIMIT = 2**62  # (start, end, type) keys are packed into int64 below this bound
 _RAW_CHUNK = {
     "lenient": re.compile(r"^[BI]-([^\n]+)\n(?:I-\1\n)*", re.M),
     "strict": re.compile(r"^B-([^\n]+)\n(?:I-\1\n)*", re.M),
@@ -221,22 +221,66 @@ def count_exact(
     diff_pred = list(itertools.compress(predictions, differ))
     diff_gold = list(itertools.compress(references, differ))
     code, types = _code_table(diff_pred, diff_gold, tags)
-    pattern = _CHUNK[rule]
-    pred_matches = list(pattern.finditer(_encode(diff_pred, code)))
-    gold_matches = list(pattern.finditer(_encode(diff_gold, code)))
-    pred_spans = list(map(_SPAN, pred_matches))
-    gold_spans = list(map(_SPAN, gold_matches))
-    pred_types = list(map(_TYPE, pred_matches))
-    gold_types = list(map(_TYPE, gold_matches))
-    common = set(zip(pred_spans, pred_types)).intersection(zip(gold_spans, gold_types))
+    tp, pred, gold, extraction_tp = _count_encoded(_encode(diff_pred, code), _encode(diff_gold, code), types, rule=rule)
 
-    def named(counts: Counter) -> Counter:
-        base = _type_base(types)
-        return Counter({types[ord(char) - base]: n for char, n in counts.items()})
+    def named(counts: Sequence[int]) -> Counter:
+        return Counter({types[k]: int(n) for k, n in enumerate(counts) if n})
 
     return ChunkCounts(
-        tp=same_types + named(Counter(map(_TYPE, common))),
-        pred=same_types + named(Counter(pred_types)),
-        gold=same_types + named(Counter(gold_types)),
-        extraction_tp=sum(same_types.values()) + len(set(pred_spans).intersection(gold_spans)),
+        tp=same_types + named(tp),
+        pred=same_types + named(pred),
+        gold=same_types + named(gold),
+        extraction_tp=sum(same_types.values()) + extraction_tp,
     )
+
+
+def _count_encoded(flat_pred: str, flat_gold: str, types: Sequence[str], *, rule: str) -> tuple[list, list, list, int]:
+    """Per-type ``tp``, ``pred``, ``gold`` counts and the extraction ``tp`` of two encoded corpora.
+
+    Vectorised with numpy: a token continues a chunk when it is ``I-X`` after a non-``O`` token
+    of type ``X``; a run of tokens starts at every other non-``O`` token (``"strict"`` keeps the
+    runs that start with ``B-``). Chunks are keyed by ``(start, end)`` and by ``(start, end, type)``.
+    """
+    import numpy as np
+
+    base = _type_base(types)
+    width = "latin-1" if base < 0x100 else "utf-32-le"
+    dtype = np.uint8 if base < 0x100 else np.uint32
+    n_types = len(types)
+
+    def chunks(flat: str) -> tuple:
+        codes = np.frombuffer(flat.encode(width), dtype=dtype)
+        prefix = codes[0::2]
+        kind = codes[1::2].astype(np.int64) - base  # type index, negative for "O"
+        inside = prefix != 0
+        cont = np.zeros(len(prefix) + 1, dtype=bool)
+        cont[1:-1] = (prefix[1:] == 2) & inside[:-1] & (kind[1:] == kind[:-1])
+        starts = np.flatnonzero(inside & ~cont[:-1])
+        ends = np.flatnonzero(inside & ~cont[1:]) + 1
+        if rule == "strict":
+            keep = prefix[starts] == 1
+            starts, ends = starts[keep], ends[keep]
+        return starts, ends, kind[starts]
+
+    p_start, p_end, p_kind = chunks(flat_pred)
+    g_start, g_end, g_kind = chunks(flat_gold)
+    span = len(flat_gold) + 1  # offsets are < span: (start, end, type) packs into one int64
+    if span * span * max(n_types, 1) >= _PACK_LIMIT:  # too large to pack: compare tuples
+        p_keys = set(zip(p_start.tolist(), p_end.tolist(), p_kind.tolist()))
+        g_keys = set(zip(g_start.tolist(), g_end.tolist(), g_kind.tolist()))
+        tp_kinds = Counter(k for _, _, k in p_keys & g_keys)
+        extraction_tp = len({k[:2] for k in p_keys} & {k[:2] for k in g_keys})
+        return (
+            [tp_kinds[k] for k in range(n_types)],
+            np.bincount(p_kind, minlength=n_types).tolist(),
+            np.bincount(g_kind, minlength=n_types).tolist(),
+            extraction_tp,
+        )
+    p_key = p_start * span + p_end
+    g_key = g_start * span + g_end
+    extraction_tp = int(np.intersect1d(p_key, g_key, assume_unique=True).size)
+    common = np.intersect1d(p_key * n_types + p_kind, g_key * n_types + g_kind, assume_unique=True)
+    tp = np.bincount(common % n_types, minlength=n_types).tolist() if n_types else []
+    pred = np.bincount(p_kind, minlength=n_types).tolist()
+    gold = np.bincount(g_kind, minlength=n_types).tolist()
+    return tp, pred, gold, extraction_tp

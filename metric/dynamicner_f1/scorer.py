@@ -1,4 +1,4 @@
-"""The dynamicner_f1 scorer: pure Python (numpy only for the bootstrap), no evaluate, no project imports.
+"""The dynamicner_f1 scorer: plain Python and numpy (the bootstrap, IOB2 counting); no evaluate, no project imports.
 
 Import it from the installed package (``from dynamicner_f1.scorer import score_spans``); the
 ``evaluate`` metric in ``dynamicner_f1.py`` is a thin wrapper around these two functions.
