@@ -15,8 +15,8 @@ if ! "$VENV/bin/python" -c 'import datasets, sys; sys.exit(datasets.__version__ 
 fi
 # Install a copy of the project (keeps build artefacts out of the checkout), without dependencies.
 mkdir -p "$WORK/src"
-cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/dynamicner.py" "$ROOT/dynamicner_data" \
-      "$ROOT/cascadener" "$ROOT/metric" "$WORK/src/"
+tar -C "$ROOT" --exclude=.git --exclude='*.egg-info' --exclude=build --exclude=__pycache__ -cf - . \
+    | tar -C "$WORK/src" -xf -
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$WORK/src"
 
 cd "$WORK"
