@@ -226,6 +226,9 @@ class DynamicNER(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = _ALL
 
     build_summary: Optional[records.BuildSummary] = None
+    """Counts of the last generation in this process (alignment, skips, token boundaries, labels);
+    ``None`` when the prepared cache was reused. With ``num_proc > 1`` the files are built in
+    worker processes: their summaries are logged there, and this one stays empty."""
 
     def _taxonomy_path(self) -> Optional[str]:
         files = self.config.data_files or {}
