@@ -322,3 +322,20 @@ def test_bad_input_is_a_value_error_naming_sample_and_field(pred: list, gold: li
 def test_sentences_must_match_in_length() -> None:
     with pytest.raises(ValueError, match=r"sentences has 2 entries for 1 samples"):
         score_spans([[]], [[]], sentences=[SENTENCE, SENTENCE])
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples=_samples)
+def test_packed_numpy_keys_equal_the_tuple_path(samples: list) -> None:
+    import dynamicner_f1.counting as counting
+
+    pred = [[e for e in p if e["start"] >= 0] for p, _ in samples]  # placed entities take the packed path
+    gold = [[e for e in g if e["start"] >= 0] for _, g in samples]
+    packed = {m: score_spans(pred, gold, matching=m, languages=["en"] * len(gold)) for m in ("strict", "boundary")}
+    limit = counting._PACK_LIMIT
+    counting._PACK_LIMIT = 0
+    try:
+        plain = {m: score_spans(pred, gold, matching=m, languages=["en"] * len(gold)) for m in ("strict", "boundary")}
+    finally:
+        counting._PACK_LIMIT = limit
+    assert packed == plain

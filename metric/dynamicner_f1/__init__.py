@@ -1,6 +1,6 @@
 """dynamicner_f1: NER scores against per-sample type lists (span or IOB2 input).
 
-The scorer needs only the standard library (numpy for the bootstrap); the ``evaluate`` metric lives
+The scorer needs only the standard library and numpy; the ``evaluate`` metric lives
 in ``dynamicner_f1.dynamicner_f1`` and is loaded with ``evaluate.load("metric/dynamicner_f1")``.
 
 Example:

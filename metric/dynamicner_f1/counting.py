@@ -137,6 +137,9 @@ def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally
                         labelled=labelled, ids=order)
         )
         return result
+    packed = _packed_exact_tally(pred, gold, labelled=labelled)
+    if packed is not None:
+        return packed
     pred_set = set(zip(pred.ids, pred.starts, pred.ends, _labels(pred, labelled)))
     gold_set = set(zip(gold.ids, gold.starts, gold.ends, _labels(gold, labelled)))
     if len(pred_set) == len(pred) and len(gold_set) == len(gold):  # no repeated entity: plain sets
@@ -150,6 +153,49 @@ def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally
     pred_keys = _exact_keys(pred, labelled)
     gold_keys = _exact_keys(gold, labelled)
     return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
+
+
+_PACK_LIMIT = 2**62  # (sample, start, end, label) keys are packed into int64 below this bound
+
+
+def _packed_exact_tally(pred: Columns, gold: Columns, *, labelled: bool) -> Tally | None:
+    """``exact`` with numpy: every entity packed into one int64 key; ``None`` when keys repeat or overflow.
+
+    The matched keys come back as ``(sample, label)`` pairs; that is all the counts need.
+    """
+    import numpy as np
+
+    names = sorted(set(pred.labels) | set(gold.labels), key=str) if labelled else [""]
+    n_labels = len(names)
+    n_samples = max(pred.n_samples, gold.n_samples, 1)
+    limit = max(max(pred.ends, default=0), max(gold.ends, default=0)) + 1
+    if n_samples * limit * limit * n_labels >= _PACK_LIMIT:
+        return None
+    code = {name: k for k, name in enumerate(names)}
+
+    def keys(cols: Columns) -> "np.ndarray":
+        n = len(cols)
+        ids = np.fromiter(cols.ids, dtype=np.int64, count=n)
+        starts = np.fromiter(cols.starts, dtype=np.int64, count=n)
+        ends = np.fromiter(cols.ends, dtype=np.int64, count=n)
+        labels = np.fromiter(map(code.__getitem__, cols.labels), dtype=np.int64, count=n) if labelled else 0
+        return ((ids * limit + starts) * limit + ends) * n_labels + labels
+
+    pred_keys, gold_keys = keys(pred), keys(gold)
+    pred_sorted, gold_sorted = np.sort(pred_keys), np.sort(gold_keys)
+    if (pred_sorted[1:] == pred_sorted[:-1]).any() or (gold_sorted[1:] == gold_sorted[:-1]).any():
+        return None  # a repeated entity: multiset counting below
+    common = np.intersect1d(pred_sorted, gold_sorted, assume_unique=True)
+    tp_samples = (common // (limit * limit * n_labels)).tolist()
+    tp_labels = map(names.__getitem__, (common % n_labels).tolist())
+    blank = itertools.repeat("")
+    return Tally(
+        pred=list(zip(pred.ids, pred.labels if labelled else blank)),
+        gold=list(zip(gold.ids, gold.labels if labelled else blank)),
+        tp=list(zip(tp_samples, tp_labels)),
+        pred_labels=pred.labels if labelled else None,
+        gold_labels=gold.labels if labelled else None,
+    )
 
 
 def text_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally:
