@@ -20,8 +20,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -256,7 +258,9 @@ def train(
         torch.set_num_threads(options.num_threads)
     started = time.perf_counter()
     try:
-        state = trainer.train()
+        # The Trainer prints its log lines to stdout; keep stdout for results (CLIs print tables there).
+        with contextlib.redirect_stdout(sys.stderr):
+            state = trainer.train()
     finally:
         torch.set_num_threads(threads_before)
     runtime = time.perf_counter() - started
