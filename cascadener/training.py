@@ -70,6 +70,8 @@ class TrainOptions:
     logging_steps: int = 10
     progress: bool = True
     num_threads: int | None = None  # torch CPU threads during training (1 is fastest for tiny models on busy cores)
+    save_steps: int | None = None  # checkpoint every N steps into <output_dir>/checkpoints (resumable)
+    resume: bool = False  # continue from the last checkpoint in <output_dir>/checkpoints, if any
 
 
 @dataclass
@@ -207,12 +209,14 @@ def train(
 
     The saved directory holds the full model (LoRA merged unless ``merge_lora=False``, in which
     case it holds the peft adapter, which ``AutoModelForCausalLM.from_pretrained`` also loads when
-    peft is installed), the tokenizer and the generation config.
+    peft is installed), the tokenizer and the generation config. With ``save_steps``, Trainer
+    checkpoints go to ``output_dir/checkpoints``; ``resume=True`` continues from the last one.
     """
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
     output_dir = Path(output_dir)
+    checkpoints = output_dir / "checkpoints"
     set_seed(options.seed)
     model, tokenizer = _load(model, tokenizer)
     tokenized, skipped = tokenize_dataset(train_dataset, tokenizer, max_length=options.max_length,
@@ -230,7 +234,7 @@ def train(
     padder.padding_side = "right"
     collator = DataCollatorForSeq2Seq(padder, padding=True, label_pad_token_id=IGNORE_INDEX)
     args = TrainingArguments(
-        output_dir=str(output_dir / "trainer"),
+        output_dir=str(checkpoints),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
         learning_rate=options.learning_rate,
@@ -242,7 +246,9 @@ def train(
         max_grad_norm=options.max_grad_norm,
         logging_steps=options.logging_steps,
         logging_first_step=True,
-        save_strategy="no",
+        save_strategy="steps" if options.save_steps else "no",
+        save_steps=options.save_steps or 500,
+        save_total_limit=2,
         report_to="none",
         seed=options.seed,
         data_seed=options.seed,
@@ -250,6 +256,13 @@ def train(
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
     )
+    last_checkpoint = None
+    if options.resume and checkpoints.is_dir():
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last_checkpoint = get_last_checkpoint(str(checkpoints))
+        if last_checkpoint is not None:
+            logger.warning("resuming from %s", last_checkpoint)
     loss_log = LossHistory()
     trainer = Trainer(model=model, args=args, train_dataset=tokenized, data_collator=collator,
                       processing_class=tokenizer, callbacks=[loss_log])
@@ -260,7 +273,7 @@ def train(
     try:
         # The Trainer prints its log lines to stdout; keep stdout for results (CLIs print tables there).
         with contextlib.redirect_stdout(sys.stderr):
-            state = trainer.train()
+            state = trainer.train(resume_from_checkpoint=last_checkpoint)
     finally:
         torch.set_num_threads(threads_before)
     runtime = time.perf_counter() - started

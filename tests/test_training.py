@@ -216,3 +216,25 @@ def test_cli_train_needs_gold_entities(tmp_path, capsys):
     data = _write_jsonl(tmp_path / "raw.jsonl", [{"id": "a", "text": "no gold here"}])
     assert main(["train", "--jsonl", str(data), "-o", str(tmp_path / "m")]) == 2
     assert "sample 'a' has no gold entities" in capsys.readouterr().err
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_base, sft_data, tmp_path):
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    data = sft_data.combined(seed=0)
+    options = TrainOptions(max_steps=6, learning_rate=3e-3, batch_size=8, logging_steps=1, progress=False,
+                           num_threads=1, save_steps=3)
+    full = train(tiny_base, data, tmp_path / "full", options=options)
+    assert sorted(p.name for p in (tmp_path / "full" / "checkpoints").iterdir()) == ["checkpoint-3", "checkpoint-6"]
+    # an "interrupted" run: only the checkpoint at step 3 survived
+    shutil.copytree(tmp_path / "full" / "checkpoints" / "checkpoint-3", tmp_path / "cut" / "checkpoints" / "checkpoint-3")
+    resumed = train(tiny_base, data, tmp_path / "cut", options=TrainOptions(**{**options.__dict__, "resume": True}))
+    assert resumed.steps == 6
+    assert [step for step, _ in resumed.loss_history] == [4, 5, 6]
+    assert [loss for _, loss in resumed.loss_history] == pytest.approx([loss for _, loss in full.loss_history[3:]],
+                                                                       rel=1e-4)
+    a = AutoModelForCausalLM.from_pretrained(tmp_path / "full").state_dict()
+    b = AutoModelForCausalLM.from_pretrained(tmp_path / "cut").state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

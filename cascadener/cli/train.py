@@ -67,6 +67,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="save the adapter instead of merged weights (loading then needs peft)")
     parser.add_argument("--vocab-size", type=_positive_int, default=2000, help="tokenizer size of a tiny model")
     parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads while training")
+    parser.add_argument("--save-steps", type=_positive_int, default=None,
+                        help="checkpoint every N steps into OUTPUT/<model>/checkpoints")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last checkpoint (with --overwrite semantics)")
     parser.add_argument("--export-sft", default=None, metavar="DIR",
                         help="also write the conversations as ShareGPT JSON (stage1.json, stage2.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -127,6 +131,8 @@ def train_options(args: argparse.Namespace):
         merge_lora=not args.no_merge_lora,
         progress=not args.no_progress,
         num_threads=args.threads,
+        save_steps=args.save_steps,
+        resume=args.resume,
     )
 
 
@@ -145,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir)
     targets = [output_dir / "model"] if args.one_model else [output_dir / "extractor", output_dir / "classifier"]
     existing = [str(t) for t in targets if t.exists()]
-    if existing and not args.overwrite:
+    if existing and not (args.overwrite or args.resume):
         raise CliError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
     if args.base_model is not None and not Path(args.base_model).exists() and "/" not in args.base_model:
         raise CliError(f"--base-model {args.base_model} is neither a directory nor a Hub id (owner/name)")
