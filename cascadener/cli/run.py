@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     except (BenchmarkError, FileNotFoundError) as error:
         return fail(str(error))
     scores = result.scores
-    print(f"\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
-          f"coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
+    print("\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
+          "coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
     print(result.table)
     dynamic = scores["dynamic"]
     print(f"\ndynamic: precision {100 * dynamic['precision']:.1f}  recall {100 * dynamic['recall']:.1f}  "
