@@ -12,7 +12,7 @@ The two must give identical entities (text, label, start, end); the script stops
 Then stage 2 alone over every extracted entity: constrained (KV-cache candidate scoring) vs
 generative, time per entity. Ratios are printed last.
 
-    python bench/bench_pipeline.py [--model DIR] [--sentences 200] [--batch-size 32] [--threads 1]
+    python bench/bench_pipeline.py [--model DIR] [--sentences 200] [--batch-size 64] [--threads 1]
 
 Both sides run with the same number of torch threads (default 1: on a machine shared with other
 jobs, 2-thread kernels of a tiny model wait on each other and timings swing by 10x).
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="a trained CascadeNER model directory (default: train one)")
     parser.add_argument("--corpus", default=str(ROOT / "tests" / "fixtures" / "tiny_corpus.json"))
     parser.add_argument("--sentences", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side; the best counts")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both sides (1: stable timings on a shared machine)")

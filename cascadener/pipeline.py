@@ -104,6 +104,7 @@ class CascadeNER:
         self.extractor_tokenizer = extractor_tokenizer
         self.classifier = extractor if classifier is None else classifier
         self.classifier_tokenizer = extractor_tokenizer if classifier_tokenizer is None else classifier_tokenizer
+        self.last_stats: PredictStats | None = None  # counts of the latest predict() call
         self.extractor.eval()
         self.classifier.eval()
 
