@@ -155,6 +155,21 @@ def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally
     return Tally(pred=pred_keys, gold=gold_keys, tp=multiset_intersection(pred_keys, gold_keys))
 
 
+class ZippedKeys:
+    """``(sample, label)`` keys of a column set, made only when iterated (counting needs just the length)."""
+
+    def __init__(self, cols: Columns, *, labelled: bool) -> None:
+        self.cols = cols
+        self.labelled = labelled
+
+    def __len__(self) -> int:
+        return len(self.cols)
+
+    def __iter__(self):  # noqa: ANN204 - an iterator of key tuples
+        labels = self.cols.labels if self.labelled else itertools.repeat("")
+        return zip(self.cols.ids, labels)
+
+
 _PACK_LIMIT = 2**62  # (sample, start, end, label) keys are packed into int64 below this bound
 
 
@@ -175,7 +190,7 @@ def _packed_exact_tally(pred: Columns, gold: Columns, *, labelled: bool) -> Tall
 
     def keys(cols: Columns) -> "np.ndarray":
         n = len(cols)
-        ids = np.fromiter(cols.ids, dtype=np.int64, count=n)
+        ids = np.repeat(np.arange(cols.n_samples, dtype=np.int64), np.asarray(cols.lengths, dtype=np.int64))
         starts = np.fromiter(cols.starts, dtype=np.int64, count=n)
         ends = np.fromiter(cols.ends, dtype=np.int64, count=n)
         labels = np.fromiter(map(code.__getitem__, cols.labels), dtype=np.int64, count=n) if labelled else 0
@@ -188,10 +203,9 @@ def _packed_exact_tally(pred: Columns, gold: Columns, *, labelled: bool) -> Tall
     common = np.intersect1d(pred_sorted, gold_sorted, assume_unique=True)
     tp_samples = (common // (limit * limit * n_labels)).tolist()
     tp_labels = map(names.__getitem__, (common % n_labels).tolist())
-    blank = itertools.repeat("")
     return Tally(
-        pred=list(zip(pred.ids, pred.labels if labelled else blank)),
-        gold=list(zip(gold.ids, gold.labels if labelled else blank)),
+        pred=ZippedKeys(pred, labelled=labelled),
+        gold=ZippedKeys(gold, labelled=labelled),
         tp=list(zip(tp_samples, tp_labels)),
         pred_labels=pred.labels if labelled else None,
         gold_labels=gold.labels if labelled else None,

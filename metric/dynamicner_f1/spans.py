@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from dataclasses import dataclass
@@ -35,17 +36,25 @@ _GET = operator.itemgetter("start", "end", "label", "text")
 
 @dataclass(frozen=True)
 class Columns:
-    """All entities of all samples as parallel columns; ``ids[k]`` is entity ``k``'s sample index."""
+    """All entities of all samples as parallel columns; sample ``i`` holds ``lengths[i]`` of them, in order."""
 
-    ids: Sequence[int]
+    lengths: Sequence[int]
     starts: Sequence[int]
     ends: Sequence[int]
     labels: Sequence[object]
     texts: Sequence[str]
-    n_samples: int
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.starts)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.lengths)
+
+    @functools.cached_property
+    def ids(self) -> list[int]:
+        """``ids[k]`` is the sample index of entity ``k``."""
+        return list(itertools.chain.from_iterable(map(itertools.repeat, range(len(self.lengths)), self.lengths)))
 
     @property
     def unplaced(self) -> int:
@@ -62,10 +71,9 @@ class Columns:
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[tuple]]) -> "Columns":
         """Columns from per-sample ``(start, end, label, text)`` tuples."""
-        ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(rows)), map(len, rows))))
         flat = list(itertools.chain.from_iterable(rows))
         starts, ends, labels, texts = _columns(flat)
-        return cls(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(rows))
+        return cls(lengths=list(map(len, rows)), starts=starts, ends=ends, labels=labels, texts=texts)
 
 
 def _columns(flat: list[tuple]) -> tuple[list, list, list, list]:
@@ -155,8 +163,7 @@ def check_samples(
                     (s == -1 and e == -1) or (0 <= s and e - s == len(t)) for s, e, t in zip(starts, ends, texts)
                 )
             if spans_ok:
-                ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(n), map(len, samples))))
-                return Columns(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=n)
+                return Columns(lengths=list(map(len, samples)), starts=starts, ends=ends, labels=labels, texts=texts)
     _check_slowly(samples, field, None, first_index)
     raise ValueError(f"{field}: invalid span records")  # pragma: no cover - the slow pass names the defect
 
@@ -172,5 +179,4 @@ def from_records(samples: Sequence[Sequence[Mapping]]) -> Columns:
     """Columns from records already checked (e.g. read back from evaluate's Arrow cache)."""
     flat = list(itertools.chain.from_iterable(map(map, itertools.repeat(_GET), samples)))
     starts, ends, labels, texts = _columns(flat)
-    ids = list(itertools.chain.from_iterable(map(itertools.repeat, range(len(samples)), map(len, samples))))
-    return Columns(ids=ids, starts=starts, ends=ends, labels=labels, texts=texts, n_samples=len(samples))
+    return Columns(lengths=list(map(len, samples)), starts=starts, ends=ends, labels=labels, texts=texts)
