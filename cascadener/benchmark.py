@@ -329,7 +329,7 @@ def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str
         origin = (f"tiny (~0.5M parameters) Qwen2 models trained from scratch on the train split of the "
                   f"{test.description['source']}: they mostly memorise and are no estimate of CascadeNER's quality")
     return (
-        "\n## DynamicNER F1 (%) per language and granularity\n\n"
+        "\n\n## DynamicNER F1 (%) per language and granularity\n\n"
         f"Models: {origin}. Test split: {test.description['sentences']} sentences "
         f"({test.description['source']}). `dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: "
         "the hierarchical cascade read at taxonomy level 1/2/3. Strict span + label matching.\n\n"
