@@ -110,6 +110,12 @@ def test_errors_in_later_batches_name_the_global_sample_index(span_metric: evalu
 def test_card_examples_run_and_show_real_outputs() -> None:
     card = (ROOT / "metric" / "dynamicner_f1" / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\n") and "\n## How to Use" in card and "\n## Limitations and Bias" in card
+    import yaml
+
+    front = yaml.safe_load(card.split("---\n", 2)[1])
+    assert front["sdk"] == "gradio" and front["app_file"] == "app.py" and "metric" in front["tags"]
+    for heading in ("# Metric Card for", "## Metric Description", "### Inputs", "### Output Values", "### Examples", "## Citation"):
+        assert heading in card
     parser = doctest.DocTestParser()
     test = parser.get_doctest(card, {}, "README.md", str(ROOT / "metric" / "dynamicner_f1" / "README.md"), 0)
     assert len(test.examples) >= 10
