@@ -245,3 +245,32 @@ def test_memorised_batched_equals_one_by_one(tiny_cascade, tiny_corpus):
     assert spans(batched) == spans(single)  # greedy outputs identical; scores equal up to float noise of padding
     assert [e["score"] for s in batched for e in s] == pytest.approx([e["score"] for s in single for e in s], abs=1e-5)
     assert spans([ner.predict_entities(texts[0], lists[0])]) == spans(batched[:1])
+
+
+@pytest.mark.slow
+def test_memorised_self_consistency_recovers_the_entities(tiny_cascade, tiny_corpus):
+    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), device="cpu")
+    texts = [record["text"] for record in tiny_corpus]
+    lists = [record["type_list"] for record in tiny_corpus]
+    out = ner.predict(texts, lists, self_consistency=4, temperature=0.7, seed=0)
+    assert [[(e["text"], e["label"], e["start"], e["end"]) for e in s] for s in out] == \
+        [_gold(record) for record in tiny_corpus]
+
+
+def test_self_consistency_draws_n_samples_and_merges_them(random_ner, monkeypatch):
+    import cascadener.pipeline as pipeline_module
+    from cascadener.generation import GeneratedText
+
+    seen = {}
+
+    def fake(model, tokenizer, prompt_ids, *, max_new_tokens, options, on_batch=None):
+        seen["options"] = options
+        samples = ["##Ada## Lovelace met Charles Babbage in London .", "##Ada Lovelace## met Charles Babbage in London .",
+                   "Ada Lovelace met Charles Babbage in ##London## ."]
+        return [[GeneratedText(text=s, token_ids=(1,)) for s in samples] for _ in prompt_ids]
+
+    monkeypatch.setattr(pipeline_module, "generate_batched", fake)
+    results, _ = random_ner.extract([TEXTS[0]], self_consistency=3, temperature=0.9)
+    assert seen["options"].num_return_sequences == 3 and seen["options"].do_sample
+    assert seen["options"].temperature == 0.9
+    assert [(m.text, m.start) for m in results[0].mentions] == [("Ada Lovelace", 0), ("London", TEXTS[0].index("London"))]
