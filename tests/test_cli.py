@@ -280,3 +280,39 @@ def test_predict_real_geic_file_with_its_taxonomy(shared_data, model_dir, tmp_pa
         for reference in line["references"]:
             if reference["start"] >= 0:
                 assert line["text"][reference["start"]:reference["end"]] == reference["text"]
+
+
+def test_predict_from_a_parquet_dataset_folder(model_dir, tmp_path):
+    """--hf-dataset goes through datasets.load_dataset (here a local Parquet folder, as the Hub serves it)."""
+    import datasets
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    rows = [{"id": r["id"], "text": r["text"], "type_list": r["type_list"],
+             "entities": [dict(e, path=[]) for e in r["entities"]]} for r in _records()]
+    datasets.Dataset.from_list(rows).to_parquet(str(folder / "test.parquet"))
+    output = tmp_path / "pred.jsonl"
+    assert main(["predict", "--hf-dataset", str(folder), "--split", "test", "--extractor", str(model_dir),
+                 "-o", str(output), "--max-new-tokens", "4", "--no-progress"]) == 0
+    lines = _lines(output)
+    assert [line["id"] for line in lines] == [r["id"] for r in rows]
+    assert lines[0]["references"][0]["text"] == rows[0]["entities"][0]["text"]
+    assert main(["predict", "--hf-dataset", str(folder), "--split", "validation", "--extractor", str(model_dir),
+                 "-o", str(tmp_path / "o.jsonl"), "--no-progress"]) == 2
+
+
+def test_evaluate_hierarchical_scores(tmp_path, capsys):
+    path = tmp_path / "pred.jsonl"
+    text = "Oslo is far from Lima ."
+    line = {"id": "a", "text": text, "type_list": None,
+            "entities": [{"text": "Oslo", "label": "city", "start": 0, "end": 4},
+                         {"text": "Lima", "label": "sovereign state", "start": 17, "end": 21}],
+            "references": [{"text": "Oslo", "label": "city", "start": 0, "end": 4},
+                           {"text": "Lima", "label": "city", "start": 17, "end": 21}]}
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert main(["evaluate", str(path), "--hierarchical", "-o", str(tmp_path / "r.json")]) == 0
+    metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
+    assert metrics["f1"] == pytest.approx(0.5)
+    # city and sovereign state share their first two levels: partial credit
+    assert 0.5 < metrics["hierarchical_f1"] < 1.0
+    assert "hierarchical_f1" in capsys.readouterr().out
