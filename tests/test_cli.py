@@ -316,3 +316,22 @@ def test_evaluate_hierarchical_scores(tmp_path, capsys):
     # city and sovereign state share their first two levels: partial credit
     assert 0.5 < metrics["hierarchical_f1"] < 1.0
     assert "hierarchical_f1" in capsys.readouterr().out
+
+
+def test_type_lists_cascade_ignores_input_lists(inputs, model_dir, tmp_path, monkeypatch):
+    from cascadener.pipeline import CascadeNER
+
+    seen = []
+    original = CascadeNER.run
+
+    def spy(self, texts, type_lists=None, **kwargs):
+        seen.extend(type_lists)
+        assert kwargs["taxonomy"] is not None and kwargs["taxonomy"].name == "toy"
+        return original(self, texts, type_lists, **kwargs)
+
+    taxonomy = tmp_path / "toy.json"
+    taxonomy.write_text(json.dumps({"dataset": "toy", "first-level": "person, place"}), encoding="utf-8")
+    monkeypatch.setattr(CascadeNER, "run", spy)
+    assert _predict(inputs, model_dir, tmp_path / "p.jsonl", "--type-lists", "cascade", "--taxonomy", str(taxonomy)) == 0
+    assert seen == [None] * len(SENTENCES)
+    assert all(line["type_list"] is None for line in _lines(tmp_path / "p.jsonl"))
