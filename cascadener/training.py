@@ -300,6 +300,28 @@ MEMORISE = TrainOptions(max_steps=200, learning_rate=5e-3, batch_size=32, lr_sch
                         logging_steps=10, progress=False, num_threads=1)
 
 
+def train_conversations(
+    dataset: Any,
+    output_dir: str | Path,
+    *,
+    base_model: str | Path | None = None,
+    options: TrainOptions = TrainOptions(),
+    vocab_size: int = 2000,
+    tiny_options: Any = None,
+) -> TrainResult:
+    """:func:`train` on chat ``messages`` from ``base_model``, or, without one, from a tiny
+    from-scratch Qwen2 whose tokenizer is trained on the conversations' text."""
+    from .tiny import TinyModelOptions, chat_texts, create_tiny_model
+
+    if base_model is not None:
+        return train(base_model, dataset, output_dir, options=options)
+    texts = [m["content"] for messages in dataset["messages"] for m in messages]
+    with tempfile.TemporaryDirectory(prefix="cascadener-init-") as init_dir:
+        create_tiny_model(chat_texts(texts), init_dir, vocab_size=vocab_size,
+                          options=tiny_options or TinyModelOptions(seed=options.seed))
+        return train(init_dir, dataset, output_dir, options=options)
+
+
 @dataclass
 class CascadeTrainResult:
     """Where the extractor and classifier were saved (the same directory for one shared model)."""
@@ -341,7 +363,6 @@ def train_cascade(
     ``export_sft`` also writes them as ShareGPT JSON (``stage1.json``, ``stage2.json``) there.
     """
     from .sft import build_sft, write_sharegpt
-    from .tiny import TinyModelOptions, chat_texts, create_tiny_model
 
     output_dir = Path(output_dir)
     data = build_sft(list(records), lists=lists, taxonomy=taxonomy, template=template)
@@ -357,14 +378,8 @@ def train_cascade(
         if len(dataset) == 0:
             raise TrainingDataError(f"no {name} conversations to train on ({data.report.summary()})")
         job_options = classifier_options if name == "classifier" and classifier_options is not None else options
-        if base_model is not None:
-            runs[name] = train(base_model, dataset, output_dir / name, options=job_options)
-            continue
-        texts = [m["content"] for messages in dataset["messages"] for m in messages]
-        with tempfile.TemporaryDirectory(prefix=f"cascadener-{name}-init-") as init_dir:
-            create_tiny_model(chat_texts(texts), init_dir, vocab_size=vocab_size,
-                              options=tiny_options or TinyModelOptions(seed=options.seed))
-            runs[name] = train(init_dir, dataset, output_dir / name, options=job_options)
+        runs[name] = train_conversations(dataset, output_dir / name, base_model=base_model, options=job_options,
+                                         vocab_size=vocab_size, tiny_options=tiny_options)
     if one_model:
         extractor = classifier = output_dir / "model"
     else:

@@ -238,3 +238,31 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_base, sft_da
     a = AutoModelForCausalLM.from_pretrained(tmp_path / "full").state_dict()
     b = AutoModelForCausalLM.from_pretrained(tmp_path / "cut").state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_cli_train_on_sharegpt_files_trains_one_model(sft_data, tiny_corpus, tmp_path, capsys):
+    import json
+
+    from transformers import AutoModelForCausalLM
+
+    from cascadener.cli import main
+    from cascadener.sft import write_sharegpt
+
+    first = write_sharegpt(sft_data.stage1, tmp_path / "stage1.json")
+    second = write_sharegpt(sft_data.stage2, tmp_path / "stage2.json")
+    out = tmp_path / "out"
+    assert main(["train", "--sharegpt", str(first), str(second), "-o", str(out), "--max-steps", "5",
+                 "--threads", "1", "--vocab-size", "600", "--no-progress"]) == 0
+    assert f"--extractor {out / 'model'}" in capsys.readouterr().out
+    summary = json.loads((out / "train_summary.json").read_text(encoding="utf-8"))
+    assert summary["runs"]["model"]["examples"] == len(sft_data.stage1) + len(sft_data.stage2)
+    AutoModelForCausalLM.from_pretrained(out / "model")
+    # exactly one source
+    assert main(["train", "-o", str(tmp_path / "x")]) == 2
+    assert "give exactly one training source" in capsys.readouterr().err
+    assert main(["train", "--sharegpt", str(first), "--jsonl", str(first), "-o", str(tmp_path / "x")]) == 2
+    assert "(got --jsonl, --sharegpt)" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"conversations": [{"from": "robot", "value": "x"}]}]), encoding="utf-8")
+    assert main(["train", "--sharegpt", str(bad), "-o", str(tmp_path / "y")]) == 2
+    assert "bad.json: item 0: conversations[0].from is 'robot'" in capsys.readouterr().err

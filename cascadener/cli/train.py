@@ -2,6 +2,7 @@
 
 Training data: any source ``cascadener predict`` reads, with gold entities (a DynamicNER
 config/split, an exported dataset, a GEIC file or a JSONL file); ``--split`` defaults to ``train``.
+Or ``--sharegpt FILE...``: ready-made conversations (ShareGPT JSON), trained into one model.
 Stage-2 lists come from each sample's ``type_list`` and/or the taxonomy levels (``--lists``).
 
 Start from ``--base-model`` (any ``AutoModelForCausalLM`` directory or Hub id with a chat template),
@@ -40,7 +41,10 @@ LORA_LEARNING_RATE = 2e-4
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("train", help="fine-tune an extractor and a classifier",
                                    description=__doc__.split("\n\n")[0])
-    add_source_arguments(parser)
+    add_source_arguments(parser, required=False)
+    parser.add_argument("--sharegpt", nargs="+", metavar="FILE", default=None,
+                        help="train ONE model (OUTPUT/model) on ShareGPT conversation files instead "
+                             "(e.g. exported with --export-sft, or the released CascadeNER SFT data)")
     parser.set_defaults(split="train", func=run)
     parser.add_argument("-o", "--output-dir", required=True, help="folder for the trained model(s)")
     parser.add_argument("--overwrite", action="store_true", help="replace models already in --output-dir")
@@ -144,12 +148,58 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
+    from datasets import concatenate_datasets
+
+    from cascadener.sft import SftDataError, read_sharegpt
+    from cascadener.training import TrainingDataError, train_conversations
+
+    parts = []
+    for name in args.sharegpt:
+        if not Path(name).is_file():
+            raise CliError(f"ShareGPT file {name} does not exist or is not a file")
+        try:
+            parts.append(read_sharegpt(name))
+        except SftDataError as error:
+            raise CliError(str(error)) from None
+    dataset = concatenate_datasets(parts)
+    options = train_options(args)
+    print(f"training one model on {len(dataset)} conversations from {len(parts)} ShareGPT file(s), start: "
+          f"{args.base_model or 'tiny model from scratch'}", file=sys.stderr)
+    try:
+        result = train_conversations(dataset, output_dir / "model", base_model=args.base_model, options=options,
+                                     vocab_size=args.vocab_size)
+    except TrainingDataError as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise CliError(f"cannot load --base-model {args.base_model}: {error}") from None
+    summary = {"source": {"sharegpt": list(args.sharegpt)}, "base_model": args.base_model,
+               "extractor": str(result.output_dir), "classifier": str(result.output_dir),
+               "options": asdict(options) | {"lora_target_modules": list(options.lora_target_modules)},
+               "runs": {"model": {"steps": result.steps, "examples": result.examples, "skipped": len(result.skipped),
+                                  "loss_history": result.loss_history,
+                                  "runtime_seconds": round(result.runtime_seconds, 2)}}}
+    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+    print(f"model: {result.summary()}")
+    print(f"next: cascadener predict --extractor {result.output_dir} --dataset <config> --split test "
+          "-o predictions.jsonl")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from cascadener.sft import SftDataError
     from cascadener.training import TrainingDataError, train_cascade
 
     output_dir = Path(args.output_dir)
-    targets = [output_dir / "model"] if args.one_model else [output_dir / "extractor", output_dir / "classifier"]
+    sources = [flag for flag, value in (("--dataset", args.dataset), ("--hf-dataset", args.hf_dataset),
+                                        ("--geic", args.geic), ("--jsonl", args.jsonl), ("--sharegpt", args.sharegpt))
+               if value]
+    if len(sources) != 1:
+        raise CliError("give exactly one training source: --dataset, --hf-dataset, --geic, --jsonl or --sharegpt"
+                       + (f" (got {', '.join(sources)})" if sources else ""))
+    one_model = args.one_model or bool(args.sharegpt)
+    targets = [output_dir / "model"] if one_model else [output_dir / "extractor", output_dir / "classifier"]
     existing = [str(t) for t in targets if t.exists()]
     if existing and not (args.overwrite or args.resume):
         raise CliError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
@@ -164,6 +214,8 @@ def _run(args: argparse.Namespace) -> int:
             import peft  # noqa: F401
         except ImportError:
             raise CliError("--lora needs peft: pip install 'dynamicner-kit[lora]'") from None
+    if args.sharegpt:
+        return _run_sharegpt(args, output_dir)
     source = read_inputs(args)
     records = records_from_source(source.rows)
     lists = resolve_lists(args.lists, records)
@@ -172,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
           f"({source.description.get('config') or ''} {source.description.get('split') or ''}), lists: "
           f"{', '.join(lists)}, start: {args.base_model or 'tiny model from scratch'}", file=sys.stderr)
     try:
-        result = train_cascade(records, output_dir, base_model=args.base_model, one_model=args.one_model,
+        result = train_cascade(records, output_dir, base_model=args.base_model, one_model=one_model,
                                lists=lists, template=args.template, options=options, vocab_size=args.vocab_size,
                                export_sft=args.export_sft)
     except (SftDataError, TrainingDataError) as error:
