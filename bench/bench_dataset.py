@@ -72,27 +72,38 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         result["rows"] = builder.info.splits["train"].num_examples
     elif mode == "stages":
         # where the builder's time goes: each stage alone, in the order the builder runs them
-        from dynamicner_data.records import RowBatcher
-        from dynamicner_data.tokenize import bio_tags, tokenize_columns
+        from dynamicner_data.records import DEFAULT_BATCH_SIZE, RowBatcher, paused_gc
+        from dynamicner_data.tokenize import bio_batch, tokenize_batch
         from dynamicner_data.typelists import DynamicOptions, dynamic_type_list
 
         taxonomy = Taxonomy.dynamicner()
         options = DynamicOptions()
-        from dynamicner_data.records import paused_gc
 
         tick = time.perf_counter()
         with paused_gc():  # as the builder does
             samples, _ = read_geic(corpus, taxonomy)
         stages = {"parse + align (geic)": time.perf_counter() - tick}
+        chunks = range(0, len(samples), DEFAULT_BATCH_SIZE)  # the builder's batches
         tick = time.perf_counter()
-        lists = [dynamic_type_list(f"en-train-{s.key}", [e.node for e in s.entities], taxonomy, options) for s in samples]
+        with paused_gc():
+            lists = [dynamic_type_list(f"en-train-{s.key}", [e.node for e in s.entities], taxonomy, options) for s in samples]
         stages["dynamic type lists"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        tokens = [tokenize_columns(s.text, "en") for s in samples]
+        with paused_gc():
+            tokens = [tokenize_batch([s.text for s in samples[a:a + DEFAULT_BATCH_SIZE]], "en") for a in chunks]
         stages["tokenize"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        for s, t, a in zip(samples, tokens, lists):
-            bio_tags(t, [(e.start, e.end, label) for e, label in zip(s.entities, a.labels)])
+        with paused_gc():
+            for batch, a in zip(tokens, chunks):
+                part = samples[a:a + DEFAULT_BATCH_SIZE]
+                offsets = [0]
+                starts, ends, labels = [], [], []
+                for s, assigned in zip(part, lists[a:a + DEFAULT_BATCH_SIZE]):
+                    starts += [e.start for e in s.entities]
+                    ends += [e.end for e in s.entities]
+                    labels += assigned.labels
+                    offsets.append(len(labels))
+                bio_batch(batch, offsets, starts, ends, labels)
         stages["IOB2 tags"] = time.perf_counter() - tick
         del lists, tokens
         tick = time.perf_counter()

@@ -36,17 +36,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import accumulate, chain, islice, repeat
 from typing import Iterable, Iterator, Sequence
 
 import datasets
+import numpy as np
 import pyarrow as pa
 
 from dynamicner_data.geic import AlignmentReport, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
-from dynamicner_data.tokenize import bio_tags, tokenize_columns
+from dynamicner_data.tokenize import bio_batch, tokenize_batch
 from dynamicner_data.typelists import (
     GRANULARITIES,
     DynamicOptions,
@@ -296,59 +298,6 @@ class BuildSummary:
         }
 
 
-class _Columns:
-    """Flat column buffers plus list offsets for one batch."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.languages: list[str] = []
-        self.texts: list[str] = []
-        self.token_offsets: list[int] = [0]
-        self.tokens: list[str] = []
-        self.tags: list = []
-        self.entity_offsets: list[int] = [0]
-        self.entity_text: list[str] = []
-        self.entity_label: list[str] = []
-        self.entity_start: list[int] = []
-        self.entity_end: list[int] = []
-        self.path_offsets: list[int] = [0]
-        self.paths: list[str] = []
-        self.type_offsets: list[int] = [0]
-        self.types: list[str] = []
-        self.label_nodes: list[TypeNode | None] = []  # for the summary's label counts
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def table(self, schema: pa.Schema) -> pa.Table:
-        """The batch as a table with exactly ``schema``'s types (no cast needed by the writer)."""
-        offsets = pa.int32()
-        tag_type = schema.field("ner_tags").type.value_type
-        entity_type = schema.field("entities").type.value_type
-        entity_struct = pa.StructArray.from_arrays(
-            [
-                pa.array(self.entity_text, pa.string()),
-                pa.array(self.entity_label, pa.string()),
-                pa.array(self.entity_start, pa.int32()),
-                pa.array(self.entity_end, pa.int32()),
-                pa.ListArray.from_arrays(
-                    pa.array(self.path_offsets, offsets), pa.array(self.paths, pa.string())
-                ),
-            ],
-            fields=list(entity_type),
-        )
-        arrays = [
-            pa.array(self.ids, pa.string()),
-            pa.array(self.languages, pa.string()),
-            pa.array(self.texts, pa.string()),
-            pa.ListArray.from_arrays(pa.array(self.token_offsets, offsets), pa.array(self.tokens, pa.string())),
-            pa.ListArray.from_arrays(pa.array(self.token_offsets, offsets), pa.array(self.tags, tag_type)),
-            pa.ListArray.from_arrays(pa.array(self.entity_offsets, offsets), entity_struct),
-            pa.ListArray.from_arrays(pa.array(self.type_offsets, offsets), pa.array(self.types, pa.string())),
-        ]
-        return pa.Table.from_arrays(arrays, schema=schema)
-
-
 class RowBatcher:
     """Turn the parsed samples of one file into dataset rows, ``batch_size`` rows per table.
 
@@ -406,56 +355,100 @@ class RowBatcher:
         iterator = iter(samples)
         while True:
             with paused_gc():
-                columns = _Columns()
-                for sample in islice(iterator, self.batch_size):
-                    self._add(columns, sample)
-                table = columns.table(self.schema) if len(columns) else None
-                self.summary.label_counts.update(columns.label_nodes)
-                self.summary.label_strings.update(columns.entity_label)
+                chunk = list(islice(iterator, self.batch_size))
+                table = self._table(chunk) if chunk else None
             if table is None:
                 return
             yield table
 
-    def _add(self, c: _Columns, sample: GeicSample) -> None:
-        sample_id = self._id_prefix + sample.key
-        entities = sample.entities
-        assignment = self.assign(sample_id, [e.node for e in entities])
-        labels = assignment.labels
-        tokens = tokenize_columns(sample.text, self.language)
-        bio = bio_tags(tokens, [(e.start, e.end, label) for e, label in zip(entities, labels)])
+    def _table(self, chunk: list[GeicSample]) -> pa.Table:
+        """One batch of samples as a table with exactly the schema's types, built column by column.
+
+        Tokens and IOB2 tags of the whole batch come from one pass each
+        (:func:`~dynamicner_data.tokenize.tokenize_batch`, :func:`~dynamicner_data.tokenize.bio_batch`).
+        """
         summary = self.summary
-        summary.rows += 1
+        prefix = self._id_prefix
+        ids = [prefix + s.key for s in chunk]
+        texts = [s.text for s in chunk]
+        entity_lists = [s.entities for s in chunk]
+        node_lists = [[e.node for e in entities] for entities in entity_lists]
+        if self._level:
+            taxonomy, level = self.taxonomy, self._level
+            assignments = [static_type_list(nodes, taxonomy, level) for nodes in node_lists]
+        else:
+            assignments = list(map(dynamic_type_list, ids, node_lists, repeat(self.taxonomy), repeat(self.options)))
+        entities = list(chain.from_iterable(entity_lists))
+        labels = list(chain.from_iterable(a.labels for a in assignments))
+        entity_offsets = [0, *accumulate(map(len, entity_lists))]
+        if not all(labels):
+            k = labels.index("")
+            row = bisect_right(entity_offsets, k) - 1
+            raise ValueError(f"{summary.source}: sample {chunk[row].key!r}: empty label for entity {entities[k].text!r}")
+        starts = [e.start for e in entities]
+        ends = [e.end for e in entities]
+        tokens = tokenize_batch(texts, self.language)
+        bio = bio_batch(tokens, entity_offsets, starts, ends, labels)
+
+        tag_type = self.schema.field("ner_tags").type.value_type
+        if self._tag_ids is None:
+            tag_values = pa.array(bio.names, pa.string()).take(pa.array(bio.codes))
+        else:
+            tag_ids = self._tag_ids
+            missing = [name for name in bio.names if name not in tag_ids]
+            if missing:  # pragma: no cover - static_type_list and static_labels disagree
+                k = labels.index(missing[0][2:])
+                row = bisect_right(entity_offsets, k) - 1
+                raise ValueError(
+                    f"{summary.source}: sample {chunk[row].key!r}: tag {missing[0]!r} is not a class of "
+                    f"config granularity {self.granularity!r}"
+                )
+            lookup = np.array([tag_ids[name] for name in bio.names], dtype=np.int64)
+            tag_values = pa.array(lookup[bio.codes], tag_type)
+        label_nodes = [
+            a.item_nodes[a.type_list.index(label)]
+            for a in assignments
+            for label in a.labels
+        ]
+        paths = [e.node.path if e.node is not None else () for e in entities]
+        type_lists = [a.type_list for a in assignments]
+
+        summary.rows += len(chunk)
         summary.entities += len(entities)
         summary.boundary_mismatches += bio.misaligned
         summary.overlapping += bio.overlapping
-        c.ids.append(sample_id)
-        c.languages.append(self.language)
-        c.texts.append(sample.text)
-        c.tokens += tokens.texts
-        c.token_offsets.append(len(c.tokens))
-        if self._tag_ids is None:
-            c.tags += bio.tags
-        else:
-            tag_ids = self._tag_ids
-            try:
-                c.tags += [tag_ids[t] for t in bio.tags]
-            except KeyError as exc:  # pragma: no cover - static_type_list and static_labels disagree
-                raise ValueError(
-                    f"{summary.source}: sample {sample.key!r}: tag {exc.args[0]!r} is not a class of "
-                    f"config granularity {self.granularity!r}"
-                ) from None
-        type_list, item_nodes = assignment.type_list, assignment.item_nodes
-        for entity, label in zip(entities, labels):
-            if not label:
-                raise ValueError(f"{summary.source}: sample {sample.key!r}: empty label for entity {entity.text!r}")
-            c.entity_text.append(entity.text)
-            c.entity_label.append(label)
-            c.entity_start.append(entity.start)
-            c.entity_end.append(entity.end)
-            if entity.node is not None:
-                c.paths += entity.node.path
-            c.path_offsets.append(len(c.paths))
-            c.label_nodes.append(item_nodes[type_list.index(label)])
-        c.entity_offsets.append(len(c.entity_text))
-        c.types += type_list
-        c.type_offsets.append(len(c.types))
+        summary.label_counts.update(label_nodes)
+        summary.label_strings.update(labels)
+
+        offsets = pa.int32()
+        entity_type = self.schema.field("entities").type.value_type
+        entity_struct = pa.StructArray.from_arrays(
+            [
+                pa.array([e.text for e in entities], pa.string()),
+                pa.array(labels, pa.string()),
+                pa.array(starts, pa.int32()),
+                pa.array(ends, pa.int32()),
+                pa.ListArray.from_arrays(
+                    pa.array(_offsets(paths), offsets), pa.array(list(chain.from_iterable(paths)), pa.string())
+                ),
+            ],
+            fields=list(entity_type),
+        )
+        token_offsets = pa.array(tokens.row_offsets.astype(np.int32), offsets)
+        arrays = [
+            pa.array(ids, pa.string()),
+            pa.array([self.language] * len(chunk), pa.string()),
+            pa.array(texts, pa.string()),
+            pa.ListArray.from_arrays(token_offsets, pa.array(tokens.texts, pa.string())),
+            pa.ListArray.from_arrays(token_offsets, tag_values),
+            pa.ListArray.from_arrays(pa.array(entity_offsets, offsets), entity_struct),
+            pa.ListArray.from_arrays(
+                pa.array(_offsets(type_lists), offsets), pa.array(list(chain.from_iterable(type_lists)), pa.string())
+            ),
+        ]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _offsets(lists: Sequence[Sequence]) -> list[int]:
+    """List offsets of ``lists`` (``[0, len0, len0 + len1, ...]``)."""
+    return [0, *accumulate(map(len, lists))]

@@ -41,21 +41,36 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, chain
-from operator import itemgetter
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import NamedTuple, Sequence
 
-__all__ = ["Token", "TokenColumns", "tokenize", "tokenize_columns", "BioTags", "bio_tags", "CHARACTER_LANGUAGES"]
+import numpy as np
+
+__all__ = [
+    "Token",
+    "TokenColumns",
+    "tokenize",
+    "tokenize_columns",
+    "BioTags",
+    "bio_tags",
+    "TokenBatch",
+    "tokenize_batch",
+    "BioBatch",
+    "bio_batch",
+    "CHARACTER_LANGUAGES",
+]
 
 CHARACTER_LANGUAGES: frozenset[str] = frozenset({"zh", "ja", "ko"})  # tokenized per character
 
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e" \
          "\u1ab0-\u1aff\u1dc0-\u1dff\u200c\u200d\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\ufe20-\ufe2f"
-# each match is (whitespace before the token, the token): offsets are running sums of the lengths
-_WORD_SPLIT = re.compile(rf"(\s*)([\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*)")
-_ASCII_WORD_SPLIT = re.compile(r"(\s*)(\w+|\S)")  # the same split for ASCII text, without the mark classes
-_CHAR_SPLIT = re.compile(rf"(\s*)([^\s][{_MARKS}]*)")
+# ``pattern.split(text)`` alternates whitespace and tokens: [space, token, space, token, ..., space]
+# (a token never starts with whitespace, so the whitespace between two tokens is one part);
+# offsets are running sums of the part lengths
+_WORD_SPLIT = re.compile(rf"([\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*)")
+_ASCII_WORD_SPLIT = re.compile(r"(\w+|\S)")  # the same split for ASCII text, without the mark classes
+_CHAR_SPLIT = re.compile(rf"([^\s][{_MARKS}]*)")
 
 
 class Token(NamedTuple):
@@ -84,13 +99,15 @@ def tokenize_columns(text: str, language: str) -> TokenColumns:
     """
     if not isinstance(text, str):
         raise TypeError(f"tokenize() needs a str, got {type(text).__name__}")
+    parts = _pattern(text, language).split(text)
+    bounds = list(accumulate(map(len, parts)))
+    return TokenColumns(parts[1::2], bounds[0:-1:2], bounds[1::2])
+
+
+def _pattern(text: str, language: str) -> re.Pattern[str]:
     if _base_language(language) in CHARACTER_LANGUAGES:
-        pattern = _CHAR_SPLIT
-    else:
-        pattern = _ASCII_WORD_SPLIT if text.isascii() else _WORD_SPLIT
-    pairs = pattern.findall(text)
-    bounds = list(accumulate(map(len, chain.from_iterable(pairs))))
-    return TokenColumns(list(map(itemgetter(1), pairs)), bounds[0::2], bounds[1::2])
+        return _CHAR_SPLIT
+    return _ASCII_WORD_SPLIT if text.isascii() else _WORD_SPLIT
 
 
 def tokenize(text: str, language: str) -> list[Token]:
@@ -157,3 +174,173 @@ def bio_tags(tokens: Sequence[Token] | TokenColumns, spans: Sequence[tuple[int, 
             if last - first > 1:
                 tags[first + 1:last] = ["I-" + label] * (last - first - 1)
     return BioTags(tags=tags, misaligned=misaligned, overlapping=overlapping, unaligned=unaligned)
+
+
+# ---------------------------------------------------------------------------- whole batches
+_SEPARATOR = "\n"  # joins the texts of a batch: whitespace, so no token ever crosses it
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """The tokens of many texts at once (what :func:`tokenize_columns` gives for each, concatenated).
+
+    Offsets are global: into the texts joined by one newline. ``text_starts[r]`` is where text
+    ``r`` begins in that string, and its tokens are ``texts[row_offsets[r]:row_offsets[r + 1]]``.
+    """
+
+    texts: list[str]
+    starts: np.ndarray
+    ends: np.ndarray
+    row_offsets: np.ndarray
+    text_starts: np.ndarray
+    text_lengths: np.ndarray
+
+    def row(self, r: int) -> TokenColumns:
+        """The tokens of text ``r`` with offsets into that text (as :func:`tokenize_columns` gives them)."""
+        a, b = int(self.row_offsets[r]), int(self.row_offsets[r + 1])
+        base = int(self.text_starts[r])
+        return TokenColumns(self.texts[a:b], (self.starts[a:b] - base).tolist(), (self.ends[a:b] - base).tolist())
+
+
+def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
+    """Tokenize every text of ``texts`` (one language) in one regular-expression pass.
+
+    Equal to :func:`tokenize_columns` text by text, without its per-call overhead.
+
+    >>> batch = tokenize_batch(["Hi , you", "", "Ana ."], "en")
+    >>> batch.texts, batch.row_offsets.tolist()
+    (['Hi', ',', 'you', 'Ana', '.'], [0, 3, 3, 5])
+    >>> batch.row(2)
+    TokenColumns(texts=['Ana', '.'], starts=[0, 4], ends=[3, 5])
+    """
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"tokenize_batch() needs strings, got {type(text).__name__} at index {i}")
+    joined = _SEPARATOR.join(texts)
+    parts = _pattern(joined, language).split(joined)
+    bounds = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+    starts, ends = bounds[0:-1:2], bounds[1::2]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    text_starts = np.zeros(len(texts), dtype=np.int64)
+    if len(texts) > 1:
+        np.cumsum(lengths[:-1] + 1, out=text_starts[1:])
+    row_offsets = np.empty(len(texts) + 1, dtype=np.int64)
+    row_offsets[:-1] = np.searchsorted(starts, text_starts, side="left")
+    row_offsets[-1] = len(starts)
+    return TokenBatch(parts[1::2], starts, ends, row_offsets, text_starts, lengths)
+
+
+@dataclass(frozen=True)
+class BioBatch:
+    """IOB2 tags of a whole :class:`TokenBatch`: one code per token, ``names[code]`` its tag.
+
+    Code 0 is ``O``; the counts are those :func:`bio_tags` gives, summed over the texts.
+    """
+
+    codes: np.ndarray
+    names: list[str]
+    misaligned: int = 0
+    overlapping: int = 0
+    unaligned: int = 0
+
+
+def bio_batch(
+    tokens: TokenBatch,
+    entity_offsets: Sequence[int],
+    starts: Sequence[int],
+    ends: Sequence[int],
+    labels: Sequence[str],
+) -> BioBatch:
+    """IOB2 tags of every text of ``tokens`` at once, equal to :func:`bio_tags` text by text.
+
+    The spans of text ``r`` are ``starts/ends/labels[entity_offsets[r]:entity_offsets[r + 1]]``
+    (character offsets into that text). Spans are placed on tokens with array searches; texts
+    where two placeable spans overlap (nested or repeated annotations) go through
+    :func:`bio_tags`, whose longest-first rule decides.
+
+    >>> batch = tokenize_batch(["New York City", "Ana met Bo"], "en")
+    >>> bio = bio_batch(batch, [0, 2, 4], [0, 0, 0, 8], [8, 13, 3, 10], ["city", "city", "person", "person"])
+    >>> [bio.names[c] for c in bio.codes]
+    ['B-city', 'I-city', 'I-city', 'B-person', 'O', 'B-person']
+    >>> bio.overlapping, bio.misaligned
+    (1, 0)
+    """
+    offsets = np.asarray(entity_offsets, dtype=np.int64)
+    rows_count = len(offsets) - 1
+    if rows_count != len(tokens.text_starts):
+        raise ValueError(f"entity_offsets describe {rows_count} texts, the token batch has {len(tokens.text_starts)}")
+    count = int(offsets[-1]) if rows_count >= 0 else 0
+    if not (len(starts) == len(ends) == len(labels) == count):
+        raise ValueError(f"need {count} starts, ends and labels, got {len(starts)}, {len(ends)} and {len(labels)}")
+    names = ["O"]
+    code_of: dict[str, int] = {}  # label -> its B code (I is B + 1)
+
+    def code(label: str) -> int:
+        c = code_of.get(label)
+        if c is None:
+            c = code_of[label] = len(names)
+            names.extend(("B-" + label, "I-" + label))
+        return c
+
+    label_codes = np.fromiter(map(code, labels), dtype=np.int64, count=count) if count else np.zeros(0, np.int64)
+    if count and not all(labels):
+        k = next(i for i, label in enumerate(labels) if not label)
+        raise ValueError(f"span {(starts[k], ends[k], labels[k])!r}: empty label")
+    s = np.asarray(starts, dtype=np.int64).reshape(count)
+    e = np.asarray(ends, dtype=np.int64).reshape(count)
+    placed = ~((s == -1) & (e == -1))
+    bad = placed & ~((s >= 0) & (s < e))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"span {(starts[k], ends[k], labels[k])!r}: need 0 <= start < end (end exclusive), or -1, -1 for unplaced"
+        )
+    n_tok = len(tokens.texts)
+    codes = np.zeros(n_tok, dtype=np.int64)
+    rows = np.repeat(np.arange(rows_count), np.diff(offsets))
+    base = tokens.text_starts[rows]
+    gs, ge = s + base, e + base
+    first = np.searchsorted(tokens.starts, gs, side="left")
+    last = np.searchsorted(tokens.ends, ge, side="right")
+    if n_tok:
+        ok = (
+            placed
+            & (first < n_tok)
+            & (last > first)
+            & (e <= tokens.text_lengths[rows])
+            & (tokens.starts[np.minimum(first, n_tok - 1)] == gs)
+            & (tokens.ends[np.maximum(last - 1, 0)] == ge)
+        )
+    else:
+        ok = np.zeros(count, dtype=bool)
+    # texts whose placeable spans touch each other: decided span by span by bio_tags
+    placeable = np.flatnonzero(ok)
+    fallback = np.zeros(rows_count, dtype=bool)
+    if len(placeable) > 1:
+        order = placeable[np.lexsort((ge[placeable], gs[placeable]))]
+        reach = np.maximum.accumulate(ge[order])
+        clash = gs[order][1:] < reach[:-1]
+        fallback[rows[order][1:][clash]] = True
+    in_fallback = fallback[rows]
+    # a span annotated twice is one span (as in bio_tags); misaligned spans are few
+    misaligned = len({(int(rows[k]), int(s[k]), int(e[k]), labels[k]) for k in np.flatnonzero(placed & ~ok & ~in_fallback)})
+    overlapping = 0
+    apply = np.flatnonzero(ok & ~in_fallback)
+    if len(apply):
+        b_first, b_last, b_code = first[apply], last[apply], label_codes[apply]
+        codes[b_first] = b_code
+        inner = b_last - b_first - 1
+        total = int(inner.sum())
+        if total:
+            starts_of_runs = np.repeat(b_first + 1 - np.cumsum(inner) + inner, inner)
+            codes[starts_of_runs + np.arange(total)] = np.repeat(b_code + 1, inner)
+    for r in np.flatnonzero(fallback).tolist():
+        a, b = int(offsets[r]), int(offsets[r + 1])
+        spans = [(int(s[k]), int(e[k]), labels[k]) for k in range(a, b)]
+        single = bio_tags(tokens.row(r), spans)
+        misaligned += single.misaligned
+        overlapping += single.overlapping
+        row_codes = [0 if tag == "O" else code(tag[2:]) + (tag[0] == "I") for tag in single.tags]
+        codes[int(tokens.row_offsets[r]):int(tokens.row_offsets[r + 1])] = row_codes
+    unaligned = int(count - np.count_nonzero(placed))
+    return BioBatch(codes=codes, names=names, misaligned=misaligned, overlapping=overlapping, unaligned=unaligned)
