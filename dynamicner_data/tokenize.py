@@ -69,7 +69,8 @@ _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0e3
 # (a token never starts with whitespace, so the whitespace between two tokens is one part);
 # offsets are running sums of the part lengths
 _WORD_SPLIT = re.compile(rf"([\w{_MARKS}]+|[^\w\s{_MARKS}][{_MARKS}]*)")
-_ASCII_WORD_SPLIT = re.compile(r"(\w+|\S)")  # the same split for ASCII text, without the mark classes
+_PLAIN_WORD_SPLIT = re.compile(r"(\w+|\S)")  # the same split for text without combining marks
+_ANY_MARK = re.compile(rf"[{_MARKS}]")
 _CHAR_SPLIT = re.compile(rf"([^\s][{_MARKS}]*)")
 
 
@@ -107,7 +108,8 @@ def tokenize_columns(text: str, language: str) -> TokenColumns:
 def _pattern(text: str, language: str) -> re.Pattern[str]:
     if _base_language(language) in CHARACTER_LANGUAGES:
         return _CHAR_SPLIT
-    return _ASCII_WORD_SPLIT if text.isascii() else _WORD_SPLIT
+    # without combining marks both patterns split alike (marks are neither word characters nor spaces)
+    return _PLAIN_WORD_SPLIT if text.isascii() or not _ANY_MARK.search(text) else _WORD_SPLIT
 
 
 def tokenize(text: str, language: str) -> list[Token]:
