@@ -417,7 +417,9 @@ class RowBatcher:
         summary.entities += len(entities)
         summary.boundary_mismatches += bio.misaligned
         summary.overlapping += bio.overlapping
-        summary.label_counts.update(label_nodes)
+        # count by identity (list items are the taxonomy's own node objects), then merge by node
+        by_identity = dict(zip(map(id, label_nodes), label_nodes))
+        summary.label_counts.update({by_identity[k]: v for k, v in Counter(map(id, label_nodes)).items()})
         summary.label_strings.update(labels)
 
         offsets = pa.int32()
