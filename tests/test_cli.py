@@ -140,6 +140,8 @@ def test_interrupted_subprocess_resumes(inputs, model_dir, tmp_path):
         ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "line 2: duplicate id 'a'"),
         ('{"text": "x", "type_list": []}\n', "line 1: field 'type_list' must be a non-empty list"),
         ('{"text": "x", "entities": [{"text": "x"}]}\n', "line 1: entities[0] must be an object"),
+        ('{"text": "x"}\n["x"]\n', "line 2: expected a JSON object"),
+        ('{"text": "x", "language": 7}\n', "line 1: field 'language' must be a string"),
     ],
 )
 def test_bad_jsonl_input(tmp_path, model_dir, capsys, content, message):
@@ -147,6 +149,7 @@ def test_bad_jsonl_input(tmp_path, model_dir, capsys, content, message):
     path.write_text(content, encoding="utf-8")
     assert _predict(path, model_dir, tmp_path / "out.jsonl") == 2
     err = capsys.readouterr().err
+    assert err.startswith("cascadener predict: error: ")
     assert message in err and str(path) in err
 
 

@@ -147,7 +147,7 @@ def test_cli_push_results_bad_arguments(tmp_path, capsys):
     path = tmp_path / "r.json"
     path.write_text(_results().to_json(), encoding="utf-8")
     assert main(["push-results", str(path), "--model-id", "me/model", "--dry-run"]) == 2
-    assert "--dry-run needs --output-dir" in capsys.readouterr().err
+    assert capsys.readouterr().err == "cascadener push-results: error: --dry-run needs --output-dir\n"
     assert main(["push-results", str(tmp_path / "none.json"), "--model-id", "me/m", "--dry-run",
                  "--output-dir", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -2,7 +2,9 @@
 
 Each sub-command module defines ``add_parser(subparsers)`` (registers its arguments and
 sets ``func``) and a function ``run(args) -> int``. Register a new module by adding its
-name to ``SUBCOMMANDS``.
+name to ``SUBCOMMANDS``. A sub-command reports bad input by raising
+:class:`cascadener.cli.common.CliError`: :func:`main` prints ``cascadener <command>: error: <message>``
+and returns 2.
 
 Example:
     >>> parser = build_parser()
@@ -16,6 +18,8 @@ import argparse
 import importlib
 import sys
 from typing import Sequence
+
+from cascadener.cli.common import CliError
 
 SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run")
 
@@ -40,4 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as error:
+        print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cascadener.cli.predict import META_SUFFIX, CliError, add_source_arguments, read_inputs
+from cascadener.cli.common import CliError, iter_jsonl
+from cascadener.cli.predict import META_SUFFIX, add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "format_table", "load_predictions"]
 
@@ -55,20 +56,8 @@ def load_predictions(path: Path) -> list[dict[str, Any]]:
         raise CliError(f"predictions file {path} does not exist")
     records = []
     seen: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise CliError(f"{path} is not valid UTF-8: {error}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, record in iter_jsonl(path, invalid_json_hint="; an interrupted run? finish it with predict --resume"):
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CliError(f"{where}: invalid JSON ({error.msg}); an interrupted run? finish it with predict --resume") from None
-        if not isinstance(record, dict):
-            raise CliError(f"{where}: expected a JSON object")
         for key, kind in (("id", str), ("text", str), ("entities", list)):
             if not isinstance(record.get(key), kind):
                 raise CliError(f"{where}: field {key!r} must be a {kind.__name__}")
@@ -95,14 +84,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default=None, help="results JSON (default: <predictions>.results.json)")
     parser.set_defaults(func=run)
     return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except CliError as error:
-        print(f"cascadener evaluate: error: {error}", file=sys.stderr)
-        return 2
 
 
 def _references(args: argparse.Namespace, predictions: list[dict[str, Any]]):
@@ -135,7 +116,7 @@ def _references(args: argparse.Namespace, predictions: list[dict[str, Any]]):
     return rows, 0, None
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         import dynamicner_f1
         from dynamicner_f1.scorer import score_spans

@@ -37,15 +37,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+
+from cascadener.cli.common import CliError, existing_file, iter_jsonl, positive_int
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_parser", "run", "META_SUFFIX"]
 
 META_SUFFIX = ".meta.json"
-
-
-class CliError(Exception):
-    """A user-facing error: printed as ``cascadener <command>: error: <message>``, exit status 2."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +67,6 @@ def _file_revision(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def _existing_file(value: str, what: str) -> Path:
-    path = Path(value)
-    if not path.is_file():
-        raise CliError(f"{what} {path} does not exist or is not a file")
-    return path
-
-
 def _check_entities(entities: Any, where: str) -> tuple[dict[str, Any], ...]:
     if not isinstance(entities, list):
         raise CliError(f"{where}: field 'entities' must be a list of {{text, label, start, end}} records")
@@ -89,20 +80,8 @@ def read_jsonl_inputs(path: Path) -> InputSource:
     """``{"id"?, "text", "type_list"?, "entities"?, "language"?}`` per line; errors name the line and field."""
     rows: list[InputRow] = []
     seen: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise CliError(f"{path} is not valid UTF-8: {error}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, record in iter_jsonl(path):
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CliError(f"{where}: invalid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise CliError(f"{where}: expected a JSON object")
         text = record.get("text")
         if not isinstance(text, str):
             raise CliError(f"{where}: field 'text' must be a string, got {type(text).__name__}")
@@ -120,8 +99,9 @@ def read_jsonl_inputs(path: Path) -> InputSource:
             type_list = tuple(type_list)
         references = _check_entities(record["entities"], where) if "entities" in record else None
         language = record.get("language")
-        rows.append(InputRow(id=row_id, text=text, type_list=type_list, references=references,
-                             language=language if isinstance(language, str) else None))
+        if language is not None and not isinstance(language, str):
+            raise CliError(f"{where}: field 'language' must be a string, got {type(language).__name__}")
+        rows.append(InputRow(id=row_id, text=text, type_list=type_list, references=references, language=language))
     return InputSource(kind="jsonl", description={"name": path.name, "path": str(path),
                                                   "revision": _file_revision(path)}, rows=rows)
 
@@ -193,10 +173,10 @@ def read_hf_inputs(path: str, config: str | None, split: str, revision: str | No
 def read_inputs(args: argparse.Namespace) -> InputSource:
     """The rows of whichever source the arguments name (exactly one)."""
     if args.jsonl:
-        source = read_jsonl_inputs(_existing_file(args.jsonl, "JSONL file"))
+        source = read_jsonl_inputs(existing_file(args.jsonl, "JSONL file"))
     elif args.geic:
-        taxonomy = _existing_file(args.taxonomy, "taxonomy file") if args.taxonomy else None
-        source = read_geic_inputs(_existing_file(args.geic, "GEIC file"), taxonomy)
+        taxonomy = existing_file(args.taxonomy, "taxonomy file") if args.taxonomy else None
+        source = read_geic_inputs(existing_file(args.geic, "GEIC file"), taxonomy)
     elif args.hf_dataset:
         source = read_hf_inputs(args.hf_dataset, args.config, args.split, args.dataset_revision)
     else:
@@ -220,17 +200,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub")
     parser.add_argument("--data-dir", default=None, help="local DynamicNER release for --dataset")
     parser.add_argument("--taxonomy", default=None, help="taxonomy file (authors' format) for --geic and the cascade")
-    parser.add_argument("--limit", type=_positive_int, default=None, help="only the first N sentences")
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return number
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -240,8 +210,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="predictions JSONL to write")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--batch-size", type=_positive_int, default=8)
-    parser.add_argument("--chunk-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=8)
+    parser.add_argument("--chunk-size", type=positive_int, default=None,
                         help="sentences predicted between two writes (default: 4 x batch size)")
     parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
     parser.add_argument("--off-list", choices=("constrained", "closest"), default="constrained",
@@ -249,10 +219,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
     parser.add_argument("--type-lists", choices=("sample", "cascade"), default="sample",
                         help="sample: each input's type_list (cascade when it has none); cascade: always the taxonomy")
-    parser.add_argument("--self-consistency", type=_positive_int, default=1, help="stage-1 samples to merge")
+    parser.add_argument("--self-consistency", type=positive_int, default=1, help="stage-1 samples to merge")
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=_positive_int, default=None, help="cap on the stage-1 budget")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="cap on the stage-1 budget")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="torch dtype name, e.g. bfloat16 (default: the checkpoint's)")
     parser.add_argument("--trust-remote-code", action="store_true")
@@ -316,14 +286,6 @@ def _prediction_line(row: InputRow, type_list, entities) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except CliError as error:
-        print(f"cascadener predict: error: {error}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     from cascadener.prompts import prompt_hash
 
     output = Path(args.output)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
-from pathlib import Path
+
+from .common import CliError
 
 __all__ = ["add_parser", "run"]
 
@@ -50,14 +50,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from cascadener import hub
 
-    def fail(message: str) -> int:
-        print(f"cascadener push-results: error: {message}", file=sys.stderr)
-        return 2
-
     if args.dry_run and not args.output_dir:
-        return fail("--dry-run needs --output-dir")
+        raise CliError("--dry-run needs --output-dir")
     if args.output_dir and not args.dry_run:
-        return fail("--output-dir is only used with --dry-run")
+        raise CliError("--output-dir is only used with --dry-run")
     try:
         results = hub.load_results(args.results)
         keys = [key.strip() for key in args.metrics.split(",") if key.strip()] if args.metrics else None
@@ -69,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         hub.eval_results(results, metric_keys=keys)  # validate before any network call
     except (ValueError, FileNotFoundError) as error:
-        return fail(str(error))
+        raise CliError(str(error)) from None
     try:
         urls = hub.push_results(results, model_id=args.model_id, results_repo=args.results_repo, metric_keys=keys)
     except Exception as error:  # huggingface_hub raises httpx / HfHubHTTPError / OfflineModeIsEnabled ...
-        return fail(f"publishing failed ({type(error).__name__}): {error}")
+        raise CliError(f"publishing failed ({type(error).__name__}): {error}") from None
     for what, url in urls.items():
         print(f"pushed {what}: {url}")
     return 0

@@ -18,11 +18,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .predict import _positive_int
+from .common import CliError, positive_int
 
 __all__ = ["add_parser", "run", "benchmark_options"]
 
@@ -45,15 +44,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=float, default=None, help="extractor epochs (default: 15 tiny, 3 base)")
     parser.add_argument("--classifier-epochs", type=float, default=None, help="classifier epochs (default: 2 tiny, 1 base)")
     parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--max-steps", type=_positive_int, default=None, help="cap on steps per model (reduced mode)")
-    parser.add_argument("--max-train", type=_positive_int, default=None, help="train sentences per language (reduced mode)")
-    parser.add_argument("--max-test", type=_positive_int, default=None, help="test sentences per language (reduced mode)")
-    parser.add_argument("--threads", type=_positive_int, default=None,
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per model (reduced mode)")
+    parser.add_argument("--max-train", type=positive_int, default=None, help="train sentences per language (reduced mode)")
+    parser.add_argument("--max-test", type=positive_int, default=None, help="test sentences per language (reduced mode)")
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: 1 for tiny models trained here, torch's default otherwise)")
-    parser.add_argument("--max-new-tokens", type=_positive_int, default=None, help="cap on the stage-1 budget")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="cap on the stage-1 budget")
     parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
     parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
-    parser.add_argument("--batch-size", type=_positive_int, default=16)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain", action="store_true", help="train again even if an identical run left models")
@@ -99,26 +98,22 @@ def benchmark_options(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from cascadener.benchmark import BenchmarkError, run_benchmark
 
-    def fail(message: str) -> int:
-        print(f"cascadener run: error: {message}", file=sys.stderr)
-        return 2
-
     if args.classifier is not None and args.extractor is None:
-        return fail("--classifier needs --extractor (or neither, to train both)")
+        raise CliError("--classifier needs --extractor (or neither, to train both)")
     if args.extractor is not None and args.base_model is not None:
-        return fail("--extractor skips training; --base-model only applies when training")
+        raise CliError("--extractor skips training; --base-model only applies when training")
     if args.lora and args.base_model is None:
-        return fail("--lora needs --base-model (a tiny model from scratch trains all its weights)")
+        raise CliError("--lora needs --base-model (a tiny model from scratch trains all its weights)")
     if args.data_dir is not None and not Path(args.data_dir).exists():
-        return fail(f"--data-dir {args.data_dir} does not exist")
+        raise CliError(f"--data-dir {args.data_dir} does not exist")
     for flag, value in (("--extractor", args.extractor), ("--classifier", args.classifier),
                         ("--base-model", args.base_model)):
         if value is not None and not Path(value).exists() and value.count("/") != 1:
-            return fail(f"{flag} {value} is neither a directory nor a Hub id (owner/name)")
+            raise CliError(f"{flag} {value} is neither a directory nor a Hub id (owner/name)")
     try:
         result = run_benchmark(benchmark_options(args))
     except (BenchmarkError, FileNotFoundError) as error:
-        return fail(str(error))
+        raise CliError(str(error)) from None
     scores = result.scores
     print("\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
           "coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")

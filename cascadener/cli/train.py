@@ -28,7 +28,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .predict import CliError, _positive_int, add_source_arguments, read_inputs
+from .common import CliError, positive_int
+from .predict import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
 
@@ -56,22 +57,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "(auto: type_list when every sample has one, else hierarchy)")
     parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
     parser.add_argument("--epochs", type=float, default=None)
-    parser.add_argument("--max-steps", type=_positive_int, default=None, help="overrides --epochs")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="overrides --epochs")
     parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--batch-size", type=_positive_int, default=None)
-    parser.add_argument("--gradient-accumulation-steps", type=_positive_int, default=1)
-    parser.add_argument("--max-length", type=_positive_int, default=2048,
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument("--gradient-accumulation-steps", type=positive_int, default=1)
+    parser.add_argument("--max-length", type=positive_int, default=2048,
                         help="longer conversations are skipped and reported")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (peft) instead of all weights")
-    parser.add_argument("--lora-r", type=_positive_int, default=8)
-    parser.add_argument("--lora-alpha", type=_positive_int, default=16)
+    parser.add_argument("--lora-r", type=positive_int, default=8)
+    parser.add_argument("--lora-alpha", type=positive_int, default=16)
     parser.add_argument("--lora-dropout", type=float, default=0.05)
     parser.add_argument("--no-merge-lora", action="store_true",
                         help="save the adapter instead of merged weights (loading then needs peft)")
-    parser.add_argument("--vocab-size", type=_positive_int, default=2000, help="tokenizer size of a tiny model")
-    parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads while training")
-    parser.add_argument("--save-steps", type=_positive_int, default=None,
+    parser.add_argument("--vocab-size", type=positive_int, default=2000, help="tokenizer size of a tiny model")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads while training")
+    parser.add_argument("--save-steps", type=positive_int, default=None,
                         help="checkpoint every N steps into OUTPUT/<model>/checkpoints")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last checkpoint (with --overwrite semantics)")
@@ -140,14 +141,6 @@ def train_options(args: argparse.Namespace):
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except CliError as error:
-        print(f"cascadener train: error: {error}", file=sys.stderr)
-        return 2
-
-
 def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
     from datasets import concatenate_datasets
 
@@ -187,7 +180,7 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from cascadener.sft import SftDataError
     from cascadener.training import TrainingDataError, train_cascade
 
