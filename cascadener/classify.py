@@ -31,19 +31,20 @@ Example (random tiny model: the probabilities are meaningless but valid):
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
 from cascadener.generation import (
-    MIN_SHARED_PREFIX,
     GenerationOptions,
-    common_prefix,
     encode_chat,
     eos_token_ids,
     generate_batched,
+    length_sorted_batches,
+    pad_left,
     pad_token_id,
+    repeat_cache,
+    shared_prefix_cache,
 )
 from cascadener.parsing import closest_option, match_answer
 
@@ -119,30 +120,15 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
     pad_id = pad_token_id(tokenizer, eos_token_ids(model, tokenizer))
     device = model.device
     results: list[list[float]] = [[] for _ in requests]
-    prefix = common_prefix([request.prompt_ids for request in requests]) if len(requests) > 1 else []
-    prefix_cache = None
-    if len(prefix) >= MIN_SHARED_PREFIX:
-        with torch.inference_mode():
-            prefix_cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
-                                 logits_to_keep=1).past_key_values
-    else:
-        prefix = []
+    prefix, prefix_cache = shared_prefix_cache(model, [request.prompt_ids for request in requests])
     c = len(prefix)
-    order = sorted(range(len(requests)), key=lambda i: (-len(requests[i].prompt_ids), i))
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        prompts = [requests[i].prompt_ids[c:] for i in batch]  # the part after the shared prefix
-        width = max(len(p) for p in prompts)
+    for batch in length_sorted_batches([len(request.prompt_ids) for request in requests], batch_size):
+        prompt_ids, prompt_mask = pad_left(tokenizer, [requests[i].prompt_ids[c:] for i in batch], pad_id)
         k = max(len(requests[i].candidates) for i in batch)
         t = max(len(c_) for i in batch for c_ in requests[i].candidates)
         if k == 0 or t == 0:
             raise ValueError("every score request needs at least one non-empty candidate")
         b = len(batch)
-        prompt_ids = torch.full((b, width), pad_id, dtype=torch.long)
-        prompt_mask = torch.zeros((b, width), dtype=torch.long)
-        for row, ids in enumerate(prompts):
-            prompt_ids[row, width - len(ids):] = torch.tensor(ids)
-            prompt_mask[row, width - len(ids):] = 1
         # layout [shared prefix][left padding][rest of prompt][candidate][right padding]; positions skip padding
         prompt_positions = c + (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         past_mask = torch.cat([torch.ones((b, c), dtype=torch.long), prompt_mask], dim=1)
@@ -155,10 +141,7 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
         lengths = torch.tensor([len(requests[i].prompt_ids) for i in batch]).repeat_interleave(k)
         cand_positions = lengths[:, None] + torch.arange(t)[None, :]
         with torch.inference_mode():
-            cache = None
-            if prefix_cache is not None:
-                cache = copy.deepcopy(prefix_cache)
-                cache.batch_repeat_interleave(b)
+            cache = repeat_cache(prefix_cache, b) if prefix_cache is not None else None
             first = model(input_ids=prompt_ids.to(device), attention_mask=past_mask.to(device),
                           position_ids=prompt_positions.to(device), past_key_values=cache, use_cache=True,
                           logits_to_keep=1)

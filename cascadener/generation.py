@@ -152,14 +152,16 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _pad_left(tokenizer, sequences: Sequence[Sequence[int]], pad_id: int):
+def pad_left(tokenizer, sequences: Sequence[Sequence[int]], pad_id: int):
+    """``(input_ids, attention_mask)`` tensors of ``sequences`` left-padded to the longest one
+    (``tokenizer.pad`` when the tokenizer has a pad token, else ``pad_id`` by hand)."""
     import torch
 
-    width = max(len(sequence) for sequence in sequences)
     if tokenizer.pad_token_id is not None:
         batch = tokenizer.pad({"input_ids": [list(s) for s in sequences]}, padding=True, padding_side="left",
                               return_tensors="pt")
         return batch["input_ids"], batch["attention_mask"]
+    width = max(len(sequence) for sequence in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), width), dtype=torch.long)
     for row, sequence in enumerate(sequences):
@@ -167,6 +169,32 @@ def _pad_left(tokenizer, sequences: Sequence[Sequence[int]], pad_id: int):
             ids[row, width - len(sequence):] = torch.tensor(list(sequence))
             mask[row, width - len(sequence):] = 1
     return ids, mask
+
+
+def shared_prefix_cache(model, prompt_ids: Sequence[Sequence[int]]):
+    """``(prefix, kv_cache)``: the prefix common to all prompts, run once, when there are several
+    prompts and it is at least :data:`MIN_SHARED_PREFIX` tokens long; else ``([], None)``.
+
+    Each batch continues from :func:`repeat_cache` of it, laid out ``[prefix][left padding][rest]``.
+    """
+    if len(prompt_ids) < 2:
+        return [], None
+    prefix = common_prefix(prompt_ids)
+    if len(prefix) < MIN_SHARED_PREFIX:
+        return [], None
+    import torch
+
+    with torch.inference_mode():
+        cache = model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True,
+                      logits_to_keep=1).past_key_values
+    return prefix, cache
+
+
+def repeat_cache(cache, rows: int):
+    """A copy of a one-row KV cache repeated to ``rows`` rows (the original stays reusable)."""
+    copied = copy.deepcopy(cache)
+    copied.batch_repeat_interleave(rows)
+    return copied
 
 
 def generate_batched(
@@ -194,30 +222,19 @@ def generate_batched(
     device = model.device
     results: list[list[GeneratedText]] = [[] for _ in prompt_ids]
     n = options.num_return_sequences
-    prefix: list[int] = []
-    prefix_cache = None
-    if options.share_prefix and n == 1 and len(prompt_ids) > 1:
-        prefix = common_prefix(prompt_ids)
-        if len(prefix) >= MIN_SHARED_PREFIX:
-            with torch.inference_mode():
-                prefix_cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True,
-                                     logits_to_keep=1).past_key_values
-        else:
-            prefix = []
+    prefix, prefix_cache = shared_prefix_cache(model, prompt_ids) if options.share_prefix and n == 1 else ([], None)
     for batch in length_sorted_batches([len(ids) for ids in prompt_ids], options.batch_size):
         budget = max(max_new_tokens[i] for i in batch)
         extra = {}
         if prefix_cache is not None:
             # [shared prefix (cached once)][left padding][rest of the prompt]; positions skip the padding
-            rest_ids, rest_mask = _pad_left(tokenizer, [prompt_ids[i][len(prefix):] for i in batch], pad_id)
+            rest_ids, rest_mask = pad_left(tokenizer, [prompt_ids[i][len(prefix):] for i in batch], pad_id)
             rows = len(batch)
             input_ids = torch.cat([torch.tensor([prefix] * rows, dtype=torch.long), rest_ids], dim=1)
             attention_mask = torch.cat([torch.ones((rows, len(prefix)), dtype=torch.long), rest_mask], dim=1)
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(rows)
-            extra["past_key_values"] = cache
+            extra["past_key_values"] = repeat_cache(prefix_cache, rows)
         else:
-            input_ids, attention_mask = _pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
+            input_ids, attention_mask = pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
         sampling = {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p} if options.do_sample \
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         with torch.inference_mode():
