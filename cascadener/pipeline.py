@@ -35,9 +35,9 @@ from typing import Any, Callable, Sequence
 from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest, classify
 from cascadener.generation import GenerationOptions, encode_chat, generate_batched
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
-from cascadener.prompts import LEVEL_ORDINALS, Stage2Template, stage1_prompt, stage2_prompt
+from cascadener.prompts import LEVEL_ORDINALS, STAGE2_TEMPLATES, Stage2Template, stage1_prompt, stage2_prompt
 
-__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "pick_device"]
+__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "entity_record", "pick_device"]
 
 
 def pick_device(device: str | None = None) -> str:
@@ -78,6 +78,35 @@ class PredictStats:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def count_sentence(self, extraction: ExtractionResult, classified: Sequence[Sequence[Classification]]) -> None:
+        """Add one sentence's stage-1 counts and its mentions' stage-2 counts."""
+        self.sentences += 1
+        self.empty_sentences += not extraction.sentence.strip()
+        self.mentions += len(extraction.mentions)
+        self.invented_mentions += len(extraction.invented)
+        self.duplicate_mentions += extraction.duplicates
+        self.overlapping_mentions += extraction.overlaps
+        self.unbalanced_outputs += extraction.unbalanced
+        for levels in classified:
+            self.classifications += len(levels)
+            self.off_list_answers += sum(result.off_list for result in levels)
+
+
+def entity_record(mention: Mention, levels: Sequence[Classification]) -> dict[str, Any]:
+    """The span record of a classified mention: the deepest level's label, the product of the level scores.
+
+    >>> from cascadener.classify import Classification
+    >>> levels = [Classification("location", 0, 0.5, "location", "generated"),
+    ...           Classification("city", 1, 0.5, "city", "generated")]
+    >>> entity_record(Mention(text="Paris", start=7, end=12), levels)
+    {'text': 'Paris', 'label': 'city', 'start': 7, 'end': 12, 'score': 0.25}
+    """
+    score = 1.0
+    for result in levels:
+        score *= result.score
+    return {"text": mention.text, "label": levels[-1].label, "start": mention.start, "end": mention.end,
+            "score": float(score)}
 
 
 @dataclass
@@ -258,7 +287,12 @@ class CascadeNER:
         """:meth:`predict` with the details: per-sentence stage results and the run's counts."""
         texts = _check_texts(texts)
         lists = _check_type_lists(type_lists, len(texts))
+        # every option is checked here, before stage 1 spends any time
         options = ClassifyOptions(mode=classification, off_list=off_list, batch_size=batch_size)  # type: ignore[arg-type]
+        if template not in STAGE2_TEMPLATES:
+            raise ValueError(f"unknown stage-2 template {template!r}; allowed: {', '.join(STAGE2_TEMPLATES)}")
+        if self_consistency < 1:
+            raise ValueError(f"self_consistency must be >= 1, got {self_consistency}")
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -272,24 +306,11 @@ class CascadeNER:
         mentions = [result.mentions for result in extractions]
         classified = self.classify_mentions(texts, mentions, lists, taxonomy=taxonomy, template=template,
                                             options=options)
-        stats = PredictStats(sentences=len(texts), empty_sentences=sum(1 for t in texts if not t.strip()),
-                             unfinished_outputs=unfinished)
+        stats = PredictStats(unfinished_outputs=unfinished)
         predictions = []
         for text, extraction, per_mention in zip(texts, extractions, classified):
-            entities = []
-            for mention, levels in zip(extraction.mentions, per_mention):
-                score = 1.0
-                for result in levels:
-                    score *= result.score
-                entities.append({"text": mention.text, "label": levels[-1].label, "start": mention.start,
-                                 "end": mention.end, "score": float(score)})
-                stats.classifications += len(levels)
-                stats.off_list_answers += sum(result.off_list for result in levels)
-            stats.mentions += len(extraction.mentions)
-            stats.invented_mentions += len(extraction.invented)
-            stats.duplicate_mentions += extraction.duplicates
-            stats.overlapping_mentions += extraction.overlaps
-            stats.unbalanced_outputs += extraction.unbalanced
+            stats.count_sentence(extraction, per_mention)
+            entities = [entity_record(mention, levels) for mention, levels in zip(extraction.mentions, per_mention)]
             predictions.append(Prediction(text=text, extraction=extraction, classifications=per_mention,
                                           entities=entities))
         return PredictionRun(predictions=predictions, stats=stats)

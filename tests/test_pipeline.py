@@ -182,6 +182,19 @@ def test_bad_inputs(random_ner):
         random_ner.predict(["a"], [["x", "y"]], classification="vote")
 
 
+def test_bad_options_fail_before_stage1(random_ner, monkeypatch):
+    def no_stage1(*args, **kwargs):
+        raise AssertionError("stage 1 ran before the options were checked")
+
+    monkeypatch.setattr(random_ner, "extract", no_stage1)
+    with pytest.raises(ValueError, match="unknown stage-2 template 'marked2'"):
+        random_ner.predict(["Ada met Bob ."], [["x", "y"]], template="marked2")
+    with pytest.raises(ValueError, match="unknown off-list fallback"):
+        random_ner.predict(["Ada met Bob ."], [["x", "y"]], off_list="vote")
+    with pytest.raises(ValueError, match="self_consistency must be >= 1"):
+        random_ner.predict(["Ada met Bob ."], [["x", "y"]], self_consistency=0)
+
+
 def test_stage1_budget_is_bounded_by_input_length(random_ner, monkeypatch):
     import cascadener.pipeline as pipeline_module
 
