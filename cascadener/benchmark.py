@@ -217,6 +217,7 @@ def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitP
     from tqdm.auto import tqdm
 
     from .classify import ClassifyOptions
+    from .pipeline import entity_record
 
     texts = [r["text"] for r in test.records]
     with tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent", disable=not options.progress) as bar:
@@ -235,8 +236,7 @@ def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitP
     dynamic, cascade = [], []
     off_list = 0
     for sentence_mentions, by_list, by_level in zip(mentions, listed, cascaded):
-        dynamic.append([{"text": m.text, "label": c[-1].label, "start": m.start, "end": m.end,
-                         "score": float(c[-1].score)} for m, c in zip(sentence_mentions, by_list)])
+        dynamic.append([entity_record(m, c) for m, c in zip(sentence_mentions, by_list)])
         cascade.append([{"text": m.text, "label": c[-1].label, "start": m.start, "end": m.end,
                          "levels": [x.label for x in c]} for m, c in zip(sentence_mentions, by_level)])
         off_list += sum(x.off_list for c in by_list for x in c) + sum(x.off_list for c in by_level for x in c)
