@@ -190,9 +190,7 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
                            classifier_options=replace(options.classifier_train, progress=options.progress),
                            vocab_size=options.vocab_size)
     training = {"sft": result.sft_report.to_dict(),
-                "runs": {name: {"steps": r.steps, "examples": r.examples, "skipped": len(r.skipped),
-                                "first_loss": r.first_loss, "final_loss": r.final_loss,
-                                "runtime_seconds": round(r.runtime_seconds, 2)} for name, r in result.runs.items()}}
+                "runs": {name: run.to_dict(with_history=False) for name, run in result.runs.items()}}
     stamp_path.write_text(json.dumps({"fingerprint": fingerprint, "training": training}, indent=2,
                                      ensure_ascii=False) + "\n", encoding="utf-8")
     print(result.summary(), file=sys.stderr)

@@ -26,7 +26,7 @@ import logging
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -73,6 +73,10 @@ class TrainOptions:
     save_steps: int | None = None  # checkpoint every N steps into <output_dir>/checkpoints (resumable)
     resume: bool = False  # continue from the last checkpoint in <output_dir>/checkpoints, if any
 
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready values (for summary files)."""
+        return asdict(self) | {"lora_target_modules": list(self.lora_target_modules)}
+
 
 @dataclass
 class TrainResult:
@@ -94,6 +98,22 @@ class TrainResult:
     @property
     def final_loss(self) -> float:
         return self.loss_history[-1][1]
+
+    def to_dict(self, *, with_history: bool = True) -> dict[str, Any]:
+        """The run's numbers for summary JSON files (``loss_history`` only ``with_history``).
+
+        >>> TrainResult(Path("m"), [(1, 2.5), (2, 0.5)], steps=2, examples=4).to_dict(with_history=False)
+        {'steps': 2, 'examples': 4, 'skipped': 0, 'first_loss': 2.5, 'final_loss': 0.5, 'runtime_seconds': 0.0, 'trainable_parameters': 0}
+        """
+        logged = bool(self.loss_history)
+        numbers: dict[str, Any] = {"steps": self.steps, "examples": self.examples, "skipped": len(self.skipped),
+                                   "first_loss": self.first_loss if logged else None,
+                                   "final_loss": self.final_loss if logged else None,
+                                   "runtime_seconds": round(self.runtime_seconds, 2),
+                                   "trainable_parameters": self.trainable_parameters}
+        if with_history:
+            numbers["loss_history"] = self.loss_history
+        return numbers
 
     def summary(self) -> str:
         """One line for logs and CLIs."""
@@ -127,7 +147,8 @@ def tokenize_conversation(messages: Sequence[Mapping[str, str]], tokenizer, *, i
         if message["role"] != "assistant":
             continue
         prefix = _render_ids(tokenizer, messages[:turn], add_generation_prompt=True)
-        upto = _render_ids(tokenizer, messages[: turn + 1], add_generation_prompt=False)
+        last = turn == len(messages) - 1
+        upto = full if last else _render_ids(tokenizer, messages[: turn + 1], add_generation_prompt=False)
         if full[: len(upto)] != upto or upto[: len(prefix)] != prefix:
             raise TrainingDataError(
                 f"example {index}: the chat template does not render messages[{turn}] as a token-level extension "

@@ -24,11 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .common import CliError, positive_int
+from .common import CliError, existing_file, positive_int
 from .predict import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
@@ -149,10 +148,8 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
 
     parts = []
     for name in args.sharegpt:
-        if not Path(name).is_file():
-            raise CliError(f"ShareGPT file {name} does not exist or is not a file")
         try:
-            parts.append(read_sharegpt(name))
+            parts.append(read_sharegpt(existing_file(name, "ShareGPT file")))
         except SftDataError as error:
             raise CliError(str(error)) from None
     dataset = concatenate_datasets(parts)
@@ -168,16 +165,18 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
         raise CliError(f"cannot load --base-model {args.base_model}: {error}") from None
     summary = {"source": {"sharegpt": list(args.sharegpt)}, "base_model": args.base_model,
                "extractor": str(result.output_dir), "classifier": str(result.output_dir),
-               "options": asdict(options) | {"lora_target_modules": list(options.lora_target_modules)},
-               "runs": {"model": {"steps": result.steps, "examples": result.examples, "skipped": len(result.skipped),
-                                  "loss_history": result.loss_history,
-                                  "runtime_seconds": round(result.runtime_seconds, 2)}}}
-    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+               "options": options.to_dict(),
+               "runs": {"model": result.to_dict()}}
+    _write_summary(output_dir, summary)
     print(f"model: {result.summary()}")
     print(f"next: cascadener predict --extractor {result.output_dir} --dataset <config> --split test "
           "-o predictions.jsonl")
     return 0
+
+
+def _write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
+    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -231,15 +230,11 @@ def run(args: argparse.Namespace) -> int:
         "classifier": str(result.classifier),
         "lists": list(lists),
         "template": args.template,
-        "options": asdict(options) | {"lora_target_modules": list(options.lora_target_modules)},
+        "options": options.to_dict(),
         "sft": result.sft_report.to_dict(),
-        "runs": {name: {"steps": r.steps, "examples": r.examples, "skipped": len(r.skipped),
-                        "loss_history": r.loss_history, "runtime_seconds": round(r.runtime_seconds, 2),
-                        "trainable_parameters": r.trainable_parameters}
-                 for name, r in result.runs.items()},
+        "runs": {name: run.to_dict() for name, run in result.runs.items()},
     }
-    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+    _write_summary(output_dir, summary)
     print(result.summary())
     classifier = "" if result.classifier == result.extractor else f" --classifier {result.classifier}"
     print(f"next: cascadener predict --extractor {result.extractor}{classifier} --dataset <config> --split test "
