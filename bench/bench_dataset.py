@@ -10,9 +10,11 @@ Builds a corpus of N sentences by replicating the authors' English sample
    the whole build, for 10k and for N sentences: beyond the parsed input, nothing may grow.
 
 Every measurement runs in its own subprocess (clean caches, clean peak memory). The last line
-is the ratio DynamicNER / json (goal: at most 1.5x).
+is the single-process ratio DynamicNER / json (goal: at most 1.5x). Before it, the same two
+builders on the corpus cut into ``--procs`` files with ``num_proc`` = that number, for both
+(parallel workers for both sides, never for one only).
 
-Usage: ``python bench/bench_dataset.py [--sentences 100000] [--repeats 3]``
+Usage: ``python bench/bench_dataset.py [--sentences 100000] [--repeats 3] [--procs 2]``
 """
 
 from __future__ import annotations
@@ -43,6 +45,24 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def split_file(path: Path, parts: int) -> list[Path]:
+    """``path`` (GEIC JSON or JSONL) cut into ``parts`` files of consecutive samples, in order."""
+    if path.suffix == ".jsonl":
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        chunks = [lines[i * len(lines) // parts:(i + 1) * len(lines) // parts] for i in range(parts)]
+        texts = ["".join(chunk) for chunk in chunks]
+    else:
+        items = list(json.loads(path.read_text(encoding="utf-8")).items())
+        chunks = [items[i * len(items) // parts:(i + 1) * len(items) // parts] for i in range(parts)]
+        texts = [json.dumps(dict(chunk), ensure_ascii=False) for chunk in chunks]
+    out = []
+    for i, text in enumerate(texts):
+        target = path.with_name(f"{path.stem}-part{i}{path.suffix}")
+        target.write_text(text, encoding="utf-8")
+        out.append(target)
+    return out
+
+
 def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
     """One measurement in this (fresh) process."""
     os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -69,6 +89,15 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
     elif mode == "json":
         builder = datasets.load_dataset_builder("json", data_files={"train": corpus}, cache_dir=cache_dir)
         builder.download_and_prepare()
+        result["rows"] = builder.info.splits["train"].num_examples
+    elif mode in ("build-procs", "json-procs"):
+        # the corpus as several files (comma-separated), one worker process per file, for both builders
+        files = corpus.split(",")
+        if mode == "build-procs":
+            builder = dynamicner.DynamicNER(config_name="en", data_files={"train": files}, cache_dir=cache_dir)
+        else:
+            builder = datasets.load_dataset_builder("json", data_files={"train": files}, cache_dir=cache_dir)
+        builder.download_and_prepare(num_proc=len(files))
         result["rows"] = builder.info.splits["train"].num_examples
     elif mode == "stages":
         # where the builder's time goes: each stage alone, in the order the builder runs them
@@ -122,7 +151,7 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
     return result
 
 
-def run(mode: str, corpus: Path, tmp: Path, out: Path | None = None) -> dict:
+def run(mode: str, corpus: Path | str, tmp: Path, out: Path | None = None) -> dict:
     cache = tempfile.mkdtemp(dir=tmp, prefix=f"{mode}-")
     env = dict(os.environ, HF_HOME=str(tmp / "hf"), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
     args = [sys.executable, __file__, "--worker", mode, "--corpus", str(corpus), "--cache", cache, "--out", str(out or "")]
@@ -137,6 +166,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="the smaller corpus of the memory check")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each builder (best is kept)")
+    parser.add_argument("--procs", type=int, default=2,
+                        help="also time both builders on the corpus cut into this many files, num_proc each (0: skip)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -176,6 +207,17 @@ def main() -> None:
         for _ in range(args.repeats):
             ours.append(run("build", big, tmp)["seconds"])
             peer.append(run("json", jsonl, tmp)["seconds"])
+        if args.procs > 1:
+            parts = ",".join(map(str, split_file(big, args.procs)))
+            jsonl_parts = ",".join(map(str, split_file(jsonl, args.procs)))
+            ours_p, peer_p = [], []
+            for _ in range(args.repeats):
+                ours_p.append(run("build-procs", parts, tmp)["seconds"])
+                peer_p.append(run("json-procs", jsonl_parts, tmp)["seconds"])
+            print(f"prepare {args.sentences} sentences as {args.procs} files, num_proc={args.procs} for both: "
+                  f"DynamicNER {min(ours_p):.2f} s (runs {', '.join(f'{t:.2f}' for t in ours_p)}), json builder "
+                  f"{min(peer_p):.2f} s (runs {', '.join(f'{t:.2f}' for t in peer_p)}), ratio "
+                  f"{min(ours_p) / min(peer_p):.2f}x")
         print(f"prepare {args.sentences} sentences: DynamicNER {min(ours):.2f} s "
               f"(runs {', '.join(f'{t:.2f}' for t in ours)}), json builder {min(peer):.2f} s "
               f"(runs {', '.join(f'{t:.2f}' for t in peer)})")
