@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest, classify
 from cascadener.generation import GenerationOptions, encode_chat, generate_batched
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
-from cascadener.prompts import LEVEL_ORDINALS, STAGE2_TEMPLATES, Stage2Template, stage1_prompt, stage2_prompt
+from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template, cascade_prompt, stage1_prompt
 
 __all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "entity_record", "pick_device"]
 
@@ -262,8 +262,8 @@ class CascadeNER:
     @staticmethod
     def _request(text: str, mention: Mention, options: tuple[str, ...], level: int,
                  template: Stage2Template) -> ClassifyRequest:
-        prompt = stage2_prompt(mention.text, text, options, template=template,
-                               level=min(level, len(LEVEL_ORDINALS)), start=mention.start, end=mention.end)
+        prompt = cascade_prompt(mention.text, text, options, level=level, template=template, start=mention.start,
+                                end=mention.end)
         return ClassifyRequest(prompt=prompt, options=options)
 
     # ------------------------------------------------------------------------------ both

@@ -117,6 +117,29 @@ def stage2_prompt(
     return _MARKED.format(entity=entity, sentence=marked, types=types_text)
 
 
+def cascade_prompt(
+    entity: str,
+    sentence: str,
+    types: Sequence[str],
+    *,
+    level: int,
+    template: Stage2Template = "released",
+    start: int | None = None,
+    end: int | None = None,
+) -> str:
+    """:func:`stage2_prompt` for a question at any depth of a taxonomy, as training (``cascadener.sft``)
+    and inference (``cascadener.pipeline``) both ask it: the released format names three lists, so
+    questions below the third level keep saying "third list".
+
+    >>> cascade_prompt("Ada", "Ada met Bob .", ["poet", "painter"], level=4)
+    'The ##Ada## in the sentence: "Ada met Bob ." belong to which entity in the third list: poet, painter?'
+    """
+    if level < 1:
+        raise ValueError(f"level must be >= 1, got {level}")
+    return stage2_prompt(entity, sentence, types, template=template, level=min(level, len(LEVEL_ORDINALS)),
+                         start=start, end=end)
+
+
 def chat_messages(user: str, assistant: str | None = None, *, system: str | None = SYSTEM_PROMPT) -> list[dict[str, str]]:
     """ChatML-style ``messages`` for ``tokenizer.apply_chat_template``.
 

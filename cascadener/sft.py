@@ -10,7 +10,7 @@ on it would teach the model to miss that entity); both are counted in :class:`Sf
 Overlapping spans keep the longer one (the reference's rule), counted.
 
 Stage 2 (classifier): one conversation per entity and list, user =
-:func:`cascadener.prompts.stage2_prompt`, assistant = the type name. Lists come from
+:func:`cascadener.prompts.cascade_prompt`, assistant = the type name. Lists come from
 
 - ``lists="type_list"``: the sample's own ``type_list`` (dynamic configs), answer = the entity's
   ``label``; an entity whose label is not offered is skipped and counted;
@@ -44,11 +44,11 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from .prompts import SYSTEM_PROMPT, Stage2Template, chat_messages, mark_entities, stage1_prompt, stage2_prompt
+from .prompts import SYSTEM_PROMPT, Stage2Template, cascade_prompt, chat_messages, mark_entities, stage1_prompt
 
 ListSource = Literal["type_list", "hierarchy"]
 Unplaced = Literal["skip_sentence", "keep_sentence"]
@@ -85,7 +85,7 @@ class SftReport:
                 f"their list, {self.unresolved_labels} unresolved")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return asdict(self)
 
 
 @dataclass
@@ -117,6 +117,8 @@ def _entities(record: Mapping[str, Any], index: int) -> list[Mapping[str, Any]]:
     if not isinstance(entities, (list, tuple)):
         raise SftDataError(f"record {rid}: field 'entities' must be a list, got {type(entities).__name__}")
     for position, entity in enumerate(entities):
+        if not isinstance(entity, Mapping):
+            raise SftDataError(f"record {rid}: entities[{position}] must be an object, got {type(entity).__name__}")
         for key, kind in (("text", str), ("label", str), ("start", int), ("end", int)):
             if not isinstance(entity.get(key), kind):
                 raise SftDataError(f"record {rid}: entities[{position}].{key} must be {kind.__name__}, "
@@ -200,8 +202,8 @@ def build_sft(
     for index, record in enumerate(records):
         report.records += 1
         rid = _record_id(record, index)
-        text = record["text"] if isinstance(record.get("text"), str) else None
-        entities = _entities(record, index)
+        entities = _entities(record, index)  # checks the text too
+        text = record["text"]
         unplaced_here = [e for e in entities if e["start"] < 0]
         report.unplaced_entities += len(unplaced_here)
         for entity in unplaced_here:
@@ -224,7 +226,6 @@ def build_sft(
             for entity in entities:
                 if template == "marked" and entity["start"] < 0:
                     continue  # counted above as unplaced: the marked template needs offsets
-                offsets = {"start": entity["start"], "end": entity["end"]} if template == "marked" else {}
                 if source == "type_list":
                     if entity["label"] not in type_list:
                         report.labels_not_in_list += 1
@@ -238,7 +239,8 @@ def build_sft(
                         report.note(f"record {rid}: label {entity['label']!r} of {entity['text']!r} not in the taxonomy")
                         continue
                 for level, (options, answer) in enumerate(questions, start=1):
-                    user = stage2_prompt(entity["text"], text, options, template=template, level=level, **offsets)
+                    user = cascade_prompt(entity["text"], text, options, level=level, template=template,
+                                          start=entity["start"], end=entity["end"])
                     rows2.append({"id": rid, "stage": "classify", "level": level,
                                   "messages": chat_messages(user, answer, system=system)})
     report.stage1, report.stage2 = len(rows1), len(rows2)

@@ -95,6 +95,29 @@ def test_hierarchy_lists_follow_the_taxonomy_levels(tiny_corpus):
     assert report.stage2 == 3 and report.unresolved_labels == 1
 
 
+def test_deep_taxonomy_questions_match_the_pipeline_prompts():
+    """A four-level taxonomy: training asks level 4 the way the pipeline's cascade asks it ("third list")."""
+    from dynamicner_data.taxonomy import Taxonomy
+
+    from cascadener.parsing import Mention
+    from cascadener.pipeline import CascadeNER
+
+    taxonomy = Taxonomy.from_dict({"first-level": "person, place", "second-level": {"person": "artist, scholar"},
+                                   "third-level": {"artist": "writer, painter"},
+                                   "fourth-level": {"writer": "poet, novelist"}})
+    record = {"id": "r", "text": "Ada met Bob .", "entities": [
+        {"text": "Ada", "label": "poet", "start": 0, "end": 3, "path": ["person", "artist", "writer", "poet"]}]}
+    data = build_sft([record], lists="hierarchy", taxonomy=taxonomy, stages=("classify",))
+    questions = [row["messages"][1]["content"] for row in data.stage2]
+    assert [row["level"] for row in data.stage2] == [1, 2, 3, 4]
+    assert [row["messages"][2]["content"] for row in data.stage2] == ["person", "artist", "writer", "poet"]
+    options = [("person", "place"), ("artist", "scholar"), ("writer", "painter"), ("poet", "novelist")]
+    mention = Mention(start=0, end=3, text="Ada")
+    for level, (question, offered) in enumerate(zip(questions, options), start=1):
+        assert question == CascadeNER._request(record["text"], mention, offered, level, "released").prompt
+    assert "in the third list: poet, novelist?" in questions[3]
+
+
 @pytest.mark.parametrize("record, message", [
     ({"id": "x", "text": 3}, "record x: field 'text' must be a string"),
     ({"id": "x", "text": "a", "entities": {}}, "record x: field 'entities' must be a list"),
@@ -102,6 +125,7 @@ def test_hierarchy_lists_follow_the_taxonomy_levels(tiny_corpus):
     ({"id": "x", "text": "ab", "entities": [{"text": "b", "label": "p", "start": 0, "end": 1}]},
      r"record x: entities\[0\] span \(0, 1\) does not hold 'b'"),
     ({"id": "x", "text": "ab", "entities": [], "type_list": "p, q"}, "record x: field 'type_list' must be a list"),
+    ({"id": "x", "text": "ab", "entities": ["a"]}, r"record x: entities\[0\] must be an object, got str"),
 ])
 def test_bad_records_name_the_record_and_field(record, message):
     with pytest.raises(SftDataError, match=message):
