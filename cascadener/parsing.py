@@ -77,6 +77,14 @@ class Mention:
     def length(self) -> int:
         return self.end - self.start
 
+    def overlaps(self, other: "Mention") -> bool:
+        """Whether the two spans share a character.
+
+        >>> Mention(0, 3, "New").overlaps(Mention(2, 8, "w York")), Mention(0, 3, "New").overlaps(Mention(3, 4, " "))
+        (True, False)
+        """
+        return self.start < other.end and other.start < self.end
+
 
 @dataclass
 class ExtractionResult:
@@ -167,7 +175,7 @@ def _search(sentence: str, surface: str, taken: Sequence[Mention]) -> Mention | 
         found.append(Mention(start=start, end=end, text=sentence[start:end]))
         position = hay.find(needle, position + 1)
     for mention in found:
-        if all(mention.end <= other.start or mention.start >= other.end for other in taken):
+        if not any(mention.overlaps(other) for other in taken):
             return mention
     return found[0] if found else None
 
@@ -192,7 +200,7 @@ def merge_mentions(candidates: Sequence[Mention]) -> tuple[list[Mention], int, i
     duplicates = len(candidates) - len(unique)
     kept: list[Mention] = []
     for mention in sorted(unique, key=lambda m: (-m.length, m.start)):
-        if all(mention.end <= other.start or mention.start >= other.end for other in kept):
+        if not any(mention.overlaps(other) for other in kept):
             kept.append(mention)
     return sorted(kept), duplicates, len(unique) - len(kept)
 
