@@ -229,6 +229,19 @@ def test_evaluate_bad_files(tmp_path, capsys):
                    '"start": 0, "end": 1}]}\n', encoding="utf-8")
     assert main(["evaluate", str(bad)]) == 2
     assert "scoring failed" in capsys.readouterr().err
+    blank = tmp_path / "blank.jsonl"  # a blank line: the error names the prediction's id, not a position
+    blank.write_text('\n{"id": "a", "text": "x", "entities": []}\n', encoding="utf-8")
+    assert main(["evaluate", str(blank)]) == 2
+    assert f"{blank}: prediction 'a' has no 'references' list" in capsys.readouterr().err
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": "a", "text": "x", "entities": [], "references": []}\n', encoding="utf-8")
+    (tmp_path / "good.jsonl.meta.json").write_text("{not json", encoding="utf-8")
+    assert main(["evaluate", str(good)]) == 2
+    assert "good.jsonl.meta.json (written by cascadener predict) is not valid JSON" in capsys.readouterr().err
+    (tmp_path / "good.jsonl.meta.json").unlink()
+    assert main(["evaluate", str(good), "--hierarchical", "--taxonomy", str(tmp_path / "none.json"),
+                 "-o", str(tmp_path / "r.json")]) == 2
+    assert "none.json" in capsys.readouterr().err
 
 
 def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, capsys, monkeypatch):

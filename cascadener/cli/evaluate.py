@@ -28,7 +28,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cascadener.cli.common import CliError, iter_jsonl
 from cascadener.cli.predict import META_SUFFIX, add_source_arguments, read_inputs
@@ -70,6 +70,17 @@ def load_predictions(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+class ScoredSentence(NamedTuple):
+    """One sentence as scored: its gold and predicted spans, candidate list and language."""
+
+    id: str
+    text: str
+    references: list[dict[str, Any]]
+    predictions: list[dict[str, Any]]
+    type_list: list[str] | None
+    language: str | None
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("evaluate", help="score predictions with dynamicner_f1",
                                    description=__doc__.split("\n\n")[0])
@@ -86,8 +97,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _references(args: argparse.Namespace, predictions: list[dict[str, Any]]):
-    """(ids, texts, references, type lists, languages, missing count) in reference order."""
+def _references(args: argparse.Namespace,
+                predictions: list[dict[str, Any]]) -> tuple[list[ScoredSentence], int, dict[str, Any] | None]:
+    """(sentences in reference order, count of references without a prediction, source description)."""
     if any([args.dataset, args.hf_dataset, args.geic, args.jsonl]):
         source = read_inputs(args)
         by_id = {record["id"]: record for record in predictions}
@@ -102,17 +114,20 @@ def _references(args: argparse.Namespace, predictions: list[dict[str, Any]]):
                 raise CliError(f"reference {row.id!r} has no gold entities")
             predicted = by_id.get(row.id)
             missing += predicted is None
-            rows.append((row.id, row.text, list(row.references), predicted["entities"] if predicted else [],
-                         predicted.get("type_list") if predicted else (list(row.type_list) if row.type_list else None),
-                         row.language or (predicted or {}).get("language")))
+            if predicted is None:
+                type_list = list(row.type_list) if row.type_list else None
+                rows.append(ScoredSentence(row.id, row.text, list(row.references), [], type_list, row.language))
+            else:
+                rows.append(ScoredSentence(row.id, row.text, list(row.references), predicted["entities"],
+                                           predicted.get("type_list"), row.language or predicted.get("language")))
         return rows, missing, {"kind": source.kind, **source.description}
     rows = []
-    for number, record in enumerate(predictions, start=1):
+    for record in predictions:
         if not isinstance(record.get("references"), list):
-            raise CliError(f"{args.predictions}, line {number}: no 'references'; give the references with "
-                           "--dataset/--hf-dataset/--geic/--jsonl")
-        rows.append((record["id"], record["text"], record["references"], record["entities"],
-                     record.get("type_list"), record.get("language")))
+            raise CliError(f"{args.predictions}: prediction {record['id']!r} has no 'references' list; give the "
+                           "references with --dataset/--hf-dataset/--geic/--jsonl")
+        rows.append(ScoredSentence(record["id"], record["text"], record["references"], record["entities"],
+                                   record.get("type_list"), record.get("language")))
     return rows, 0, None
 
 
@@ -127,25 +142,33 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.predictions)
     predictions = load_predictions(path)
     meta_path = path.with_name(path.name + META_SUFFIX)
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CliError(f"{meta_path} (written by cascadener predict) is not valid JSON: {error}") from None
     if meta and not meta.get("complete", False):
         print(f"warning: {meta_path} says the prediction run did not finish; resume it for full scores",
               file=sys.stderr)
     rows, missing, source = _references(args, predictions)
-    type_lists = [row[4] for row in rows]
-    languages = [row[5] for row in rows]
+    type_lists = [row.type_list for row in rows]
+    languages = [row.language for row in rows]
     taxonomy = None
     if args.hierarchical:
-        from dynamicner_data.taxonomy import Taxonomy
+        from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
 
-        taxonomy = (Taxonomy.from_file(args.taxonomy) if args.taxonomy else Taxonomy.dynamicner()).to_dict()
+        try:
+            taxonomy = (Taxonomy.from_file(args.taxonomy) if args.taxonomy else Taxonomy.dynamicner()).to_dict()
+        except (TaxonomyError, OSError) as error:
+            raise CliError(str(error)) from None
     try:
         metrics = score_spans(
-            [row[3] for row in rows], [row[2] for row in rows],
+            [row.predictions for row in rows], [row.references for row in rows],
             type_lists=type_lists if all(t for t in type_lists) else None,
             languages=languages if all(languages) else None,
             taxonomy=taxonomy, matching=args.matching, bootstrap=args.bootstrap, seed=args.seed,
-            sentences=[row[1] for row in rows],
+            sentences=[row.text for row in rows],
         )
     except ValueError as error:
         raise CliError(f"scoring failed: {error}") from None
