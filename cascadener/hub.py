@@ -107,6 +107,9 @@ def load_results(path: str | Path) -> RunResults:
     missing = [key for key in ("run_id", "created_at", *REQUIRED_SECTIONS) if key not in data]
     if missing:
         raise ValueError(f"results file {path}: missing field(s) {', '.join(missing)}")
+    for key in (*REQUIRED_SECTIONS, "pipeline", "counts"):
+        if key in data and not isinstance(data[key], dict):
+            raise ValueError(f"results file {path}: field {key!r} must be an object, got {type(data[key]).__name__}")
     known = {f for f in RunResults.__dataclass_fields__}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -48,6 +48,7 @@ def test_results_json_round_trip(tmp_path):
         ("[]", "expected a JSON object"),
         ('{"schema": "other"}', "field 'schema'"),
         (json.dumps({"schema": hub.RESULTS_SCHEMA, "run_id": "x"}), r"missing field\(s\) created_at"),
+        (json.dumps({**_results().to_dict(), "metrics": [0.5]}), "field 'metrics' must be an object, got list"),
     ],
 )
 def test_bad_results_files(tmp_path, content, message):

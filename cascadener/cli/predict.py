@@ -321,7 +321,8 @@ def run(args: argparse.Namespace) -> int:
                                "use the same arguments, or --overwrite")
         meta["stats"] = previous.get("stats", {})
         done_ids, torn = _read_done(output)
-        unknown = [i for i in done_ids if i not in set(ids)]
+        input_ids = set(ids)
+        unknown = [i for i in done_ids if i not in input_ids]
         if unknown:
             raise CliError(f"cannot resume: {output} holds ids not in the input (e.g. {unknown[0]!r})")
         done = set(done_ids)
