@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -157,8 +157,7 @@ def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str,
     return {"languages": list(options.languages), "max_train": options.max_train, "data": train.description,
             "base_model": options.base_model, "one_model": options.one_model, "template": options.template,
             "vocab_size": options.vocab_size,
-            "train": [asdict(o) | {"lora_target_modules": list(o.lora_target_modules), "progress": None}
-                      for o in (options.train, options.classifier_train)]}
+            "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
 
 
 def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[str, str, dict[str, Any]]:
