@@ -287,12 +287,10 @@ class CascadeNER:
         """:meth:`predict` with the details: per-sentence stage results and the run's counts."""
         texts = _check_texts(texts)
         lists = _check_type_lists(type_lists, len(texts))
-        # every option is checked here, before stage 1 spends any time
+        # stage-2 options are checked before stage 1 spends any time (extract checks its own)
         options = ClassifyOptions(mode=classification, off_list=off_list, batch_size=batch_size)  # type: ignore[arg-type]
         if template not in STAGE2_TEMPLATES:
             raise ValueError(f"unknown stage-2 template {template!r}; allowed: {', '.join(STAGE2_TEMPLATES)}")
-        if self_consistency < 1:
-            raise ValueError(f"self_consistency must be >= 1, got {self_consistency}")
         bar = None
         if progress:
             from tqdm.auto import tqdm
