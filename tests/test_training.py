@@ -145,17 +145,6 @@ def test_lora_path_trains_and_reloads(tiny_base, sft_data, tmp_path, merge):
     assert changed, "LoRA training left the model unchanged"
 
 
-def test_pipeline_reloads_the_tiny_cascade_and_recovers_the_memorised_entities(tiny_cascade, tiny_corpus):
-    from cascadener.pipeline import CascadeNER
-
-    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), str(tiny_cascade.classifier), device="cpu")
-    texts = [r["text"] for r in tiny_corpus]
-    predicted = ner.predict(texts, [r["type_list"] for r in tiny_corpus], batch_size=4)
-    for record, entities in zip(tiny_corpus, predicted):
-        got = sorted((e["start"], e["end"], e["text"], e["label"]) for e in entities)
-        assert got == sorted((e["start"], e["end"], e["text"], e["label"]) for e in record["entities"]), record["id"]
-
-
 def _write_jsonl(path, records):
     import json
 
