@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, islice, repeat
+from itertools import accumulate, chain, islice
 from typing import Iterable, Iterator, Sequence
 
 import datasets
@@ -49,12 +48,14 @@ import pyarrow as pa
 from dynamicner_data.geic import AlignmentReport, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
 from dynamicner_data.tokenize import bio_batch, tokenize_batch
+from dynamicner_data.dynamic_lists import dynamic_type_lists
 from dynamicner_data.typelists import (
     GRANULARITIES,
     DynamicOptions,
     TypeListAssignment,
     dynamic_type_list,
     static_type_list,
+    static_type_lists,
 )
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
@@ -336,6 +337,9 @@ class RowBatcher:
             names = tag_class_label(self.features).names
             self._tag_ids = {name: i for i, name in enumerate(names)}
         self._id_prefix = f"{language}-{split}-"
+        self._paths = taxonomy._cache.get("records:paths")
+        if self._paths is None:
+            self._paths = taxonomy._cache["records:paths"] = _NodePaths(taxonomy)
         if alignment is None:
             alignment = AlignmentReport(file=source)
         self.summary = FileSummary(source=source, language=language, split=split, alignment=alignment)
@@ -364,31 +368,41 @@ class RowBatcher:
     def _table(self, chunk: list[GeicSample]) -> pa.Table:
         """One batch of samples as a table with exactly the schema's types, built column by column.
 
-        Tokens and IOB2 tags of the whole batch come from one pass each
-        (:func:`~dynamicner_data.tokenize.tokenize_batch`, :func:`~dynamicner_data.tokenize.bio_batch`).
+        Type lists (:func:`~dynamicner_data.dynamic_lists.dynamic_type_lists` or
+        :func:`~dynamicner_data.typelists.static_type_lists`), tokens and IOB2 tags
+        (:func:`~dynamicner_data.tokenize.tokenize_batch`, :func:`~dynamicner_data.tokenize.bio_batch`)
+        each come from one pass over the whole batch.
         """
         summary = self.summary
-        prefix = self._id_prefix
-        ids = [prefix + s.key for s in chunk]
+        ids = [self._id_prefix + s.key for s in chunk]
         texts = [s.text for s in chunk]
         entity_lists = [s.entities for s in chunk]
-        node_lists = [[e.node for e in entities] for entities in entity_lists]
-        if self._level:
-            taxonomy, level = self.taxonomy, self._level
-            assignments = [static_type_list(nodes, taxonomy, level) for nodes in node_lists]
-        else:
-            assignments = list(map(dynamic_type_list, ids, node_lists, repeat(self.taxonomy), repeat(self.options)))
+        entity_offsets = np.zeros(len(chunk) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, entity_lists), dtype=np.int64, count=len(chunk)), out=entity_offsets[1:])
         entities = list(chain.from_iterable(entity_lists))
-        labels = list(chain.from_iterable(a.labels for a in assignments))
-        entity_offsets = [0, *accumulate(map(len, entity_lists))]
-        if not all(labels):
-            k = labels.index("")
-            row = bisect_right(entity_offsets, k) - 1
+        try:
+            nodes = self._paths.node_ids([e.node for e in entities])
+        except KeyError as exc:
+            k = next(i for i, e in enumerate(entities) if e.node is not None and e.node.path == exc.args[0])
+            row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
+            raise ValueError(
+                f"{summary.source}: sample {chunk[row].key!r}: type {entities[k].node} is not in taxonomy "
+                f"{self.taxonomy.name!r}"
+            ) from None
+        if self._level:
+            lists = static_type_lists(entity_offsets, nodes, self.taxonomy, self._level)
+        else:
+            lists = dynamic_type_lists(ids, entity_offsets, nodes, self.taxonomy, self.options)
+        names = lists.names
+        label_list = list(map(names.__getitem__, lists.label_names.tolist()))
+        if "" in names and not all(label_list):
+            k = label_list.index("")
+            row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
             raise ValueError(f"{summary.source}: sample {chunk[row].key!r}: empty label for entity {entities[k].text!r}")
         starts = [e.start for e in entities]
         ends = [e.end for e in entities]
         tokens = tokenize_batch(texts, self.language)
-        bio = bio_batch(tokens, entity_offsets, starts, ends, labels)
+        bio = bio_batch(tokens, entity_offsets, starts, ends, label_list)
 
         tag_type = self.schema.field("ner_tags").type.value_type
         if self._tag_ids is None:
@@ -396,43 +410,37 @@ class RowBatcher:
         else:
             tag_ids = self._tag_ids
             missing = [name for name in bio.names if name not in tag_ids]
-            if missing:  # pragma: no cover - static_type_list and static_labels disagree
-                k = labels.index(missing[0][2:])
-                row = bisect_right(entity_offsets, k) - 1
+            if missing:  # pragma: no cover - static_type_lists and static_labels disagree
+                k = label_list.index(missing[0][2:])
+                row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
                 raise ValueError(
                     f"{summary.source}: sample {chunk[row].key!r}: tag {missing[0]!r} is not a class of "
                     f"config granularity {self.granularity!r}"
                 )
             lookup = np.array([tag_ids[name] for name in bio.names], dtype=np.int64)
             tag_values = pa.array(lookup[bio.codes], tag_type)
-        label_nodes = [
-            a.item_nodes[a.type_list.index(label)]
-            for a in assignments
-            for label in a.labels
-        ]
-        paths = [e.node.path if e.node is not None else () for e in entities]
-        type_lists = [a.type_list for a in assignments]
 
         summary.rows += len(chunk)
         summary.entities += len(entities)
         summary.boundary_mismatches += bio.misaligned
         summary.overlapping += bio.overlapping
-        # count by identity (list items are the taxonomy's own node objects), then merge by node
-        by_identity = dict(zip(map(id, label_nodes), label_nodes))
-        summary.label_counts.update({by_identity[k]: v for k, v in Counter(map(id, label_nodes)).items()})
-        summary.label_strings.update(labels)
+        node_counts = np.bincount(lists.label_nodes + 1, minlength=len(lists.nodes) + 1)
+        summary.label_counts.update(
+            {(lists.nodes[k - 1] if k else None): int(node_counts[k]) for k in np.flatnonzero(node_counts).tolist()}
+        )
+        name_counts = np.bincount(lists.label_names, minlength=len(names))
+        summary.label_strings.update({names[k]: int(name_counts[k]) for k in np.flatnonzero(name_counts).tolist()})
 
         offsets = pa.int32()
+        name_array = pa.array(names, pa.string())
         entity_type = self.schema.field("entities").type.value_type
         entity_struct = pa.StructArray.from_arrays(
             [
                 pa.array([e.text for e in entities], pa.string()),
-                pa.array(labels, pa.string()),
+                name_array.take(pa.array(lists.label_names)),
                 pa.array(starts, pa.int32()),
                 pa.array(ends, pa.int32()),
-                pa.ListArray.from_arrays(
-                    pa.array(_offsets(paths), offsets), pa.array(list(chain.from_iterable(paths)), pa.string())
-                ),
+                self._paths.paths(nodes),
             ],
             fields=list(entity_type),
         )
@@ -443,12 +451,46 @@ class RowBatcher:
             pa.array(texts, pa.string()),
             pa.ListArray.from_arrays(token_offsets, pa.array(tokens.texts, pa.string())),
             pa.ListArray.from_arrays(token_offsets, tag_values),
-            pa.ListArray.from_arrays(pa.array(entity_offsets, offsets), entity_struct),
+            pa.ListArray.from_arrays(pa.array(entity_offsets.astype(np.int32), offsets), entity_struct),
             pa.ListArray.from_arrays(
-                pa.array(_offsets(type_lists), offsets), pa.array(list(chain.from_iterable(type_lists)), pa.string())
+                pa.array(lists.offsets.astype(np.int32), offsets), name_array.take(pa.array(lists.item_names))
             ),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+class _NodePaths:
+    """Taxonomy nodes as indices, and their paths as an Arrow column (built once per taxonomy)."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        nodes = taxonomy.nodes
+        self.by_object = {id(n): i for i, n in enumerate(nodes)}
+        self.by_path = {n.path: i for i, n in enumerate(nodes)}
+        self.lengths = np.array([len(n.path) for n in nodes] + [0], dtype=np.int64)
+        self.starts = np.zeros(len(nodes) + 1, dtype=np.int64)
+        np.cumsum(self.lengths[:-1], out=self.starts[1:])
+        self.values = pa.array([name for n in nodes for name in n.path], pa.string())
+
+    def node_ids(self, nodes: Sequence[TypeNode | None]) -> np.ndarray:
+        """Taxonomy index of each node (``-1`` for ``None``); ``KeyError(path)`` for a foreign type.
+
+        The taxonomy's own node objects (what the GEIC reader gives) are found by identity; equal
+        nodes of another ``Taxonomy`` instance by path.
+        """
+        get = self.by_object.get
+        out = np.array([-1 if n is None else get(id(n), -2) for n in nodes], dtype=np.int64)
+        for k in np.flatnonzero(out == -2).tolist():
+            out[k] = self.by_path[nodes[k].path]
+        return out
+
+    def paths(self, nodes: np.ndarray) -> pa.ListArray:
+        """The ``path`` column of entities with these node indices (``-1``: an empty path)."""
+        index = np.where(nodes >= 0, nodes, len(self.lengths) - 1)
+        lengths = self.lengths[index]
+        offsets = np.zeros(len(nodes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        take = np.repeat(self.starts[index] - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
+        return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
 
 
 def _offsets(lists: Sequence[Sequence]) -> list[int]:

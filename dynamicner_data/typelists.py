@@ -62,10 +62,10 @@ import hashlib
 import math
 import struct
 from collections import Counter
-from itertools import chain
 from dataclasses import asdict, dataclass, replace
-from operator import getitem
 from typing import Iterable, Sequence
+
+import numpy as np
 
 from .synonyms import SynonymTable
 from .taxonomy import Taxonomy, TypeNode, is_catch_all_name, normalize_name
@@ -75,6 +75,8 @@ __all__ = [
     "UNKNOWN",
     "DynamicOptions",
     "TypeListAssignment",
+    "TypeListBatch",
+    "static_type_lists",
     "dynamic_type_list",
     "static_type_list",
     "check_assignment",
@@ -143,17 +145,37 @@ class TypeListAssignment:
         return self.item_nodes[self.type_list.index(label)]
 
 
-# ---------------------------------------------------------------------------- randomness
-def _draws(seed: int, sample_id: str, count: int) -> bytes:
-    """``count`` random bytes from ``(seed, sample id)`` through BLAKE2b (SHAKE-128 beyond 64): the same everywhere.
+@dataclass(frozen=True)
+class TypeListBatch:
+    """The type lists of a batch: flat arrays with row offsets, strings interned in :attr:`names`.
 
-    Each byte is one draw in 0..255: a probability ``p`` holds when ``byte < p * 256``, an index
-    below ``n`` is ``byte * n >> 8``.
+    Sample ``s`` lists ``item_nodes[offsets[s]:offsets[s + 1]]`` (taxonomy indices, ``-1`` for the
+    "unknown" item) named ``names[item_names[...]]``; entity ``e`` (in batch order) is labelled
+    ``names[label_names[e]]``, the list item standing for node ``label_nodes[e]`` (``-1``: "unknown").
     """
-    data = f"{seed}\x1f{sample_id}".encode("utf-8")
-    if count <= 64:
-        return hashlib.blake2b(data, digest_size=64).digest()
-    return hashlib.shake_128(data).digest(count)
+
+    names: list[str]
+    offsets: np.ndarray
+    item_nodes: np.ndarray
+    item_names: np.ndarray
+    label_names: np.ndarray
+    label_nodes: np.ndarray
+    entity_offsets: np.ndarray
+    nodes: tuple[TypeNode, ...]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def assignment(self, s: int) -> TypeListAssignment:
+        """Sample ``s`` as a :class:`~dynamicner_data.typelists.TypeListAssignment`."""
+        a, b = int(self.offsets[s]), int(self.offsets[s + 1])
+        ea, eb = int(self.entity_offsets[s]), int(self.entity_offsets[s + 1])
+        names = self.names
+        return TypeListAssignment(
+            type_list=tuple(names[k] for k in self.item_names[a:b].tolist()),
+            labels=tuple(names[k] for k in self.label_names[ea:eb].tolist()),
+            item_nodes=tuple(self.nodes[k] if k >= 0 else None for k in self.item_nodes[a:b].tolist()),
+        )
 
 
 # ---------------------------------------------------------------------------- tables
@@ -258,189 +280,16 @@ def dynamic_type_list(
     """The seeded dynamic type list of one sample and the label of each entity (see the module docstring).
 
     ``nodes`` holds each entity's gold node (``None`` for an unknown category); the result has one
-    label per entity, in order.
+    label per entity, in order. This is :func:`dynamicner_data.dynamic_lists.dynamic_type_lists`
+    on a batch of one sample: a sample gets the same list whatever batch it is built in.
     """
-    tab = taxonomy._cache.get("typelists:synonyms" if options.synonyms else "typelists:plain")
-    if tab is None:
-        tab = _tables(taxonomy, options.synonyms)
-    d = _draws(options.seed, sample_id, _DECISIONS + options.max_types)
-    ids, anc, related, orderings = tab.ids, tab.anc, tab.related, tab.orderings
+    from .dynamic_lists import dynamic_type_lists, node_ids
+
     try:
-        entity_ids = [ids[n.path] if n is not None else -1 for n in nodes]
-    except KeyError:
-        bad = next(n for n in nodes if n is not None and n.path not in ids)
-        raise ValueError(f"sample {sample_id!r}: type {bad} is not in taxonomy {taxonomy.name!r}") from None
-    known = list(dict.fromkeys(entity_ids))
-    has_unknown = -1 in known
-    if has_unknown:
-        known.remove(-1)
-    budget = options.max_types - (1 if has_unknown else 0)
-
-    # 1. base level; coarser while the gold items do not fit
-    level = 1 + ((d[0] * tab.depth) >> 8)
-    node_level = tab.level
-    shallow = False  # some entity's own type lies above the base level
-    while True:
-        items = list(dict.fromkeys(map(tab.at_level[level].__getitem__, known)))
-        if known and min(map(node_level.__getitem__, known)) < level:
-            # an entity annotated above the base level absorbs the items below it (they share its path)
-            shallow = True
-            members = set(items)
-            items = [g for g in items if members.isdisjoint(anc[g][:-1])]
-        if len(items) <= budget or level == 1:
-            break
-        level -= 1
-    # still too many (a flat taxonomy): the surplus entities answer with a catch-all of the list
-    forced: dict[int, int] = {}  # entity node id -> its answer (-1: "unknown")
-    excluded: set[int] = set()  # nodes on those entities' paths, never to be listed
-    use_unknown = False
-    if len(items) > budget:
-        order = sorted(items, key=orderings[d[12]].__getitem__)
-        catch = tab.root_catch_alls[0] if tab.root_catch_alls else -1
-        if catch >= 0:
-            kept = [catch] + [g for g in order if g != catch][: budget - 1]
-        else:
-            kept = order[: budget if has_unknown else budget - 1]
-            use_unknown = True
-        members = set(kept)
-        for i in known:
-            if members.isdisjoint(anc[i]):
-                forced[i] = catch
-                excluded.update(anc[i])
-        items = [g for g in items if g in members] + ([catch] if catch >= 0 and catch not in items else [])
-    members = set(items)
-    gold = set(items)
-
-    # 2. merge: refine one gold item to the finer types of its entities, plus up to two siblings
-    refined: list[int] = []  # entities whose answer moved one level down
-    if level < tab.depth and d[1] < options.p_merge * 256:
-        refinable = []
-        answers_forced = set(forced.values())
-        at_base = tab.at_level[level]
-        for g in items:
-            if g in answers_forced or node_level[g] != level:
-                continue
-            below = [i for i in known if at_base[i] == g]
-            if below and min(map(node_level.__getitem__, below)) > level:
-                refinable.append((g, below))
-        if refinable:
-            g, below = refinable[(d[2] * len(refinable)) >> 8]
-            finer = list(dict.fromkeys(map(tab.at_level[level + 1].__getitem__, below)))
-            if len(items) - 1 + len(finer) <= budget:
-                refined = below
-                items.remove(g)
-                members.discard(g)
-                gold.discard(g)
-                items.extend(finer)
-                members.update(finer)
-                gold.update(finer)
-                extra = sorted(tab.children[g], key=orderings[d[3]].__getitem__)
-                added = 0
-                for c in extra:
-                    if added == 2 or len(items) >= budget:
-                        break
-                    if members.isdisjoint(related[c]):
-                        items.append(c)
-                        members.add(c)
-                        added += 1
-
-    # 3. sibling distractors in a random order, then same-level fill up to min_types
-    room = budget - len(items)
-    if room > 0:
-        pool = sorted(chain.from_iterable(map(tab.siblings.__getitem__, items)), key=orderings[d[4]].__getitem__)
-        for c in pool:
-            if members.isdisjoint(related[c]) and c not in excluded:
-                items.append(c)
-                members.add(c)
-                room -= 1
-                if not room:
-                    break
-    wanted = min(options.min_types, budget)
-    if len(items) < wanted:
-        fill = sorted(tab.by_level[tab.level[items[0]] if items else level], key=orderings[d[5]].__getitem__)
-        for c in fill:
-            if len(items) >= wanted:
-                break
-            if members.isdisjoint(related[c]) and c not in excluded:
-                items.append(c)
-                members.add(c)
-
-    # 4. option reduction (gold items always stay)
-    if len(items) > options.min_types and len(items) > len(gold) and d[6] < options.p_reduce * 256:
-        low = max(options.min_types, len(gold))
-        keep = low + ((d[7] * (len(items) - low + 1)) >> 8)
-        drop = sorted((i for i in items if i not in gold), key=orderings[d[8]].__getitem__)
-        drop = set(drop[: len(items) - keep])
-        items = [i for i in items if i not in drop]
-        members.difference_update(drop)
-
-    # the answer of each entity so far: the (only) listed item on its path
-    anc_set = tab.anc_set
-    if shallow or forced:
-        answer: dict[int, int] = {}
-        for i in known:
-            if i in forced:
-                answer[i] = forced[i]
-            else:
-                for a in anc[i]:
-                    if a in members:
-                        answer[i] = a
-                        break
-    else:  # every entity answers with its type at the base level, or one below when refined
-        answer = dict(zip(known, map(tab.at_level[level].__getitem__, known)))
-        if refined:
-            answer.update(zip(refined, map(tab.at_level[level + 1].__getitem__, refined)))
-
-    # 5. special answer: a gold item leaves the list, its entities answer with a catch-all
-    if d[9] < options.p_special * 256:
-        candidates = [g for g in items if g in gold and not tab.catch_all[g]]
-        if candidates:
-            g = candidates[(d[10] * len(candidates)) >> 8]
-            affected = [i for i in known if answer[i] == g]
-            items.remove(g)
-            members.discard(g)
-            gold.discard(g)
-            blocked = set().union(*(anc_set[i] for i in affected))
-            choices = tab.sibling_catch_alls[g] + tab.root_catch_alls
-            chosen = next((c for c in choices if c in members and c not in blocked), -1)
-            if chosen < 0:
-                chosen = next((c for c in choices if c not in blocked and members.isdisjoint(related[c])), -1)
-                if chosen >= 0:
-                    items.append(chosen)
-                    members.add(chosen)
-            for i in affected:
-                answer[i] = chosen
-            use_unknown = use_unknown or chosen < 0
-
-    # 6. entities of unknown categories answer with a first-level catch-all of the list, else "unknown"
-    unknown_answer = -1
-    if has_unknown:
-        unknown_answer = next((c for c in tab.root_catch_alls if c in members), -1)
-        use_unknown = use_unknown or unknown_answer < 0
-
-    # 7. shuffle, display names (qualified where two gold types share a name), synonyms
-    items.sort(key=orderings[d[11]].__getitem__)
-    qualified = bool(gold - tab.unshared) and len(gold) > 1 and len({tab.key[i] for i in gold}) < len(gold)
-    if options.synonyms and options.p_synonym > 0 and not qualified:
-        # one table lookup per item: the name each draw byte gives (a synonym below the threshold)
-        by_draw = tab.named_by_draw(options.p_synonym)
-        names = list(map(getitem, map(by_draw.__getitem__, items), d[_DECISIONS:]))
-        if len(set(names)) < len(names):  # two items drew one synonym (impossible with a sound table)
-            names = [tab.name[i] for i in items]
-    elif qualified:
-        names = _display(tab, items)
-    else:
-        names = list(map(tab.name.__getitem__, items))
-    item_nodes: list[TypeNode | None] = list(map(tab.nodes.__getitem__, items))
-    unknown = f"{UNKNOWN} ({taxonomy.name})" if tab.has_unknown_name else UNKNOWN
-    if use_unknown:
-        names.append(unknown)
-        item_nodes.append(None)
-    name_of = dict(zip(items, names))
-    name_of[-1] = unknown
-    answer[-1] = unknown_answer
-    labels = tuple(map(name_of.__getitem__, map(answer.__getitem__, entity_ids)))
-    return TypeListAssignment(type_list=tuple(names), labels=labels, item_nodes=tuple(item_nodes))
+        ids = node_ids(taxonomy, nodes)
+    except ValueError as exc:
+        raise ValueError(f"sample {sample_id!r}: {exc}") from None
+    return dynamic_type_lists([sample_id], [0, len(ids)], ids, taxonomy, options).assignment(0)
 
 
 # ---------------------------------------------------------------------------- static lists
@@ -455,10 +304,14 @@ class _Static:
         self.fallback = name_of[catch] if catch >= 0 else UNKNOWN
         self.type_list = tuple(names)
         self.item_nodes = tuple(tab.nodes[i] for i in cut)
+        self.item_ids = cut
+        position = {i: k for k, i in enumerate(cut)}
+        self.item_index: list[int] = []  # per node: position of its item in the list, -1 for none
         self.label: list[str | None] = []  # None: the node has no item at this level
         for i in range(len(tab.nodes)):
             target = tab.anc[i][min(level, len(tab.anc[i])) - 1]
             self.label.append(name_of.get(target))
+            self.item_index.append(position.get(target, -1))
 
 
 def static_type_list(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level: int) -> TypeListAssignment:
@@ -496,6 +349,54 @@ def static_type_list(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level
     if missing and fallback == UNKNOWN:
         return TypeListAssignment(static.type_list + (UNKNOWN,), tuple(labels), static.item_nodes + (None,))
     return TypeListAssignment(static.type_list, tuple(labels), static.item_nodes)
+
+
+def static_type_lists(entity_offsets: Sequence[int] | np.ndarray, entity_nodes: Sequence[int] | np.ndarray,
+                      taxonomy: Taxonomy, level: int) -> TypeListBatch:
+    """:func:`static_type_list` for a whole batch; entity nodes as taxonomy indices (``-1``: unknown category).
+
+    >>> tax = Taxonomy.dynamicner()
+    >>> batch = static_type_lists([0, 1, 3], [tax.nodes.index(tax.resolve("city")), -1, 0], tax, 1)
+    >>> [batch.names[k] for k in batch.label_names.tolist()]
+    ['location', 'miscellaneous', 'person']
+    >>> batch.assignment(1) == static_type_list([None, tax.get(("person",))], tax, 1)
+    True
+    """
+    if not 1 <= level <= max(taxonomy.depth, 1):
+        raise ValueError(f"level must be in 1..{taxonomy.depth} for taxonomy {taxonomy.name!r}, got {level}")
+    tab = _tables(taxonomy, False)
+    static = tab.static.get(level)
+    if static is None:
+        static = tab.static[level] = _Static(tab, taxonomy, level)
+    offsets = np.asarray(entity_offsets, dtype=np.int64).reshape(-1)
+    nodes = np.asarray(entity_nodes, dtype=np.int64).reshape(-1)
+    width = len(static.type_list)
+    names = list(static.type_list) + ([UNKNOWN] if static.fallback == UNKNOWN else [])
+    fallback = names.index(static.fallback)
+    # per node: its item's position in the list (-1: none, the fallback answers)
+    item_of = np.array(static.item_index + [-1], dtype=np.int64)
+    positions = item_of[np.where(nodes >= 0, nodes, len(item_of) - 1)]
+    missing = positions < 0
+    label_names = np.where(missing, fallback, positions)
+    cut = np.array(static.item_ids + [-1], dtype=np.int64)
+    samples = len(offsets) - 1
+    extra = np.zeros(samples, dtype=np.int64)
+    if static.fallback == UNKNOWN and missing.any():
+        extra[np.repeat(np.arange(samples), np.diff(offsets))[missing]] = 1
+    lengths = width + extra
+    list_offsets = np.zeros(samples + 1, dtype=np.int64)
+    np.cumsum(lengths, out=list_offsets[1:])
+    pos = np.arange(int(list_offsets[-1])) - np.repeat(list_offsets[:-1], lengths)
+    return TypeListBatch(
+        names=names,
+        offsets=list_offsets,
+        item_nodes=cut[pos],
+        item_names=pos,
+        label_names=label_names,
+        label_nodes=cut[label_names],
+        entity_offsets=offsets,
+        nodes=tab.nodes,
+    )
 
 
 # ---------------------------------------------------------------------------- checking
