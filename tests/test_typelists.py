@@ -306,3 +306,40 @@ def test_synonym_table_is_sound(tax):
     assert "key it by path" in problems and "catch-all" in problems
     with pytest.raises(ValueError, match="list of non-empty strings"):
         SynonymTable.from_dict({"city": "town"})
+
+
+@pytest.mark.parametrize("options", [
+    DynamicOptions(),
+    DynamicOptions(seed=7, p_merge=1.0, p_special=1.0, p_reduce=1.0, p_synonym=1.0),
+    DynamicOptions(seed=1, synonyms=False, max_types=2, min_types=2),
+])
+def test_batch_lists_equal_one_sample_at_a_time(tax, options):
+    """A sample's list does not depend on the batch it is built in (shuffled, split differently)."""
+    from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids
+
+    for t in [tax] + [Taxonomy.from_dict(d, name=name) for name, d in TAXONOMIES.items()]:
+        corpus = synthetic_corpus(t, 300, seed=hash_seed(t.name) + 1)
+        random.Random(0).shuffle(corpus)
+        offsets = np.cumsum([0] + [len(nodes) for _, nodes in corpus])
+        ids = node_ids(t, [n for _, nodes in corpus for n in nodes])
+        batch = dynamic_type_lists([sid for sid, _ in corpus], offsets, ids, t, options)
+        assert len(batch) == len(corpus)
+        for s, (sample_id, nodes) in enumerate(corpus):
+            assert batch.assignment(s) == dynamic_type_list(sample_id, nodes, t, options)
+        # the empty batch
+        empty = dynamic_type_lists([], [0], np.zeros(0, dtype=np.int64), t, options)
+        assert len(empty) == 0 and len(empty.item_nodes) == 0
+
+
+def test_static_batch_equals_static_list(tax):
+    from dynamicner_data.dynamic_lists import node_ids
+    from dynamicner_data.typelists import static_type_lists
+
+    for t in [tax] + [Taxonomy.from_dict(d, name=name) for name, d in TAXONOMIES.items()]:
+        corpus = synthetic_corpus(t, 200, seed=3)
+        offsets = np.cumsum([0] + [len(nodes) for _, nodes in corpus])
+        ids = node_ids(t, [n for _, nodes in corpus for n in nodes])
+        for level in range(1, t.depth + 1):
+            batch = static_type_lists(offsets, ids, t, level)
+            for s, (_, nodes) in enumerate(corpus):
+                assert batch.assignment(s) == static_type_list(nodes, t, level)
