@@ -40,6 +40,7 @@ data offline. On datasets 3.x the file also loads as a script with ``trust_remot
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,6 +327,9 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                     catch_all=config.catch_all,
                     empty_sentences=config.empty_sentences,
                 )
+                # out of the collector's reach until the file is written: otherwise its first pass
+                # after the pause walks the whole parsed corpus (reference counting still frees it)
+                gc.freeze()
             batcher = records.RowBatcher(
                 language=language,
                 split=split,
@@ -336,8 +340,11 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                 alignment=report,
                 source=str(path),
             )
-            for batch_index, table in enumerate(batcher.tables(samples)):
-                yield (file_index, batch_index), table
+            try:
+                for batch_index, table in enumerate(batcher.tables(samples)):
+                    yield (file_index, batch_index), table
+            finally:
+                gc.unfreeze()
             del samples
             self.build_summary.files.append(batcher.summary)
             # entities without offsets, skipped samples or re-mapped categories: a warning;
