@@ -232,13 +232,14 @@ def draw_matrix(seed: int, sample_ids: Sequence[str], count: int) -> np.ndarray:
     >>> draw_matrix(0, ["a", "b"], 16).shape
     (2, 16)
     """
+    prefix = f"{seed}\x1f".encode("utf-8")
     if count <= 64:
         blake = hashlib.blake2b
-        raw = b"".join([blake(f"{seed}\x1f{sid}".encode("utf-8"), digest_size=64).digest() for sid in sample_ids])
+        raw = b"".join([blake(prefix + sid.encode("utf-8"), digest_size=64).digest() for sid in sample_ids])
         width = 64
     else:
         shake = hashlib.shake_128
-        raw = b"".join([shake(f"{seed}\x1f{sid}".encode("utf-8")).digest(count) for sid in sample_ids])
+        raw = b"".join([shake(prefix + sid.encode("utf-8")).digest(count) for sid in sample_ids])
         width = count
     out = np.frombuffer(raw, dtype=np.uint8).reshape(len(sample_ids), width)[:, :count]
     return out.astype(np.int64)
