@@ -14,15 +14,15 @@ Every sample draws its own random numbers from ``(seed, sample id)`` through ``h
    coarser level is used; when even the first level does not fit (a big flat taxonomy), the
    surplus entities answer with a first-level catch-all, else "unknown". A sample without
    entities gets ``min_types`` random types of that level.
-2. **Merge** (probability ``p_merge``). One gold item that has sub-types is replaced by the
+2. **Merge** (probability ``p_merge``). One gold item that has sub-types, chosen at random, is replaced by the
    finer types of its entities, one level down, plus up to two of their siblings as options
    (a parent is never listed together with its child). Lists therefore mix levels.
 3. **Distractors.** Siblings of the gold items (same parent, same level), in random order, join
    the list while it is shorter than ``max_types``, so the answer must be told apart from its
-   nearest neighbours. Lists shorter than ``min_types`` are filled with other types of the level.
+   nearest neighbours. Lists shorter than ``min_types`` are filled with other types of the base level.
 4. **Option reduction** (probability ``p_reduce``). The list keeps a random number of items
    between ``min_types`` and its length; gold items always stay.
-5. **Special answer** (probability ``p_special``). One gold item is removed and its entities are
+5. **Special answer** (probability ``p_special``). One gold item, chosen at random, is removed and its entities are
    answered with a catch-all of the list instead: a sibling "other ..." type, else a first-level
    catch-all such as "miscellaneous", else an appended "unknown". The removed type is then
    really absent (the reference code sometimes left it listed).
@@ -35,7 +35,12 @@ Every sample draws its own random numbers from ``(seed, sample id)`` through ``h
    nor the items of a list that needed step 7's qualified names.
 
 No candidate that lies on a root-to-leaf path with a listed type, or shares its name, is ever
-added, so the list stays an unambiguous set of alternatives at every step.
+added, so the list stays an unambiguous set of alternatives at every step. "At random" always
+means: in one of 256 fixed random orderings of the taxonomy, picked by one of the sample's draws.
+
+The lists of a whole batch are computed at once, with array operations
+(:mod:`dynamicner_data.dynamic_lists`); :func:`dynamic_type_list` is that on a batch of one, so a
+sample's list does not depend on the batch it is built in.
 
 Guarantees (tested over whole datasets): every label is in its sample's list; list strings are
 unique; no two listed types lie on one root-to-leaf path; an entity's label is the list item on
