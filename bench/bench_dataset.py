@@ -103,7 +103,10 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         # where the builder's time goes: each stage alone, in the order the builder runs them
         from dynamicner_data.records import DEFAULT_BATCH_SIZE, RowBatcher, paused_gc
         from dynamicner_data.tokenize import bio_batch, tokenize_batch
-        from dynamicner_data.typelists import DynamicOptions, dynamic_type_list
+        import numpy as np
+
+        from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids
+        from dynamicner_data.typelists import DynamicOptions
 
         taxonomy = Taxonomy.dynamicner()
         options = DynamicOptions()
@@ -115,7 +118,13 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         chunks = range(0, len(samples), DEFAULT_BATCH_SIZE)  # the builder's batches
         tick = time.perf_counter()
         with paused_gc():
-            lists = [dynamic_type_list(f"en-train-{s.key}", [e.node for e in s.entities], taxonomy, options) for s in samples]
+            lists = []
+            for a in chunks:
+                part = samples[a:a + DEFAULT_BATCH_SIZE]
+                offsets = np.cumsum([0] + [len(s.entities) for s in part])
+                nodes = node_ids(taxonomy, [e.node for s in part for e in s.entities])
+                batch = dynamic_type_lists([f"en-train-{s.key}" for s in part], offsets, nodes, taxonomy, options)
+                lists.append([batch.names[k] for k in batch.label_names.tolist()])
         stages["dynamic type lists"] = time.perf_counter() - tick
         tick = time.perf_counter()
         with paused_gc():
@@ -123,15 +132,14 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         stages["tokenize"] = time.perf_counter() - tick
         tick = time.perf_counter()
         with paused_gc():
-            for batch, a in zip(tokens, chunks):
+            for batch, a, labels in zip(tokens, chunks, lists):
                 part = samples[a:a + DEFAULT_BATCH_SIZE]
                 offsets = [0]
-                starts, ends, labels = [], [], []
-                for s, assigned in zip(part, lists[a:a + DEFAULT_BATCH_SIZE]):
+                starts, ends = [], []
+                for s in part:
                     starts += [e.start for e in s.entities]
                     ends += [e.end for e in s.entities]
-                    labels += assigned.labels
-                    offsets.append(len(labels))
+                    offsets.append(len(starts))
                 bio_batch(batch, offsets, starts, ends, labels)
         stages["IOB2 tags"] = time.perf_counter() - tick
         del lists, tokens
