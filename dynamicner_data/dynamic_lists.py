@@ -38,7 +38,8 @@ from .typelists import _DECISIONS, UNKNOWN, DynamicOptions, TypeListBatch, _disp
 
 __all__ = ["dynamic_type_lists", "node_ids", "draw_matrix"]
 
-_BIG = np.int64(1) << 40
+MAX_CELLS = 1 << 22
+"""Largest (types + 1) x samples boolean matrix built at once; bigger batches go chunk by chunk."""
 
 
 # ---------------------------------------------------------------------------- tables
@@ -259,7 +260,7 @@ def dynamic_type_lists(
     (taxonomy indices from :func:`node_ids`; ``-1`` for an unknown category).
     """
     tab, T = _batch_tables(taxonomy, options.synonyms)
-    n, depth = T.n, T.depth
+    n = T.n
     count_samples = len(sample_ids)
     offsets = np.asarray(entity_offsets, dtype=np.int64).reshape(-1)
     node_e = np.asarray(entity_nodes, dtype=np.int64).reshape(-1)
@@ -267,6 +268,48 @@ def dynamic_type_lists(
         raise ValueError(f"entity_offsets must run from 0 to {len(node_e)} over {count_samples} samples")
     if len(node_e) and (node_e.min() < -1 or node_e.max() >= n):
         raise ValueError(f"entity node ids must lie in -1..{n - 1} for taxonomy {taxonomy.name!r}")
+    step = max(1, MAX_CELLS // (n + 1))
+    if count_samples > step:  # a big taxonomy: bound the (types x samples) matrices, chunk by chunk
+        parts = [
+            _lists(tab, T, sample_ids[a:a + step], offsets[a:a + step + 1] - offsets[a],
+                   node_e[offsets[a]:offsets[min(a + step, count_samples)]], taxonomy, options)
+            for a in range(0, count_samples, step)
+        ]
+        return _concatenate(parts)
+    return _lists(tab, T, sample_ids, offsets, node_e, taxonomy, options)
+
+
+def _concatenate(parts: list[TypeListBatch]) -> TypeListBatch:
+    """One batch from consecutive ones (they share the taxonomy's interned names)."""
+    def joined(name: str) -> np.ndarray:
+        arrays = [getattr(p, name) for p in parts]
+        bases = np.cumsum([0] + [int(a[-1]) for a in arrays[:-1]])
+        return np.concatenate([arrays[0]] + [a[1:] + base for a, base in zip(arrays[1:], bases[1:])])
+
+    return TypeListBatch(
+        names=parts[-1].names,
+        offsets=joined("offsets"),
+        item_nodes=np.concatenate([p.item_nodes for p in parts]),
+        item_names=np.concatenate([p.item_names for p in parts]),
+        label_names=np.concatenate([p.label_names for p in parts]),
+        label_nodes=np.concatenate([p.label_nodes for p in parts]),
+        entity_offsets=joined("entity_offsets"),
+        nodes=parts[0].nodes,
+    )
+
+
+def _lists(
+    tab: _Tables,
+    T: _BatchTables,
+    sample_ids: Sequence[str],
+    offsets: np.ndarray,
+    node_e: np.ndarray,
+    taxonomy: Taxonomy,
+    options: DynamicOptions,
+) -> TypeListBatch:
+    """:func:`dynamic_type_lists` on checked inputs, all samples at once."""
+    n, depth = T.n, T.depth
+    count_samples = len(sample_ids)
     cols = np.arange(count_samples)
     row_e = np.repeat(cols, np.diff(offsets))
     unknown_e = node_e < 0

@@ -343,3 +343,18 @@ def test_static_batch_equals_static_list(tax):
             batch = static_type_lists(offsets, ids, t, level)
             for s, (_, nodes) in enumerate(corpus):
                 assert batch.assignment(s) == static_type_list(nodes, t, level)
+
+
+def test_batch_lists_chunked_for_big_taxonomies(tax, monkeypatch):
+    """Above MAX_CELLS the batch is computed chunk by chunk, with identical results."""
+    from dynamicner_data import dynamic_lists
+
+    corpus = synthetic_corpus(tax, 120, seed=11)
+    offsets = np.cumsum([0] + [len(nodes) for _, nodes in corpus])
+    ids = dynamic_lists.node_ids(tax, [n for _, nodes in corpus for n in nodes])
+    args = ([sid for sid, _ in corpus], offsets, ids, tax, DynamicOptions(seed=2))
+    whole = dynamic_lists.dynamic_type_lists(*args)
+    monkeypatch.setattr(dynamic_lists, "MAX_CELLS", (len(tax.nodes) + 1) * 7)  # chunks of 7 samples
+    chunked = dynamic_lists.dynamic_type_lists(*args)
+    for name in ("offsets", "item_nodes", "item_names", "label_names", "label_nodes", "entity_offsets"):
+        assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
