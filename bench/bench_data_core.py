@@ -20,6 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT.parent / "shared" / "data" / "geic" / "dynamicner-example-en.json"
@@ -28,7 +30,8 @@ from dynamicner_data.geic import parse_geic  # noqa: E402
 from dynamicner_data.taxonomy import Taxonomy  # noqa: E402
 from dynamicner_data.records import DEFAULT_BATCH_SIZE  # noqa: E402
 from dynamicner_data.tokenize import bio_batch, bio_tags, tokenize_batch, tokenize_columns  # noqa: E402
-from dynamicner_data.typelists import DynamicOptions, dynamic_type_list, static_type_list  # noqa: E402
+from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids  # noqa: E402
+from dynamicner_data.typelists import DynamicOptions, static_type_lists  # noqa: E402
 
 
 def best_of(repeats: int, *, collect: bool, fn) -> tuple[float, object]:
@@ -67,21 +70,34 @@ def main() -> None:
         warnings.simplefilter("ignore")
         t_parse, (samples, report) = best_of(args.repeats, collect=args.gc, fn=lambda: parse_geic(data, taxonomy, source="bench"))
     t_tok, columns = best_of(args.repeats, collect=args.gc, fn=lambda: [tokenize_columns(s.text, "en") for s in samples])
-    nodes = [[e.node for e in s.entities] for s in samples]
-    t_dyn, lists = best_of(
-        args.repeats, collect=args.gc, fn=lambda: [dynamic_type_list(f"en-train-{s.key}", ns, taxonomy, options) for s, ns in zip(samples, nodes)]
-    )
-    t_static, _ = best_of(args.repeats, collect=args.gc, fn=lambda: [static_type_list(ns, taxonomy, 3) for ns in nodes])
+    # type lists as the builder makes them: one call per batch of DEFAULT_BATCH_SIZE samples
+    chunks = range(0, n, DEFAULT_BATCH_SIZE)
+    ids = [f"en-train-{s.key}" for s in samples]
+    entity_offsets = np.cumsum([0] + [len(s.entities) for s in samples])
+    node_index = node_ids(taxonomy, [e.node for s in samples for e in s.entities])
+
+    def batch_lists(make):
+        out = []
+        for a in chunks:
+            lo, hi = entity_offsets[a], entity_offsets[min(a + DEFAULT_BATCH_SIZE, n)]
+            out.append(make(a, entity_offsets[a:a + DEFAULT_BATCH_SIZE + 1] - lo, node_index[lo:hi]))
+        return out
+
+    t_dyn, dyn = best_of(args.repeats, collect=args.gc, fn=lambda: batch_lists(
+        lambda a, offs, ns: dynamic_type_lists(ids[a:a + DEFAULT_BATCH_SIZE], offs, ns, taxonomy, options)))
+    t_static, _ = best_of(args.repeats, collect=args.gc, fn=lambda: batch_lists(
+        lambda a, offs, ns: static_type_lists(offs, ns, taxonomy, 3)))
+    flat_labels = [b.names[k] for b in dyn for k in b.label_names.tolist()]
+    lists = [flat_labels[entity_offsets[i]:entity_offsets[i + 1]] for i in range(n)]
     t_bio, _ = best_of(
         args.repeats,
         collect=args.gc,
         fn=lambda: [
-            bio_tags(cols, [(e.start, e.end, label) for e, label in zip(s.entities, a.labels)])
-            for cols, s, a in zip(columns, samples, lists)
+            bio_tags(cols, [(e.start, e.end, label) for e, label in zip(s.entities, labels)])
+            for cols, s, labels in zip(columns, samples, lists)
         ],
     )
     # what the builder runs: tokens and tags of whole batches of DEFAULT_BATCH_SIZE texts
-    chunks = range(0, n, DEFAULT_BATCH_SIZE)
     texts = [s.text for s in samples]
     t_tok_batch, batches = best_of(
         args.repeats, collect=args.gc, fn=lambda: [tokenize_batch(texts[a:a + DEFAULT_BATCH_SIZE], "en") for a in chunks]
@@ -91,7 +107,7 @@ def main() -> None:
         offsets[i] += offsets[i - 1]
     starts = [e.start for s in samples for e in s.entities]
     ends = [e.end for s in samples for e in s.entities]
-    labels = [label for a in lists for label in a.labels]
+    labels = flat_labels
 
     def tag_batches():
         for batch, a in zip(batches, chunks):
@@ -101,7 +117,7 @@ def main() -> None:
     t_bio_batch, _ = best_of(args.repeats, collect=args.gc, fn=tag_batches)
     stages = {"parse_geic (validate + align)": t_parse, "tokenize_columns (per text)": t_tok,
               "bio_tags (per text)": t_bio, "tokenize_batch (builder)": t_tok_batch,
-              "bio_batch (builder)": t_bio_batch, "dynamic_type_list": t_dyn, "static_type_list (fine)": t_static}
+              "bio_batch (builder)": t_bio_batch, "dynamic_type_lists (builder)": t_dyn, "static_type_lists (fine)": t_static}
     print(f"{n} sentences, {report.entities} entities")
     print(f"{'json.loads (peer)':32s} {t_json:7.3f} s  {t_json / n * 1e6:6.2f} us/sentence")
     for name, seconds in stages.items():
