@@ -449,7 +449,7 @@ class RowBatcher:
             pa.array(ids, pa.string()),
             pa.array([self.language] * len(chunk), pa.string()),
             pa.array(texts, pa.string()),
-            pa.ListArray.from_arrays(token_offsets, pa.array(tokens.texts, pa.string())),
+            pa.ListArray.from_arrays(token_offsets, tokens.tokens),
             pa.ListArray.from_arrays(token_offsets, tag_values),
             pa.ListArray.from_arrays(pa.array(entity_offsets.astype(np.int32), offsets), entity_struct),
             pa.ListArray.from_arrays(

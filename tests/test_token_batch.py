@@ -123,3 +123,35 @@ def test_real_sample_batches_equal_the_reference(shared_data):
         assert_same(texts, "en", spans)
         _, bio = batched(texts, "en", spans)
         assert bio.codes.dtype == np.int64 and len(bio.codes) > 0
+
+
+# combining marks everywhere (text start, after spaces, after punctuation, in words), joiners,
+# astral characters, Unicode spaces: the classes the vectorized split derives from the regexes
+MARKS_ALPHABET = st.text(
+    alphabet=st.sampled_from(list("aZ_9² !-.\u0301\u0483\u200d\u200c\u0e31\ufe0f\u00a0\u3000\u2028\t\n東한")
+                             + ["\U0001F600", "\U00020000", "\U0001D400"]),
+    max_size=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MARKS_ALPHABET, max_size=5), st.sampled_from(["en", "ru", "zh", "ja", "ko"]))
+def test_tokenize_batch_marks_and_astral_characters(texts, language):
+    batch = tokenize_batch(texts, language)
+    assert [batch.row(r) for r in range(len(texts))] == [tokenize_columns(t, language) for t in texts]
+    assert batch.tokens.type == "string"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "ru", "de", "zh", "ja", "ko"])
+def test_tokenize_batch_on_embedded_sample(language):
+    import json
+    from pathlib import Path
+
+    import dynamicner_data
+
+    root = Path(dynamicner_data.__file__).parent / "data" / "sample" / language
+    texts = [v["sentence"] for split in ("train", "validation", "test")
+             for v in json.loads((root / f"{split}.json").read_text(encoding="utf-8")).values()]
+    batch = tokenize_batch(texts, language)
+    assert batch.texts == [tok for t in texts for tok in tokenize_columns(t, language).texts]
+    assert [batch.row(r) for r in range(len(texts))] == [tokenize_columns(t, language) for t in texts]
