@@ -394,15 +394,18 @@ class RowBatcher:
         else:
             lists = dynamic_type_lists(ids, entity_offsets, nodes, self.taxonomy, self.options)
         names = lists.names
-        label_list = list(map(names.__getitem__, lists.label_names.tolist()))
-        if "" in names and not all(label_list):
-            k = label_list.index("")
-            row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
-            raise ValueError(f"{summary.source}: sample {chunk[row].key!r}: empty label for entity {entities[k].text!r}")
+        if "" in names:
+            empty = np.flatnonzero(lists.label_names == names.index(""))
+            if len(empty):
+                k = int(empty[0])
+                row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
+                raise ValueError(
+                    f"{summary.source}: sample {chunk[row].key!r}: empty label for entity {entities[k].text!r}"
+                )
         starts = [e.start for e in entities]
         ends = [e.end for e in entities]
         tokens = tokenize_batch(texts, self.language)
-        bio = bio_batch(tokens, entity_offsets, starts, ends, label_list)
+        bio = bio_batch(tokens, entity_offsets, starts, ends, lists.label_names, label_table=names)
 
         tag_type = self.schema.field("ner_tags").type.value_type
         if self._tag_ids is None:
@@ -411,7 +414,7 @@ class RowBatcher:
             tag_ids = self._tag_ids
             missing = [name for name in bio.names if name not in tag_ids]
             if missing:  # pragma: no cover - static_type_lists and static_labels disagree
-                k = label_list.index(missing[0][2:])
+                k = int(np.flatnonzero(lists.label_names == names.index(missing[0][2:]))[0])
                 row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
                 raise ValueError(
                     f"{summary.source}: sample {chunk[row].key!r}: tag {missing[0]!r} is not a class of "

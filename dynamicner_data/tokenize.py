@@ -43,6 +43,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
+from collections import abc
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -325,6 +326,22 @@ def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
     return TokenBatch(tokens, starts.astype(np.int64), ends.astype(np.int64), row_offsets, text_starts, lengths)
 
 
+class _Lookup(abc.Sequence):
+    """``table[ids[k]]`` as a read-only sequence (labels given as indices)."""
+
+    def __init__(self, table: Sequence[str], ids: np.ndarray) -> None:
+        self.table, self.ids = table, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        return self.table[int(self.ids[k])]
+
+    def __iter__(self):
+        return map(self.table.__getitem__, self.ids.tolist())
+
+
 @dataclass(frozen=True)
 class BioBatch:
     """IOB2 tags of a whole :class:`TokenBatch`: one code per token, ``names[code]`` its tag.
@@ -344,12 +361,15 @@ def bio_batch(
     entity_offsets: Sequence[int],
     starts: Sequence[int],
     ends: Sequence[int],
-    labels: Sequence[str],
+    labels: Sequence[str] | np.ndarray,
+    *,
+    label_table: Sequence[str] | None = None,
 ) -> BioBatch:
     """IOB2 tags of every text of ``tokens`` at once, equal to :func:`bio_tags` text by text.
 
     The spans of text ``r`` are ``starts/ends/labels[entity_offsets[r]:entity_offsets[r + 1]]``
-    (character offsets into that text). Spans are placed on tokens with array searches; texts
+    (character offsets into that text); with ``label_table``, ``labels`` are indices into it
+    (no string per entity). Spans are placed on tokens with array searches; texts
     where two placeable spans overlap (nested or repeated annotations) go through
     :func:`bio_tags`, whose longest-first rule decides.
 
@@ -377,9 +397,20 @@ def bio_batch(
             names.extend(("B-" + label, "I-" + label))
         return c
 
-    label_codes = np.fromiter(map(code, labels), dtype=np.int64, count=count) if count else np.zeros(0, np.int64)
-    if count and not all(labels):
-        k = next(i for i, label in enumerate(labels) if not label)
+    if label_table is not None:  # labels are indices into label_table: one code per distinct label
+        label_ids = np.asarray(labels, dtype=np.int64).reshape(count)
+        code_of_id = np.zeros(len(label_table), dtype=np.int64)
+        for k in np.unique(label_ids).tolist():
+            code_of_id[k] = code(label_table[k])
+        label_codes = code_of_id[label_ids]
+        labels = _Lookup(label_table, label_ids)
+        empty = [k for k, label in enumerate(label_table) if not label]
+        bad_labels = np.flatnonzero(np.isin(label_ids, empty)) if empty else ()
+    else:
+        label_codes = np.fromiter(map(code, labels), dtype=np.int64, count=count) if count else np.zeros(0, np.int64)
+        bad_labels = [i for i, label in enumerate(labels) if not label] if count and not all(labels) else ()
+    if len(bad_labels):
+        k = int(bad_labels[0])
         raise ValueError(f"span {(starts[k], ends[k], labels[k])!r}: empty label")
     s = np.asarray(starts, dtype=np.int64).reshape(count)
     e = np.asarray(ends, dtype=np.int64).reshape(count)

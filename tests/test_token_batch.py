@@ -155,3 +155,16 @@ def test_tokenize_batch_on_embedded_sample(language):
     batch = tokenize_batch(texts, language)
     assert batch.texts == [tok for t in texts for tok in tokenize_columns(t, language).texts]
     assert [batch.row(r) for r in range(len(texts))] == [tokenize_columns(t, language) for t in texts]
+
+
+def test_bio_batch_labels_as_indices_into_a_table():
+    texts = ["New York City", "Ana met Bo .", "x"]
+    batch = tokenize_batch(texts, "en")
+    offsets, starts, ends = [0, 2, 4, 4], [0, 0, 0, 8], [8, 13, 3, 10]
+    table = ["unused", "city", "person"]
+    strings = bio_batch(batch, offsets, starts, ends, ["city", "city", "person", "person"])
+    indexed = bio_batch(batch, offsets, starts, ends, np.array([1, 1, 2, 2]), label_table=table)
+    assert [strings.names[c] for c in strings.codes] == [indexed.names[c] for c in indexed.codes]
+    assert (strings.overlapping, strings.misaligned) == (indexed.overlapping, indexed.misaligned) == (1, 0)
+    with pytest.raises(ValueError, match="empty label"):
+        bio_batch(batch, offsets, starts, ends, np.array([1, 0, 2, 2]), label_table=["city", "", "person"])
