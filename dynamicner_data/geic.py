@@ -54,12 +54,13 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, NamedTuple, Sequence
 
 from .taxonomy import Taxonomy, TaxonomyError, TypeNode, normalize_name
 
@@ -86,9 +87,11 @@ class GeicAlignmentWarning(UserWarning):
     """Some entities could not be placed in their sentence (count and sample keys in the message)."""
 
 
-@dataclass(frozen=True)
-class GeicEntity:
-    """One annotated entity placed on its sentence (``end`` exclusive; ``-1, -1`` when unaligned)."""
+class GeicEntity(NamedTuple):
+    """One annotated entity placed on its sentence (``end`` exclusive; ``-1, -1`` when unaligned).
+
+    A named tuple: a corpus holds hundreds of thousands of them, built and read in tight loops.
+    """
 
     text: str
     category: str
@@ -103,8 +106,9 @@ class GeicEntity:
                 "path": list(self.node.path) if self.node is not None else []}
 
 
-@dataclass(frozen=True)
-class GeicSample:
+class GeicSample(NamedTuple):
+    """One sentence and its placed entities, in annotation order."""
+
     key: str
     text: str
     entities: tuple[GeicEntity, ...]
@@ -237,16 +241,33 @@ def _choose(sentence: str, candidates: list[tuple[int, int]], begin: int, taken:
     return best
 
 
+_NON_SPACE_RUN = re.compile(r"\S+")
+
+
 def _squeeze(text: str) -> tuple[str, list[int]]:
-    """``text`` lower-cased without whitespace, and the original index of every kept character."""
+    """``text`` lower-cased without whitespace, and the original index of every kept character.
+
+    >>> _squeeze("New  York")
+    ('newyork', [0, 1, 2, 5, 6, 7, 8])
+    >>> flat, index = _squeeze(chr(0x130) + " x")  # "İ" lower-cases to two characters
+    >>> len(flat), index
+    (3, [0, 0, 2])
+    """
+    low = text.lower()
+    if len(low) == len(text) and "\u03a3" not in text:
+        # one character for one, none cased by context (final sigma): whole runs at once
+        index: list[int] = []
+        for run in _NON_SPACE_RUN.finditer(text):
+            index.extend(range(*run.span()))
+        return "".join(low.split()), index
     chars: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
         if ch.isspace():
             continue
-        low = ch.lower()
-        chars.append(low)
-        index.extend([i] * len(low))
+        lowered = ch.lower()
+        chars.append(lowered)
+        index.extend([i] * len(lowered))
     return "".join(chars), index
 
 
