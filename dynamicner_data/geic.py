@@ -71,6 +71,9 @@ __all__ = [
     "GeicSample",
     "AlignmentReport",
     "parse_geic",
+    "parse_geic_columns",
+    "GeicColumns",
+    "read_geic_columns",
     "read_geic",
     "align_entities",
     "load_geic_json",
@@ -351,6 +354,68 @@ def _align(sentence: str, surfaces: Sequence[str]) -> tuple[list[tuple[int, int,
     return out, chosen
 
 
+@dataclass
+class GeicColumns:
+    """Parsed GEIC samples as flat columns: what the dataset builder reads (no object per entity).
+
+    Sample ``s`` has key ``keys[s]``, sentence ``texts[s]`` and ``counts[s]`` entities; the entity
+    columns (``entity_texts``, ``categories``, ``starts``, ``ends``, ``node_ids`` - the index of the
+    gold type in ``taxonomy.nodes``, ``-1`` for none - and ``alignments``) hold them all, in order.
+    """
+
+    taxonomy: Taxonomy
+    keys: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    entity_texts: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    node_ids: list[int] = field(default_factory=list)
+    alignments: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def samples(self) -> list[GeicSample]:
+        """The same as :class:`GeicSample` objects."""
+        nodes = self.taxonomy.nodes
+        entities = list(map(
+            GeicEntity,
+            self.entity_texts,
+            self.categories,
+            self.starts,
+            self.ends,
+            [nodes[i] if i >= 0 else None for i in self.node_ids],
+            self.alignments,
+        ))
+        out, at = [], 0
+        for key, text, count in zip(self.keys, self.texts, self.counts):
+            out.append(GeicSample(key, text, tuple(entities[at:at + count])))
+            at += count
+        return out
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[GeicSample], taxonomy: Taxonomy) -> "GeicColumns":
+        """Columns of already parsed samples (their nodes must belong to ``taxonomy``)."""
+        index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
+        out = cls(taxonomy=taxonomy)
+        for sample in samples:
+            out.keys.append(sample.key)
+            out.texts.append(sample.text)
+            out.counts.append(len(sample.entities))
+            for e in sample.entities:
+                out.entity_texts.append(e.text)
+                out.categories.append(e.category)
+                out.starts.append(e.start)
+                out.ends.append(e.end)
+                if e.node is not None and e.node.path not in index:
+                    raise ValueError(f"sample {sample.key!r}: type {e.node} is not in taxonomy {taxonomy.name!r}")
+                out.node_ids.append(index[e.node.path] if e.node is not None else -1)
+                out.alignments.append(e.alignment)
+        return out
+
+
 # ---------------------------------------------------------------------------- reading
 class _Object(dict):
     """A JSON object that remembers keys it saw more than once (instead of silently keeping the last)."""
@@ -387,7 +452,7 @@ def load_geic_json(path: str | Path) -> dict[str, Any]:
         raise GeicError(f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
 
 
-def parse_geic(
+def parse_geic_columns(
     data: Mapping[str, Any],
     taxonomy: Taxonomy,
     *,
@@ -395,8 +460,8 @@ def parse_geic(
     unknown_category: Literal["error", "catch_all"] = "error",
     catch_all: str | None = None,
     empty_sentences: Literal["error", "skip"] = "error",
-) -> tuple[list[GeicSample], AlignmentReport]:
-    """Validate GEIC data and align its entities; see the module docstring for the rules.
+) -> tuple[GeicColumns, AlignmentReport]:
+    """Validate GEIC data and align its entities, as :class:`GeicColumns`; see the module docstring for the rules.
 
     ``unknown_category="catch_all"`` keeps entities whose category is not a type of ``taxonomy``:
     their node is the type named ``catch_all`` (e.g. ``"miscellaneous"``), or ``None`` when
@@ -419,13 +484,17 @@ def parse_geic(
             raise ValueError(f"catch_all={catch_all!r}: {exc}") from exc
         if fallback is None:
             raise ValueError(f"catch_all={catch_all!r} is not a type of taxonomy {taxonomy.name!r}")
-    resolve_cache: dict[str, TypeNode | None] = {}
+    node_index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
+    resolve_cache: dict[str, int] = {}  # category -> taxonomy index of its node (-1: none)
     unknown_names: set[str] = set()
     report = AlignmentReport(file=source)
     unknown: Counter[str] = Counter()
-    samples: list[GeicSample] = []
+    columns = GeicColumns(taxonomy=taxonomy)
+    keys, texts, counts = columns.keys, columns.texts, columns.counts
+    entity_texts, categories_out, starts, ends = columns.entity_texts, columns.categories, columns.starts, columns.ends
+    node_ids, alignments = columns.node_ids, columns.alignments
     unaligned_keys: list[str] = []
-    exact = fuzzy = unaligned = repeats = 0
+    repeats = 0
     examples = report.unaligned_examples
     for key, value in data.items():
         kind = type(value)
@@ -493,35 +562,43 @@ def parse_geic(
                         node = fallback
                     elif normalize_name(node.name) != normalize_name(category):
                         report.category_variants[category] = str(node)
-                    resolve_cache[category] = node
+                    resolve_cache[category] = node_index[node.path] if node is not None else -1
                 nodes.append(resolve_cache[category])
         if unknown_names:
             for category in categories:
                 if category in unknown_names:
                     unknown[category] += 1
-        entities = []
-        missing = False
         placed, several = _align(sentence, surfaces)
         for i in several:  # only these can occur more than once
             repeats += sentence.count(surfaces[i]) > 1
-        for surface, category, node, (start, end, how) in zip(surfaces, categories, nodes, placed):
-            if how == "exact":
-                exact += 1
-                entities.append(GeicEntity(surface, category, start, end, node, how))
-            elif how == "fuzzy":
-                fuzzy += 1
-                entities.append(GeicEntity(sentence[start:end], category, start, end, node, how))
+        key = str(key)
+        keys.append(key)
+        texts.append(sentence)
+        counts.append(len(surfaces))
+        if not placed:
+            continue
+        placed_starts, placed_ends, hows = zip(*placed)
+        starts += placed_starts
+        ends += placed_ends
+        alignments += hows
+        categories_out += categories
+        node_ids += nodes
+        if "exact" in hows and hows.count("exact") == len(hows):  # the usual case
+            entity_texts += surfaces
+            continue
+        for surface, (start, end, how) in zip(surfaces, placed):
+            if how == "fuzzy":  # the text as it stands in the sentence
+                entity_texts.append(sentence[start:end])
             else:
-                missing = True
-                unaligned += 1
-                examples.append((str(key), surface))
-                entities.append(GeicEntity(surface, category, start, end, node, how))
-        if missing:
-            unaligned_keys.append(str(key))
-        samples.append(GeicSample(str(key), sentence, tuple(entities)))
-    report.samples = len(samples)
-    report.entities = exact + fuzzy + unaligned
-    report.exact, report.fuzzy, report.unaligned = exact, fuzzy, unaligned
+                entity_texts.append(surface)
+                if how == "unaligned":
+                    examples.append((key, surface))
+        if "unaligned" in hows:
+            unaligned_keys.append(key)
+    report.samples = len(keys)
+    report.entities = len(alignments)
+    tally = Counter(alignments)
+    report.exact, report.fuzzy, report.unaligned = tally["exact"], tally["fuzzy"], tally["unaligned"]
     report.repeated_surface_forms = repeats
     report.unknown_categories = dict(unknown)
     if unaligned_keys:
@@ -532,7 +609,28 @@ def parse_geic(
             GeicAlignmentWarning,
             stacklevel=2,
         )
-    return samples, report
+    return columns, report
+
+
+def parse_geic(
+    data: Mapping[str, Any],
+    taxonomy: Taxonomy,
+    *,
+    source: str,
+    unknown_category: Literal["error", "catch_all"] = "error",
+    catch_all: str | None = None,
+    empty_sentences: Literal["error", "skip"] = "error",
+) -> tuple[list[GeicSample], AlignmentReport]:
+    """Validate GEIC data and align its entities; see the module docstring for the rules.
+
+    ``unknown_category="catch_all"`` keeps entities whose category is not a type of ``taxonomy``:
+    their node is the type named ``catch_all`` (e.g. ``"miscellaneous"``), or ``None`` when
+    ``catch_all`` is ``None`` (the type-list code then labels them with a catch-all of the list).
+    (:func:`parse_geic_columns` gives the same as flat columns, for whole-corpus work.)
+    """
+    columns, report = parse_geic_columns(data, taxonomy, source=source, unknown_category=unknown_category,
+                                         catch_all=catch_all, empty_sentences=empty_sentences)
+    return columns.samples(), report
 
 
 def read_geic(
@@ -545,6 +643,25 @@ def read_geic(
 ) -> tuple[list[GeicSample], AlignmentReport]:
     """Read one GEIC file: strict UTF-8, JSON with duplicate-key detection, then :func:`parse_geic`."""
     return parse_geic(
+        load_geic_json(path),
+        taxonomy,
+        source=str(path),
+        unknown_category=unknown_category,
+        catch_all=catch_all,
+        empty_sentences=empty_sentences,
+    )
+
+
+def read_geic_columns(
+    path: str | Path,
+    taxonomy: Taxonomy,
+    *,
+    unknown_category: Literal["error", "catch_all"] = "error",
+    catch_all: str | None = None,
+    empty_sentences: Literal["error", "skip"] = "error",
+) -> tuple[GeicColumns, AlignmentReport]:
+    """:func:`read_geic` as :class:`GeicColumns` (what the dataset builder reads)."""
+    return parse_geic_columns(
         load_geic_json(path),
         taxonomy,
         source=str(path),
