@@ -50,7 +50,7 @@ import datasets
 import pyarrow as pa
 
 from dynamicner_data import records
-from dynamicner_data.geic import read_geic
+from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import DynamicOptions
 
@@ -320,7 +320,7 @@ class DynamicNER(datasets.ArrowBasedBuilder):
             self.build_summary = records.BuildSummary(config=config.name)
         for file_index, (language, path) in enumerate(files):
             with records.paused_gc():  # the parsed corpus is large and acyclic
-                samples, report = read_geic(
+                samples, report = read_geic_columns(
                     path,
                     taxonomy,
                     unknown_category=config.unknown_category,

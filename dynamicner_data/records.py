@@ -38,14 +38,14 @@ import contextlib
 import gc
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, islice
+from itertools import accumulate
 from typing import Iterable, Iterator, Sequence
 
 import datasets
 import numpy as np
 import pyarrow as pa
 
-from dynamicner_data.geic import AlignmentReport, GeicSample
+from dynamicner_data.geic import AlignmentReport, GeicColumns, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
 from dynamicner_data.tokenize import bio_batch, tokenize_batch
 from dynamicner_data.dynamic_lists import dynamic_type_lists
@@ -350,23 +350,27 @@ class RowBatcher:
             return static_type_list(nodes, self.taxonomy, self._level)
         return dynamic_type_list(sample_id, nodes, self.taxonomy, self.options)
 
-    def tables(self, samples: Iterable[GeicSample]) -> Iterator[pa.Table]:
+    def tables(self, samples: Iterable[GeicSample] | GeicColumns) -> Iterator[pa.Table]:
         """Yield tables of at most ``batch_size`` rows (none for no samples).
 
-        Each batch is built with the cyclic garbage collector paused (see :func:`paused_gc`);
-        it runs again while the caller writes the table.
+        ``samples`` are :class:`~dynamicner_data.geic.GeicSample` s or, cheaper, the
+        :class:`~dynamicner_data.geic.GeicColumns` the builder reads. Each batch is built with the
+        cyclic garbage collector paused (see :func:`paused_gc`); it runs again while the caller
+        writes the table.
         """
-        iterator = iter(samples)
-        while True:
+        if isinstance(samples, GeicColumns):
+            columns = samples
+        else:
+            columns = GeicColumns.from_samples(list(samples), self.taxonomy)
+        offsets = np.zeros(len(columns) + 1, dtype=np.int64)
+        np.cumsum(columns.counts, out=offsets[1:])
+        for a in range(0, len(columns), self.batch_size):
             with paused_gc():
-                chunk = list(islice(iterator, self.batch_size))
-                table = self._table(chunk) if chunk else None
-            if table is None:
-                return
+                table = self._table(columns, offsets, a, min(a + self.batch_size, len(columns)))
             yield table
 
-    def _table(self, chunk: list[GeicSample]) -> pa.Table:
-        """One batch of samples as a table with exactly the schema's types, built column by column.
+    def _table(self, columns: GeicColumns, offsets: np.ndarray, a: int, b: int) -> pa.Table:
+        """Samples ``a:b`` of ``columns`` as a table with exactly the schema's types, built column by column.
 
         Type lists (:func:`~dynamicner_data.dynamic_lists.dynamic_type_lists` or
         :func:`~dynamicner_data.typelists.static_type_lists`), tokens and IOB2 tags
@@ -374,21 +378,12 @@ class RowBatcher:
         each come from one pass over the whole batch.
         """
         summary = self.summary
-        ids = [self._id_prefix + s.key for s in chunk]
-        texts = [s.text for s in chunk]
-        entity_lists = [s.entities for s in chunk]
-        entity_offsets = np.zeros(len(chunk) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, entity_lists), dtype=np.int64, count=len(chunk)), out=entity_offsets[1:])
-        entities = list(chain.from_iterable(entity_lists))
-        try:
-            nodes = self._paths.node_ids([e.node for e in entities])
-        except KeyError as exc:
-            k = next(i for i, e in enumerate(entities) if e.node is not None and e.node.path == exc.args[0])
-            row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
-            raise ValueError(
-                f"{summary.source}: sample {chunk[row].key!r}: type {entities[k].node} is not in taxonomy "
-                f"{self.taxonomy.name!r}"
-            ) from None
+        keys = columns.keys[a:b]
+        ids = [self._id_prefix + key for key in keys]
+        texts = columns.texts[a:b]
+        lo, hi = int(offsets[a]), int(offsets[b])
+        entity_offsets = offsets[a:b + 1] - lo
+        nodes = np.array(columns.node_ids[lo:hi], dtype=np.int64)
         if self._level:
             lists = static_type_lists(entity_offsets, nodes, self.taxonomy, self._level)
         else:
@@ -400,10 +395,10 @@ class RowBatcher:
                 k = int(empty[0])
                 row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
                 raise ValueError(
-                    f"{summary.source}: sample {chunk[row].key!r}: empty label for entity {entities[k].text!r}"
+                    f"{summary.source}: sample {keys[row]!r}: empty label for entity {columns.entity_texts[lo + k]!r}"
                 )
-        starts = [e.start for e in entities]
-        ends = [e.end for e in entities]
+        starts = columns.starts[lo:hi]
+        ends = columns.ends[lo:hi]
         tokens = tokenize_batch(texts, self.language)
         bio = bio_batch(tokens, entity_offsets, starts, ends, lists.label_names, label_table=names)
 
@@ -417,14 +412,14 @@ class RowBatcher:
                 k = int(np.flatnonzero(lists.label_names == names.index(missing[0][2:]))[0])
                 row = int(np.searchsorted(entity_offsets, k, side="right")) - 1
                 raise ValueError(
-                    f"{summary.source}: sample {chunk[row].key!r}: tag {missing[0]!r} is not a class of "
+                    f"{summary.source}: sample {keys[row]!r}: tag {missing[0]!r} is not a class of "
                     f"config granularity {self.granularity!r}"
                 )
             lookup = np.array([tag_ids[name] for name in bio.names], dtype=np.int64)
             tag_values = pa.array(lookup[bio.codes], tag_type)
 
-        summary.rows += len(chunk)
-        summary.entities += len(entities)
+        summary.rows += b - a
+        summary.entities += hi - lo
         summary.boundary_mismatches += bio.misaligned
         summary.overlapping += bio.overlapping
         node_counts = np.bincount(lists.label_nodes + 1, minlength=len(lists.nodes) + 1)
@@ -439,7 +434,7 @@ class RowBatcher:
         entity_type = self.schema.field("entities").type.value_type
         entity_struct = pa.StructArray.from_arrays(
             [
-                pa.array([e.text for e in entities], pa.string()),
+                pa.array(columns.entity_texts[lo:hi], pa.string()),
                 name_array.take(pa.array(lists.label_names)),
                 pa.array(starts, pa.int32()),
                 pa.array(ends, pa.int32()),
@@ -450,7 +445,7 @@ class RowBatcher:
         token_offsets = pa.array(tokens.row_offsets.astype(np.int32), offsets)
         arrays = [
             pa.array(ids, pa.string()),
-            pa.array([self.language] * len(chunk), pa.string()),
+            pa.array([self.language] * (b - a), pa.string()),
             pa.array(texts, pa.string()),
             pa.ListArray.from_arrays(token_offsets, tokens.tokens),
             pa.ListArray.from_arrays(token_offsets, tag_values),
@@ -463,28 +458,14 @@ class RowBatcher:
 
 
 class _NodePaths:
-    """Taxonomy nodes as indices, and their paths as an Arrow column (built once per taxonomy)."""
+    """The paths of taxonomy nodes (by index) as an Arrow column (built once per taxonomy)."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         nodes = taxonomy.nodes
-        self.by_object = {id(n): i for i, n in enumerate(nodes)}
-        self.by_path = {n.path: i for i, n in enumerate(nodes)}
         self.lengths = np.array([len(n.path) for n in nodes] + [0], dtype=np.int64)
         self.starts = np.zeros(len(nodes) + 1, dtype=np.int64)
         np.cumsum(self.lengths[:-1], out=self.starts[1:])
         self.values = pa.array([name for n in nodes for name in n.path], pa.string())
-
-    def node_ids(self, nodes: Sequence[TypeNode | None]) -> np.ndarray:
-        """Taxonomy index of each node (``-1`` for ``None``); ``KeyError(path)`` for a foreign type.
-
-        The taxonomy's own node objects (what the GEIC reader gives) are found by identity; equal
-        nodes of another ``Taxonomy`` instance by path.
-        """
-        get = self.by_object.get
-        out = np.array([-1 if n is None else get(id(n), -2) for n in nodes], dtype=np.int64)
-        for k in np.flatnonzero(out == -2).tolist():
-            out[k] = self.by_path[nodes[k].path]
-        return out
 
     def paths(self, nodes: np.ndarray) -> pa.ListArray:
         """The ``path`` column of entities with these node indices (``-1``: an empty path)."""
