@@ -57,11 +57,12 @@ import json
 import re
 import warnings
 from collections import Counter
-from operator import add
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple, Sequence
+
+import numpy as np
 
 from .taxonomy import Taxonomy, TaxonomyError, TypeNode, normalize_name
 
@@ -290,24 +291,6 @@ def align_entities(sentence: str, surfaces: Sequence[str]) -> list[tuple[int, in
     return _align(sentence, surfaces)[0]
 
 
-def _align_unique(sentence: str, surfaces: list[str]) -> tuple[list[int], list[int]] | None:
-    """Starts and ends when every surface form occurs exactly once, verbatim (the usual case), else ``None``.
-
-    Then there is nothing to choose, and the rules give these places; the searches run in C.
-
-    >>> _align_unique("Ana met Bo .", ["Bo", "Ana"]), _align_unique("a b a", ["a"])
-    (([8, 0], [10, 3]), None)
-    """
-    find = sentence.find
-    starts = list(map(find, surfaces))
-    if -1 in starts or "" in surfaces:
-        return None
-    after = list(map(find, surfaces, map((1).__add__, starts)))
-    if after.count(-1) != len(after):
-        return None
-    return starts, list(map(add, starts, map(len, surfaces)))
-
-
 def _align(sentence: str, surfaces: Sequence[str]) -> tuple[list[tuple[int, int, Alignment]], list[int]]:
     """:func:`align_entities`, plus the indices of the entities that had several verbatim candidates."""
     count = len(surfaces)
@@ -471,6 +454,30 @@ def load_geic_json(path: str | Path) -> dict[str, Any]:
         raise GeicError(f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
 
 
+def _check_sample(source: str, key: object, sentence: Any, surfaces: Any, categories: Any) -> None:
+    """Raise the :class:`GeicError` of a malformed sample (field types, items, lengths), in that order.
+
+    Returns quietly when only the sentence is blank (the caller skips or rejects it).
+    """
+    if type(sentence) is not str:
+        raise GeicError(f"{_where(source, key)}: field 'sentence' must be a string, got {type(sentence).__name__}")
+    for name, seq in (("entity", surfaces), ("category", categories)):
+        if type(seq) is not list:
+            raise GeicError(f"{_where(source, key)}: field {name!r} must be a list of strings, got {type(seq).__name__}")
+        for i, item in enumerate(seq):
+            if not isinstance(item, str):
+                raise GeicError(
+                    f"{_where(source, key)}: field {name!r}[{i}] must be a string, got {type(item).__name__}"
+                )
+            if not item.strip():
+                raise GeicError(f"{_where(source, key)}: field {name!r}[{i}] is empty")
+    if len(surfaces) != len(categories):
+        raise GeicError(
+            f"{_where(source, key)}: fields 'entity' ({len(surfaces)} items) and 'category' "
+            f"({len(categories)} items) differ in length"
+        )
+
+
 def parse_geic_columns(
     data: Mapping[str, Any],
     taxonomy: Taxonomy,
@@ -503,18 +510,12 @@ def parse_geic_columns(
             raise ValueError(f"catch_all={catch_all!r}: {exc}") from exc
         if fallback is None:
             raise ValueError(f"catch_all={catch_all!r} is not a type of taxonomy {taxonomy.name!r}")
-    node_index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
-    resolve_cache: dict[str, int] = {}  # category -> taxonomy index of its node (-1: none)
-    unknown_names: set[str] = set()
     report = AlignmentReport(file=source)
-    unknown: Counter[str] = Counter()
     columns = GeicColumns(taxonomy=taxonomy)
     keys, texts, counts = columns.keys, columns.texts, columns.counts
-    entity_texts, categories_out, starts, ends = columns.entity_texts, columns.categories, columns.starts, columns.ends
-    node_ids, alignments = columns.node_ids, columns.alignments
-    unaligned_keys: list[str] = []
-    repeats = 0
-    examples = report.unaligned_examples
+    surfaces_all, categories_all = columns.entity_texts, columns.categories
+
+    # 1. per sample: structure only (the items are checked below, for the whole file at once)
     for key, value in data.items():
         kind = type(value)
         if kind is not _Object and kind is not dict and not isinstance(value, Mapping):
@@ -527,36 +528,9 @@ def parse_geic_columns(
             sentence, surfaces, categories = value["sentence"], value["entity"], value["category"]
         except KeyError as exc:
             raise GeicError(f"{_where(source, key)}: missing field {exc.args[0]!r}") from None
-        if type(sentence) is not str:
-            raise GeicError(f"{_where(source, key)}: field 'sentence' must be a string, got {type(sentence).__name__}")
-        try:  # the usual case, checked in C: two lists of non-blank strings
-            usual = type(surfaces) is list and type(categories) is list and all(map(str.strip, surfaces)) and all(
-                map(str.strip, categories))
-        except TypeError:
-            usual = False
-        for name, seq in () if usual else (("entity", surfaces), ("category", categories)):
-            if type(seq) is not list:
-                raise GeicError(
-                    f"{_where(source, key)}: field {name!r} must be a list of strings, got {type(seq).__name__}"
-                )
-            try:
-                if all(map(str.strip, seq)):
-                    continue  # every item a non-blank string (the usual case, checked in C)
-            except TypeError:
-                pass
-            for i, item in enumerate(seq):
-                if not isinstance(item, str):
-                    raise GeicError(
-                        f"{_where(source, key)}: field {name!r}[{i}] must be a string, got {type(item).__name__}"
-                    )
-                if not item.strip():
-                    raise GeicError(f"{_where(source, key)}: field {name!r}[{i}] is empty")
-        if len(surfaces) != len(categories):
-            raise GeicError(
-                f"{_where(source, key)}: fields 'entity' ({len(surfaces)} items) and 'category' "
-                f"({len(categories)} items) differ in length"
-            )
-        if not sentence.strip():
+        if (type(sentence) is not str or type(surfaces) is not list or type(categories) is not list
+                or len(surfaces) != len(categories) or not sentence.strip()):
+            _check_sample(source, key, sentence, surfaces, categories)  # raises, unless an empty sentence
             if empty_sentences == "skip":
                 report.skipped_samples.append(str(key))
                 report.skipped_entities += len(surfaces)
@@ -565,75 +539,102 @@ def parse_geic_columns(
                 f"{_where(source, key)}: field 'sentence' is empty "
                 "(pass empty_sentences='skip' to skip such samples, counted)"
             )
-        try:
-            nodes = [resolve_cache[c] for c in categories]
-        except KeyError:
-            nodes = []
-            for i, category in enumerate(categories):
-                if category not in resolve_cache:
-                    try:
-                        node = taxonomy.resolve(category)
-                    except TaxonomyError as exc:
-                        raise GeicError(f"{_where(source, key)}: field 'category'[{i}]: {exc}") from exc
-                    if node is None:
-                        if unknown_category == "error":
-                            raise GeicError(
-                                f"{_where(source, key)}: field 'category'[{i}]: unknown category {category!r} "
-                                f"(not a type of taxonomy {taxonomy.name!r}; pass unknown_category='catch_all' "
-                                "to map it to a catch-all)"
-                            )
-                        unknown_names.add(category)
-                        node = fallback
-                    elif normalize_name(node.name) != normalize_name(category):
-                        report.category_variants[category] = str(node)
-                    resolve_cache[category] = node_index[node.path] if node is not None else -1
-                nodes.append(resolve_cache[category])
-        if unknown_names:
-            for category in categories:
-                if category in unknown_names:
-                    unknown[category] += 1
-        key = str(key)
-        keys.append(key)
+        keys.append(str(key))
         texts.append(sentence)
         counts.append(len(surfaces))
-        if not surfaces:
-            continue
-        unique = _align_unique(sentence, surfaces)
-        if unique is not None:
-            starts += unique[0]
-            ends += unique[1]
-            alignments += ["exact"] * len(surfaces)
-            categories_out += categories
-            node_ids += nodes
-            entity_texts += surfaces
-            continue
+        surfaces_all += surfaces
+        categories_all += categories
+    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+
+    def sample_of(k: int) -> int:
+        return int(np.searchsorted(offsets, k, side="right")) - 1
+
+    # 2. every entity and category a non-blank string (checked in C; the first bad one is named)
+    try:
+        usual = all(map(str.strip, surfaces_all)) and all(map(str.strip, categories_all))
+    except TypeError:
+        usual = False
+    if not usual:
+        for s in range(len(keys)):
+            a, b = int(offsets[s]), int(offsets[s + 1])
+            _check_sample(source, keys[s], texts[s], surfaces_all[a:b], categories_all[a:b])
+
+    # 3. categories -> taxonomy nodes, once per distinct category (errors name its first sample)
+    node_index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
+    resolve_cache: dict[str, int] = {}  # category -> taxonomy index of its node (-1: none)
+    unknown_names: list[str] = []
+    for category in dict.fromkeys(categories_all):
+        try:
+            node = taxonomy.resolve(category)
+        except TaxonomyError as exc:
+            k = categories_all.index(category)
+            s = sample_of(k)
+            raise GeicError(f"{_where(source, keys[s])}: field 'category'[{k - offsets[s]}]: {exc}") from exc
+        if node is None:
+            if unknown_category == "error":
+                k = categories_all.index(category)
+                s = sample_of(k)
+                raise GeicError(
+                    f"{_where(source, keys[s])}: field 'category'[{k - offsets[s]}]: unknown category {category!r} "
+                    f"(not a type of taxonomy {taxonomy.name!r}; pass unknown_category='catch_all' "
+                    "to map it to a catch-all)"
+                )
+            unknown_names.append(category)
+            node = fallback
+        elif normalize_name(node.name) != normalize_name(category):
+            report.category_variants[category] = str(node)
+        resolve_cache[category] = node_index[node.path] if node is not None else -1
+    columns.node_ids = list(map(resolve_cache.__getitem__, categories_all))
+    if unknown_names:
+        tally = Counter(categories_all)
+        report.unknown_categories = {name: tally[name] for name in unknown_names}
+
+    # 4. alignment: every surface form searched in its own sentence, all at once; samples where a
+    #    form is missing or occurs twice follow the full rules (module docstring) one by one
+    joined = "\n".join(texts)
+    text_starts = np.zeros(len(texts), dtype=np.int64)
+    if len(texts) > 1:
+        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[:-1] + 1, out=text_starts[1:])
+    rows = np.repeat(np.arange(len(texts)), counts)
+    lo = text_starts[rows]
+    hi = lo + np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[rows]
+    hi_list = hi.tolist()
+    found = np.fromiter(map(joined.find, surfaces_all, lo.tolist(), hi_list), dtype=np.int64, count=len(rows))
+    again_from = np.maximum(found + 1, lo).tolist()
+    again = np.fromiter(map(joined.find, surfaces_all, again_from, hi_list), dtype=np.int64, count=len(rows))
+    starts = found - lo
+    sizes = np.fromiter(map(len, surfaces_all), dtype=np.int64, count=len(rows))
+    ends = starts + sizes
+    special = np.unique(rows[(found < 0) | ((again >= 0) & (found >= 0))]).tolist()
+    alignments: list[str] = ["exact"] * len(rows)
+    entity_texts = list(surfaces_all)
+    unaligned_keys: list[str] = []
+    repeats = 0
+    examples = report.unaligned_examples
+    for s in special:
+        a, b = int(offsets[s]), int(offsets[s + 1])
+        sentence, surfaces = texts[s], surfaces_all[a:b]
         placed, several = _align(sentence, surfaces)
         for i in several:  # only these can occur more than once
             repeats += sentence.count(surfaces[i]) > 1
-        placed_starts, placed_ends, hows = zip(*placed)
-        starts += placed_starts
-        ends += placed_ends
-        alignments += hows
-        categories_out += categories
-        node_ids += nodes
-        if "exact" in hows and hows.count("exact") == len(hows):  # the usual case
-            entity_texts += surfaces
-            continue
-        for surface, (start, end, how) in zip(surfaces, placed):
+        for k, (surface, (start, end, how)) in enumerate(zip(surfaces, placed), start=a):
+            starts[k], ends[k], alignments[k] = start, end, how
             if how == "fuzzy":  # the text as it stands in the sentence
-                entity_texts.append(sentence[start:end])
-            else:
-                entity_texts.append(surface)
-                if how == "unaligned":
-                    examples.append((key, surface))
-        if "unaligned" in hows:
-            unaligned_keys.append(key)
+                entity_texts[k] = sentence[start:end]
+            elif how == "unaligned":
+                examples.append((keys[s], surface))
+        if "unaligned" in (how for _, _, how in placed):
+            unaligned_keys.append(keys[s])
+    columns.starts = starts.tolist()
+    columns.ends = ends.tolist()
+    columns.alignments = alignments
+    columns.entity_texts = entity_texts
     report.samples = len(keys)
     report.entities = len(alignments)
     tally = Counter(alignments)
     report.exact, report.fuzzy, report.unaligned = tally["exact"], tally["fuzzy"], tally["unaligned"]
     report.repeated_surface_forms = repeats
-    report.unknown_categories = dict(unknown)
     if unaligned_keys:
         shown = ", ".join(unaligned_keys[:10]) + (", ..." if len(unaligned_keys) > 10 else "")
         warnings.warn(

@@ -249,3 +249,23 @@ def test_no_warning_when_everything_aligns(tax):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         parse_geic({"s": sample("Rome .", ["Rome"], ["city"])}, tax, source="x")
+
+
+def test_errors_name_the_right_sample_in_a_longer_file():
+    """Items and categories are checked for the whole file at once; the error still names its sample."""
+    from dynamicner_data.geic import GeicError, parse_geic
+
+    tax = Taxonomy.dynamicner()
+    good = {"sentence": "Ana met Bo .", "entity": ["Ana", "Bo"], "category": ["person", "person"]}
+    bad_item = {"sentence": "Ana met Bo .", "entity": ["Ana", 7], "category": ["person", "person"]}
+    blank_item = {"sentence": "Ana met Bo .", "entity": ["Ana", "Bo"], "category": ["person", "  "]}
+    unknown = {"sentence": "Ana met Bo .", "entity": ["Ana", "Bo"], "category": ["person", "wizard"]}
+    with pytest.raises(GeicError, match=r"f\.json: sample 's3': field 'entity'\[1\] must be a string, got int"):
+        parse_geic({"s1": good, "s2": good, "s3": bad_item}, tax, source="f.json")
+    with pytest.raises(GeicError, match=r"sample 's2': field 'category'\[1\] is empty"):
+        parse_geic({"s1": good, "s2": blank_item, "s3": good}, tax, source="f.json")
+    with pytest.raises(GeicError, match=r"sample 's4': field 'category'\[1\]: unknown category 'wizard'"):
+        parse_geic({"s1": good, "s2": good, "s3": good, "s4": unknown, "s5": unknown}, tax, source="f.json")
+    samples, report = parse_geic({"s1": good, "s2": unknown, "s3": unknown}, tax, source="f.json",
+                                 unknown_category="catch_all")
+    assert report.unknown_categories == {"wizard": 2} and samples[1].entities[1].node is None
