@@ -73,13 +73,13 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     import dynamicner
-    from dynamicner_data.geic import read_geic
+    from dynamicner_data.geic import read_geic_columns
     from dynamicner_data.taxonomy import Taxonomy
 
     result: dict = {"mode": mode}
     start = time.perf_counter()
     if mode == "parse":
-        samples, report = read_geic(corpus, Taxonomy.dynamicner())
+        samples, report = read_geic_columns(corpus, Taxonomy.dynamicner())  # what the builder reads
         result["samples"] = len(samples)
     elif mode == "build":
         builder = dynamicner.DynamicNER(config_name="en", data_files={"train": corpus}, cache_dir=cache_dir)
@@ -113,8 +113,9 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
 
         tick = time.perf_counter()
         with paused_gc():  # as the builder does
-            samples, _ = read_geic(corpus, taxonomy)
+            columns, _ = read_geic_columns(corpus, taxonomy)
         stages = {"parse + align (geic)": time.perf_counter() - tick}
+        samples = columns.samples()  # for the stages below
         chunks = range(0, len(samples), DEFAULT_BATCH_SIZE)  # the builder's batches
         tick = time.perf_counter()
         with paused_gc():
@@ -145,7 +146,7 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         del lists, tokens
         tick = time.perf_counter()
         batcher = RowBatcher(language="en", split="train", taxonomy=taxonomy, granularity="dynamic", options=options)
-        for _ in batcher.tables(samples):
+        for _ in batcher.tables(columns):
             pass
         stages["rows to Arrow, all of the above included"] = time.perf_counter() - tick
         result["stages"] = stages
