@@ -592,21 +592,14 @@ def parse_geic_columns(
 
     # 4. alignment: every surface form searched in its own sentence, all at once; samples where a
     #    form is missing or occurs twice follow the full rules (module docstring) one by one
-    joined = "\n".join(texts)
-    text_starts = np.zeros(len(texts), dtype=np.int64)
-    if len(texts) > 1:
-        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[:-1] + 1, out=text_starts[1:])
     rows = np.repeat(np.arange(len(texts)), counts)
-    lo = text_starts[rows]
-    hi = lo + np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))[rows]
-    hi_list = hi.tolist()
-    found = np.fromiter(map(joined.find, surfaces_all, lo.tolist(), hi_list), dtype=np.int64, count=len(rows))
-    again_from = np.maximum(found + 1, lo).tolist()
-    again = np.fromiter(map(joined.find, surfaces_all, again_from, hi_list), dtype=np.int64, count=len(rows))
-    starts = found - lo
-    sizes = np.fromiter(map(len, surfaces_all), dtype=np.int64, count=len(rows))
-    ends = starts + sizes
-    special = np.unique(rows[(found < 0) | ((again >= 0) & (found >= 0))]).tolist()
+    sentences = list(map(texts.__getitem__, rows.tolist()))  # each entity's sentence (references)
+    found = np.fromiter(map(str.find, sentences, surfaces_all), dtype=np.int64, count=len(rows))
+    again = np.fromiter(map(str.find, sentences, surfaces_all, (found + 1).tolist()), dtype=np.int64,
+                        count=len(rows))
+    starts = found
+    ends = found + np.fromiter(map(len, surfaces_all), dtype=np.int64, count=len(rows))
+    special = np.unique(rows[(found < 0) | (again >= 0)]).tolist()
     alignments: list[str] = ["exact"] * len(rows)
     entity_texts = list(surfaces_all)
     unaligned_keys: list[str] = []
