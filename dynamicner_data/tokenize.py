@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
-from itertools import accumulate
 from collections import abc
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import accumulate
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -200,9 +201,9 @@ class TokenBatch:
     text_starts: np.ndarray
     text_lengths: np.ndarray
 
-    @property
+    @cached_property
     def texts(self) -> list[str]:
-        """The token strings as Python strings (built on demand; the builder uses :attr:`tokens`)."""
+        """The token strings as Python strings, made on first use (the builder uses :attr:`tokens`)."""
         return self.tokens.to_pylist()
 
     def row(self, r: int) -> TokenColumns:
@@ -214,13 +215,25 @@ class TokenBatch:
         )
 
 
-# character classes of the split, per code point
+# Character classes of the split. Every character is a word character (``\w``), whitespace
+# (``\s``), a combining mark (``_MARKS``) or other; the batch split resolves each mark to the
+# class of the run it joins: part of a word, or ``_ATTACHED`` to the "other" character before it.
 _SPACE, _WORD, _MARK, _OTHER, _ATTACHED = 0, 1, 2, 3, 4
-_BMP_CLASSES: np.ndarray | None = None
+_ANY_WORD = re.compile(r"\w")
+_ANY_SPACE = re.compile(r"\s")
+_BMP_CLASSES: np.ndarray | None = None  # class of each code point below 0x10000, built on first use
+_BYTE_CLASSES: np.ndarray | None = None  # class of each UTF-8 byte value (ASCII; the others per batch)
+# a batch is split byte by byte when its multi-byte characters add at most one UTF-8 byte per
+# this many characters (English, French, ...), else character by character (Chinese, Russian, ...)
+_BYTE_UNITS_SHARE = 8
 
 
 def _classify(chars: str) -> np.ndarray:
-    """The class of each character of ``chars``, decided by the same regular expressions as the split."""
+    """The class of each character of ``chars``, decided by the same regular expressions as the split.
+
+    >>> _classify("a \u0301.").tolist() == [_WORD, _SPACE, _MARK, _OTHER]
+    True
+    """
     out = np.full(len(chars), _OTHER, dtype=np.int8)
     for pattern, cls in ((_ANY_WORD, _WORD), (_ANY_SPACE, _SPACE), (_ANY_MARK, _MARK)):  # marks win
         hits = [m.start() for m in pattern.finditer(chars)]
@@ -228,94 +241,197 @@ def _classify(chars: str) -> np.ndarray:
     return out
 
 
-_ANY_WORD = re.compile(r"\w")
-_ANY_SPACE = re.compile(r"\s")
-
-
 def _classes(code_points: np.ndarray) -> np.ndarray:
-    """Classes of code points: a table for the Basic Multilingual Plane, the rest one by one."""
+    """Classes of code points: a table for the Basic Multilingual Plane, the other distinct ones by regex."""
     global _BMP_CLASSES
     if _BMP_CLASSES is None:
         _BMP_CLASSES = _classify("".join(map(chr, range(0x10000))))
     astral = code_points >= 0x10000
     if not astral.any():
-        return _BMP_CLASSES[code_points]
-    out = _BMP_CLASSES[np.where(astral, 0, code_points)]
+        return np.take(_BMP_CLASSES, code_points)
+    out = np.take(_BMP_CLASSES, np.where(astral, 0, code_points))
     rare, where = np.unique(code_points[astral], return_inverse=True)
     out[astral] = _classify("".join(map(chr, rare.tolist())))[where]
     return out
 
 
-def _utf8_lengths(code_points: np.ndarray) -> np.ndarray:
-    """Bytes of each code point in UTF-8 (1 to 4)."""
+def _byte_classes() -> np.ndarray:
+    """Classes of the 256 byte values: ASCII ones from the regexes, the rest a placeholder."""
+    global _BYTE_CLASSES
+    if _BYTE_CLASSES is None:
+        table = np.full(256, _ATTACHED, dtype=np.int8)
+        table[:128] = _classes(np.arange(128, dtype=np.uint32))
+        _BYTE_CLASSES = table
+    return _BYTE_CLASSES
+
+
+def _utf8_widths(code_points: np.ndarray) -> np.ndarray:
+    """Bytes of each code point in UTF-8 (1 to 4).
+
+    >>> _utf8_widths(np.array([0x41, 0xE9, 0x6771, 0x1F600], dtype=np.uint32)).tolist()
+    [1, 2, 3, 4]
+    """
     out = np.ones(len(code_points), dtype=np.uint8)
     for bound in (0x80, 0x800, 0x10000):
         out += code_points >= bound
     return out
 
 
+def _decode_utf8(data: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Code points and widths of the multi-byte UTF-8 characters whose first bytes are at ``first``.
+
+    >>> data = np.frombuffer("aé東😀".encode("utf-8"), dtype=np.uint8)
+    >>> [r.tolist() for r in _decode_utf8(data, np.array([1, 3, 6]))]
+    [[233, 26481, 128512], [2, 3, 4]]
+    """
+    lead = data[first].astype(np.uint32)
+    widths = 2 + (lead >= 0xE0).astype(np.int64) + (lead >= 0xF0)
+    code_points = lead & (0x7F >> widths).astype(np.uint32)  # payload bits of the first byte
+    last = len(data) - 1
+    for k in (1, 2, 3):
+        payload = data[np.minimum(first + k, last)].astype(np.uint32) & 0x3F
+        code_points = np.where(widths > k, (code_points << 6) | payload, code_points)
+    return code_points, widths
+
+
+def _steps(values: np.ndarray, breaks: np.ndarray, size: int) -> np.ndarray:
+    """``size`` entries: ``values[0]`` before ``breaks[0]``, ``values[i]`` from ``breaks[i - 1]`` on.
+
+    >>> _steps(np.array([0, 5, 7]), np.array([2, 3]), 5).tolist()
+    [0, 0, 5, 7, 7]
+    """
+    return np.repeat(values, np.diff(breaks, prepend=0, append=size))
+
+
+def _bounds(cls: np.ndarray, *, per_character: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token starts, token ends (exclusive) and the non-space mask of a sequence of unit classes.
+
+    Units are characters, or UTF-8 bytes whose continuation bytes carry a class that never starts
+    a token (``_ATTACHED``, or the character's own class where that continues a run). A token is
+    ``_WORD_SPLIT``'s ``[\\w MARKS]+`` or ``[^\\w\\s MARKS][MARKS]*`` (``_CHAR_SPLIT``'s
+    ``[^\\s][MARKS]*`` with ``per_character``).
+
+    >>> units = _classify("ab .\u0301c \u0301d")
+    >>> [r.tolist() for r in _bounds(units, per_character=False)[:2]]
+    [[0, 3, 5, 7], [2, 5, 6, 9]]
+    >>> [r.tolist() for r in _bounds(units, per_character=True)[:2]]
+    [[0, 1, 3, 5, 7, 8], [1, 2, 5, 6, 8, 9]]
+    """
+    n = len(cls)
+    previous = np.empty_like(cls)
+    if n:
+        previous[0] = _SPACE  # the start of the batch is like a space before it
+        previous[1:] = cls[:-1]
+    space = cls == _SPACE
+    is_mark = cls == _MARK
+    if per_character:
+        # any non-space character starts a token, except a mark after a non-space character
+        starts_mask = ~space & (cls != _ATTACHED)
+        if is_mark.any():
+            starts_mask &= ~(is_mark & (previous != _SPACE))
+    else:
+        if is_mark.any():
+            # a mark joins the run of the last non-mark unit before it: attached to an "other"
+            # character, else a word (also after a space or at the start, where it begins one)
+            anchor = np.where(is_mark, -1, np.arange(n))
+            np.maximum.accumulate(anchor, out=anchor)
+            owner = np.where(anchor >= 0, cls[np.maximum(anchor, 0)], _SPACE)
+            attached = (owner == _OTHER) | (owner == _ATTACHED)
+            cls = np.where(is_mark, np.where(attached, _ATTACHED, _WORD), cls).astype(np.int8)
+            previous[1:] = cls[:-1]
+        # a word run starts after a non-word unit; an "other" character is a token of its own
+        starts_mask = (cls == _OTHER) | ((cls == _WORD) & (previous != _WORD))
+    nonspace = ~space
+    # a token ends before a space, before the next token's start, or at the end
+    ends_mask = np.zeros(n + 1, dtype=bool)
+    if n:
+        ends_mask[1:n] = nonspace[:-1] & (space[1:] | starts_mask[1:])
+        ends_mask[n] = nonspace[-1]
+    return np.flatnonzero(starts_mask), np.flatnonzero(ends_mask), nonspace
+
+
 def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
     """Tokenize every text of ``texts`` (one language) at once, with array operations.
 
-    Equal to :func:`tokenize_columns` text by text (the regular expressions decide each
-    character's class: word, space, combining mark or other); the token strings are cut from
-    the UTF-8 bytes of the texts straight into an Arrow array, with no Python string per token.
+    Equal to :func:`tokenize_columns` text by text: the same regular expressions decide the class
+    of each distinct character (word, space, combining mark or other), and the token rule of
+    ``_WORD_SPLIT`` / ``_CHAR_SPLIT`` is applied with numpy over the whole batch. Batches of mostly
+    ASCII text are split over their UTF-8 bytes (multi-byte characters decoded one by one), the
+    others over their code points. The token strings are the UTF-8 bytes of the texts without
+    their whitespace (every other character belongs to exactly one token, so the tokens lie back
+    to back there): one Arrow ``string`` array built from buffers, with no Python string per token.
+
+    Raises :class:`ValueError` when the tokens of one batch hold more than 2 GiB of UTF-8 (the
+    int32 offsets of ``pa.string()``; split the batch), and :class:`UnicodeEncodeError` for a lone
+    surrogate (not representable in UTF-8, nor in Arrow).
 
     >>> batch = tokenize_batch(["Hi , you", "", "Ana ."], "en")
     >>> batch.tokens.to_pylist(), batch.row_offsets.tolist()
     (['Hi', ',', 'you', 'Ana', '.'], [0, 3, 3, 5])
+    >>> batch.tokens.type, batch.starts.tolist(), batch.ends.tolist()
+    (DataType(string), [0, 3, 5, 10, 14], [2, 4, 8, 13, 15])
     >>> batch.row(2)
     TokenColumns(texts=['Ana', '.'], starts=[0, 4], ends=[3, 5])
     >>> marked = tokenize_batch(["te" + chr(0x301) + " !" + chr(0x301) + "x"], "fr")  # combining accents
     >>> [len(t) for t in marked.texts], marked.starts.tolist()
     ([3, 2, 1], [0, 4, 6])
+    >>> tokenize_batch(["東京 タワー", "LG전자"], "ja").tokens.to_pylist()
+    ['東', '京', 'タ', 'ワ', 'ー', 'L', 'G', '전', '자']
     """
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"tokenize_batch() needs strings, got {type(text).__name__} at index {i}")
-    joined = _SEPARATOR.join(texts)
-    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    cls = _classes(cps)
-    nonspace = cls != _SPACE
-    previous = np.empty_like(cls)
-    if len(cls):
-        previous[0] = _SPACE
-        previous[1:] = cls[:-1]
-    is_mark = cls == _MARK
-    if _base_language(language) in CHARACTER_LANGUAGES:
-        # a token is any non-space character with the marks that follow it
-        starts_mask = nonspace & ~(is_mark & (previous != _SPACE))
-    else:
-        if is_mark.any():
-            # a mark takes the class of the last non-mark before it: attached to an "other"
-            # character, else part of a word run (also when it follows a space: it starts one)
-            anchor = np.where(is_mark, -1, np.arange(len(cls)))
-            np.maximum.accumulate(anchor, out=anchor)
-            owner = np.where(anchor >= 0, cls[np.maximum(anchor, 0)], _SPACE)
-            cls = np.where(is_mark, np.where(owner == _OTHER, _ATTACHED, _WORD), cls).astype(np.int8)
-            previous[1:] = cls[:-1]
-        starts_mask = (cls == _OTHER) | ((cls == _WORD) & (previous != _WORD))
-    starts = np.flatnonzero(starts_mask)
-    # a token runs over non-space characters up to the next token start or space
-    next_breaks = np.empty(len(cls), dtype=bool)
-    if len(cls):
-        next_breaks[:-1] = starts_mask[1:] | ~nonspace[1:]
-        next_breaks[-1] = True
-    ends = np.flatnonzero(nonspace & next_breaks) + 1
-    # token strings: the UTF-8 bytes of the non-space characters are the tokens back to back
-    byte_pos = np.zeros(len(cls) + 1, dtype=np.int64)
+    try:
+        joined = _SEPARATOR.join(texts)
+    except TypeError:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"tokenize_batch() needs strings, got {type(text).__name__} at index {i}") from None
+        raise
     utf8 = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
-    if len(utf8) == len(cps):  # ASCII: one byte per character
-        np.cumsum(nonspace, out=byte_pos[1:])
-        data = utf8[nonspace]
+    n_chars, n_bytes = len(joined), len(utf8)
+    per_character = _base_language(language) in CHARACTER_LANGUAGES
+    if (n_bytes - n_chars) * _BYTE_UNITS_SHARE <= n_chars:
+        # units are bytes: ASCII classes from a table; multi-byte characters decoded, their first
+        # byte gets the character's class, the others one that continues it but starts nothing
+        cls = np.take(_byte_classes(), utf8)
+        if n_bytes > n_chars:
+            multi = np.flatnonzero(utf8 >= 0x80)
+            is_first = utf8[multi] >= 0xC0
+            first = multi[is_first]
+            code_points, widths = _decode_utf8(utf8, first)
+            char_cls = _classes(code_points)
+            cls[first] = char_cls
+            if per_character:
+                rest = np.where(char_cls == _SPACE, _SPACE, _ATTACHED)
+            else:
+                rest = np.where(char_cls == _OTHER, _ATTACHED, char_cls)
+            cls[multi[~is_first]] = np.repeat(rest.astype(np.int8), widths - 1)
+        byte_starts, byte_ends, nonspace = _bounds(cls, per_character=per_character)
+        data = np.compress(nonspace, utf8)
+        value_offsets = np.zeros(len(byte_starts) + 1, dtype=np.int64)
+        np.cumsum(byte_ends - byte_starts, out=value_offsets[1:])
+        if n_bytes > n_chars:  # character offsets: less the continuation bytes before
+            extra = np.zeros(len(first) + 1, dtype=np.int64)
+            np.cumsum(widths - 1, out=extra[1:])
+            starts = byte_starts - _steps(extra, np.searchsorted(byte_starts, first, side="right"), len(byte_starts))
+            ends = byte_ends - _steps(extra, np.searchsorted(byte_ends, first, side="right"), len(byte_ends))
+        else:
+            starts, ends = byte_starts, byte_ends
     else:
-        widths = _utf8_lengths(cps)
-        np.cumsum(widths * nonspace, out=byte_pos[1:])
-        data = utf8[np.repeat(nonspace, widths)]
-    if byte_pos[-1] > np.iinfo(np.int32).max:
-        raise ValueError("tokenize_batch(): more than 2 GiB of token text in one batch; use smaller batches")
-    value_offsets = np.append(byte_pos[starts], byte_pos[-1]).astype(np.int32)
-    tokens = pa.StringArray.from_buffers(len(starts), pa.py_buffer(value_offsets), pa.py_buffer(data))
+        # units are code points; the bytes of the non-space ones are the token strings
+        code_points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        starts, ends, nonspace = _bounds(_classes(code_points), per_character=per_character)
+        widths = _utf8_widths(code_points)
+        data = np.compress(np.repeat(nonspace, widths), utf8)
+        kept_bytes = np.zeros(n_chars + 1, dtype=np.int64)
+        np.cumsum(widths * nonspace, out=kept_bytes[1:])
+        value_offsets = np.append(kept_bytes[starts], kept_bytes[-1])
+    if len(data) > np.iinfo(np.int32).max:
+        raise ValueError(
+            f"tokenize_batch(): the tokens of this batch hold {len(data)} bytes of UTF-8, more than "
+            "pa.string() offsets address (2 GiB); tokenize fewer texts at a time"
+        )
+    tokens = pa.StringArray.from_buffers(
+        len(starts), pa.py_buffer(value_offsets.astype(np.int32)), pa.py_buffer(data)
+    )
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     text_starts = np.zeros(len(texts), dtype=np.int64)
     if len(texts) > 1:
