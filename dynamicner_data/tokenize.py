@@ -45,7 +45,7 @@ from collections import abc
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
-from typing import NamedTuple, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -223,8 +223,8 @@ _ANY_WORD = re.compile(r"\w")
 _ANY_SPACE = re.compile(r"\s")
 _BMP_CLASSES: np.ndarray | None = None  # class of each code point below 0x10000, built on first use
 _BYTE_CLASSES: np.ndarray | None = None  # class of each UTF-8 byte value (ASCII; the others per batch)
-# a batch is split byte by byte when its multi-byte characters add at most one UTF-8 byte per
-# this many characters (English, French, ...), else character by character (Chinese, Russian, ...)
+# units="auto": a batch is split byte by byte when its multi-byte characters add at most one UTF-8
+# byte per this many characters (English, French, ...), else character by character (Chinese, Russian, ...)
 _BYTE_UNITS_SHARE = 8
 
 
@@ -350,14 +350,18 @@ def _bounds(cls: np.ndarray, *, per_character: bool) -> tuple[np.ndarray, np.nda
     return np.flatnonzero(starts_mask), np.flatnonzero(ends_mask), nonspace
 
 
-def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
+def tokenize_batch(
+    texts: Sequence[str], language: str, *, units: Literal["auto", "bytes", "characters"] = "auto"
+) -> TokenBatch:
     """Tokenize every text of ``texts`` (one language) at once, with array operations.
 
     Equal to :func:`tokenize_columns` text by text: the same regular expressions decide the class
     of each distinct character (word, space, combining mark or other), and the token rule of
-    ``_WORD_SPLIT`` / ``_CHAR_SPLIT`` is applied with numpy over the whole batch. Batches of mostly
-    ASCII text are split over their UTF-8 bytes (multi-byte characters decoded one by one), the
-    others over their code points. The token strings are the UTF-8 bytes of the texts without
+    ``_WORD_SPLIT`` / ``_CHAR_SPLIT`` is applied with numpy over the whole batch, either over the
+    UTF-8 bytes of the texts (multi-byte characters decoded one by one; faster for mostly ASCII
+    text) or over their code points (faster when most characters take several bytes):
+    ``units="auto"`` picks by the share of multi-byte characters, ``"bytes"`` and ``"characters"``
+    force one (the tokens are the same). The token strings are the UTF-8 bytes of the texts without
     their whitespace (every other character belongs to exactly one token, so the tokens lie back
     to back there): one Arrow ``string`` array built from buffers, with no Python string per token.
 
@@ -377,7 +381,11 @@ def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
     ([3, 2, 1], [0, 4, 6])
     >>> tokenize_batch(["東京 タワー", "LG전자"], "ja").tokens.to_pylist()
     ['東', '京', 'タ', 'ワ', 'ー', 'L', 'G', '전', '자']
+    >>> tokenize_batch(["東京 タワー", "LG전자"], "ja", units="bytes").tokens.to_pylist()
+    ['東', '京', 'タ', 'ワ', 'ー', 'L', 'G', '전', '자']
     """
+    if units not in ("auto", "bytes", "characters"):
+        raise ValueError(f"tokenize_batch(): units must be 'auto', 'bytes' or 'characters', got {units!r}")
     try:
         joined = _SEPARATOR.join(texts)
     except TypeError:
@@ -388,7 +396,7 @@ def tokenize_batch(texts: Sequence[str], language: str) -> TokenBatch:
     utf8 = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
     n_chars, n_bytes = len(joined), len(utf8)
     per_character = _base_language(language) in CHARACTER_LANGUAGES
-    if (n_bytes - n_chars) * _BYTE_UNITS_SHARE <= n_chars:
+    if units == "bytes" or (units == "auto" and (n_bytes - n_chars) * _BYTE_UNITS_SHARE <= n_chars):
         # units are bytes: ASCII classes from a table; multi-byte characters decoded, their first
         # byte gets the character's class, the others one that continues it but starts nothing
         cls = np.take(_byte_classes(), utf8)
