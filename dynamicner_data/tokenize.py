@@ -222,7 +222,7 @@ _SPACE, _WORD, _MARK, _OTHER, _ATTACHED = 0, 1, 2, 3, 4
 _ANY_WORD = re.compile(r"\w")
 _ANY_SPACE = re.compile(r"\s")
 _BMP_CLASSES: np.ndarray | None = None  # class of each code point below 0x10000, built on first use
-_BYTE_CLASSES: np.ndarray | None = None  # class of each UTF-8 byte value (ASCII; the others per batch)
+_BYTE_CLASSES: bytes | None = None  # class of each UTF-8 byte value (ASCII; the others per batch)
 # units="auto": a batch is split byte by byte when its multi-byte characters add at most one UTF-8
 # byte per this many characters (English, French, ...), else character by character (Chinese, Russian, ...)
 _BYTE_UNITS_SHARE = 8
@@ -255,13 +255,13 @@ def _classes(code_points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _byte_classes() -> np.ndarray:
-    """Classes of the 256 byte values: ASCII ones from the regexes, the rest a placeholder."""
+def _byte_classes() -> bytes:
+    """Classes of the 256 byte values (a ``bytes.translate`` table): ASCII ones from the regexes, the rest a placeholder."""
     global _BYTE_CLASSES
     if _BYTE_CLASSES is None:
         table = np.full(256, _ATTACHED, dtype=np.int8)
         table[:128] = _classes(np.arange(128, dtype=np.uint32))
-        _BYTE_CLASSES = table
+        _BYTE_CLASSES = table.tobytes()
     return _BYTE_CLASSES
 
 
@@ -393,13 +393,14 @@ def tokenize_batch(
             if not isinstance(text, str):
                 raise TypeError(f"tokenize_batch() needs strings, got {type(text).__name__} at index {i}") from None
         raise
-    utf8 = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    encoded = joined.encode("utf-8")
+    utf8 = np.frombuffer(encoded, dtype=np.uint8)
     n_chars, n_bytes = len(joined), len(utf8)
     per_character = _base_language(language) in CHARACTER_LANGUAGES
     if units == "bytes" or (units == "auto" and (n_bytes - n_chars) * _BYTE_UNITS_SHARE <= n_chars):
         # units are bytes: ASCII classes from a table; multi-byte characters decoded, their first
         # byte gets the character's class, the others one that continues it but starts nothing
-        cls = np.take(_byte_classes(), utf8)
+        cls = np.frombuffer(bytearray(encoded).translate(_byte_classes()), dtype=np.int8)  # writable
         if n_bytes > n_chars:
             multi = np.flatnonzero(utf8 >= 0x80)
             is_first = utf8[multi] >= 0xC0
@@ -447,7 +448,9 @@ def tokenize_batch(
     row_offsets = np.empty(len(texts) + 1, dtype=np.int64)
     row_offsets[:-1] = np.searchsorted(starts, text_starts, side="left")
     row_offsets[-1] = len(starts)
-    return TokenBatch(tokens, starts.astype(np.int64), ends.astype(np.int64), row_offsets, text_starts, lengths)
+    return TokenBatch(
+        tokens, starts.astype(np.int64, copy=False), ends.astype(np.int64, copy=False), row_offsets, text_starts, lengths
+    )
 
 
 class _Lookup(abc.Sequence):
