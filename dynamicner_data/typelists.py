@@ -319,6 +319,17 @@ class _Static:
             self.item_index.append(position.get(target, -1))
 
 
+def _static(taxonomy: Taxonomy, level: int) -> tuple[_Tables, _Static]:
+    """The tables of ``taxonomy`` and its precomputed static ``level`` (a clear error for a bad level)."""
+    if not 1 <= level <= max(taxonomy.depth, 1):
+        raise ValueError(f"level must be in 1..{taxonomy.depth} for taxonomy {taxonomy.name!r}, got {level}")
+    tab = _tables(taxonomy, False)
+    static = tab.static.get(level)
+    if static is None:
+        static = tab.static[level] = _Static(tab, taxonomy, level)
+    return tab, static
+
+
 def static_type_list(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level: int) -> TypeListAssignment:
     """The whole ``level`` as the list (plus leaves above it); each label is the entity's type at that level.
 
@@ -331,12 +342,7 @@ def static_type_list(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level
     >>> a.labels, len(a.type_list)
     (('geo-political entity', 'miscellaneous', 'miscellaneous'), 31)
     """
-    if not 1 <= level <= max(taxonomy.depth, 1):
-        raise ValueError(f"level must be in 1..{taxonomy.depth} for taxonomy {taxonomy.name!r}, got {level}")
-    tab = _tables(taxonomy, False)
-    static = tab.static.get(level)
-    if static is None:
-        static = tab.static[level] = _Static(tab, taxonomy, level)
+    tab, static = _static(taxonomy, level)
     ids, label_of, fallback = tab.ids, static.label, static.fallback
     labels = []
     missing = False
@@ -367,12 +373,7 @@ def static_type_lists(entity_offsets: Sequence[int] | np.ndarray, entity_nodes: 
     >>> batch.assignment(1) == static_type_list([None, tax.get(("person",))], tax, 1)
     True
     """
-    if not 1 <= level <= max(taxonomy.depth, 1):
-        raise ValueError(f"level must be in 1..{taxonomy.depth} for taxonomy {taxonomy.name!r}, got {level}")
-    tab = _tables(taxonomy, False)
-    static = tab.static.get(level)
-    if static is None:
-        static = tab.static[level] = _Static(tab, taxonomy, level)
+    tab, static = _static(taxonomy, level)
     offsets = np.asarray(entity_offsets, dtype=np.int64).reshape(-1)
     nodes = np.asarray(entity_nodes, dtype=np.int64).reshape(-1)
     width = len(static.type_list)
