@@ -58,8 +58,11 @@ import re
 import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from bisect import bisect_right
+from itertools import accumulate, chain, compress, islice, repeat
+from operator import add, attrgetter, itemgetter, sub
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, NamedTuple, Sequence
 
 import numpy as np
@@ -231,22 +234,31 @@ def _on_boundaries(sentence: str, start: int, end: int) -> bool:
 
 
 def _choose(sentence: str, candidates: list[tuple[int, int]], begin: int, taken: list[tuple[int, int]]) -> tuple[int, int]:
-    """The best of several ``(start, end)`` candidates (see the module docstring for the order)."""
-    best_key: tuple[bool, bool, bool, int] | None = None
+    """The best of several ``(start, end)`` candidates, in increasing ``start`` order (see the module docstring).
+
+    >>> _choose("Iranian officials met in Iran", [(0, 4), (25, 29)], 0, [])
+    (25, 29)
+    """
+    best_key: tuple[bool, bool, bool] | None = None
     best = candidates[0]
     for start, end in candidates:
-        key = (
-            any(start < b and a < end for a, b in taken),  # overlaps a span placed before
-            start < begin,  # before the end of the previous match of the same form
-            not _on_boundaries(sentence, start, end),
-            start,
-        )
-        if best_key is None or key < best_key:
+        overlaps = False  # with a span placed before
+        for a, b in taken:
+            if start < b and a < end:
+                overlaps = True
+                break
+        early = start < begin  # before the end of the previous match of the same form
+        cuts = not _on_boundaries(sentence, start, end)
+        if not (overlaps or early or cuts):
+            return start, end  # the leftmost of the preferred: nothing after it does better
+        key = (overlaps, early, cuts)
+        if best_key is None or key < best_key:  # a tie keeps the leftmost
             best_key, best = key, (start, end)
     return best
 
 
 _NON_SPACE_RUN = re.compile(r"\S+")
+_ASCII_KEPT = bytes(0 if chr(i).isspace() else 1 for i in range(128)) + bytes(128)  # ASCII: 1 unless whitespace
 
 
 def _squeeze(text: str) -> tuple[str, list[int]]:
@@ -258,6 +270,8 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
     >>> len(flat), index
     (3, [0, 0, 2])
     """
+    if text.isascii():  # one character for one; kept positions by a byte mask, in C
+        return "".join(text.lower().split()), list(compress(range(len(text)), text.encode().translate(_ASCII_KEPT)))
     low = text.lower()
     if len(low) == len(text) and "\u03a3" not in text:
         # one character for one, none cased by context (final sigma): whole runs at once
@@ -266,7 +280,7 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
             index.extend(range(*run.span()))
         return "".join(low.split()), index
     chars: list[str] = []
-    index: list[int] = []
+    index = []
     for i, ch in enumerate(text):
         if ch.isspace():
             continue
@@ -274,6 +288,18 @@ def _squeeze(text: str) -> tuple[str, list[int]]:
         chars.append(lowered)
         index.extend([i] * len(lowered))
     return "".join(chars), index
+
+
+def _flatten(text: str) -> str:
+    """``_squeeze(text)[0]``, without the index: lower-casing the whole string is the same unless a
+    capital sigma (cased by its context) is in it.
+
+    >>> _flatten("Washington , D.C."), _flatten("ΟΔΟΣ Α")
+    ('washington,d.c.', 'οδοσα')
+    """
+    if "\u03a3" in text:
+        return _squeeze(text)[0]
+    return "".join(text.lower().split())
 
 
 def align_entities(sentence: str, surfaces: Sequence[str]) -> list[tuple[int, int, Alignment]]:
@@ -288,53 +314,59 @@ def align_entities(sentence: str, surfaces: Sequence[str]) -> list[tuple[int, in
     >>> align_entities("Bank of America .", ["America", "Bank of America"])  # nested: kept
     [(8, 15, 'exact'), (0, 15, 'exact')]
     """
-    return _align(sentence, surfaces)[0]
+    firsts = [sentence.find(s) if s else -1 for s in surfaces]
+    lasts = [sentence.rfind(s) if s else -1 for s in surfaces]
+    starts, ends, hows, _ = _place(sentence, surfaces, firsts, lasts)
+    return list(zip(starts, ends, hows))
 
 
-def _align(sentence: str, surfaces: Sequence[str]) -> tuple[list[tuple[int, int, Alignment]], list[int]]:
-    """:func:`align_entities`, plus the indices of the entities that had several verbatim candidates."""
+def _place(sentence: str, surfaces: Sequence[str], firsts: Sequence[int],
+           lasts: Sequence[int]) -> tuple[list[int], list[int], list[Alignment], int]:
+    """Starts, ends and alignments of :func:`align_entities`, and how many of the forms occur more than
+    once (``sentence.count(form) > 1``); ``firsts`` and ``lasts`` are the first and last verbatim
+    occurrences (``sentence.find``, ``sentence.rfind``; ``-1`` for none, and for an empty form).
+
+    >>> _place("a b a", ["a", "b", "c"], [0, 2, -1], [4, 2, -1])
+    ([0, 2, -1], [1, 3, -1], ['exact', 'exact', 'unaligned'], 1)
+    """
     count = len(surfaces)
-    out: list[tuple[int, int, Alignment]] = [(-1, -1, "unaligned")] * count
-    taken: list[tuple[int, int]] = []
-    missing: list[int] = []
-    several: list[tuple[int, list[tuple[int, int]]]] = []
-    find = sentence.find
-    for i, surface in enumerate(surfaces):
-        pos = find(surface) if surface else -1
-        if pos == -1:
-            missing.append(i)
-            continue
-        end = pos + len(surface)
-        nxt = find(surface, pos + 1)
-        if nxt == -1:  # one occurrence: nothing to choose (the common case)
-            taken.append((pos, end))
-            out[i] = (pos, end, "exact")
-            continue
-        candidates = [(pos, end)]
-        size = len(surface)
-        while nxt != -1:
-            candidates.append((nxt, nxt + size))
-            nxt = find(surface, nxt + 1)
-        several.append((i, candidates))
+    starts = list(firsts)
+    ends = list(map(add, firsts, map(len, surfaces)))
+    hows: list[Alignment] = ["exact"] * count
+    several = list(compress(range(count), map(sub, lasts, firsts)))
+    missing = list(compress(range(count), map((-1).__eq__, firsts))) if -1 in firsts else []
+    taken = [(s, e) for s, l, e in zip(firsts, lasts, ends) if s == l and s != -1]  # one occurrence: its place
+    # two occurrences that do not overlap: the last starts after the first ends
+    repeated = sum(lasts[i] >= ends[i] for i in several)
     if several:
+        find = sentence.find
         last_end: dict[str, int] = {}
         if len(several) > 1:
-            several.sort(key=lambda item: len(surfaces[item[0]]), reverse=True)  # stable: file order among equals
-        for i, candidates in several:
+            several.sort(key=lambda i: len(surfaces[i]), reverse=True)  # stable: file order among equals
+        for i in several:
             surface = surfaces[i]
+            size = len(surface)
+            pos, last = firsts[i], lasts[i]
+            candidates = [(pos, pos + size)]
+            while pos != last:
+                pos = find(surface, pos + 1)
+                candidates.append((pos, pos + size))
             start, end = _choose(sentence, candidates, last_end.get(surface, 0), taken)
             last_end[surface] = end
             taken.append((start, end))
-            out[i] = (start, end, "exact")
-    chosen = [i for i, _ in several]
+            starts[i], ends[i] = start, end
     if not missing:
-        return out, chosen
+        return starts, ends, hows, repeated
+    for i in missing:
+        starts[i] = ends[i] = -1
+        hows[i] = "unaligned"
     flat, index = _squeeze(sentence)
     bound = len(index)
-    needles = {i: _squeeze(surface)[0] for i, surface in enumerate(surfaces) if surface}
-    missing.sort(key=lambda i: len(needles.get(i, "")), reverse=True)
+    needles: dict[int, str | None] = {i: _flatten(surfaces[i]) if surfaces[i] else None for i in missing}
+    if len(missing) > 1:
+        missing.sort(key=lambda i: len(needles[i] or ""), reverse=True)  # stable: file order among equals
     for i in missing:
-        needle = needles.get(i)
+        needle = needles[i]
         if not needle:
             continue
         size = len(needle)
@@ -349,11 +381,17 @@ def _align(sentence: str, surfaces: Sequence[str]) -> tuple[list[tuple[int, int,
         if not candidates:
             continue
         # the previous placed mention of this form (verbatim or not), in input order
-        begin = max((out[j][1] for j in range(i) if out[j][2] != "unaligned" and needles.get(j) == needle), default=0)
+        begin = 0
+        for j in range(i):
+            if hows[j] != "unaligned" and ends[j] > begin:
+                if j not in needles:
+                    needles[j] = _flatten(surfaces[j]) if surfaces[j] else None
+                if needles[j] == needle:
+                    begin = ends[j]
         start, end = _choose(sentence, candidates, begin, taken) if len(candidates) > 1 else candidates[0]
         taken.append((start, end))
-        out[i] = (start, end, "fuzzy")
-    return out, chosen
+        starts[i], ends[i], hows[i] = start, end, "fuzzy"
+    return starts, ends, hows, repeated
 
 
 @dataclass
@@ -380,22 +418,22 @@ class GeicColumns:
         return len(self.keys)
 
     def samples(self) -> list[GeicSample]:
-        """The same as :class:`GeicSample` objects."""
-        nodes = self.taxonomy.nodes
-        entities = list(map(
-            GeicEntity,
-            self.entity_texts,
-            self.categories,
-            self.starts,
-            self.ends,
-            [nodes[i] if i >= 0 else None for i in self.node_ids],
-            self.alignments,
-        ))
-        out, at = [], 0
-        for key, text, count in zip(self.keys, self.texts, self.counts):
-            out.append(GeicSample(key, text, tuple(entities[at:at + count])))
-            at += count
-        return out
+        """The same as :class:`GeicSample` objects (built by C loops: ``tuple.__new__`` of the named tuples).
+
+        >>> from dynamicner_data.taxonomy import Taxonomy
+        >>> columns = GeicColumns(Taxonomy.dynamicner(), ["s1", "s2"], ["A b", "c"], [2, 0], ["A", "b"],
+        ...                       ["city", "gizmo"], [0, 2], [1, 3], [-1, -1], ["exact", "exact"])
+        >>> columns.samples()[1], columns.samples()[0].entities[1]
+        (GeicSample(key='s2', text='c', entities=()), GeicEntity(text='b', category='gizmo', start=2, end=3, node=None, alignment='exact'))
+        """
+        nodes = [*self.taxonomy.nodes, None]  # node id -1: None
+        new = tuple.__new__
+        entities = iter(map(new, repeat(GeicEntity), zip(
+            self.entity_texts, self.categories, self.starts, self.ends,
+            map(nodes.__getitem__, self.node_ids), self.alignments,
+        )))
+        groups = map(tuple, map(islice, repeat(entities), self.counts))
+        return list(map(new, repeat(GeicSample), zip(self.keys, self.texts, groups)))
 
     @classmethod
     def from_samples(cls, samples: Sequence[GeicSample], taxonomy: Taxonomy) -> "GeicColumns":
@@ -433,12 +471,15 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
     return obj
 
 
+_duplicates = attrgetter("duplicates")
+
+
 def _where(source: str, key: object) -> str:
     return f"{source}: sample {key!r}"
 
 
-def load_geic_json(path: str | Path) -> dict[str, Any]:
-    """Bytes -> strict UTF-8 -> JSON (duplicate keys remembered for :func:`parse_geic`)."""
+def _read_text(path: str | Path) -> str:
+    """The file as strict UTF-8 text, without a byte-order mark."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -448,16 +489,94 @@ def load_geic_json(path: str | Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GeicError(f"{source}: not valid UTF-8 at byte {exc.start} ({exc.reason})") from exc
+    return text.lstrip("\ufeff")
+
+
+def _loads(source: str, text: str, hook: Callable[[list[tuple[str, Any]]], Any]) -> Any:
     try:
-        return json.loads(text.lstrip("\ufeff"), object_pairs_hook=_object_pairs)
+        return json.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as exc:
         raise GeicError(f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+
+
+def load_geic_json(path: str | Path) -> dict[str, Any]:
+    """Bytes -> strict UTF-8 -> JSON (duplicate keys remembered for :func:`parse_geic`)."""
+    return _loads(str(path), _read_text(path), _object_pairs)
+
+
+class _Unusual(Exception):
+    """Input the column-wise path does not take as it is: the sample-by-sample path decides, and names any error."""
+
+
+class _BadCategory(_Unusual):
+    """A category that is not a type of the taxonomy (``problem``: the taxonomy's error, if it raised one)."""
+
+    def __init__(self, problem: TaxonomyError | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class _Resolver(dict):
+    """Category -> index of its node in ``taxonomy.nodes`` (``-1``: none), resolved on first use.
+
+    Known categories are dict hits, so a whole column maps in one C loop (``map(resolver.__getitem__, ...)``);
+    ``__missing__`` resolves a new one, notes spelling variants and unknown categories in first-use
+    order, and raises :class:`_BadCategory` (or :class:`_Unusual`, for a non-string or blank item).
+
+    >>> from dynamicner_data.taxonomy import Taxonomy
+    >>> tax = Taxonomy.dynamicner()
+    >>> resolver = _Resolver(tax, "catch_all", None, AlignmentReport(file="x"))
+    >>> [tax.nodes[i].name for i in map(resolver.__getitem__, ["city", "city"])], resolver["gizmo"], resolver.unknown
+    (['city', 'city'], -1, ['gizmo'])
+    """
+
+    def __init__(self, taxonomy: Taxonomy, unknown_category: str, fallback: TypeNode | None,
+                 report: AlignmentReport) -> None:
+        super().__init__()
+        self.taxonomy, self.unknown_category, self.fallback, self.report = taxonomy, unknown_category, fallback, report
+        self.node_index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
+        self.unknown: list[str] = []
+
+    def __missing__(self, category: Any) -> int:
+        if not isinstance(category, str) or not category.strip():
+            raise _Unusual(category)
+        try:
+            node = self.taxonomy.resolve(category)
+        except TaxonomyError as exc:
+            raise _BadCategory(exc) from exc
+        if node is None:
+            if self.unknown_category == "error":
+                raise _BadCategory()
+            self.unknown.append(category)
+            node = self.fallback
+        elif normalize_name(node.name) != normalize_name(category):
+            self.report.category_variants[category] = str(node)
+        index = self[category] = self.node_index[node.path] if node is not None else -1
+        return index
+
+    def checked(self, category: str, where: str, i: int) -> int:
+        """``self[category]``, or the :class:`GeicError` naming the sample (``where``) and item ``i``."""
+        try:
+            return self[category]
+        except _BadCategory as exc:
+            if exc.problem is not None:
+                raise GeicError(f"{where}: field 'category'[{i}]: {exc.problem}") from exc.problem
+            raise GeicError(
+                f"{where}: field 'category'[{i}]: unknown category {category!r} "
+                f"(not a type of taxonomy {self.taxonomy.name!r}; pass unknown_category='catch_all' "
+                "to map it to a catch-all)"
+            ) from None
 
 
 def _check_sample(source: str, key: object, sentence: Any, surfaces: Any, categories: Any) -> None:
     """Raise the :class:`GeicError` of a malformed sample (field types, items, lengths), in that order.
 
-    Returns quietly when only the sentence is blank (the caller skips or rejects it).
+    Returns quietly when the sample is well formed (its sentence may still be blank).
+
+    >>> _check_sample("in.json", "s1", "A b .", ["A", " "], ["city", "city"])
+    Traceback (most recent call last):
+    ...
+    dynamicner_data.geic.GeicError: in.json: sample 's1': field 'entity'[1] is empty
     """
     if type(sentence) is not str:
         raise GeicError(f"{_where(source, key)}: field 'sentence' must be a string, got {type(sentence).__name__}")
@@ -478,6 +597,312 @@ def _check_sample(source: str, key: object, sentence: Any, surfaces: Any, catego
         )
 
 
+# Samples are checked and aligned this many at a time: every pass over one chunk finds its strings
+# still in the processor's cache (whole-corpus passes were bound by memory, not by work).
+_CHUNK = 1024
+
+_Chunk = tuple[list[str], list[Any], list[Any], list[Any]]  # keys, sentences, entity lists, category lists
+_FIELDS = ("sentence", "entity", "category")
+_get_sentence, _get_entity, _get_category = map(itemgetter, _FIELDS)
+
+
+def _mapping_chunks(data: Mapping[str, Any]) -> Iterator[_Chunk]:
+    """Chunks of parsed samples, or :class:`_Unusual` for anything but dicts (no repeated field) with
+    fields of the exact types."""
+    keys = list(data)
+    values = list(data.values())
+    if not set(map(type, keys)) <= {str}:
+        keys = list(map(str, keys))
+    for a in range(0, len(values), _CHUNK):
+        part = values[a:a + _CHUNK]
+        kinds = set(map(type, part))
+        if not kinds <= {dict, _Object} or (_Object in kinds and any(map(_duplicates, part))):
+            raise _Unusual("sample")
+        try:
+            texts, entities, categories = list(map(_get_sentence, part)), list(map(_get_entity, part)), list(
+                map(_get_category, part))
+        except KeyError:
+            raise _Unusual("field") from None
+        if not (set(map(type, texts)) <= {str} and set(map(type, entities)) <= {list}
+                and set(map(type, categories)) <= {list}):
+            raise _Unusual("type")
+        try:  # every category item (surfaces and sentences are checked by _run)
+            if not all(map(str.strip, chain.from_iterable(categories))):
+                raise _Unusual("category")
+        except TypeError:
+            raise _Unusual("category") from None
+        yield keys[a:a + _CHUNK], texts, entities, categories
+
+
+def _pair_chunks(top: Any) -> Iterator[_Chunk]:
+    """Chunks of JSON decoded with ``object_pairs_hook=tuple`` (objects as tuples of pairs: faster than dicts).
+
+    Raises :class:`_Unusual` for anything unusual, a repeated key included (after the last chunk).
+    The JSON decoder makes no subclasses: :func:`_run` checks ``str`` and ``list`` by ``isinstance``.
+
+    >>> top = json.loads('{"s1": {"sentence": "A b", "entity": ["A"], "category": ["city"]}}', object_pairs_hook=tuple)
+    >>> list(_pair_chunks(top))
+    [(['s1'], ['A b'], [['A']], [['city']])]
+    """
+    if type(top) is not tuple:
+        raise _Unusual("top")
+    seen: set[str] = set()
+    for a in range(0, len(top), _CHUNK):
+        flat = list(chain.from_iterable(top[a:a + _CHUNK]))
+        keys, samples = flat[0::2], flat[1::2]
+        seen.update(keys)
+        try:
+            sizes = set(map(tuple.__len__, samples))  # every sample an object
+        except TypeError:
+            raise _Unusual("sample") from None
+        if sizes == {3}:  # the three fields, in one order throughout the chunk?
+            pairs = list(chain.from_iterable(chain.from_iterable(samples)))
+            order, size = pairs[0:6:2], len(samples)
+            if set(order) == set(_FIELDS) and all(pairs[2 * i::6].count(order[i]) == size for i in range(3)):
+                column = {name: pairs[2 * i + 1::6] for i, name in enumerate(order)}
+                yield keys, column["sentence"], column["entity"], column["category"]
+                continue
+        dicts = list(map(dict, samples))
+        if list(map(len, dicts)) != list(map(len, samples)):
+            raise _Unusual("repeated field")
+        try:
+            chunk = keys, list(map(_get_sentence, dicts)), list(map(_get_entity, dicts)), list(map(_get_category, dicts))
+        except KeyError:
+            raise _Unusual("field") from None
+        yield chunk
+    if len(seen) != len(top):
+        raise _Unusual("repeated key")
+
+
+def _checked_chunks(data: Mapping[str, Any], source: str, skip_empty: bool, resolver: _Resolver,
+                    report: AlignmentReport) -> Iterator[_Chunk]:
+    """Check ``data`` (no repeated sample key) sample by sample, then give the kept samples in chunks.
+
+    Raises the :class:`GeicError` of the first bad sample, in file order. In each sample: its shape, a
+    repeated field, a missing field, field types, items, lengths, a blank sentence, then its categories.
+    """
+    keys: list[str] = []
+    texts: list[str] = []
+    entities: list[list[str]] = []
+    categories: list[list[str]] = []
+    for key, value in data.items():
+        kind = type(value)
+        if kind is not _Object and kind is not dict and not isinstance(value, Mapping):
+            raise GeicError(
+                f"{_where(source, key)}: expected an object with 'sentence', 'entity', 'category', got {kind.__name__}"
+            )
+        if kind is _Object and value.duplicates:
+            raise GeicError(f"{_where(source, key)}: field {value.duplicates[0]!r} given twice")
+        try:
+            sentence, surfaces, labels = value["sentence"], value["entity"], value["category"]
+        except KeyError as exc:
+            raise GeicError(f"{_where(source, key)}: missing field {exc.args[0]!r}") from None
+        _check_sample(source, key, sentence, surfaces, labels)
+        if not sentence.strip():
+            if skip_empty:
+                report.skipped_samples.append(str(key))
+                report.skipped_entities += len(surfaces)
+                continue
+            raise GeicError(
+                f"{_where(source, key)}: field 'sentence' is empty "
+                "(pass empty_sentences='skip' to skip such samples, counted)"
+            )
+        for i, category in enumerate(labels):
+            resolver.checked(category, _where(source, key), i)
+        keys.append(str(key))
+        texts.append(sentence)
+        entities.append(surfaces)
+        categories.append(labels)
+    for a in range(0, len(keys), _CHUNK):
+        b = a + _CHUNK
+        yield keys[a:b], texts[a:b], entities[a:b], categories[a:b]
+
+
+def _run(chunks: Iterable[_Chunk], resolver: _Resolver, report: AlignmentReport, skip_empty: bool,
+         as_samples: bool) -> tuple[GeicColumns | list[GeicSample], list[str]]:
+    """Check, resolve and align chunk by chunk; the columns (or samples) and the keys of samples with unaligned entities.
+
+    Raises :class:`_Unusual` for anything the item checks or the resolver do not take. Every form is
+    searched in its own sentence, first and last occurrence, in C loops; the samples where a form is
+    missing or occurs twice follow the full rules (module docstring) one by one.
+    """
+    taxonomy = resolver.taxonomy
+    columns = GeicColumns(taxonomy=taxonomy)
+    samples: list[GeicSample] = []
+    nodes = [*taxonomy.nodes, None]  # node id -1: None
+    new = tuple.__new__
+    examples = report.unaligned_examples
+    unaligned_keys: list[str] = []
+    total = fuzzy = unaligned = repeats = 0
+    for keys, texts, entities, categories in chunks:
+        try:  # list.__len__ and str.strip raise TypeError for anything else
+            counts = list(map(list.__len__, entities))
+            if counts != list(map(list.__len__, categories)):
+                raise _Unusual("lengths")
+            surfaces = list(chain.from_iterable(entities))
+            if not all(map(str.strip, surfaces)):
+                raise _Unusual("blank entity")
+            if not all(map(str.strip, texts)):
+                if not skip_empty:
+                    raise _Unusual("blank sentence")
+                blank = [i for i, text in enumerate(texts) if not str.strip(text)]  # TypeError for a non-string
+                if not all(map(str.strip, chain.from_iterable(categories[i] for i in blank))):
+                    raise _Unusual("blank category")
+                report.skipped_samples += [keys[i] for i in blank]
+                report.skipped_entities += sum(counts[i] for i in blank)
+                kept = sorted(set(range(len(keys))).difference(blank))
+                keys, texts, counts = [keys[i] for i in kept], [texts[i] for i in kept], [counts[i] for i in kept]
+                entities, categories = [entities[i] for i in kept], [categories[i] for i in kept]
+                surfaces = list(chain.from_iterable(entities))
+        except TypeError:
+            raise _Unusual("type") from None
+        labels = list(chain.from_iterable(categories))
+        try:
+            node_ids = list(map(resolver.__getitem__, labels))
+        except TypeError:  # an unhashable item
+            raise _Unusual("category") from None
+        sentence_of = list(chain.from_iterable(map(repeat, texts, counts)))
+        starts = list(map(str.find, sentence_of, surfaces))
+        lasts = list(map(str.rfind, sentence_of, surfaces))
+        ends = list(map(add, starts, map(len, surfaces)))
+        size = len(surfaces)
+        alignments = ["exact"] * size
+        if starts != lasts or -1 in starts:  # some samples need the full rules
+            first = np.fromiter(starts, np.int64, size)
+            bounds = np.cumsum(np.fromiter(counts, np.int64, len(counts))).tolist()
+            flagged = np.flatnonzero((first != np.fromiter(lasts, np.int64, size)) | (first == -1))
+            flagged = np.unique(np.searchsorted(bounds, flagged, side="right")).tolist()
+            for s in flagged:
+                b = bounds[s]
+                a = b - counts[s]
+                sentence = texts[s]
+                placed_starts, placed_ends, hows, repeated = _place(sentence, surfaces[a:b], starts[a:b], lasts[a:b])
+                starts[a:b], ends[a:b] = placed_starts, placed_ends
+                repeats += repeated
+                if hows.count("exact") != len(hows):
+                    alignments[a:b] = hows
+                    for i, how in enumerate(hows):
+                        if how == "fuzzy":  # the text as it stands in the sentence
+                            surfaces[a + i] = sentence[placed_starts[i]:placed_ends[i]]
+                            fuzzy += 1
+                        elif how == "unaligned":
+                            examples.append((keys[s], surfaces[a + i]))
+                            unaligned += 1
+                    if "unaligned" in hows:
+                        unaligned_keys.append(keys[s])
+        total += size
+        if as_samples:
+            found = iter(map(new, repeat(GeicEntity), zip(
+                surfaces, labels, starts, ends, map(nodes.__getitem__, node_ids), alignments)))
+            samples += map(new, repeat(GeicSample), zip(keys, texts, map(tuple, map(islice, repeat(found), counts))))
+        else:
+            columns.keys += keys
+            columns.texts += texts
+            columns.counts += counts
+            columns.entity_texts += surfaces
+            columns.categories += labels
+            columns.starts += starts
+            columns.ends += ends
+            columns.node_ids += node_ids
+            columns.alignments += alignments
+        if resolver.unknown:
+            unknown = report.unknown_categories
+            for name in resolver.unknown:
+                unknown[name] = unknown.get(name, 0) + labels.count(name)
+    if resolver.unknown:  # first-use order
+        report.unknown_categories = {name: report.unknown_categories[name] for name in resolver.unknown}
+    report.samples = len(samples) if as_samples else len(columns.keys)
+    report.entities = total
+    report.exact, report.fuzzy, report.unaligned = total - fuzzy - unaligned, fuzzy, unaligned
+    report.repeated_surface_forms = repeats
+    return (samples if as_samples else columns), unaligned_keys
+
+
+def _check_options(unknown_category: str, empty_sentences: str) -> None:
+    if unknown_category not in ("error", "catch_all"):
+        raise ValueError(f"unknown_category must be 'error' or 'catch_all', got {unknown_category!r}")
+    if empty_sentences not in ("error", "skip"):
+        raise ValueError(f"empty_sentences must be 'error' or 'skip', got {empty_sentences!r}")
+
+
+def _catch_all_node(taxonomy: Taxonomy, catch_all: str | None) -> TypeNode | None:
+    if catch_all is None:
+        return None
+    try:
+        node = taxonomy.resolve(catch_all)
+    except TaxonomyError as exc:
+        raise ValueError(f"catch_all={catch_all!r}: {exc}") from exc
+    if node is None:
+        raise ValueError(f"catch_all={catch_all!r} is not a type of taxonomy {taxonomy.name!r}")
+    return node
+
+
+def _warn_unaligned(source: str, report: AlignmentReport, unaligned_keys: list[str]) -> None:
+    if unaligned_keys:
+        shown = ", ".join(unaligned_keys[:10]) + (", ..." if len(unaligned_keys) > 10 else "")
+        warnings.warn(
+            f"{source}: {report.unaligned} entities not found in their sentence (kept with start=end=-1) "
+            f"in {len(unaligned_keys)} samples: {shown}",
+            GeicAlignmentWarning,
+            stacklevel=4,  # the caller of the public function
+        )
+
+
+def _parse(data: Mapping[str, Any], taxonomy: Taxonomy, source: str, unknown_category: str, catch_all: str | None,
+           empty_sentences: str, as_samples: bool) -> tuple[Any, AlignmentReport]:
+    """:func:`parse_geic_columns` (or :func:`parse_geic`, ``as_samples``)."""
+    _check_options(unknown_category, empty_sentences)
+    if not isinstance(data, Mapping):
+        raise GeicError(f"{source}: expected a JSON object of samples, got {type(data).__name__}")
+    duplicates = getattr(data, "duplicates", ())
+    if duplicates:
+        raise GeicError(f"{source}: duplicate sample key {duplicates[0]!r}")
+    fallback = _catch_all_node(taxonomy, catch_all)
+    skip_empty = empty_sentences == "skip"
+    report = AlignmentReport(file=source)
+    try:
+        out, unaligned_keys = _run(_mapping_chunks(data), _Resolver(taxonomy, unknown_category, fallback, report),
+                                   report, skip_empty, as_samples)
+    except _Unusual:
+        report = AlignmentReport(file=source)
+        resolver = _Resolver(taxonomy, unknown_category, fallback, report)
+        out, unaligned_keys = _run(_checked_chunks(data, source, skip_empty, resolver, report), resolver, report,
+                                   skip_empty, as_samples)
+    _warn_unaligned(source, report, unaligned_keys)
+    return out, report
+
+
+def _read(path: str | Path, taxonomy: Taxonomy, unknown_category: str, catch_all: str | None, empty_sentences: str,
+          as_samples: bool) -> tuple[Any, AlignmentReport]:
+    """:func:`read_geic_columns` (or :func:`read_geic`, ``as_samples``).
+
+    The JSON is decoded with objects as tuples of pairs (faster than dicts); a file with anything
+    unusual (a repeated key, a malformed sample, a bad category) is decoded again as
+    :func:`load_geic_json` does and goes through :func:`parse_geic_columns`, which names the problem.
+    """
+    source = str(path)
+    text = _read_text(path)
+    top = _loads(source, text, tuple)
+    _check_options(unknown_category, empty_sentences)
+    try:
+        fallback = _catch_all_node(taxonomy, catch_all)
+    except ValueError:  # raised by _parse once the data is known to be a mapping without repeated keys
+        pass
+    else:
+        report = AlignmentReport(file=source)
+        try:
+            out, unaligned_keys = _run(_pair_chunks(top), _Resolver(taxonomy, unknown_category, fallback, report),
+                                       report, empty_sentences == "skip", as_samples)
+        except _Unusual:
+            pass
+        else:
+            _warn_unaligned(source, report, unaligned_keys)
+            return out, report
+    del top
+    return _parse(_loads(source, text, _object_pairs), taxonomy, source, unknown_category, catch_all,
+                  empty_sentences, as_samples)
+
+
 def parse_geic_columns(
     data: Mapping[str, Any],
     taxonomy: Taxonomy,
@@ -492,151 +917,11 @@ def parse_geic_columns(
     ``unknown_category="catch_all"`` keeps entities whose category is not a type of ``taxonomy``:
     their node is the type named ``catch_all`` (e.g. ``"miscellaneous"``), or ``None`` when
     ``catch_all`` is ``None`` (the type-list code then labels them with a catch-all of the list).
+
+    Well-formed data is checked and aligned a chunk of samples at a time, whole columns in C loops;
+    anything unusual is checked sample by sample, so an error names the first bad sample in file order.
     """
-    if unknown_category not in ("error", "catch_all"):
-        raise ValueError(f"unknown_category must be 'error' or 'catch_all', got {unknown_category!r}")
-    if empty_sentences not in ("error", "skip"):
-        raise ValueError(f"empty_sentences must be 'error' or 'skip', got {empty_sentences!r}")
-    if not isinstance(data, Mapping):
-        raise GeicError(f"{source}: expected a JSON object of samples, got {type(data).__name__}")
-    duplicates = getattr(data, "duplicates", ())
-    if duplicates:
-        raise GeicError(f"{source}: duplicate sample key {duplicates[0]!r}")
-    fallback: TypeNode | None = None
-    if catch_all is not None:
-        try:
-            fallback = taxonomy.resolve(catch_all)
-        except TaxonomyError as exc:
-            raise ValueError(f"catch_all={catch_all!r}: {exc}") from exc
-        if fallback is None:
-            raise ValueError(f"catch_all={catch_all!r} is not a type of taxonomy {taxonomy.name!r}")
-    report = AlignmentReport(file=source)
-    columns = GeicColumns(taxonomy=taxonomy)
-    keys, texts, counts = columns.keys, columns.texts, columns.counts
-    surfaces_all, categories_all = columns.entity_texts, columns.categories
-
-    # 1. per sample: structure only (the items are checked below, for the whole file at once)
-    for key, value in data.items():
-        kind = type(value)
-        if kind is not _Object and kind is not dict and not isinstance(value, Mapping):
-            raise GeicError(
-                f"{_where(source, key)}: expected an object with 'sentence', 'entity', 'category', got {kind.__name__}"
-            )
-        if kind is _Object and value.duplicates:
-            raise GeicError(f"{_where(source, key)}: field {value.duplicates[0]!r} given twice")
-        try:
-            sentence, surfaces, categories = value["sentence"], value["entity"], value["category"]
-        except KeyError as exc:
-            raise GeicError(f"{_where(source, key)}: missing field {exc.args[0]!r}") from None
-        if (type(sentence) is not str or type(surfaces) is not list or type(categories) is not list
-                or len(surfaces) != len(categories) or not sentence.strip()):
-            _check_sample(source, key, sentence, surfaces, categories)  # raises, unless an empty sentence
-            if empty_sentences == "skip":
-                report.skipped_samples.append(str(key))
-                report.skipped_entities += len(surfaces)
-                continue
-            raise GeicError(
-                f"{_where(source, key)}: field 'sentence' is empty "
-                "(pass empty_sentences='skip' to skip such samples, counted)"
-            )
-        keys.append(str(key))
-        texts.append(sentence)
-        counts.append(len(surfaces))
-        surfaces_all += surfaces
-        categories_all += categories
-    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-
-    def sample_of(k: int) -> int:
-        return int(np.searchsorted(offsets, k, side="right")) - 1
-
-    # 2. every entity and category a non-blank string (checked in C; the first bad one is named)
-    try:
-        usual = all(map(str.strip, surfaces_all)) and all(map(str.strip, categories_all))
-    except TypeError:
-        usual = False
-    if not usual:
-        for s in range(len(keys)):
-            a, b = int(offsets[s]), int(offsets[s + 1])
-            _check_sample(source, keys[s], texts[s], surfaces_all[a:b], categories_all[a:b])
-
-    # 3. categories -> taxonomy nodes, once per distinct category (errors name its first sample)
-    node_index = {n.path: i for i, n in enumerate(taxonomy.nodes)}
-    resolve_cache: dict[str, int] = {}  # category -> taxonomy index of its node (-1: none)
-    unknown_names: list[str] = []
-    for category in dict.fromkeys(categories_all):
-        try:
-            node = taxonomy.resolve(category)
-        except TaxonomyError as exc:
-            k = categories_all.index(category)
-            s = sample_of(k)
-            raise GeicError(f"{_where(source, keys[s])}: field 'category'[{k - offsets[s]}]: {exc}") from exc
-        if node is None:
-            if unknown_category == "error":
-                k = categories_all.index(category)
-                s = sample_of(k)
-                raise GeicError(
-                    f"{_where(source, keys[s])}: field 'category'[{k - offsets[s]}]: unknown category {category!r} "
-                    f"(not a type of taxonomy {taxonomy.name!r}; pass unknown_category='catch_all' "
-                    "to map it to a catch-all)"
-                )
-            unknown_names.append(category)
-            node = fallback
-        elif normalize_name(node.name) != normalize_name(category):
-            report.category_variants[category] = str(node)
-        resolve_cache[category] = node_index[node.path] if node is not None else -1
-    columns.node_ids = list(map(resolve_cache.__getitem__, categories_all))
-    if unknown_names:
-        tally = Counter(categories_all)
-        report.unknown_categories = {name: tally[name] for name in unknown_names}
-
-    # 4. alignment: every surface form searched in its own sentence, all at once; samples where a
-    #    form is missing or occurs twice follow the full rules (module docstring) one by one
-    rows = np.repeat(np.arange(len(texts)), counts)
-    sentences = list(map(texts.__getitem__, rows.tolist()))  # each entity's sentence (references)
-    found = np.fromiter(map(str.find, sentences, surfaces_all), dtype=np.int64, count=len(rows))
-    again = np.fromiter(map(str.find, sentences, surfaces_all, (found + 1).tolist()), dtype=np.int64,
-                        count=len(rows))
-    starts = found
-    ends = found + np.fromiter(map(len, surfaces_all), dtype=np.int64, count=len(rows))
-    special = np.unique(rows[(found < 0) | (again >= 0)]).tolist()
-    alignments: list[str] = ["exact"] * len(rows)
-    entity_texts = list(surfaces_all)
-    unaligned_keys: list[str] = []
-    repeats = 0
-    examples = report.unaligned_examples
-    for s in special:
-        a, b = int(offsets[s]), int(offsets[s + 1])
-        sentence, surfaces = texts[s], surfaces_all[a:b]
-        placed, several = _align(sentence, surfaces)
-        for i in several:  # only these can occur more than once
-            repeats += sentence.count(surfaces[i]) > 1
-        for k, (surface, (start, end, how)) in enumerate(zip(surfaces, placed), start=a):
-            starts[k], ends[k], alignments[k] = start, end, how
-            if how == "fuzzy":  # the text as it stands in the sentence
-                entity_texts[k] = sentence[start:end]
-            elif how == "unaligned":
-                examples.append((keys[s], surface))
-        if "unaligned" in (how for _, _, how in placed):
-            unaligned_keys.append(keys[s])
-    columns.starts = starts.tolist()
-    columns.ends = ends.tolist()
-    columns.alignments = alignments
-    columns.entity_texts = entity_texts
-    report.samples = len(keys)
-    report.entities = len(alignments)
-    tally = Counter(alignments)
-    report.exact, report.fuzzy, report.unaligned = tally["exact"], tally["fuzzy"], tally["unaligned"]
-    report.repeated_surface_forms = repeats
-    if unaligned_keys:
-        shown = ", ".join(unaligned_keys[:10]) + (", ..." if len(unaligned_keys) > 10 else "")
-        warnings.warn(
-            f"{source}: {report.unaligned} entities not found in their sentence (kept with start=end=-1) "
-            f"in {len(unaligned_keys)} samples: {shown}",
-            GeicAlignmentWarning,
-            stacklevel=2,
-        )
-    return columns, report
+    return _parse(data, taxonomy, source, unknown_category, catch_all, empty_sentences, as_samples=False)
 
 
 def parse_geic(
@@ -655,9 +940,7 @@ def parse_geic(
     ``catch_all`` is ``None`` (the type-list code then labels them with a catch-all of the list).
     (:func:`parse_geic_columns` gives the same as flat columns, for whole-corpus work.)
     """
-    columns, report = parse_geic_columns(data, taxonomy, source=source, unknown_category=unknown_category,
-                                         catch_all=catch_all, empty_sentences=empty_sentences)
-    return columns.samples(), report
+    return _parse(data, taxonomy, source, unknown_category, catch_all, empty_sentences, as_samples=True)
 
 
 def read_geic(
@@ -669,14 +952,7 @@ def read_geic(
     empty_sentences: Literal["error", "skip"] = "error",
 ) -> tuple[list[GeicSample], AlignmentReport]:
     """Read one GEIC file: strict UTF-8, JSON with duplicate-key detection, then :func:`parse_geic`."""
-    return parse_geic(
-        load_geic_json(path),
-        taxonomy,
-        source=str(path),
-        unknown_category=unknown_category,
-        catch_all=catch_all,
-        empty_sentences=empty_sentences,
-    )
+    return _read(path, taxonomy, unknown_category, catch_all, empty_sentences, as_samples=True)
 
 
 def read_geic_columns(
@@ -688,11 +964,4 @@ def read_geic_columns(
     empty_sentences: Literal["error", "skip"] = "error",
 ) -> tuple[GeicColumns, AlignmentReport]:
     """:func:`read_geic` as :class:`GeicColumns` (what the dataset builder reads)."""
-    return parse_geic_columns(
-        load_geic_json(path),
-        taxonomy,
-        source=str(path),
-        unknown_category=unknown_category,
-        catch_all=catch_all,
-        empty_sentences=empty_sentences,
-    )
+    return _read(path, taxonomy, unknown_category, catch_all, empty_sentences, as_samples=False)
