@@ -399,7 +399,22 @@ class RowBatcher:
                 )
         starts = columns.starts[lo:hi]
         ends = columns.ends[lo:hi]
-        tokens = tokenize_batch(texts, self.language)
+        try:
+            tokens = tokenize_batch(texts, self.language)
+        except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON escape "\ud800": name the sample
+            row = next(r for r, text in enumerate(texts) if not _encodes(text))
+            raise ValueError(
+                f"{summary.source}: sample {keys[row]!r}: field 'sentence' holds a lone surrogate "
+                "(not valid Unicode text; fix the JSON escape)"
+            ) from None
+        bad = [k for k in range(lo, hi) if not _encodes(columns.entity_texts[k])] if not _encodes_all(
+            columns.entity_texts[lo:hi]) else []
+        if bad:
+            row = int(np.searchsorted(entity_offsets, bad[0] - lo, side="right")) - 1
+            raise ValueError(
+                f"{summary.source}: sample {keys[row]!r}: field 'entity'[{bad[0] - lo - entity_offsets[row]}] holds "
+                "a lone surrogate (not valid Unicode text; fix the JSON escape)"
+            )
         bio = bio_batch(tokens, entity_offsets, starts, ends, lists.label_names, label_table=names)
 
         tag_type = self.schema.field("ner_tags").type.value_type
@@ -455,6 +470,19 @@ class RowBatcher:
             ),
         ]
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _encodes(text: str) -> bool:
+    """Whether ``text`` is valid Unicode text (no lone surrogate), i.e. encodes to UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _encodes_all(texts: list[str]) -> bool:
+    return _encodes("".join(texts))
 
 
 class _NodePaths:

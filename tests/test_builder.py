@@ -401,3 +401,21 @@ def test_small_batches_give_the_same_rows(sample_builds, tmp_path):
     batcher = records.RowBatcher(language="en", split="train", taxonomy=taxonomy, granularity="dynamic", batch_size=5)
     sizes = [t.num_rows for t in batcher.tables(samples)]
     assert sizes == [5] * (len(samples) // 5) + ([len(samples) % 5] if len(samples) % 5 else [])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lone_surrogates_are_named_errors():
+    """A JSON escape such as "\\ud800" gives text that is not Unicode: the error names file, sample and field."""
+    from dynamicner_data.geic import parse_geic
+    from dynamicner_data.records import RowBatcher
+    from dynamicner_data.taxonomy import Taxonomy
+
+    tax = Taxonomy.dynamicner()
+    ok = {"sentence": "Ana met Bo .", "entity": ["Ana"], "category": ["person"]}
+    for bad, field in (({"sentence": "Ana \ud800 met Bo .", "entity": ["Ana"], "category": ["person"]}, "'sentence'"),
+                       ({"sentence": "Ana met Bo .", "entity": ["Ana", "B\udc00"], "category": ["person"] * 2},
+                        r"'entity'\[1\]")):
+        samples, report = parse_geic({"s1": ok, "s2": bad}, tax, source="x.json")
+        batcher = RowBatcher(language="en", split="train", taxonomy=tax, granularity="dynamic", source="x.json")
+        with pytest.raises(ValueError, match=rf"x.json: sample 's2': field {field} holds a lone surrogate"):
+            list(batcher.tables(samples))
