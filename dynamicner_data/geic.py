@@ -601,18 +601,15 @@ def _check_sample(source: str, key: object, sentence: Any, surfaces: Any, catego
 # still in the processor's cache (whole-corpus passes were bound by memory, not by work).
 _CHUNK = 1024
 
-_Chunk = tuple[list[str], list[Any], list[Any], list[Any]]  # keys, sentences, entity lists, category lists
 _FIELDS = ("sentence", "entity", "category")
 _get_sentence, _get_entity, _get_category = map(itemgetter, _FIELDS)
+_Chunk = tuple[list[Any], list[Any], list[Any]]  # sentences, entity lists, category lists (not yet checked)
 
 
 def _mapping_chunks(data: Mapping[str, Any]) -> Iterator[_Chunk]:
     """Chunks of parsed samples, or :class:`_Unusual` for anything but dicts (no repeated field) with
     fields of the exact types."""
-    keys = list(data)
     values = list(data.values())
-    if not set(map(type, keys)) <= {str}:
-        keys = list(map(str, keys))
     for a in range(0, len(values), _CHUNK):
         part = values[a:a + _CHUNK]
         kinds = set(map(type, part))
@@ -626,57 +623,82 @@ def _mapping_chunks(data: Mapping[str, Any]) -> Iterator[_Chunk]:
         if not (set(map(type, texts)) <= {str} and set(map(type, entities)) <= {list}
                 and set(map(type, categories)) <= {list}):
             raise _Unusual("type")
-        try:  # every category item (surfaces and sentences are checked by _run)
+        try:  # every category item (surfaces and sentences are checked by _Builder)
             if not all(map(str.strip, chain.from_iterable(categories))):
                 raise _Unusual("category")
         except TypeError:
             raise _Unusual("category") from None
-        yield keys[a:a + _CHUNK], texts, entities, categories
+        yield texts, entities, categories
 
 
-def _pair_chunks(top: Any) -> Iterator[_Chunk]:
-    """Chunks of JSON decoded with ``object_pairs_hook=tuple`` (objects as tuples of pairs: faster than dicts).
+def _pairs_chunk(objects: list[list[tuple[str, Any]]]) -> _Chunk:
+    """The fields of JSON objects given as lists of pairs, or :class:`_Unusual` (a missing or repeated field).
 
-    Raises :class:`_Unusual` for anything unusual, a repeated key included (after the last chunk).
-    The JSON decoder makes no subclasses: :func:`_run` checks ``str`` and ``list`` by ``isinstance``.
-
-    >>> top = json.loads('{"s1": {"sentence": "A b", "entity": ["A"], "category": ["city"]}}', object_pairs_hook=tuple)
-    >>> list(_pair_chunks(top))
-    [(['s1'], ['A b'], [['A']], [['city']])]
+    >>> _pairs_chunk([[("sentence", "A b"), ("entity", ["A"]), ("category", ["city"])]])
+    (['A b'], [['A']], [['city']])
     """
-    if type(top) is not tuple:
+    if set(map(len, objects)) == {3}:  # the three fields, in one order throughout?
+        pairs = list(chain.from_iterable(chain.from_iterable(objects)))
+        order, size = pairs[0:6:2], len(objects)
+        if set(order) == set(_FIELDS) and all(pairs[2 * i::6].count(order[i]) == size for i in range(3)):
+            column = {name: pairs[2 * i + 1::6] for i, name in enumerate(order)}
+            return column["sentence"], column["entity"], column["category"]
+    dicts = list(map(dict, objects))
+    if list(map(len, dicts)) != list(map(len, objects)):
+        raise _Unusual("repeated field")
+    try:
+        return list(map(_get_sentence, dicts)), list(map(_get_entity, dicts)), list(map(_get_category, dicts))
+    except KeyError:
+        raise _Unusual("field") from None
+
+
+_SAMPLE, _TOP = object(), object()  # what the streaming hook returns for a sample and for the file's object
+
+
+def _stream(source: str, text: str, builder: _Builder) -> list[str]:
+    """Decode ``text``, giving its samples to ``builder`` a chunk at a time as the decoder completes them
+    (their strings are still in the processor's cache); the sample keys, in file order.
+
+    The decoder calls the ``object_pairs_hook`` for every object, innermost first: a GEIC file is its
+    samples, then the file's object, whose values are then all ``_SAMPLE``. Anything else (objects
+    elsewhere, a repeated key, a malformed sample) raises :class:`_Unusual`.
+
+    >>> report = AlignmentReport(file="x")
+    >>> builder = _Builder(_Resolver(Taxonomy.dynamicner(), "error", None, report), report, False, True)
+    >>> _stream("x", '{"s1": {"sentence": "Ann .", "entity": ["Ann"], "category": ["person"]}}', builder)
+    ['s1']
+    >>> _stream("x", '[{"sentence": "Ann .", "entity": ["Ann"], "category": ["person"]}]', builder)
+    Traceback (most recent call last):
+    ...
+    dynamicner_data.geic._Unusual: top
+    """
+    objects: list[list[tuple[str, Any]]] = []
+    tops: list[list[tuple[str, Any]]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> object:
+        if pairs and pairs[0][1] is not _SAMPLE:
+            objects.append(pairs)
+            if len(objects) == _CHUNK:
+                builder.add(*_pairs_chunk(objects))
+                objects.clear()
+            return _SAMPLE
+        tops.append(pairs)
+        return _TOP
+
+    if _loads(source, text, hook) is not _TOP or len(tops) != 1:
         raise _Unusual("top")
-    seen: set[str] = set()
-    for a in range(0, len(top), _CHUNK):
-        flat = list(chain.from_iterable(top[a:a + _CHUNK]))
-        keys, samples = flat[0::2], flat[1::2]
-        seen.update(keys)
-        try:
-            sizes = set(map(tuple.__len__, samples))  # every sample an object
-        except TypeError:
-            raise _Unusual("sample") from None
-        if sizes == {3}:  # the three fields, in one order throughout the chunk?
-            pairs = list(chain.from_iterable(chain.from_iterable(samples)))
-            order, size = pairs[0:6:2], len(samples)
-            if set(order) == set(_FIELDS) and all(pairs[2 * i::6].count(order[i]) == size for i in range(3)):
-                column = {name: pairs[2 * i + 1::6] for i, name in enumerate(order)}
-                yield keys, column["sentence"], column["entity"], column["category"]
-                continue
-        dicts = list(map(dict, samples))
-        if list(map(len, dicts)) != list(map(len, samples)):
-            raise _Unusual("repeated field")
-        try:
-            chunk = keys, list(map(_get_sentence, dicts)), list(map(_get_entity, dicts)), list(map(_get_category, dicts))
-        except KeyError:
-            raise _Unusual("field") from None
-        yield chunk
-    if len(seen) != len(top):
-        raise _Unusual("repeated key")
+    if objects:
+        builder.add(*_pairs_chunk(objects))
+    flat = list(chain.from_iterable(tops[0]))
+    keys, values = flat[0::2], flat[1::2]
+    if len(keys) != builder.seen or values.count(_SAMPLE) != len(values) or len(set(keys)) != len(keys):
+        raise _Unusual("top")
+    return keys
 
 
 def _checked_chunks(data: Mapping[str, Any], source: str, skip_empty: bool, resolver: _Resolver,
-                    report: AlignmentReport) -> Iterator[_Chunk]:
-    """Check ``data`` (no repeated sample key) sample by sample, then give the kept samples in chunks.
+                    report: AlignmentReport) -> tuple[list[str], list[_Chunk]]:
+    """Check ``data`` (no repeated sample key) sample by sample: the keys of the kept samples, and their chunks.
 
     Raises the :class:`GeicError` of the first bad sample, in file order. In each sample: its shape, a
     repeated field, a missing field, field types, items, lengths, a blank sentence, then its categories.
@@ -713,28 +735,34 @@ def _checked_chunks(data: Mapping[str, Any], source: str, skip_empty: bool, reso
         texts.append(sentence)
         entities.append(surfaces)
         categories.append(labels)
-    for a in range(0, len(keys), _CHUNK):
-        b = a + _CHUNK
-        yield keys[a:b], texts[a:b], entities[a:b], categories[a:b]
+    return keys, [(texts[a:a + _CHUNK], entities[a:a + _CHUNK], categories[a:a + _CHUNK])
+                  for a in range(0, len(keys), _CHUNK)]
 
 
-def _run(chunks: Iterable[_Chunk], resolver: _Resolver, report: AlignmentReport, skip_empty: bool,
-         as_samples: bool) -> tuple[GeicColumns | list[GeicSample], list[str]]:
-    """Check, resolve and align chunk by chunk; the columns (or samples) and the keys of samples with unaligned entities.
+class _Builder:
+    """Checks, resolves and aligns samples a chunk at a time (:meth:`add`); their keys come at the end (:meth:`finish`).
 
-    Raises :class:`_Unusual` for anything the item checks or the resolver do not take. Every form is
-    searched in its own sentence, first and last occurrence, in C loops; the samples where a form is
-    missing or occurs twice follow the full rules (module docstring) one by one.
+    :meth:`add` raises :class:`_Unusual` for anything its item checks or the resolver do not take.
+    Every form is searched in its own sentence, first and last occurrence, in C loops; only the
+    samples where a form is missing or occurs twice follow the full rules (:func:`_place`) one by one.
     """
-    taxonomy = resolver.taxonomy
-    columns = GeicColumns(taxonomy=taxonomy)
-    samples: list[GeicSample] = []
-    nodes = [*taxonomy.nodes, None]  # node id -1: None
-    new = tuple.__new__
-    examples = report.unaligned_examples
-    unaligned_keys: list[str] = []
-    total = fuzzy = unaligned = repeats = 0
-    for keys, texts, entities, categories in chunks:
+
+    def __init__(self, resolver: _Resolver, report: AlignmentReport, skip_empty: bool, as_samples: bool) -> None:
+        self.resolver, self.report, self.skip_empty, self.as_samples = resolver, report, skip_empty, as_samples
+        self.columns = GeicColumns(taxonomy=resolver.taxonomy)  # keys at the end; entity columns unless as_samples
+        self.groups: list[tuple[GeicEntity, ...]] = []  # as_samples: the entities of each kept sample
+        self.nodes = [*resolver.taxonomy.nodes, None]  # node id -1: None
+        self.seen = 0  # samples given, kept or not
+        self.skipped: list[int] = []  # blank samples, by number
+        self.examples: list[tuple[int, str]] = []  # unaligned entities: sample number, annotated text
+        self.unaligned_samples: list[int] = []
+        self.total = self.fuzzy = self.unaligned = self.repeats = 0
+
+    def add(self, texts: list[Any], entities: list[Any], categories: list[Any]) -> None:
+        """Check, resolve and align one chunk of samples (field values as decoded, not yet checked)."""
+        report = self.report
+        numbers = range(self.seen, self.seen + len(texts))
+        self.seen += len(texts)
         try:  # list.__len__ and str.strip raise TypeError for anything else
             counts = list(map(list.__len__, entities))
             if counts != list(map(list.__len__, categories)):
@@ -743,22 +771,23 @@ def _run(chunks: Iterable[_Chunk], resolver: _Resolver, report: AlignmentReport,
             if not all(map(str.strip, surfaces)):
                 raise _Unusual("blank entity")
             if not all(map(str.strip, texts)):
-                if not skip_empty:
+                if not self.skip_empty:
                     raise _Unusual("blank sentence")
                 blank = [i for i, text in enumerate(texts) if not str.strip(text)]  # TypeError for a non-string
                 if not all(map(str.strip, chain.from_iterable(categories[i] for i in blank))):
                     raise _Unusual("blank category")
-                report.skipped_samples += [keys[i] for i in blank]
+                self.skipped += [numbers[i] for i in blank]
                 report.skipped_entities += sum(counts[i] for i in blank)
-                kept = sorted(set(range(len(keys))).difference(blank))
-                keys, texts, counts = [keys[i] for i in kept], [texts[i] for i in kept], [counts[i] for i in kept]
+                kept = sorted(set(range(len(texts))).difference(blank))
+                numbers = [numbers[i] for i in kept]
+                texts, counts = [texts[i] for i in kept], [counts[i] for i in kept]
                 entities, categories = [entities[i] for i in kept], [categories[i] for i in kept]
                 surfaces = list(chain.from_iterable(entities))
         except TypeError:
             raise _Unusual("type") from None
         labels = list(chain.from_iterable(categories))
         try:
-            node_ids = list(map(resolver.__getitem__, labels))
+            node_ids = list(map(self.resolver.__getitem__, labels))
         except TypeError:  # an unhashable item
             raise _Unusual("category") from None
         sentence_of = list(chain.from_iterable(map(repeat, texts, counts)))
@@ -771,33 +800,33 @@ def _run(chunks: Iterable[_Chunk], resolver: _Resolver, report: AlignmentReport,
             first = np.fromiter(starts, np.int64, size)
             bounds = np.cumsum(np.fromiter(counts, np.int64, len(counts))).tolist()
             flagged = np.flatnonzero((first != np.fromiter(lasts, np.int64, size)) | (first == -1))
-            flagged = np.unique(np.searchsorted(bounds, flagged, side="right")).tolist()
-            for s in flagged:
+            for s in np.unique(np.searchsorted(bounds, flagged, side="right")).tolist():
                 b = bounds[s]
                 a = b - counts[s]
                 sentence = texts[s]
                 placed_starts, placed_ends, hows, repeated = _place(sentence, surfaces[a:b], starts[a:b], lasts[a:b])
                 starts[a:b], ends[a:b] = placed_starts, placed_ends
-                repeats += repeated
+                self.repeats += repeated
                 if hows.count("exact") != len(hows):
                     alignments[a:b] = hows
                     for i, how in enumerate(hows):
                         if how == "fuzzy":  # the text as it stands in the sentence
                             surfaces[a + i] = sentence[placed_starts[i]:placed_ends[i]]
-                            fuzzy += 1
+                            self.fuzzy += 1
                         elif how == "unaligned":
-                            examples.append((keys[s], surfaces[a + i]))
-                            unaligned += 1
+                            self.examples.append((numbers[s], surfaces[a + i]))
+                            self.unaligned += 1
                     if "unaligned" in hows:
-                        unaligned_keys.append(keys[s])
-        total += size
-        if as_samples:
+                        self.unaligned_samples.append(numbers[s])
+        self.total += size
+        columns = self.columns
+        columns.texts += texts
+        if self.as_samples:
+            new = tuple.__new__
             found = iter(map(new, repeat(GeicEntity), zip(
-                surfaces, labels, starts, ends, map(nodes.__getitem__, node_ids), alignments)))
-            samples += map(new, repeat(GeicSample), zip(keys, texts, map(tuple, map(islice, repeat(found), counts))))
+                surfaces, labels, starts, ends, map(self.nodes.__getitem__, node_ids), alignments)))
+            self.groups += map(tuple, map(islice, repeat(found), counts))
         else:
-            columns.keys += keys
-            columns.texts += texts
             columns.counts += counts
             columns.entity_texts += surfaces
             columns.categories += labels
@@ -805,17 +834,30 @@ def _run(chunks: Iterable[_Chunk], resolver: _Resolver, report: AlignmentReport,
             columns.ends += ends
             columns.node_ids += node_ids
             columns.alignments += alignments
-        if resolver.unknown:
+        if self.resolver.unknown:
             unknown = report.unknown_categories
-            for name in resolver.unknown:
+            for name in self.resolver.unknown:
                 unknown[name] = unknown.get(name, 0) + labels.count(name)
-    if resolver.unknown:  # first-use order
-        report.unknown_categories = {name: report.unknown_categories[name] for name in resolver.unknown}
-    report.samples = len(samples) if as_samples else len(columns.keys)
-    report.entities = total
-    report.exact, report.fuzzy, report.unaligned = total - fuzzy - unaligned, fuzzy, unaligned
-    report.repeated_surface_forms = repeats
-    return (samples if as_samples else columns), unaligned_keys
+
+    def finish(self, keys: list[str]) -> tuple[GeicColumns | list[GeicSample], list[str]]:
+        """The columns (or samples) and the keys of the samples with unaligned entities; ``keys``: one per sample given."""
+        report, columns = self.report, self.columns
+        report.unaligned_examples += [(keys[n], text) for n, text in self.examples]
+        unaligned_keys = [keys[n] for n in self.unaligned_samples]
+        if self.skipped:
+            report.skipped_samples += [keys[n] for n in self.skipped]
+            skipped = set(self.skipped)
+            keys = [key for n, key in enumerate(keys) if n not in skipped]
+        if self.resolver.unknown:  # first-use order
+            report.unknown_categories = {name: report.unknown_categories[name] for name in self.resolver.unknown}
+        report.samples = len(keys)
+        report.entities = self.total
+        report.exact, report.fuzzy, report.unaligned = self.total - self.fuzzy - self.unaligned, self.fuzzy, self.unaligned
+        report.repeated_surface_forms = self.repeats
+        if self.as_samples:
+            return list(map(tuple.__new__, repeat(GeicSample), zip(keys, columns.texts, self.groups))), unaligned_keys
+        columns.keys = keys
+        return columns, unaligned_keys
 
 
 def _check_options(unknown_category: str, empty_sentences: str) -> None:
@@ -860,14 +902,21 @@ def _parse(data: Mapping[str, Any], taxonomy: Taxonomy, source: str, unknown_cat
     fallback = _catch_all_node(taxonomy, catch_all)
     skip_empty = empty_sentences == "skip"
     report = AlignmentReport(file=source)
+    builder = _Builder(_Resolver(taxonomy, unknown_category, fallback, report), report, skip_empty, as_samples)
     try:
-        out, unaligned_keys = _run(_mapping_chunks(data), _Resolver(taxonomy, unknown_category, fallback, report),
-                                   report, skip_empty, as_samples)
+        for chunk in _mapping_chunks(data):
+            builder.add(*chunk)
+        keys = list(data)
+        if not set(map(type, keys)) <= {str}:
+            keys = list(map(str, keys))
     except _Unusual:
         report = AlignmentReport(file=source)
         resolver = _Resolver(taxonomy, unknown_category, fallback, report)
-        out, unaligned_keys = _run(_checked_chunks(data, source, skip_empty, resolver, report), resolver, report,
-                                   skip_empty, as_samples)
+        builder = _Builder(resolver, report, skip_empty, as_samples)
+        keys, chunks = _checked_chunks(data, source, skip_empty, resolver, report)
+        for chunk in chunks:
+            builder.add(*chunk)
+    out, unaligned_keys = builder.finish(keys)
     _warn_unaligned(source, report, unaligned_keys)
     return out, report
 
@@ -876,29 +925,30 @@ def _read(path: str | Path, taxonomy: Taxonomy, unknown_category: str, catch_all
           as_samples: bool) -> tuple[Any, AlignmentReport]:
     """:func:`read_geic_columns` (or :func:`read_geic`, ``as_samples``).
 
-    The JSON is decoded with objects as tuples of pairs (faster than dicts); a file with anything
-    unusual (a repeated key, a malformed sample, a bad category) is decoded again as
-    :func:`load_geic_json` does and goes through :func:`parse_geic_columns`, which names the problem.
+    The samples are checked and aligned while the JSON is decoded (:func:`_stream`), without a dict
+    per sample; a file with anything unusual (a repeated key, a malformed sample, a bad category) is
+    decoded again as :func:`load_geic_json` does and goes through :func:`parse_geic_columns`, which
+    names the problem.
     """
     source = str(path)
     text = _read_text(path)
-    top = _loads(source, text, tuple)
-    _check_options(unknown_category, empty_sentences)
     try:
+        _check_options(unknown_category, empty_sentences)
         fallback = _catch_all_node(taxonomy, catch_all)
-    except ValueError:  # raised by _parse once the data is known to be a mapping without repeated keys
+    except ValueError:  # raised by _parse, after the JSON errors and the top-level checks
         pass
     else:
         report = AlignmentReport(file=source)
+        builder = _Builder(_Resolver(taxonomy, unknown_category, fallback, report), report,
+                           empty_sentences == "skip", as_samples)
         try:
-            out, unaligned_keys = _run(_pair_chunks(top), _Resolver(taxonomy, unknown_category, fallback, report),
-                                       report, empty_sentences == "skip", as_samples)
+            keys = _stream(source, text, builder)
         except _Unusual:
             pass
         else:
+            out, unaligned_keys = builder.finish(keys)
             _warn_unaligned(source, report, unaligned_keys)
             return out, report
-    del top
     return _parse(_loads(source, text, _object_pairs), taxonomy, source, unknown_category, catch_all,
                   empty_sentences, as_samples)
 
