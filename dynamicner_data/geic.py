@@ -57,12 +57,11 @@ import json
 import re
 import warnings
 from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from bisect import bisect_right
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import chain, compress, islice, repeat
 from operator import add, attrgetter, itemgetter, sub
 from pathlib import Path
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, NamedTuple, Sequence
 
 import numpy as np
@@ -314,30 +313,32 @@ def align_entities(sentence: str, surfaces: Sequence[str]) -> list[tuple[int, in
     >>> align_entities("Bank of America .", ["America", "Bank of America"])  # nested: kept
     [(8, 15, 'exact'), (0, 15, 'exact')]
     """
-    firsts = [sentence.find(s) if s else -1 for s in surfaces]
+    starts = [sentence.find(s) if s else -1 for s in surfaces]
     lasts = [sentence.rfind(s) if s else -1 for s in surfaces]
-    starts, ends, hows, _ = _place(sentence, surfaces, firsts, lasts)
+    ends = list(map(add, starts, map(len, surfaces)))
+    hows, _ = _place(sentence, surfaces, starts, ends, lasts)
     return list(zip(starts, ends, hows))
 
 
-def _place(sentence: str, surfaces: Sequence[str], firsts: Sequence[int],
-           lasts: Sequence[int]) -> tuple[list[int], list[int], list[Alignment], int]:
-    """Starts, ends and alignments of :func:`align_entities`, and how many of the forms occur more than
-    once (``sentence.count(form) > 1``); ``firsts`` and ``lasts`` are the first and last verbatim
-    occurrences (``sentence.find``, ``sentence.rfind``; ``-1`` for none, and for an empty form).
+def _place(sentence: str, surfaces: Sequence[str], starts: list[int], ends: list[int],
+           lasts: Sequence[int]) -> tuple[list[Alignment], int]:
+    """Place the forms of one sentence by the rules of :func:`align_entities`: their alignments, and how
+    many of them occur more than once (``sentence.count(form) > 1``).
 
-    >>> _place("a b a", ["a", "b", "c"], [0, 2, -1], [4, 2, -1])
-    ([0, 2, -1], [1, 3, -1], ['exact', 'exact', 'unaligned'], 1)
+    Given the first verbatim occurrences (``starts``, from ``sentence.find``; ``-1`` for none and for
+    an empty form), their ``ends`` and the last occurrences (``lasts``, from ``sentence.rfind``),
+    ``starts`` and ``ends`` are changed in place to the chosen spans (``-1`` when unaligned).
+
+    >>> starts, ends = [0, 2, -1], [1, 3, 0]
+    >>> _place("a b a", ["a", "b", "c"], starts, ends, [4, 2, -1]), starts, ends
+    ((['exact', 'exact', 'unaligned'], 1), [0, 2, -1], [1, 3, -1])
     """
     count = len(surfaces)
-    starts = list(firsts)
-    ends = list(map(add, firsts, map(len, surfaces)))
     hows: list[Alignment] = ["exact"] * count
-    several = list(compress(range(count), map(sub, lasts, firsts)))
-    missing = list(compress(range(count), map((-1).__eq__, firsts))) if -1 in firsts else []
-    taken = [(s, e) for s, l, e in zip(firsts, lasts, ends) if s == l and s != -1]  # one occurrence: its place
-    # two occurrences that do not overlap: the last starts after the first ends
-    repeated = sum(lasts[i] >= ends[i] for i in several)
+    several = list(compress(range(count), map(sub, lasts, starts)))
+    missing = [i for i in range(count) if starts[i] == -1] if -1 in starts else ()
+    taken = [(s, e) for s, l, e in zip(starts, lasts, ends) if s == l and s != -1]  # one occurrence: its place
+    repeated = 0
     if several:
         find = sentence.find
         last_end: dict[str, int] = {}
@@ -346,7 +347,8 @@ def _place(sentence: str, surfaces: Sequence[str], firsts: Sequence[int],
         for i in several:
             surface = surfaces[i]
             size = len(surface)
-            pos, last = firsts[i], lasts[i]
+            pos, last = starts[i], lasts[i]
+            repeated += last >= pos + size  # two occurrences that do not overlap
             candidates = [(pos, pos + size)]
             while pos != last:
                 pos = find(surface, pos + 1)
@@ -356,7 +358,7 @@ def _place(sentence: str, surfaces: Sequence[str], firsts: Sequence[int],
             taken.append((start, end))
             starts[i], ends[i] = start, end
     if not missing:
-        return starts, ends, hows, repeated
+        return hows, repeated
     for i in missing:
         starts[i] = ends[i] = -1
         hows[i] = "unaligned"
@@ -391,7 +393,7 @@ def _place(sentence: str, surfaces: Sequence[str], firsts: Sequence[int],
         start, end = _choose(sentence, candidates, begin, taken) if len(candidates) > 1 else candidates[0]
         taken.append((start, end))
         starts[i], ends[i], hows[i] = start, end, "fuzzy"
-    return starts, ends, hows, repeated
+    return hows, repeated
 
 
 @dataclass
@@ -804,7 +806,8 @@ class _Builder:
                 b = bounds[s]
                 a = b - counts[s]
                 sentence = texts[s]
-                placed_starts, placed_ends, hows, repeated = _place(sentence, surfaces[a:b], starts[a:b], lasts[a:b])
+                placed_starts, placed_ends = starts[a:b], ends[a:b]
+                hows, repeated = _place(sentence, surfaces[a:b], placed_starts, placed_ends, lasts[a:b])
                 starts[a:b], ends[a:b] = placed_starts, placed_ends
                 self.repeats += repeated
                 if hows.count("exact") != len(hows):
