@@ -269,3 +269,130 @@ def test_errors_name_the_right_sample_in_a_longer_file():
     samples, report = parse_geic({"s1": good, "s2": unknown, "s3": unknown}, tax, source="f.json",
                                  unknown_category="catch_all")
     assert report.unknown_categories == {"wizard": 2} and samples[1].entities[1].node is None
+
+
+# --- the column-wise reader (chunks of samples, checked while json decodes) against the sample-by-sample one
+
+
+def _longer_file(n: int = 2600) -> dict:
+    """``n`` samples crossing chunk boundaries: unique, repeated, nested, fuzzy and unplaceable forms."""
+    kinds = [
+        sample("Ana met Bo in Lima .", ["Ana", "Bo", "Lima"], ["person", "person", "city"]),
+        sample("Paris is not Paris , says Paris .", ["Paris", "Paris"], ["city", "city"]),
+        sample("He joined Bank of America in 1999 .", ["America", "Bank of America"], ["country", "company"]),
+        sample("near Washington , D.C . today", ["washington , D.C."], ["city"]),
+        sample("Pianists play .", ["piano", "Pianists"], ["musical instruments", "musician"]),
+        sample("Iranian officials met in Iran .", ["Iran"], ["country"]),
+        sample("No entities here .", [], []),
+        sample("NYNY fans .", ["NY"], ["city"]),  # two occurrences that touch: a repeated form
+        sample("NY and NYC .", ["NY", "NYC"], ["city", "city"]),
+    ]
+    return {f"k{i}": dict(kinds[i % len(kinds)]) for i in range(n)}
+
+
+def _one_by_one(data: dict, tax: Taxonomy, source: str, **options):
+    """parse_geic through its sample-by-sample path (samples that are mappings, not dicts)."""
+    from types import MappingProxyType
+
+    return parse_geic({k: MappingProxyType(v) if isinstance(v, dict) else v for k, v in data.items()}, tax,
+                      source=source, **options)
+
+
+def _by_the_rules(data: dict, tax: Taxonomy, source: str, empty_sentences: str = "error",
+                  unknown_category: str = "error", catch_all: str | None = None):
+    """What the reader must give for well-formed ``data``: every sentence alone through align_entities."""
+    from dynamicner_data.geic import GeicEntity, GeicSample
+    from dynamicner_data.taxonomy import normalize_name
+
+    report = AlignmentReport(file=source)
+    samples = []
+    fallback = tax.resolve(catch_all) if catch_all else None
+    for key, value in data.items():
+        sentence, surfaces = value["sentence"], value["entity"]
+        if not sentence.strip():
+            assert empty_sentences == "skip"
+            report.skipped_samples.append(key)
+            report.skipped_entities += len(surfaces)
+            continue
+        entities = []
+        for surface, category, (start, end, how) in zip(surfaces, value["category"], align_entities(sentence, surfaces)):
+            node = tax.resolve(category)
+            if node is None:
+                assert unknown_category == "catch_all"
+                report.unknown_categories[category] = report.unknown_categories.get(category, 0) + 1
+                node = fallback
+            elif normalize_name(node.name) != normalize_name(category):
+                report.category_variants[category] = str(node)
+            entities.append(GeicEntity(sentence[start:end] if how == "fuzzy" else surface, category, start, end, node, how))
+            setattr(report, how, getattr(report, how) + 1)
+            if how == "unaligned":
+                report.unaligned_examples.append((key, surface))
+            report.repeated_surface_forms += sentence.count(surface) > 1
+        samples.append(GeicSample(key, sentence, tuple(entities)))
+    report.samples, report.entities = len(samples), sum(len(s.entities) for s in samples)
+    return samples, report
+
+
+def _outcome(read):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            samples, report = read()
+        except GeicError as exc:
+            return str(exc)
+    return samples, report.to_dict(), len(caught)
+
+
+@pytest.mark.parametrize("variant", ["plain", "blank sentences", "field order", "extra fields", "unknown categories",
+                                     "bad item", "bad category", "missing field", "not an object"])
+def test_column_reader_agrees_with_the_rules_sample_by_sample(tmp_path, tax, variant):
+    data = _longer_file()
+    options: dict = {}
+    if variant == "blank sentences":
+        for i in (5, 1030, 2047, 2048):
+            data[f"k{i}"] = sample(" " if i % 2 else "", ["Ana"], ["person"])
+        options = {"empty_sentences": "skip"}
+    elif variant == "field order":
+        data = {k: {"entity": v["entity"], "category": v["category"], "sentence": v["sentence"]} for k, v in data.items()}
+    elif variant == "extra fields":
+        for i in range(0, len(data), 7):
+            data[f"k{i}"] = {"id": {"n": i}, **data[f"k{i}"]}
+    elif variant == "unknown categories":
+        data["k1500"] = sample("Foo met Ana .", ["Foo", "Ana"], ["gizmo", "person"])
+        options = {"unknown_category": "catch_all", "catch_all": "miscellaneous"}
+    elif variant == "bad item":
+        data["k1500"] = sample("Foo met Ana .", ["Foo", 7], ["person", "person"])
+    elif variant == "bad category":
+        data["k1500"] = sample("Foo met Ana .", ["Foo", "Ana"], ["gizmo", "person"])
+        data["k2100"] = sample("Foo met Ana .", ["Foo", "Ana"], ["person", "   "])
+    elif variant == "missing field":
+        del data["k1800"]["category"]
+    elif variant == "not an object":
+        data["k1100"] = ["Ana", "Bo"]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    first_bad = {"bad item": "k1500", "bad category": "k1500", "missing field": "k1800", "not an object": "k1100"}
+    if variant in first_bad:  # the sample-by-sample path names the first bad sample; so do the others
+        expected = _outcome(lambda: _one_by_one(data, tax, str(path), **options))
+        assert expected.startswith(f"{path}: sample '{first_bad[variant]}': ")
+    else:
+        samples, report = _by_the_rules(data, tax, str(path), **options)
+        expected = samples, report.to_dict(), 1  # one warning: the unplaceable "piano"
+        assert _outcome(lambda: _one_by_one(data, tax, str(path), **options)) == expected
+    assert _outcome(lambda: read_geic(path, tax, **options)) == expected
+    assert _outcome(lambda: parse_geic(data, tax, source=str(path), **options)) == expected
+
+
+def test_repeated_keys_and_fields_found_in_any_chunk(tmp_path, tax):
+    body = ", ".join(f'"k{i}": {json.dumps(sample("Ana met Bo .", ["Ana"], ["person"]))}' for i in range(2500))
+    path = tmp_path / "dup.json"
+    path.write_text("{" + body + ', "k1999": {"sentence": "x", "entity": [], "category": []}}', encoding="utf-8")
+    with pytest.raises(GeicError, match=r"dup.json: duplicate sample key 'k1999'"):
+        read_geic(path, tax)
+    path.write_text("{" + body.replace('"k2100": {"sentence": "Ana met Bo ."', '"k2100": {"sentence": "A", "sentence": "B"')
+                    + "}", encoding="utf-8")
+    with pytest.raises(GeicError, match=r"dup.json: sample 'k2100': field 'sentence' given twice"):
+        read_geic(path, tax)
+    path.write_text("{" + body[:-40] + "}", encoding="utf-8")  # cut inside the last sample
+    with pytest.raises(GeicError, match=r"dup.json: malformed JSON at line 1"):
+        read_geic(path, tax)
