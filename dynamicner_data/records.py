@@ -38,7 +38,6 @@ import contextlib
 import gc
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Iterable, Iterator, Sequence
 
 import datasets
@@ -503,8 +502,3 @@ class _NodePaths:
         np.cumsum(lengths, out=offsets[1:])
         take = np.repeat(self.starts[index] - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
         return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), self.values.take(pa.array(take)))
-
-
-def _offsets(lists: Sequence[Sequence]) -> list[int]:
-    """List offsets of ``lists`` (``[0, len0, len0 + len1, ...]``)."""
-    return [0, *accumulate(map(len, lists))]

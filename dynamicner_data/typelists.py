@@ -185,7 +185,7 @@ class TypeListBatch:
 
 # ---------------------------------------------------------------------------- tables
 class _Tables:
-    """Everything the per-sample code needs, as flat lists indexed by node id (built once per taxonomy)."""
+    """The taxonomy as flat lists indexed by node id, for the list code (built once per taxonomy)."""
 
     def __init__(self, taxonomy: Taxonomy, synonyms: SynonymTable | None) -> None:
         nodes = list(taxonomy.nodes)
@@ -196,22 +196,10 @@ class _Tables:
         self.level = [n.level for n in nodes]
         self.parent = [ids.get(n.parent_path, -1) for n in nodes]
         self.anc = [tuple(ids[n.path[:k]] for k in range(1, n.level + 1)) for n in nodes]  # root .. self
-        self.anc_set = [frozenset(a) for a in self.anc]
-        # every node a listed node excludes: its ancestors, itself, its descendants, and same-name types
-        same_name: dict[str, list[int]] = {}
-        for i, n in enumerate(nodes):
-            same_name.setdefault(normalize_name(n.name), []).append(i)
-        related: list[set[int]] = [set(a) for a in self.anc]
-        for i, a in enumerate(self.anc):
-            for j in a[:-1]:
-                related[j].add(i)
-            related[i].update(same_name[normalize_name(nodes[i].name)])
-        self.related = [frozenset(r) for r in related]
         # _ORDERINGS random orderings of all nodes: sorting by one of them shuffles a list in C
         raw = hashlib.shake_128(b"dynamicner-typelists-orderings").digest(4 * _ORDERINGS * max(len(nodes), 1))
         keys = struct.unpack(f"<{_ORDERINGS * max(len(nodes), 1)}I", raw)
         self.orderings = [keys[k * len(nodes):(k + 1) * len(nodes)] for k in range(_ORDERINGS)]
-        self.children = [tuple(ids[c.path] for c in taxonomy.children(n)) for n in nodes]
         self.siblings = [tuple(ids[s.path] for s in taxonomy.siblings(n)) for n in nodes]
         self.name = [n.name for n in nodes]
         self.key = [normalize_name(n.name) for n in nodes]
@@ -220,24 +208,17 @@ class _Tables:
         self.shared_name = [counts[k] > 1 for k in self.key]
         # at_level[L][i]: node i's ancestor at level L (node i itself when it is not deeper)
         self.at_level = [[a[min(lv, len(a)) - 1] for a in self.anc] for lv in range(self.depth + 2)]
-        self.by_level = [[] for _ in range(self.depth + 1)]
-        for i, lv in enumerate(self.level):
-            self.by_level[lv].append(i)
         # catch-alls that can answer for a removed item: its catch-all siblings, then first-level catch-alls
-        roots = [i for i in self.by_level[1] if self.catch_all[i]]
-        self.root_catch_alls = tuple(roots)
+        self.root_catch_alls = tuple(i for i, lv in enumerate(self.level) if lv == 1 and self.catch_all[i])
         self.sibling_catch_alls = [tuple(s for s in self.siblings[i] if self.catch_all[s]) for i in range(len(nodes))]
         type_keys = set(self.key) | {UNKNOWN}
         self.synonyms: list[tuple[str, ...]] = []
         for n in nodes:
             found = synonyms.for_node(n) if synonyms is not None else ()
             self.synonyms.append(tuple(s for s in found if normalize_name(s) not in type_keys))
-        self.synonym_keys = [tuple(normalize_name(s) for s in syns) for syns in self.synonyms]
         self.static: dict[int, _Static] = {}
         self._by_draw: dict[float, list[tuple[str, ...]]] = {}
         self.has_unknown_name = UNKNOWN in self.key
-        self.any_shared = any(self.shared_name)
-        self.unshared = frozenset(i for i, shared in enumerate(self.shared_name) if not shared)
 
     def named_by_draw(self, p_synonym: float) -> list[tuple[str, ...]]:
         """Per node, the 256 names a draw byte gives: a synonym when ``byte < p * 256``, else the name."""
