@@ -66,7 +66,6 @@ class _BatchTables:
         grouped = self.parent[:n][order]
         starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if n else np.zeros(0, np.int64)
         self.by_parent = order  # nodes grouped by parent
-        self.group_starts = starts
         self.group_parent = grouped[starts] if n else np.zeros(0, np.int64)
         ends = np.r_[starts[1:], n].astype(np.int64) if n else starts
         self.groups = list(zip(self.group_parent.tolist(), starts.tolist(), ends.tolist()))
@@ -76,7 +75,6 @@ class _BatchTables:
         ranks[:, :n] = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
         ranks[:, n] = n
         self.rank = ranks
-        self.rank_t = np.ascontiguousarray(ranks.T)
         self.shift = max(int(n + 1).bit_length(), 1)
         self.catch_all = np.array(list(tab.catch_all) + [False], dtype=bool)
         self.root_catch_alls = np.array(tab.root_catch_alls, dtype=np.int64)
