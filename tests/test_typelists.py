@@ -358,3 +358,18 @@ def test_batch_lists_chunked_for_big_taxonomies(tax, monkeypatch):
     chunked = dynamic_lists.dynamic_type_lists(*args)
     for name in ("offsets", "item_nodes", "item_names", "label_names", "label_nodes", "entity_offsets"):
         assert np.array_equal(getattr(whole, name), getattr(chunked, name)), name
+
+
+def test_batch_lists_reject_malformed_inputs(tax):
+    from dynamicner_data.dynamic_lists import dynamic_type_lists
+
+    options = DynamicOptions()
+    with pytest.raises(ValueError, match="entity_offsets must run from 0 to 2 over 2 samples"):
+        dynamic_type_lists(["a", "b"], [0, 1], [0, 1], tax, options)  # one offset short
+    with pytest.raises(ValueError, match="entity_offsets must run from 0 to 2 over 2 samples"):
+        dynamic_type_lists(["a", "b"], [0, 2, 1], [0, 1], tax, options)  # decreasing
+    with pytest.raises(ValueError, match=r"entity node ids must lie in -1\.\.193"):
+        dynamic_type_lists(["a"], [0, 1], [len(tax.nodes)], tax, options)
+    with pytest.raises(ValueError, match="sample 'x': type .* is not in taxonomy"):
+        other = Taxonomy.from_dict({"first-level": "wizard"}, name="other")
+        dynamic_type_list("x", [other.resolve("wizard")], tax, options)
