@@ -1,0 +1,101 @@
+"""Every row of every config, pinned: a digest of ids, text, tokens, tags, entities and type lists.
+
+The digests in ``tests/fixtures/row_digests.json`` were recorded before the data layer was
+renovated (issue 9); a refactor of the reader, the type-list algorithm or the builder must keep
+them. A deliberate change of behaviour regenerates them with::
+
+    python tests/test_row_digest.py --write
+
+and says so in its commit message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "row_digests.json"
+SHARED_EN = "dynamicner-example-en.json"
+
+
+def _digest(dataset_dict) -> dict[str, str]:
+    """sha256 per split over the features and every row as canonical JSON, in row order."""
+    out = {}
+    for split in sorted(dataset_dict):
+        part = dataset_dict[split]
+        digest = hashlib.sha256(repr(part.features).encode())
+        for row in part.to_list():
+            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+            digest.update(b"\n")
+        out[split] = f"{len(part)}:{digest.hexdigest()}"
+    return out
+
+
+def _builder_class():
+    from dynamicner import DynamicNER
+
+    return DynamicNER
+
+
+def embedded_digests(cache_dir: str) -> dict[str, dict[str, str]]:
+    builder_class = _builder_class()
+    out = {}
+    for config in builder_class.BUILDER_CONFIGS:
+        builder = builder_class(config_name=config.name, dataset_name="dynamicner", hash="digest", cache_dir=cache_dir)
+        builder.download_and_prepare()
+        out[config.name] = _digest(builder.as_dataset())
+    return out
+
+
+def shared_digests(cache_dir: str, shared: Path) -> dict[str, dict[str, str]]:
+    builder_class = _builder_class()
+    out = {}
+    for name in ("en", "en-coarse", "en-medium", "en-fine"):
+        builder = builder_class(
+            config_name=name,
+            dataset_name="dynamicner",
+            hash="digest",
+            cache_dir=cache_dir,
+            data_files={"test": str(shared / "geic" / SHARED_EN)},
+        )
+        builder.download_and_prepare()
+        out[name] = _digest(builder.as_dataset())
+    return out
+
+
+@pytest.fixture(scope="module")
+def recorded() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def test_embedded_sample_rows_unchanged(recorded, tmp_path):
+    now = embedded_digests(str(tmp_path))
+    assert len(now) == 36
+    changed = sorted(name for name in now if now[name] != recorded["embedded"].get(name))
+    assert not changed, f"rows changed in configs {changed}"
+    assert now == recorded["embedded"]
+
+
+def test_shared_english_sample_rows_unchanged(recorded, tmp_path, shared_data):
+    now = shared_digests(str(tmp_path), shared_data)
+    assert now == recorded["shared-en"]
+
+
+def _write() -> None:  # pragma: no cover - run by hand
+    import tempfile
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    with tempfile.TemporaryDirectory() as tmp:
+        data = {"embedded": embedded_digests(tmp), "shared-en": shared_digests(tmp, shared)}
+    FIXTURE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {FIXTURE}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python tests/test_row_digest.py --write")
+    _write()
