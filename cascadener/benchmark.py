@@ -112,7 +112,7 @@ class BenchmarkResult:
 def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = None,
                limit: int | None = None) -> SplitData:
     """One split of the dynamic configs of ``languages`` (first ``limit`` sentences per language)."""
-    import dynamicner
+    from dynamicner_data import builder as dynamicner
 
     records: list[dict[str, Any]] = []
     taxonomy = None

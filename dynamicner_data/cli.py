@@ -33,7 +33,7 @@ DEFAULT_INFOS = "dataset_infos.json"
 
 def all_config_names() -> list[str]:
     """Every builder config name, in the builder's order."""
-    import dynamicner
+    from dynamicner_data import builder as dynamicner
 
     return [config.name for config in dynamicner.DynamicNER.BUILDER_CONFIGS]
 
@@ -71,7 +71,7 @@ def _check_configs(names: Sequence[str]) -> list[str]:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    import dynamicner
+    from dynamicner_data import builder as dynamicner
 
     source = source_options(args)
     for name in _check_configs(args.configs or all_config_names()):
@@ -107,7 +107,7 @@ def generate_infos(configs: Sequence[str] | None = None) -> dict:
     Features are written in the python-list form that datasets 3.6 and 5.x both read; split
     sizes are example counts (byte sizes are left out: they change with any text edit).
     """
-    import dynamicner
+    from dynamicner_data import builder as dynamicner
 
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="dynamicner-infos-") as cache_dir:

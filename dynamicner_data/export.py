@@ -72,7 +72,7 @@ class BuiltConfig:
 
 def build_config(name: str, *, source: SourceOptions, cache_dir: str) -> BuiltConfig:
     """Build ``name`` from scratch in ``cache_dir`` and compute its report."""
-    import dynamicner
+    from dynamicner_data import builder as dynamicner
 
     builder = dynamicner.DynamicNER(config_name=name, cache_dir=cache_dir, **source.builder_kwargs())
     builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)

@@ -16,6 +16,7 @@ import pytest
 from seqeval.metrics.sequence_labeling import get_entities
 
 import dynamicner
+from dynamicner_data import builder as builder_module
 from dynamicner_data import records
 from dynamicner_data.cli import generate_infos, infos_text
 from dynamicner_data.geic import GeicError
@@ -386,7 +387,7 @@ def test_release_source_asks_for_the_official_archive(tmp_path):
     builder = dynamicner.DynamicNER(config_name="de", release=True, cache_dir=str(tmp_path))
     with pytest.raises(Exception, match="CascadeNER/AnythingNER"):
         builder.download_and_prepare()
-    assert dynamicner._RELEASE_URL.endswith("/datasets/CascadeNER/AnythingNER/resolve/main/AnythingNER.7z")
+    assert builder_module._RELEASE_URL.endswith("/datasets/CascadeNER/AnythingNER/resolve/main/AnythingNER.7z")
 
 
 def test_small_batches_give_the_same_rows(sample_builds, tmp_path):
@@ -397,7 +398,7 @@ def test_small_batches_give_the_same_rows(sample_builds, tmp_path):
     taxonomy = Taxonomy.dynamicner()
     from dynamicner_data.geic import read_geic
 
-    samples, _ = read_geic(dynamicner._embedded_sample_dir() / "en" / "train.json", taxonomy)
+    samples, _ = read_geic(builder_module._embedded_sample_dir() / "en" / "train.json", taxonomy)
     batcher = records.RowBatcher(language="en", split="train", taxonomy=taxonomy, granularity="dynamic", batch_size=5)
     sizes = [t.num_rows for t in batcher.tables(samples)]
     assert sizes == [5] * (len(samples) // 5) + ([len(samples) % 5] if len(samples) % 5 else [])

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cascadener.cli.common import CliError, iter_jsonl
-from cascadener.cli.predict import META_SUFFIX, add_source_arguments, read_inputs
+from cascadener.cli.predict import META_SUFFIX
+from cascadener.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "format_table", "load_predictions"]
 

@@ -31,176 +31,18 @@ Example:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cascadener.cli.common import CliError, existing_file, iter_jsonl, positive_int
+from cascadener.cli.common import CliError, positive_int
+from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
 
-__all__ = ["InputRow", "InputSource", "read_inputs", "add_parser", "run", "META_SUFFIX"]
+__all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "META_SUFFIX"]
 
 META_SUFFIX = ".meta.json"
-
-
-@dataclass(frozen=True)
-class InputRow:
-    id: str
-    text: str
-    type_list: tuple[str, ...] | None = None
-    references: tuple[dict[str, Any], ...] | None = None
-    language: str | None = None
-
-
-@dataclass
-class InputSource:
-    kind: str
-    description: dict[str, Any] = field(default_factory=dict)
-    rows: list[InputRow] = field(default_factory=list)
-    report: str | None = None
-
-
-def _file_revision(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def _check_entities(entities: Any, where: str) -> tuple[dict[str, Any], ...]:
-    if not isinstance(entities, list):
-        raise CliError(f"{where}: field 'entities' must be a list of {{text, label, start, end}} records")
-    for position, entity in enumerate(entities):
-        if not isinstance(entity, dict) or not {"text", "label", "start", "end"} <= set(entity):
-            raise CliError(f"{where}: entities[{position}] must be an object with text, label, start and end")
-    return tuple(entities)
-
-
-def read_jsonl_inputs(path: Path) -> InputSource:
-    """``{"id"?, "text", "type_list"?, "entities"?, "language"?}`` per line; errors name the line and field."""
-    rows: list[InputRow] = []
-    seen: set[str] = set()
-    for number, record in iter_jsonl(path):
-        where = f"{path}, line {number}"
-        text = record.get("text")
-        if not isinstance(text, str):
-            raise CliError(f"{where}: field 'text' must be a string, got {type(text).__name__}")
-        row_id = record.get("id", str(number))
-        if not isinstance(row_id, (str, int)) or isinstance(row_id, bool):
-            raise CliError(f"{where}: field 'id' must be a string or an integer")
-        row_id = str(row_id)
-        if row_id in seen:
-            raise CliError(f"{where}: duplicate id {row_id!r}")
-        seen.add(row_id)
-        type_list = record.get("type_list")
-        if type_list is not None:
-            if not isinstance(type_list, list) or not type_list or not all(isinstance(t, str) and t.strip() for t in type_list):
-                raise CliError(f"{where}: field 'type_list' must be a non-empty list of type names")
-            type_list = tuple(type_list)
-        references = _check_entities(record["entities"], where) if "entities" in record else None
-        language = record.get("language")
-        if language is not None and not isinstance(language, str):
-            raise CliError(f"{where}: field 'language' must be a string, got {type(language).__name__}")
-        rows.append(InputRow(id=row_id, text=text, type_list=type_list, references=references, language=language))
-    return InputSource(kind="jsonl", description={"name": path.name, "path": str(path),
-                                                  "revision": _file_revision(path)}, rows=rows)
-
-
-def read_geic_inputs(path: Path, taxonomy_path: Path | None) -> InputSource:
-    from dynamicner_data.geic import GeicError, read_geic
-    from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
-
-    try:
-        taxonomy = Taxonomy.from_file(taxonomy_path) if taxonomy_path else Taxonomy.dynamicner()
-        samples, report = read_geic(path, taxonomy, unknown_category="catch_all", empty_sentences="skip")
-    except (GeicError, TaxonomyError) as error:
-        raise CliError(str(error)) from None
-    rows = [InputRow(id=sample.key, text=sample.text, references=tuple(e.to_dict() for e in sample.entities))
-            for sample in samples]
-    description = {"name": path.name, "path": str(path), "revision": _file_revision(path),
-                   "taxonomy": str(taxonomy_path) if taxonomy_path else "dynamicner",
-                   "skipped_empty_samples": len(report.skipped_samples)}
-    return InputSource(kind="geic", description=description, rows=rows, report=report.summary())
-
-
-def _rows_from_dataset(dataset, where: str) -> list[InputRow]:
-    missing = [column for column in ("id", "text") if column not in dataset.column_names]
-    if missing:
-        raise CliError(f"{where}: the dataset lacks column(s) {', '.join(missing)}")
-    rows = []
-    for record in dataset:
-        type_list = tuple(record["type_list"]) if record.get("type_list") else None
-        references = tuple(record["entities"]) if "entities" in record and record["entities"] is not None else None
-        rows.append(InputRow(id=str(record["id"]), text=record["text"], type_list=type_list, references=references,
-                             language=record.get("language")))
-    return rows
-
-
-def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputSource:
-    import dynamicner
-
-    names = [c.name for c in dynamicner.DynamicNER.BUILDER_CONFIGS]
-    if config not in names:
-        raise CliError(f"unknown DynamicNER config {config!r}; choose one of: {', '.join(names)}")
-    try:
-        builder = dynamicner.prepare(config, data_dir=data_dir)
-        splits = list(builder.info.splits or {})
-        if split not in splits:
-            raise CliError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
-        dataset = builder.as_dataset(split=split)
-    except (FileNotFoundError, ValueError) as error:
-        raise CliError(f"DynamicNER {config}: {error}") from None
-    description = {"name": "dynamicner", "config": config, "split": split,
-                   "revision": f"builder-{dynamicner.builder_hash()}", "data_dir": data_dir}
-    return InputSource(kind="dynamicner", description=description,
-                       rows=_rows_from_dataset(dataset, f"DynamicNER {config}/{split}"))
-
-
-def read_hf_inputs(path: str, config: str | None, split: str, revision: str | None) -> InputSource:
-    import datasets
-
-    try:
-        dataset = datasets.load_dataset(path, config, split=split, revision=revision)
-    except Exception as error:  # datasets raises many types (FileNotFound, DatasetNotFound, ValueError)
-        raise CliError(f"cannot load dataset {path!r} (config {config!r}, split {split!r}): {error}") from None
-    version = getattr(dataset.info, "version", None)
-    description = {"name": path, "config": config, "split": split,
-                   "revision": revision or (str(version) if version is not None else None)}
-    return InputSource(kind="hf", description=description,
-                       rows=_rows_from_dataset(dataset, f"{path} ({config}, {split})"))
-
-
-def read_inputs(args: argparse.Namespace) -> InputSource:
-    """The rows of whichever source the arguments name (exactly one)."""
-    if args.jsonl:
-        source = read_jsonl_inputs(existing_file(args.jsonl, "JSONL file"))
-    elif args.geic:
-        taxonomy = existing_file(args.taxonomy, "taxonomy file") if args.taxonomy else None
-        source = read_geic_inputs(existing_file(args.geic, "GEIC file"), taxonomy)
-    elif args.hf_dataset:
-        source = read_hf_inputs(args.hf_dataset, args.config, args.split, args.dataset_revision)
-    else:
-        if args.data_dir is not None and not Path(args.data_dir).is_dir():
-            raise CliError(f"--data-dir {args.data_dir} is not a directory")
-        source = read_builder_inputs(args.dataset, args.split, args.data_dir)
-    if args.limit is not None:
-        source.rows = source.rows[: args.limit]
-        source.description["limit"] = args.limit
-    return source
-
-
-def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument("--dataset", metavar="CONFIG", help="a DynamicNER builder config, e.g. en, de-fine, all")
-    group.add_argument("--hf-dataset", metavar="PATH_OR_ID", help="datasets.load_dataset path (Parquet folder, Hub id)")
-    group.add_argument("--geic", metavar="FILE", help="a GEIC JSON file")
-    group.add_argument("--jsonl", metavar="FILE", help='a JSONL file of {"id", "text", "type_list"?, "entities"?}')
-    parser.add_argument("--split", default="test", help="split of --dataset / --hf-dataset (default: test)")
-    parser.add_argument("--config", default=None, help="config name of --hf-dataset")
-    parser.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub")
-    parser.add_argument("--data-dir", default=None, help="local DynamicNER release for --dataset")
-    parser.add_argument("--taxonomy", default=None, help="taxonomy file (authors' format) for --geic and the cascade")
-    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import CliError, existing_file, positive_int
-from .predict import add_source_arguments, read_inputs
+from cascadener.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
 
