@@ -5,7 +5,8 @@ Two rules, both equal to seqeval on IOB2 tags (``O``, ``B-<type>``, ``I-<type>``
 ``"lenient"`` (conlleval, seqeval's default mode): a chunk starts at every ``B-X`` and at every
     ``I-X`` that does not continue a chunk of type ``X``; it continues over ``I-X``.
 ``"strict"`` (seqeval ``mode="strict", scheme=IOB2``): a chunk starts only at ``B-X`` and continues
-    over ``I-X``; an ``I-X`` that continues nothing belongs to no chunk.
+    over ``I-X``; an ``I-X`` that continues nothing belongs to no chunk. As in seqeval, ``-`` is
+    stripped from both ends of a type (``B--X`` and ``I-X-`` are type ``X``; only dashes: ``_``).
 
 Chunks never cross sentences. Offsets are token indices, ``end`` exclusive. Decoding maps each
 distinct tag to two characters and finds chunks with one regular expression over the joined corpus,
@@ -88,6 +89,27 @@ def _is_tag(tag: object) -> bool:
     return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and "\n" not in tag))
 
 
+def _first_bad_tag(sequences: Sequence, field: str, first_index: int) -> ValueError:
+    """The error naming the first tag that is not an IOB2 string (unhashable values included)."""
+    for n, seq in enumerate(sequences):
+        i = first_index + n
+        for j, tag in enumerate(seq):
+            if not _is_tag(tag):
+                hint = " (span records need the 'span' config)" if isinstance(tag, dict) else ""
+                return ValueError(
+                    f"sample {i}: {field}[{i}][{j}] is {tag!r} ({type(tag).__name__}); "
+                    f"expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'{hint}"
+                )
+    return ValueError(f"{field}: invalid tags")  # pragma: no cover - only called when a tag is bad
+
+
+def _tag_set(sequences: Sequence, field: str, first_index: int) -> set:
+    try:
+        return set(itertools.chain.from_iterable(sequences))
+    except TypeError:  # an unhashable value (a span dict, a list): name the sample and the field
+        raise _first_bad_tag(sequences, field, first_index) from None
+
+
 def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> set[str]:
     """Raise ``ValueError`` naming the sample and field unless every sample is a list of IOB2 tags.
 
@@ -106,7 +128,7 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
             if not isinstance(seq, (list, tuple)):
                 i = first_index + n
                 raise ValueError(f"sample {i}: {field}[{i}] is {seq!r}; expected a list of IOB2 tags")
-    tags = set(itertools.chain.from_iterable(sequences))
+    tags = _tag_set(sequences, field, first_index)
     for tag in tags:
         if not _is_tag(tag):
             raise _tag_error(sequences, field, tag, first_index)
@@ -123,7 +145,11 @@ def check_pair(predictions: Sequence, references: Sequence, *, first_index: int 
     if not isinstance(predictions, (list, tuple)) or not set(map(type, predictions)) <= {list, tuple}:
         check_sequences(predictions, field="predictions", first_index=first_index)
     differ = map(operator.not_, map(operator.eq, predictions, references))
-    extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
+    try:
+        extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
+    except TypeError:  # unhashable values: the full check names them
+        check_sequences(predictions, field="predictions", first_index=first_index)
+        raise  # pragma: no cover - check_sequences raised
     if not all(map(_is_tag, extra)):
         check_sequences(predictions, field="predictions", first_index=first_index)
     return tags | extra
@@ -144,8 +170,9 @@ def _code_table(
     base = _type_base(types)
     code = {"O": _O}
     for k, name in enumerate(types):
-        code["B-" + name] = "\x01" + chr(base + k)
-        code["I-" + name] = "\x02" + chr(base + k)
+        char = _type_char(k, base)
+        code["B-" + name] = "\x01" + char
+        code["I-" + name] = "\x02" + char
     return code, types
 
 
@@ -154,20 +181,80 @@ def _type_base(types: Sequence[str]) -> int:
     return 3 if len(types) <= 250 else 0x100
 
 
+# Wide type codes skip the surrogates U+D800..U+DFFF (they cannot be encoded): about 1.1 million types.
+_SURROGATES = 0xD800
+_SURROGATE_GAP = 0x800
+_MAX_TYPES = 0x110000 - 0x100 - _SURROGATE_GAP
+
+
+def _type_char(k: int, base: int) -> str:
+    """The one-character code of type number ``k``.
+
+    >>> [hex(ord(_type_char(k, 0x100))) for k in (0, 0xD800 - 0x101, 0xD800 - 0x100)]
+    ['0x100', '0xd7ff', '0xe000']
+    """
+    point = base + k
+    if point >= _SURROGATES:
+        point += _SURROGATE_GAP
+    if point > 0x10FFFF:
+        raise ValueError(f"more than {_MAX_TYPES} distinct entity types in the tags; the tag decoder supports at most that")
+    return chr(point)
+
+
+def _type_index(point: int, base: int) -> int:
+    """The type number of a code point made by :func:`_type_char` (inverse)."""
+    return (point - _SURROGATE_GAP if point >= _SURROGATES else point) - base
+
+
+def _seqeval_strict_names(tags: set[str]) -> dict[str, str]:
+    """Tags whose type seqeval's strict mode reads differently: it strips ``-`` from both ends of the
+    type (``B--X`` and ``B-X-`` are type ``X``; a type of only dashes is ``_``).
+
+    >>> _seqeval_strict_names({"O", "B-X", "I-X-", "B--", "B-a-b"})
+    {'B--': 'B-_', 'I-X-': 'I-X'}
+    """
+    renamed = {}
+    for tag in tags:
+        if tag != "O" and (tag[2] == "-" or tag[-1] == "-"):
+            renamed[tag] = tag[:2] + (tag[2:].strip("-") or "_")
+    return dict(sorted(renamed.items()))
+
+
+def _as_seqeval_strict(
+    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], tags: set[str] | None
+) -> tuple[Sequence[Sequence[str]], Sequence[Sequence[str]], set[str] | None]:
+    """Both sides with seqeval's strict type names (unchanged, and not copied, in the usual case)."""
+    if tags is None:
+        tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
+    renamed = _seqeval_strict_names(tags)
+    if not renamed:
+        return predictions, references, tags
+    get = renamed.get
+
+    def rename(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
+        return [[get(tag, tag) for tag in seq] for seq in sequences]
+
+    return rename(predictions), rename(references), {get(tag, tag) for tag in tags}
+
+
 def decode_pair(
     predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str
 ) -> tuple[DecodedTags, DecodedTags]:
     """Decode both sides with one shared code table (inputs already checked)."""
     if rule not in RULES:
         raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
-    code, types = _code_table(predictions, references)
+    tags = None
+    if rule == "strict":
+        predictions, references, tags = _as_seqeval_strict(predictions, references, None)
+    code, types = _code_table(predictions, references, tags)
     starts = [0, *itertools.accumulate(len(seq) + 1 for seq in references)][:-1]
     pattern = _CHUNK[rule]
     out = []
     for sequences in (predictions, references):
         flat = _encode(sequences, code)
         base = _type_base(types)
-        chunks = [(m.start() >> 1, m.end() >> 1, types[ord(m.group(1)) - base]) for m in pattern.finditer(flat)]
+        chunks = [(m.start() >> 1, m.end() >> 1, types[_type_index(ord(m.group(1)), base)])
+                  for m in pattern.finditer(flat)]
         out.append(DecodedTags(chunks=chunks, starts=starts))
     return out[0], out[1]
 
@@ -215,6 +302,8 @@ def count_exact(
         >>> dict(c.tp), dict(c.pred), dict(c.gold), c.extraction_tp
         ({'PER': 1}, {'PER': 1, 'LOC': 1}, {'PER': 1, 'LOC': 1}, 1)
     """
+    if rule == "strict":
+        predictions, references, tags = _as_seqeval_strict(predictions, references, tags)
     same = list(map(operator.eq, predictions, references))
     differ = list(map(operator.not_, same))
     same_types = Counter(chunk_types(list(itertools.compress(references, same)), rule=rule))
@@ -251,7 +340,10 @@ def _count_encoded(flat_pred: str, flat_gold: str, types: Sequence[str], *, rule
     def chunks(flat: str) -> tuple:
         codes = np.frombuffer(flat.encode(width), dtype=dtype)
         prefix = codes[0::2]
-        kind = codes[1::2].astype(np.int64) - base  # type index, negative for "O"
+        kind = codes[1::2].astype(np.int64)
+        if base >= 0x100:  # wide codes skip the surrogates (see _type_char)
+            kind[kind >= _SURROGATES] -= _SURROGATE_GAP
+        kind -= base  # type index, negative for "O"
         inside = prefix != 0
         cont = np.zeros(len(prefix) + 1, dtype=bool)
         cont[1:-1] = (prefix[1:] == 2) & inside[:-1] & (kind[1:] == kind[:-1])

@@ -2,7 +2,8 @@
 
 ``end`` is an exclusive character offset, so ``text == sentence[start:end]``. An entity that could
 not be placed in its sentence has ``start == end == -1`` and is matched by text only. Extra keys
-(the dataset's ``path``, the pipeline's ``score``) are ignored. Every defect raises ``ValueError``
+(the dataset's ``path``, the pipeline's ``score``) are ignored. Offsets may be any integer type
+but ``bool`` (numpy's ``int64`` from tokenizer output included). Every defect raises ``ValueError``
 naming the sample index and the field.
 
 The checks run column-wise with C-level builtins (``map``, ``zip``, ``set``); only when one fails
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import numbers
 import operator
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -81,6 +83,11 @@ def _columns(flat: list[tuple]) -> tuple[list, list, list, list]:
     return tuple(list(map(operator.itemgetter(k), flat)) for k in range(4))  # type: ignore[return-value]
 
 
+def _integral_types(types: set[type]) -> bool:
+    """Whether every type is an integer type other than ``bool`` (numpy's int64, int32, ... included)."""
+    return all(issubclass(t, numbers.Integral) and not issubclass(t, bool) for t in types)
+
+
 def _fail(i: int, where: str, message: str) -> ValueError:
     return ValueError(f"sample {i}: {where} {message}")
 
@@ -97,8 +104,9 @@ def _check_one(record: object, i: int, j: int, field: str, sentence: str | None)
         if not isinstance(value, str) or not value:
             raise _fail(i, f"{where}[{key!r}]", f"is {value!r} ({type(value).__name__}); expected a non-empty string")
     for key, value in (("start", start), ("end", end)):
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
             raise _fail(i, f"{where}[{key!r}]", f"is {value!r} ({type(value).__name__}); expected an int")
+    start, end = int(start), int(end)
     if start == -1 and end == -1:
         return (-1, -1, label, text)
     if not 0 <= start < end:
@@ -150,9 +158,12 @@ def check_samples(
         flat = None
     if flat is not None:
         starts, ends, labels, texts = _columns(flat)
+        offset_types = set(map(type, starts)) | set(map(type, ends))
+        if not offset_types <= {int} and _integral_types(offset_types):  # numpy integers, from tokenizers
+            starts, ends = list(map(int, starts)), list(map(int, ends))
+            offset_types = {int}
         types_ok = (
-            set(map(type, starts)) <= {int}
-            and set(map(type, ends)) <= {int}
+            offset_types <= {int}
             and set(map(type, labels)) <= {str}
             and set(map(type, texts)) <= {str}
         )
