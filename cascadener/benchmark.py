@@ -383,30 +383,33 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
                                   "cascade_entities": cascade, "references": record["entities"]},
                                  ensure_ascii=False) + "\n")
     timings["total_seconds"] = time.perf_counter() - started
+    model_id = None if model_info.get("trained") is False else "cascadener-tiny-dynamicner"
+    if options.base_model is not None and model_info.get("trained"):
+        model_id = f"cascadener-{Path(options.base_model).name}-dynamicner"
     results = hub.RunResults(
         run_id=hub.new_run_id(),
         created_at=hub.now_iso(),
-        model=model_info | {"base_model": options.base_model},
-        dataset=test.description | {"pretty_name": "DynamicNER"},
+        model=model_info | {"id": model_id or extractor, "revision": hub.model_revision(extractor, classifier),
+                            "base_model": options.base_model},
+        dataset=test.description | {"id": "dynamicner", "languages": list(options.languages),
+                                    "pretty_name": "DynamicNER"},
         metric={"name": "dynamicner_f1", "version": metric_version, "matching": "strict"},
         prompt={"template": options.template, "hash": prompt_hash(template=options.template)},
         metrics=flat_metrics(scores),
-        pipeline={"classification": options.classification, "batch_size": options.batch_size,
+        scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
+                for column in COLUMNS if column in scores},
+        pipeline={"backend": "transformers", "method": f"cascadener-{options.classification}",
+                  "classification": options.classification, "batch_size": options.batch_size,
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in GRANULARITY_LEVELS.items()}},
                   "languages": list(options.languages), "max_train": options.max_train,
                   "max_test": options.max_test},
         counts=predictions.stats | {key: round(value, 2) for key, value in timings.items()},
     )
-    paths["results"] = output_dir / "results.json"
-    paths["results"].write_text(results.to_json(), encoding="utf-8")
-    model_id = None if model_info.get("trained") is False else "cascadener-tiny-dynamicner"
-    if options.base_model is not None and model_info.get("trained"):
-        model_id = f"cascadener-{Path(options.base_model).name}-dynamicner"
+    paths["results"] = results.save(output_dir / "results.json")
     paths["card"], paths["run_json"] = hub.write_dry_run(results, output_dir, model_id=model_id,
-                                                         metric_keys=[k for k in CARD_METRICS if k in results.metrics])
-    with paths["card"].open("a", encoding="utf-8") as card:
-        card.write(card_section(table, test, model_info))
+                                                         metric_keys=[k for k in CARD_METRICS if k in results.metrics],
+                                                         appendix=card_section(table, test, model_info))
     paths["plot"] = plot_per_label_f1(scores["dynamic"], output_dir / "per_label_f1.png",
                                       title=f"DynamicNER test ({test.description['config']}), dynamic lists: "
                                             "per-label F1 (support)")

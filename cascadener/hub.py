@@ -1,143 +1,137 @@
-"""Results JSON, model card ``model-index`` and publishing to the Hugging Face Hub.
+"""Publishing a run's results to the Hugging Face Hub: eval results, model card, results dataset.
 
-One evaluation run = one results JSON (:class:`RunResults`): the scores plus what is needed to
-reproduce and compare them (models, dataset name/config/split/revision, metric name/version and
-matching mode, prompt template and :func:`cascadener.prompts.prompt_hash`, pipeline options, counts).
+One evaluation run = one results JSON (:class:`cascadener.results.RunResults`, validated against
+the shipped schema). Publishing (:func:`push_results`) writes, with huggingface_hub's own types:
 
-Publishing (:func:`push_results`):
-
-- the model repo's card gets the scores in its ``model-index``, through huggingface_hub's
-  :class:`~huggingface_hub.EvalResult` and :func:`~huggingface_hub.metadata_update` (which merges
-  with results already there);
-- the results dataset repo gets ``results/<run_id>.json`` (one file per run, never overwritten)
-  via :meth:`~huggingface_hub.HfApi.upload_file`.
+- ``.eval_results/dynamicner.yaml`` in the model repo: one
+  :class:`~huggingface_hub.EvalResultEntry` per benchmark task the run covers (serialised with
+  :func:`~huggingface_hub.eval_result_entries_to_yaml`). The Hub collects these files into the
+  leaderboard of the benchmark dataset (``--benchmark-id``, the exported dataset with its
+  ``eval.yaml``). ``value`` is the task's **strict micro-F1 in percent** (0-100, two decimals);
+  ``notes`` carries matching, prompt hash, backend, method, metric version and run id; with
+  ``create_pr=True`` the file arrives as a pull request (a "community" result);
+- the legacy ``model-index`` of the model card (:class:`~huggingface_hub.EvalResult` via
+  :func:`~huggingface_hub.metadata_update`), whose ``dataset.type`` is the benchmark id;
+- ``results/<run_id>.json`` in the results dataset repo (one file per run, never overwritten).
 
 The token is never an argument: huggingface_hub reads it from ``HF_TOKEN`` or the stored
-``hf auth login``; this module never writes or prints it. :func:`write_dry_run` renders the
-same card (:class:`~huggingface_hub.ModelCard`) and JSON to a local folder instead.
+``hf auth login``; this module never writes or prints it. :func:`write_dry_run` and
+:func:`write_eval_results` write the same files to a local folder instead, atomically.
 
 Example:
     >>> results = RunResults(run_id="r1", created_at="2026-01-01T00:00:00+00:00",
-    ...     model={"extractor": "me/ext", "classifier": "me/ext"},
-    ...     dataset={"name": "dynamicner", "config": "en", "split": "test", "revision": "abc"},
+    ...     model={"id": "me/ext", "revision": "unknown", "extractor": "me/ext", "classifier": "me/ext"},
+    ...     dataset={"id": "dynamicner", "config": "en", "split": "test", "revision": "abc", "languages": ["en"]},
     ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"},
-    ...     prompt={"template": "released", "hash": "0123456789ab"}, metrics={"f1": 0.5, "precision": 0.4})
-    >>> [(r.metric_type, r.metric_value, r.dataset_revision) for r in eval_results(results)]
-    [('precision', 0.4, 'abc'), ('f1', 0.5, 'abc')]
+    ...     prompt={"template": "released", "hash": "0123456789ab"}, metrics={"f1": 0.5, "precision": 0.4,
+    ...     "recall": 0.6}, scores={"dynamic-en": {"f1": 0.5, "precision": 0.4, "recall": 0.6, "languages": {"en": 0.5}}},
+    ...     pipeline={"backend": "transformers", "method": "cascadener-generative"})
+    >>> [(r.metric_type, r.metric_value, r.dataset_type) for r in eval_results(results, benchmark_id="me/DynamicNER")]
+    [('precision', 0.4, 'me/DynamicNER'), ('recall', 0.6, 'me/DynamicNER'), ('f1', 0.5, 'me/DynamicNER')]
+    >>> entries, skipped = eval_result_entries(results, benchmark_id="me/DynamicNER", tasks=["dynamic-en"])
+    >>> [(e.task_id, e.value) for e in entries], skipped
+    ([('dynamic-en', 50.0)], [])
 """
 
 from __future__ import annotations
 
-import json
+import math
 import re
-import uuid
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
+
+from dynamicner_data.atomic import atomic_path, atomic_write_text
+
+from .results import (
+    GRANULARITIES,
+    RESULTS_SCHEMA,
+    ResultsError,
+    RunResults,
+    dataset_section,
+    evaluation_task,
+    load_results,
+    model_revision,
+    new_run_id,
+    now_iso,
+    task_id,
+    task_scores,
+)
 
 __all__ = [
     "RESULTS_SCHEMA",
     "DEFAULT_METRIC_KEYS",
+    "EVAL_RESULTS_PATH",
     "RunResults",
+    "ResultsError",
     "new_run_id",
-    "eval_results",
-    "model_card",
-    "write_dry_run",
-    "push_results",
+    "now_iso",
     "load_results",
+    "model_revision",
+    "evaluation_task",
+    "dataset_section",
+    "task_id",
+    "task_scores",
+    "check_publishable",
+    "eval_results",
+    "eval_result_entries",
+    "eval_results_yaml",
+    "model_card",
+    "results_url",
+    "write_dry_run",
+    "write_eval_results",
+    "push_results",
 ]
 
-RESULTS_SCHEMA = "cascadener-results/1"
-REQUIRED_SECTIONS = ("model", "dataset", "metric", "prompt", "metrics")
 #: Scores published to ``model-index`` by default (those present in a run's metrics).
 DEFAULT_METRIC_KEYS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1", "extraction_f1", "hierarchical_f1",
                                         "f1_ci_low", "f1_ci_high")
-_RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+#: Where the Hub looks for eval results in a model repo (any ``.eval_results/*.yaml``); ours.
+EVAL_RESULTS_PATH = ".eval_results/dynamicner.yaml"
+_TASK = re.compile(r"^(?P<granularity>dynamic|coarse|medium|fine)(?:-(?P<lang>[a-z]{2,3})|\[(?P<langs>[a-z+]+)\])?$")
 
 
-def new_run_id(now: datetime | None = None) -> str:
-    """A sortable unique id: UTC time stamp + random suffix, e.g. ``20260101T120000Z-1a2b3c4d``."""
-    now = now or datetime.now(timezone.utc)
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class RunResults:
-    """The results JSON of one run (see module doc); ``metrics`` is a flat dict of floats."""
-
-    run_id: str
-    created_at: str
-    model: dict[str, Any]
-    dataset: dict[str, Any]
-    metric: dict[str, Any]
-    prompt: dict[str, Any]
-    metrics: dict[str, float]
-    pipeline: dict[str, Any] = field(default_factory=dict)
-    counts: dict[str, Any] = field(default_factory=dict)
-    schema: str = RESULTS_SCHEMA
-
-    def __post_init__(self) -> None:
-        if not _RUN_ID.match(self.run_id):
-            raise ValueError(f"run_id {self.run_id!r} may only use letters, digits, '.', '_' and '-'")
-        for key, value in self.metrics.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ValueError(f"metrics[{key!r}] is {value!r}: metrics must be numbers")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-
-def load_results(path: str | Path) -> RunResults:
-    """Read a results JSON written by ``cascadener evaluate``; errors name the file and the field."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"results file {path} does not exist") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"results file {path} is not valid UTF-8 JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"results file {path}: expected a JSON object")
-    if data.get("schema") != RESULTS_SCHEMA:
-        raise ValueError(f"results file {path}: field 'schema' is {data.get('schema')!r}, expected {RESULTS_SCHEMA!r}")
-    missing = [key for key in ("run_id", "created_at", *REQUIRED_SECTIONS) if key not in data]
-    if missing:
-        raise ValueError(f"results file {path}: missing field(s) {', '.join(missing)}")
-    for key in (*REQUIRED_SECTIONS, "pipeline", "counts"):
-        if key in data and not isinstance(data[key], dict):
-            raise ValueError(f"results file {path}: field {key!r} must be an object, got {type(data[key]).__name__}")
-    known = {f for f in RunResults.__dataclass_fields__}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"results file {path}: unknown field(s) {', '.join(unknown)}")
-    try:
-        return RunResults(**data)
-    except ValueError as error:
-        raise ValueError(f"results file {path}: {error}") from None
-
-
-def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = None) -> list:
-    """One :class:`huggingface_hub.EvalResult` per headline score (:data:`DEFAULT_METRIC_KEYS` present
-    in the results), or per key of ``metric_keys``."""
-    from huggingface_hub import EvalResult
-
+def check_publishable(results: RunResults, *, metric_keys: Sequence[str] | None = None, where: str = "results") -> None:
+    """Refuse what must not reach a model card: no scores, NaN/infinite or missing headline scores."""
+    if not results.metrics:
+        raise ResultsError(f"{where}: field 'metrics' is empty: nothing to publish")
+    if not results.scores:
+        raise ResultsError(f"{where}: field 'scores' is empty: nothing to publish")
     keys = list(metric_keys) if metric_keys is not None else [k for k in DEFAULT_METRIC_KEYS if k in results.metrics]
+    if not keys:
+        raise ResultsError(f"{where}: field 'metrics' holds none of the headline scores "
+                           f"({', '.join(DEFAULT_METRIC_KEYS)})")
     missing = [k for k in keys if k not in results.metrics]
     if missing:
-        raise ValueError(f"metric(s) {', '.join(missing)} not in the results (have: {', '.join(results.metrics)})")
+        raise ResultsError(f"metric(s) {', '.join(missing)} not in the results (have: {', '.join(results.metrics)})")
+    for key in keys:
+        if not math.isfinite(float(results.metrics[key])):
+            raise ResultsError(f"{where}: field 'metrics/{key}' is {results.metrics[key]!r}: refusing to publish a "
+                               "non-finite score")
+    for task, score in results.scores.items():
+        for name in ("f1", "precision", "recall"):
+            value = score.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ResultsError(f"{where}: field 'scores/{task}/{name}' is {value!r}: refusing to publish it")
+
+
+def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = None,
+                 benchmark_id: str | None = None) -> list:
+    """One legacy :class:`huggingface_hub.EvalResult` per headline score (:data:`DEFAULT_METRIC_KEYS`
+    present in the results, or ``metric_keys``); ``dataset_type`` is ``benchmark_id`` when given."""
+    from huggingface_hub import EvalResult
+
+    check_publishable(results, metric_keys=metric_keys)
+    keys = list(metric_keys) if metric_keys is not None else [k for k in DEFAULT_METRIC_KEYS if k in results.metrics]
     dataset = results.dataset
     metric_args = {"matching": results.metric.get("matching"), "prompt_hash": results.prompt.get("hash"),
                    "metric_version": results.metric.get("version")}
+    dataset_type = benchmark_id or str(dataset.get("id") or dataset.get("name", "dynamicner"))
     return [
         EvalResult(
             task_type="token-classification",
             task_name="Named Entity Recognition",
-            dataset_type=str(dataset.get("name", "dynamicner")),
-            dataset_name=str(dataset.get("pretty_name") or dataset.get("name", "dynamicner")),
+            dataset_type=dataset_type,
+            dataset_name=str(dataset.get("pretty_name") or "DynamicNER"),
             dataset_config=dataset.get("config"),
             dataset_split=dataset.get("split"),
             dataset_revision=dataset.get("revision"),
@@ -151,25 +145,99 @@ def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = Non
     ]
 
 
+def _expanded_scores(results: RunResults) -> dict[str, float]:
+    """Task id -> F1 (fraction) for every task the run covers, per-language views included."""
+    out: dict[str, float] = {}
+    for name, score in results.scores.items():
+        out[name] = float(score["f1"])
+        match = _TASK.match(name)
+        if match is None or match.group("lang"):
+            continue
+        for language, value in score.get("languages", {}).items():
+            out.setdefault(task_id(language, match.group("granularity")), float(value))
+    return out
+
+
+def notes(results: RunResults, task: str | None = None) -> str:
+    """The ``notes`` of an eval result: how the number was obtained, as ``key=value`` pairs.
+
+    >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={},
+    ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"}, prompt={"hash": "ab"},
+    ...     metrics={}, pipeline={"backend": "transformers", "method": "cascadener-generative"})
+    >>> notes(r, "dynamic-en")
+    'task=dynamic-en; matching=strict; prompt_hash=ab; backend=transformers; method=cascadener-generative; metric=dynamicner_f1 0.1.0; run=r'
+    """
+    return ((f"task={task}; " if task else "") + f"matching={results.metric.get('matching')}; prompt_hash={results.prompt.get('hash')}; "
+            f"backend={results.pipeline.get('backend')}; method={results.pipeline.get('method')}; "
+            f"metric={results.metric.get('name')} {results.metric.get('version')}; run={results.run_id}")
+
+
+def results_url(results_repo: str | None, run_id: str) -> str | None:
+    """The Hub address of ``results/<run_id>.json`` in the results dataset repo."""
+    if results_repo is None:
+        return None
+    return f"https://huggingface.co/datasets/{results_repo}/blob/main/results/{run_id}.json"
+
+
+def eval_result_entries(results: RunResults, *, benchmark_id: str, tasks: Iterable[str],
+                        dataset_revision: str | None = None, results_repo: str | None = None) -> tuple[list, list[str]]:
+    """``(entries, skipped)``: one :class:`huggingface_hub.EvalResultEntry` per task of ``tasks`` (the
+    benchmark's ``eval.yaml`` task ids) that the run covers; ``skipped`` lists the run's tasks the
+    benchmark does not declare. ``value`` is the strict micro-F1 in percent."""
+    from huggingface_hub import EvalResultEntry
+
+    check_publishable(results)
+    limit = results.dataset.get("limit_per_language")
+    if limit is not None:
+        raise ResultsError(f"run {results.run_id} scored only the first {limit} test sentence(s) per language "
+                           "(--max-test): only runs on the whole test split can be published to a benchmark")
+    declared = list(tasks)
+    covered = _expanded_scores(results)
+    entries = [
+        EvalResultEntry(
+            dataset_id=benchmark_id,
+            task_id=name,
+            value=round(100.0 * covered[name], 2),
+            dataset_revision=dataset_revision,
+            date=results.created_at,
+            source_url=results_url(results_repo, results.run_id),
+            source_name="CascadeNER results JSON" if results_repo else None,
+            notes=notes(results, name),
+        )
+        for name in declared if name in covered
+    ]
+    skipped = [name for name in covered if name not in declared]
+    return entries, skipped
+
+
+def eval_results_yaml(entries: Sequence) -> str:
+    """The text of a ``.eval_results/*.yaml`` file (huggingface_hub's serialisation, then YAML)."""
+    import yaml
+    from huggingface_hub import eval_result_entries_to_yaml
+
+    return yaml.safe_dump(eval_result_entries_to_yaml(list(entries)), sort_keys=False, allow_unicode=True)
+
+
 def _model_name(results: RunResults, model_id: str | None) -> str:
-    return model_id or str(results.model.get("extractor", "cascadener"))
+    return model_id or str(results.model.get("id") or results.model.get("extractor") or "cascadener")
 
 
-def model_card(results: RunResults, *, model_id: str | None = None, metric_keys: Sequence[str] | None = None):
+def model_card(results: RunResults, *, model_id: str | None = None, metric_keys: Sequence[str] | None = None,
+               benchmark_id: str | None = None):
     """A :class:`huggingface_hub.ModelCard` whose YAML ``model-index`` carries the run's scores."""
     from huggingface_hub import ModelCard, ModelCardData
 
     name = _model_name(results, model_id)
     data = ModelCardData(
         model_name=name,
-        eval_results=eval_results(results, metric_keys=metric_keys),
+        eval_results=eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id),
         library_name="transformers",
         pipeline_tag="text-generation",
         tags=["named-entity-recognition", "cascadener", "dynamicner"],
-        datasets=[str(results.dataset.get("name", "dynamicner"))],
+        datasets=[benchmark_id or str(results.dataset.get("id") or results.dataset.get("name", "dynamicner"))],
     )
     description = (
-        f"CascadeNER model evaluated on {results.dataset.get('name')} "
+        f"CascadeNER model evaluated on {results.dataset.get('id') or results.dataset.get('name')} "
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
         f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}."
     )
@@ -196,30 +264,61 @@ Scored with `cascadener evaluate`; published with `cascadener push-results`.
 """
 
 
+def _prepare_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} exists and is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def write_dry_run(results: RunResults, output_dir: str | Path, *, model_id: str | None = None,
-                  metric_keys: Sequence[str] | None = None) -> tuple[Path, Path]:
-    """Write ``README.md`` (the card) and ``results/<run_id>.json`` under ``output_dir``; return both paths."""
+                  metric_keys: Sequence[str] | None = None, benchmark_id: str | None = None,
+                  appendix: str = "") -> tuple[Path, Path]:
+    """Write ``README.md`` (the card, ``appendix`` added to its text) and ``results/<run_id>.json`` under
+    ``output_dir`` (each atomically); return both paths."""
     output_dir = Path(output_dir)
-    (output_dir / "results").mkdir(parents=True, exist_ok=True)
-    card_path = output_dir / "README.md"
-    model_card(results, model_id=model_id, metric_keys=metric_keys).save(card_path)
-    json_path = output_dir / "results" / f"{results.run_id}.json"
-    json_path.write_text(results.to_json(), encoding="utf-8")
+    card = model_card(results, model_id=model_id, metric_keys=metric_keys, benchmark_id=benchmark_id)
+    _prepare_folder(output_dir)
+    _prepare_folder(output_dir / "results")
+    card_path = atomic_write_text(output_dir / "README.md", str(card) + appendix)
+    json_path = results.save(output_dir / "results" / f"{results.run_id}.json")
     return card_path, json_path
 
 
+def write_eval_results(entries: Sequence, output_dir: str | Path) -> Path:
+    """Write ``.eval_results/dynamicner.yaml`` under ``output_dir`` atomically; return its path."""
+    target = Path(output_dir) / EVAL_RESULTS_PATH
+    _prepare_folder(target.parent)
+    with atomic_path(target) as partial:
+        partial.write_text(eval_results_yaml(entries), encoding="utf-8")
+    return target
+
+
 def push_results(results: RunResults, *, model_id: str, results_repo: str | None = None,
-                 metric_keys: Sequence[str] | None = None, create_results_repo: bool = True) -> dict[str, str]:
-    """Publish: ``model-index`` of ``model_id`` via ``metadata_update``; ``results/<run_id>.json`` to the
-    ``results_repo`` dataset. Authentication: ``HF_TOKEN`` or the stored login (never passed here)."""
+                 metric_keys: Sequence[str] | None = None, create_results_repo: bool = True,
+                 benchmark_id: str | None = None, entries: Sequence = (), create_pr: bool = False) -> dict[str, str]:
+    """Publish: ``model-index`` of ``model_id`` via ``metadata_update`` (``dataset.type`` = ``benchmark_id``),
+    ``entries`` as ``.eval_results/dynamicner.yaml`` to the model repo (a pull request with ``create_pr``),
+    ``results/<run_id>.json`` to the ``results_repo`` dataset. Authentication: ``HF_TOKEN`` or the stored
+    login (never passed here)."""
     from huggingface_hub import HfApi, metadata_update
     from huggingface_hub.repocard_data import eval_results_to_model_index
 
-    index = eval_results_to_model_index(_model_name(results, model_id), eval_results(results, metric_keys=metric_keys))
-    out = {"model_card": metadata_update(model_id, {"model-index": index}, repo_type="model",
-                                         commit_message=f"Add CascadeNER results {results.run_id}")}
-    if results_repo is not None:
+    index = eval_results_to_model_index(_model_name(results, model_id),
+                                        eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id))
+    message = f"Add CascadeNER results {results.run_id}"
+    update = {"repo_type": "model", "commit_message": message}
+    if create_pr:
+        update["create_pr"] = True
+    out = {"model_card": metadata_update(model_id, {"model-index": index}, **update)}
+    api = None
+    if entries:
         api = HfApi()
+        info = api.upload_file(path_or_fileobj=eval_results_yaml(entries).encode("utf-8"),
+                               path_in_repo=EVAL_RESULTS_PATH, repo_id=model_id, repo_type="model",
+                               commit_message=message, create_pr=create_pr)
+        out["eval_results"] = str(getattr(info, "pr_url", None) or getattr(info, "commit_url", info))
+    if results_repo is not None:
+        api = api or HfApi()
         if create_results_repo:
             api.create_repo(results_repo, repo_type="dataset", exist_ok=True)
         info = api.upload_file(
@@ -233,5 +332,4 @@ def push_results(results: RunResults, *, model_id: str, results_repo: str | None
     return out
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+__all__ += ["GRANULARITIES", "notes"]

@@ -252,7 +252,7 @@ def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, caps
     assert main(["evaluate", str(output), "-o", str(tmp_path / "results.json")]) == 0
     card_dir = tmp_path / "card"
     assert main(["push-results", str(tmp_path / "results.json"), "--model-id", "me/tiny-cascadener",
-                 "--results-repo", "me/results", "--dry-run", "--output-dir", str(card_dir)]) == 0
+                 "--benchmark-id", "me/DynamicNER", "--results-repo", "me/results", "--dry-run", "--output-dir", str(card_dir)]) == 0
     captured = capsys.readouterr()
     from huggingface_hub import ModelCard
 

@@ -18,12 +18,13 @@ def _results(**overrides):
     fields = dict(
         run_id="20260101T000000Z-abcdef12",
         created_at="2026-01-01T00:00:00+00:00",
-        model={"extractor": "me/ext", "classifier": "me/cls"},
-        dataset={"name": "dynamicner", "config": "de", "split": "test", "revision": "builder-123"},
+        model={"id": "me/ext", "revision": "unknown", "extractor": "me/ext", "classifier": "me/cls"},
+        dataset={"id": "dynamicner", "config": "de", "split": "test", "revision": "builder-123", "languages": ["de"]},
         metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"},
         prompt={"template": "released", "hash": "0123456789ab"},
         metrics={"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "label/city/f1": 0.5, "num_references": 8.0},
-        pipeline={"classification": "constrained"},
+        scores={"dynamic-de": {"f1": 1 / 3, "precision": 0.5, "recall": 0.25, "languages": {"de": 1 / 3}}},
+        pipeline={"backend": "transformers", "method": "cascadener-constrained", "classification": "constrained"},
         counts={"sentences": 4},
     )
     fields.update(overrides)
@@ -138,7 +139,8 @@ def test_cli_push_offline_fails_cleanly_without_leaking_the_token(tmp_path, monk
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = tmp_path / "r.json"
     path.write_text(_results().to_json(), encoding="utf-8")
-    code = main(["push-results", str(path), "--model-id", "me/model", "--results-repo", "me/results"])
+    code = main(["push-results", str(path), "--model-id", "me/model", "--benchmark-id", "me/DynamicNER",
+                 "--results-repo", "me/results"])
     captured = capsys.readouterr()
     assert code == 2 and "publishing failed" in captured.err
     assert SECRET not in captured.out + captured.err
@@ -147,12 +149,12 @@ def test_cli_push_offline_fails_cleanly_without_leaking_the_token(tmp_path, monk
 def test_cli_push_results_bad_arguments(tmp_path, capsys):
     path = tmp_path / "r.json"
     path.write_text(_results().to_json(), encoding="utf-8")
-    assert main(["push-results", str(path), "--model-id", "me/model", "--dry-run"]) == 2
+    assert main(["push-results", str(path), "--model-id", "me/model", "--benchmark-id", "me/b", "--dry-run"]) == 2
     assert capsys.readouterr().err == "cascadener push-results: error: --dry-run needs --output-dir\n"
-    assert main(["push-results", str(tmp_path / "none.json"), "--model-id", "me/m", "--dry-run",
+    assert main(["push-results", str(tmp_path / "none.json"), "--model-id", "me/m", "--benchmark-id", "me/b", "--dry-run",
                  "--output-dir", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["push-results", str(path), "--model-id", "me/m", "--metrics", "bleu", "--dry-run",
+    assert main(["push-results", str(path), "--model-id", "me/m", "--benchmark-id", "me/b", "--metrics", "bleu", "--dry-run",
                  "--output-dir", str(tmp_path / "o")]) == 2
     assert "bleu" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -194,20 +194,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{missing} reference sentence(s) had no prediction and were scored as empty", file=sys.stderr)
 
     options = meta.get("options", {})
-    dataset = dict(source or meta.get("source", {}))
+    description = dict(source or meta.get("source", {}))
+    run_languages = sorted({row.language for row in rows if row.language})
+    task = hub.evaluation_task(description, run_languages)
+    extractor = options.get("extractor")
+    classifier = options.get("classifier") or extractor
     results = hub.RunResults(
         run_id=hub.new_run_id(),
         created_at=hub.now_iso(),
-        model={"extractor": options.get("extractor"), "classifier": options.get("classifier") or options.get("extractor")},
-        dataset=dataset,
+        model={"id": str(extractor or "unknown"), "revision": hub.model_revision(extractor, classifier),
+               "extractor": extractor, "classifier": classifier},
+        dataset=hub.dataset_section(description, run_languages),
         metric={"name": "dynamicner_f1", "version": dynamicner_f1.__version__, "matching": args.matching,
                 "hierarchical": bool(args.hierarchical), "bootstrap": args.bootstrap},
         prompt={"template": options.get("template"), "hash": options.get("prompt_hash")},
-        pipeline={key: value for key, value in options.items() if key not in ("prompt_hash", "template")},
+        pipeline={"backend": options.get("backend") or "transformers",
+                  "method": f"cascadener-{options.get('classification') or 'generative'}",
+                  **{key: value for key, value in options.items() if key not in ("prompt_hash", "template")}},
         metrics=metrics,
+        scores={task: hub.task_scores(metrics)},
         counts={"sentences": len(rows), "missing_predictions": missing, **meta.get("stats", {})},
     )
     output = Path(args.output) if args.output else path.with_name(path.stem + ".results.json")
-    output.write_text(results.to_json(), encoding="utf-8")
+    results.save(output)
     print(f"\nsaved {output}", file=sys.stderr)
     return 0

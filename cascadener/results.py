@@ -1,0 +1,317 @@
+"""The results JSON of one evaluation run: a versioned schema, its dataclass, checks and task ids.
+
+Every run (``cascadener evaluate``, ``cascadener run``) writes one results JSON. Its shape is the
+JSON Schema shipped with the package (``cascadener/schemas/results-2.schema.json``, version
+:data:`RESULTS_SCHEMA`): model id and revision, backend and method, dataset id, revision, config,
+split and languages, metric name, version and matching, prompt hash, scores per task and per
+language, the scorer's flat metrics, counts and ``created_at``. :func:`load_results` validates a
+file against it with ``jsonschema`` and refuses malformed or incompatible files with an error
+naming the file and the field; non-finite numbers (NaN, infinity) are refused too.
+
+Task ids follow the benchmark's ``eval.yaml`` (:mod:`dynamicner_data.eval_yaml`): ``dynamic``
+(every language, per-sample type lists), ``dynamic-<lang>``, ``coarse`` / ``medium`` / ``fine``
+and ``<granularity>-<lang>``. A run on some but not all languages gets a local id such as
+``dynamic[en+ja]``, which the leaderboard ranks but the Hub benchmark does not know.
+
+Example:
+    >>> task_id("all", "dynamic"), task_id("de", "dynamic"), task_id("de", "fine"), task_id("en+ja", "coarse")
+    ('dynamic', 'dynamic-de', 'fine-de', 'coarse[en+ja]')
+    >>> task_scores({"f1": 0.5, "precision": 0.4, "recall": 0.6, "language/en/f1": 0.5})
+    {'f1': 0.5, 'precision': 0.4, 'recall': 0.6, 'languages': {'en': 0.5}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dynamicner_data.atomic import atomic_write_text
+
+__all__ = [
+    "RESULTS_SCHEMA",
+    "RunResults",
+    "ResultsError",
+    "load_results",
+    "validate_results",
+    "results_schema",
+    "task_id",
+    "task_scores",
+    "model_revision",
+    "evaluation_task",
+    "dataset_section",
+    "new_run_id",
+    "now_iso",
+]
+
+RESULTS_SCHEMA = "cascadener-results/2"
+SCHEMA_FILE = "results-2.schema.json"
+GRANULARITIES: tuple[str, ...] = ("dynamic", "coarse", "medium", "fine")
+_RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class ResultsError(ValueError):
+    """A results JSON that is malformed, of another schema version, or not publishable."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable unique id: UTC time stamp + random suffix, e.g. ``20260101T120000Z-1a2b3c4d``."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 with an offset, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def task_id(languages: str, granularity: str) -> str:
+    """The task id of a scored view: ``languages`` is ``all``, one code, or codes joined by ``+``."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"unknown granularity {granularity!r}; expected one of {', '.join(GRANULARITIES)}")
+    if languages == "all":
+        return granularity
+    if "+" in languages:
+        return f"{granularity}[{languages}]"
+    return f"{granularity}-{languages}"
+
+
+def task_scores(metrics: dict[str, float], *, prefix: str = "") -> dict[str, Any]:
+    """The ``scores`` entry of one task from the scorer's flat dict (keys under ``prefix``)."""
+    languages = {}
+    start = f"{prefix}language/"
+    for key, value in metrics.items():
+        if key.startswith(start) and key.endswith("/f1"):
+            languages[key[len(start):-len("/f1")]] = float(value)
+    return {"f1": float(metrics[f"{prefix}f1"]), "precision": float(metrics[f"{prefix}precision"]),
+            "recall": float(metrics[f"{prefix}recall"]), "languages": dict(sorted(languages.items()))}
+
+
+def model_revision(extractor: str | None, classifier: str | None = None) -> str:
+    """The revision of the extractor, and ``+`` the classifier's when it is another model.
+
+    >>> model_revision(None)
+    'unknown'
+    """
+    first = _one_revision(extractor)
+    if classifier is None or classifier == extractor:
+        return first
+    return f"{first}+{_one_revision(classifier)}"
+
+
+def _one_revision(model: str | None) -> str:
+    """What identifies a model's weights: the Hub commit sha of a cached Hub model, or
+    ``local-<sha256 prefix>`` of a local folder's config and weight files, else ``unknown``."""
+    if not model:
+        return "unknown"
+    path = Path(model)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        names = ("config.json", "adapter_config.json", "tokenizer.json", "generation_config.json")
+        files = sorted(p for p in path.iterdir() if p.is_file() and (
+            p.name in names or p.suffix in (".safetensors", ".bin", ".pt")))
+        if not files:
+            return "unknown"
+        for file in files:
+            digest.update(file.name.encode() + b"\0")
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return f"local-{digest.hexdigest()[:16]}"
+    if model.count("/") == 1 and not path.exists():
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = snapshot_download(model, local_files_only=True)
+            return Path(folder).name
+        except Exception:  # not in the cache (offline) or not a repo id: identity unknown
+            return "unknown"
+    return "unknown"
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def evaluation_task(description: dict[str, Any], languages: list[str]) -> str:
+    """The task id of an evaluation on ``description`` (a prediction source): the benchmark's id for a
+    DynamicNER config (the builder's, or an exported copy's), else ``custom[<name>]``.
+
+    >>> evaluation_task({"name": "dynamicner", "config": "de-fine"}, ["de"])
+    'fine-de'
+    >>> evaluation_task({"name": "my.jsonl"}, ["en"])
+    'custom[my.jsonl]'
+    """
+    from dynamicner_data.builder import DynamicNER
+    from dynamicner_data.eval_yaml import task_for_config
+
+    config = description.get("config")
+    if config and config in {c.name for c in DynamicNER.BUILDER_CONFIGS}:
+        return task_for_config(str(config))
+    name = _SAFE.sub("_", str(config or description.get("name") or "unnamed")).strip("_") or "unnamed"
+    return f"custom[{name}]"
+
+
+def dataset_section(description: dict[str, Any], languages: list[str]) -> dict[str, Any]:
+    """The ``dataset`` section from a prediction source's description: ``id``, ``revision``, ``config``,
+    ``split``, ``languages`` first, the source's other fields after them."""
+    return {"id": str(description.get("name") or description.get("path") or "unknown"),
+            "revision": description.get("revision"),
+            "config": str(description.get("config") or "default"),
+            "split": str(description.get("split") or "test"),
+            "languages": list(languages),
+            **{k: v for k, v in description.items() if k not in ("revision", "config", "split", "languages")}}
+
+
+@dataclass
+class RunResults:
+    """The results JSON of one run (see the module doc); ``metrics`` is the scorer's flat dict of floats."""
+
+    run_id: str
+    created_at: str
+    model: dict[str, Any]
+    dataset: dict[str, Any]
+    metric: dict[str, Any]
+    prompt: dict[str, Any]
+    metrics: dict[str, float]
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipeline: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    schema: str = RESULTS_SCHEMA
+
+    def __post_init__(self) -> None:
+        if not _RUN_ID.match(self.run_id):
+            raise ValueError(f"run_id {self.run_id!r} may only use letters, digits, '.', '_' and '-'")
+        for key, value in self.metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ValueError(f"metrics[{key!r}] is {value!r}: metrics must be numbers")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"schema": data.pop("schema"), **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON to ``path`` atomically (a temporary sibling renamed into place)."""
+        return atomic_write_text(path, self.to_json())
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.scores)
+
+
+@lru_cache(maxsize=1)
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema of :data:`RESULTS_SCHEMA` (package data)."""
+    text = resources.files("cascadener").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _field(path) -> str:
+    parts = [str(p) for p in path]
+    return "/".join(parts) if parts else "(top level)"
+
+
+def _non_finite(value: Any, path: tuple = ()) -> tuple | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_finite(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def validate_results(data: Any, *, where: str) -> None:
+    """Check ``data`` (a parsed results JSON) against the schema; errors name ``where`` and the field."""
+    import jsonschema
+
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema")
+    if version != RESULTS_SCHEMA:
+        hint = ""
+        if isinstance(version, str) and version.startswith("cascadener-results/"):
+            hint = " (written by another version of cascadener; score the predictions again with this one)"
+        raise ResultsError(f"{where}: field 'schema' is {version!r}, expected {RESULTS_SCHEMA!r}{hint}")
+    required = results_schema()["required"]
+    missing = [key for key in ("run_id", "created_at", *required) if key not in data]
+    if missing:
+        raise ResultsError(f"{where}: missing field(s) {', '.join(dict.fromkeys(missing))}")
+    bad = _non_finite(data)
+    if bad is not None:
+        raise ResultsError(f"{where}: field '{_field(bad)}' is {_get(data, bad)!r}: scores and counts must be finite "
+                           "numbers (a NaN usually means an empty reference or prediction set)")
+    validator = jsonschema.Draft202012Validator(results_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        error = errors[0]
+        raise ResultsError(f"{where}: field '{_field(error.absolute_path)}' {_describe(error)}")
+
+
+def _get(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _describe(error) -> str:
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        article = "an" if expected[0] in "aeiou" else "a"
+        return f"must be {article} {expected}, got {type(error.instance).__name__}"
+    if error.validator == "required":
+        return f"is missing {error.message.split(' is a required')[0]}"
+    if error.validator == "minProperties":
+        return "is empty"
+    if error.validator == "additionalProperties" and not error.absolute_path:
+        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
+    return error.message
+
+
+def load_results(path: str | Path) -> RunResults:
+    """Read and validate a results JSON; errors name the file and the field.
+
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> _ = bad.write_text('{"schema": "cascadener-results/1"}')
+    >>> load_results(bad)
+    Traceback (most recent call last):
+    ...
+    cascadener.results.ResultsError: ...r.json: field 'schema' is 'cascadener-results/1', expected 'cascadener-results/2' (written by another version ...)
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"results file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ResultsError(f"results file {path} is a folder, not a JSON file") from None
+    except UnicodeDecodeError as error:
+        raise ResultsError(f"results file {path} is not valid UTF-8 JSON: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"results file {path} is not valid UTF-8 JSON: {error}") from None
+    where = f"results file {path}"
+    validate_results(data, where=where)
+    try:
+        return RunResults(**data)
+    except (TypeError, ValueError) as error:
+        raise ResultsError(f"{where}: {error}") from None
