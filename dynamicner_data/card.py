@@ -142,6 +142,33 @@ def statistics_table(reports: Sequence[ConfigReport]) -> str:
     return "\n".join(lines)
 
 
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` tag for a dataset of ``rows`` examples.
+
+    >>> size_category(286), size_category(1000), size_category(55_000)
+    ('n<1K', '1K<n<10K', '10K<n<100K')
+    """
+    for limit, tag in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                       (10_000_000, "1M<n<10M")):
+        if rows < limit:
+            return tag
+    return "10M<n<100M"
+
+
+def benchmark_section(tasks: Sequence[Mapping[str, str]]) -> str:
+    """The card's section on the benchmark's ``eval.yaml`` tasks (see :mod:`dynamicner_data.eval_yaml`)."""
+    if not tasks:
+        return ""
+    rows = "\n".join(f"| `{t['id']}` | `{t['config']}` | `{t['split']}` |" for t in tasks)
+    return (
+        "\n## Benchmark\n\nThis folder is a Hub benchmark dataset: `eval.yaml` declares one task per scored view. "
+        "Models report results in `.eval_results/*.yaml` (`cascadener push-results`), and the Hub ranks them "
+        "on this dataset's leaderboard. Each task's score is the strict micro-F1 of `dynamicner_f1` "
+        "(span and label must match), in percent.\n\n| task | config | split |\n| --- | --- | --- |\n"
+        f"{rows}\n"
+    )
+
+
 def render_card(
     reports: Sequence[ConfigReport],
     infos: Mapping[str, datasets.DatasetInfo],
@@ -151,6 +178,7 @@ def render_card(
     source: str = "the embedded sample",
     pretty_name: str = "DynamicNER",
     license: str = "apache-2.0",
+    tasks: Sequence[Mapping[str, str]] = (),
 ) -> DatasetCard:
     """The README.md card of an export: YAML ``configs`` + ``dataset_info``, then the statistics.
 
@@ -166,6 +194,8 @@ def render_card(
         multilinguality="multilingual" if len(languages) > 1 else "monolingual",
         task_categories=["token-classification"],
         task_ids=["named-entity-recognition"],
+        size_categories=[size_category(max((sum(r.rows.values()) for r in reports), default=0))],
+        source_datasets=["original"],
         tags=["ner", "fine-grained", "dynamic-type-lists", "llm-evaluation"],
     )
     MetadataConfigs(
@@ -204,7 +234,7 @@ Label statistics over all given labels of a config (cohesion: share of label pai
 parent; normalized entropy: H / log2 K; Gini; CV: coefficient of variation of label counts).
 
 {statistics_table(reports)}
-
+{benchmark_section(tasks)}
 ## Citation
 
 ```bibtex

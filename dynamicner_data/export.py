@@ -27,6 +27,8 @@ from typing import Optional, Sequence
 import datasets
 
 from dynamicner_data import card as card_module
+from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.eval_yaml import eval_yaml_data, eval_yaml_text
 from dynamicner_data.records import BuildSummary
 
 
@@ -100,7 +102,8 @@ def export(
 ) -> list[card_module.ConfigReport]:
     """Write ``configs`` to ``out_dir`` as Parquet + ``README.md`` card; return their reports.
 
-    Also writes ``statistics.json`` (the reports and build summaries) beside the card.
+    Also writes ``eval.yaml`` (the benchmark's tasks: :mod:`dynamicner_data.eval_yaml`) and
+    ``statistics.json`` (the reports and build summaries) beside the card.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,6 +126,7 @@ def export(
             del built
     if default_config is None:
         default_config = "all" if "all" in configs else configs[0]
+    benchmark = eval_yaml_data([name for name in configs if "test" in data_files[name]])
     card = card_module.render_card(
         reports,
         infos,
@@ -130,8 +134,11 @@ def export(
         default_config=default_config,
         source=source.describe(),
         license="apache-2.0" if source == SourceOptions() else "unknown",
+        tasks=benchmark["tasks"],
     )
-    card.save(str(out / "README.md"))
+    atomic_write_text(out / "README.md", str(card))
+    if benchmark["tasks"]:  # a benchmark needs test splits
+        atomic_write_text(out / "eval.yaml", eval_yaml_text(benchmark))
     (out / "statistics.json").write_text(
         json.dumps(
             {"configs": [r.to_dict() for r in reports], "build_summaries": summaries}, indent=2, ensure_ascii=False

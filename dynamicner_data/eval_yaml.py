@@ -1,0 +1,117 @@
+"""``eval.yaml``: what makes an exported DynamicNER folder a Hub benchmark dataset.
+
+A dataset repo with an ``eval.yaml`` at its root is a benchmark (hub docs, "Evaluation
+Results"): the Hub collects the ``.eval_results/*.yaml`` files of model repos that name it into
+the benchmark's leaderboard. The documented fields are ``name``, ``description``,
+``evaluation_framework`` and ``tasks``, a list of ``{id, config, split}``.
+
+One task per scored view of an exported config that has a ``test`` split:
+
+==================  ====================  ======================================================
+task id             config                what is scored
+==================  ====================  ======================================================
+``dynamic``         ``all``               every language, each sample's own type list
+``dynamic-<lang>``  ``<lang>``            one language, per-sample type lists
+``coarse``          ``all-coarse``        every language, taxonomy level 1 (8 types)
+``medium``          ``all-medium``        level 2 (31 types)
+``fine``            ``all-fine``          level 3 (155 types)
+``<gran>-<lang>``   ``<lang>-<gran>``     one language at one level
+==================  ====================  ======================================================
+
+The headline score of every task is the strict micro-F1 (``dynamicner_f1``, span and label must
+match) in percent.
+
+>>> [task["id"] for task in eval_tasks(["all", "de", "all-fine", "de-coarse"])]
+['dynamic', 'dynamic-de', 'fine', 'coarse-de']
+>>> check_eval_yaml(eval_yaml_data(["de"]), where="eval.yaml")["tasks"]
+[{'id': 'dynamic-de', 'config': 'de', 'split': 'test'}]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["EVALUATION_FRAMEWORK", "EvalYamlError", "task_for_config", "eval_tasks", "eval_yaml_data",
+           "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
+
+EVALUATION_FRAMEWORK = "cascadener"
+"""The ``evaluation_framework`` id: results come from this project's ``cascadener`` tools."""
+
+_GRANULARITIES = ("coarse", "medium", "fine")
+_DESCRIPTION = (
+    "DynamicNER: multilingual (8 languages), fine-grained named entity recognition where every "
+    "sample offers its own list of candidate types. Scored with the dynamicner_f1 metric: strict "
+    "micro-F1 (span and label must match), in percent."
+)
+
+
+class EvalYamlError(ValueError):
+    """An ``eval.yaml`` that lacks a documented field or has one of the wrong type."""
+
+
+def task_for_config(config: str) -> str:
+    """The task id of a config name (see the module table).
+
+    >>> task_for_config("all"), task_for_config("ja"), task_for_config("all-medium"), task_for_config("ja-fine")
+    ('dynamic', 'dynamic-ja', 'medium', 'fine-ja')
+    """
+    language, _, granularity = config.partition("-")
+    granularity = granularity or "dynamic"
+    if language == "all":
+        return granularity
+    return f"{granularity}-{language}"
+
+
+def eval_tasks(configs: Sequence[str], *, split: str = "test") -> list[dict[str, str]]:
+    """The ``tasks`` list: one ``{id, config, split}`` per config, in the given order."""
+    return [{"id": task_for_config(config), "config": config, "split": split} for config in configs]
+
+
+def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", description: str = _DESCRIPTION) -> dict:
+    """The content of ``eval.yaml`` for an export of ``configs`` (each must have a test split)."""
+    return {"name": name, "description": description, "evaluation_framework": EVALUATION_FRAMEWORK,
+            "tasks": eval_tasks(configs)}
+
+
+def eval_yaml_text(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def check_eval_yaml(data: Any, *, where: str) -> dict:
+    """Check the documented fields; return ``data``. Errors name ``where`` and the field."""
+    if not isinstance(data, dict):
+        raise EvalYamlError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    for key in ("name", "description", "evaluation_framework"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise EvalYamlError(f"{where}: field {key!r} must be a non-empty string")
+    tasks = data.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        raise EvalYamlError(f"{where}: field 'tasks' must be a non-empty list")
+    seen: set[str] = set()
+    for index, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            raise EvalYamlError(f"{where}: tasks[{index}] must be a mapping")
+        for key in ("id", "config", "split"):
+            if not isinstance(task.get(key), str) or not task[key]:
+                raise EvalYamlError(f"{where}: tasks[{index}] field {key!r} must be a non-empty string")
+        if task["id"] in seen:
+            raise EvalYamlError(f"{where}: tasks[{index}]: task id {task['id']!r} appears twice")
+        seen.add(task["id"])
+    return data
+
+
+def read_eval_yaml(path: str | Path) -> dict:
+    """Read and check an ``eval.yaml`` file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalYamlError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise EvalYamlError(f"{path} is not a readable YAML file: {error}") from None
+    return check_eval_yaml(data, where=str(path))
