@@ -21,7 +21,7 @@ from typing import Sequence
 
 from cascadener.cli.common import CliError
 
-SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run")
+SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run", "leaderboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
