@@ -35,8 +35,8 @@ from typing import Any, Iterable, Sequence
 from .results import GRANULARITIES, ResultsError, RunResults, load_results
 
 __all__ = ["Entry", "Row", "Duplicate", "Leaderboard", "LeaderboardError", "entries_from_results", "from_folder",
-           "from_results_repo", "from_benchmark", "entries_from_leaderboard", "parse_notes", "build",
-           "granularity_of", "LANGUAGE_ORDER"]
+           "from_results_repo", "from_benchmark", "entries_from_leaderboard", "parse_notes", "build", "per_label",
+           "granularity_of", "task_order", "LANGUAGE_ORDER"]
 
 LANGUAGE_ORDER: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 _TASK = re.compile(r"^(?P<granularity>[a-z]+)")
@@ -67,6 +67,7 @@ class Entry:
     method: str = "unknown"
     dataset_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    results: RunResults | None = field(default=None, repr=False, compare=False)
 
     @property
     def granularity(self) -> str:
@@ -126,9 +127,36 @@ def entries_from_results(results: RunResults, *, source: str) -> list[Entry]:
               matching=str(results.metric.get("matching")), prompt_hash=results.prompt.get("hash"),
               backend=str(results.pipeline.get("backend")), method=str(results.pipeline.get("method")),
               dataset_id=str(results.dataset.get("id")),
-              extra={"config": results.dataset.get("config"), "limit": results.dataset.get("limit_per_language")})
+              extra={"config": results.dataset.get("config"), "limit": results.dataset.get("limit_per_language")},
+              results=results)
         for task, score in results.scores.items()
     ]
+
+
+def per_label(entry: Entry) -> list[tuple[str, float, int]]:
+    """``(label, F1, gold support)`` of the run behind ``entry`` for its task, most frequent first
+    (empty when the source has no per-label scores, e.g. the Hub leaderboard). The main job stores
+    the coarse/medium/fine columns under a ``<granularity>/`` prefix, the dynamic column without one.
+
+    >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={}, metric={}, prompt={},
+    ...     metrics={"label/city/f1": 0.5, "label/city/support": 2.0, "fine/label/poet/f1": 1.0,
+    ...              "fine/label/poet/support": 1.0, "fine/f1": 1.0})
+    >>> per_label(Entry(source="", run_id="r", created_at="", model_id="m", model_revision="x", task="fine", f1=1.0,
+    ...     results=r))
+    [('poet', 1.0, 1)]
+    """
+    if entry.results is None:
+        return []
+    metrics = entry.results.metrics
+    granularity = entry.granularity
+    prefix = f"{granularity}/" if granularity not in ("dynamic", "custom") and f"{granularity}/f1" in metrics else ""
+    start = f"{prefix}label/"
+    rows = []
+    for key, value in metrics.items():
+        if key.startswith(start) and key.endswith("/f1"):
+            label = key[len(start):-len("/f1")]
+            rows.append((label, float(value), int(metrics.get(f"{start}{label}/support", 0))))
+    return sorted(rows, key=lambda row: (-row[2], row[0]))
 
 
 def from_folder(folder: str | Path, *, skip_invalid: bool = False) -> tuple[list[Entry], list[str]]:
@@ -250,7 +278,7 @@ def build(entries: Iterable[Entry], *, source: str = "", tasks: Sequence[str] | 
     for entry in kept:
         by_task.setdefault(entry.task, []).append(entry)
     tables: dict[str, list[Row]] = {}
-    for task in sorted(by_task, key=_task_order):
+    for task in sorted(by_task, key=task_order):
         rows = by_task[task]
         _check_comparable(task, rows)
         rows.sort(key=lambda e: (-e.f1, e.created_at, e.model_id))
@@ -262,7 +290,7 @@ def build(entries: Iterable[Entry], *, source: str = "", tasks: Sequence[str] | 
     return Leaderboard(source=source, tables=tables, duplicates=dropped, skipped=list(skipped))
 
 
-def _task_order(task: str) -> tuple:
+def task_order(task: str) -> tuple:
     granularity = granularity_of(task)
     rank = GRANULARITIES.index(granularity) if granularity in GRANULARITIES else len(GRANULARITIES)
     suffix = task[len(granularity):] if granularity != "custom" else task

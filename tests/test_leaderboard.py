@@ -410,3 +410,179 @@ def test_main_job_results_show_in_the_leaderboard_in_one_command(tmp_path, monke
     assert dynamic[2].split()[1] == "cascadener-tiny-dynamicner" and dynamic[2].split()[-1] == second.run_id
     assert f"duplicate: results/{first.run_id}.json" in captured.out
     assert (tmp_path / "cascadener-leaderboard" / "leaderboard.html").is_file()
+
+
+# ------------------------------------------------------------------------------ the Space, in a real browser
+
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,1100")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def space(tmp_path, project_root):
+    """leaderboard/app.py on 127.0.0.1 over the seeded runs: started as a child process, stopped by its pid."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("gradio", reason="the Space needs gradio: pip install '.[leaderboard]'")
+    folder = seed(tmp_path / "results-dataset")
+    port = _free_port()
+    log = (tmp_path / "space.log").open("wb")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, str(project_root / "leaderboard" / "app.py"), "--source", str(folder),
+                                "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                               env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the Space exited with {process.returncode}: {(tmp_path / 'space.log').read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the Space did not listen within 180 s: {(tmp_path / 'space.log').read_text()}")
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Debian Chromium driven by selenium through chromedriver (skips with the reason when absent)."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install '.[test]')")
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if chromium is None or driver_path is None:
+        pytest.skip("Chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(120)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _table_rows(driver) -> list[list[str]]:
+    from selenium.webdriver.common.by import By
+
+    table = driver.find_element(By.ID, "leaderboard-table")
+    rows = [row.text.split("\n") for row in table.find_elements(By.CSS_SELECTOR, "[role=row]")]
+    return rows
+
+
+def _wait_for(driver, condition, what: str, timeout: float = 60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+            if value:
+                return value
+        except Exception:  # the page is still rendering: elements come and go
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_space_shows_the_seeded_runs_ranked_filters_sorts_and_plots(space, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(space)
+    rows = _wait_for(browser, lambda: (r := _table_rows(browser)) and len(r) == 3 and r, "the ranked table")
+    header, *body = rows
+    assert header[:7] == ["rank", "model", "F1", "P", "R", "en", "de"]
+    assert [row[1] for row in body] == DYNAMIC_ORDER  # beta 71 before alpha 65; the earlier alpha run is hidden
+    assert [row[2] for row in body] == ["71", "65"] and body[1][-2] == "r3-alpha-new"
+    status = browser.find_element(By.ID, "status").text
+    assert "2 run(s) ranked on dynamic" in status and "1 earlier duplicate" in status
+    browser.save_screenshot(str(tmp_path / "space.png"))
+    assert (tmp_path / "space.png").read_bytes().startswith(b"\x89PNG")
+
+    # sortable columns: the F1 header's menu sorts ascending
+    table = browser.find_element(By.ID, "leaderboard-table")
+    browser.execute_script("arguments[0].click()", table.find_element(By.CSS_SELECTOR, "th[title=F1] button"))
+    item = _wait_for(browser, lambda: [b for b in browser.find_elements(By.CSS_SELECTOR, "[role=menuitem]")
+                                       if "Sort ascending" in b.text], "the column menu")[0]
+    browser.execute_script("arguments[0].click()", item)
+    _wait_for(browser, lambda: [r[1] for r in _table_rows(browser)[1:]] == DYNAMIC_ORDER[::-1], "ascending F1 order")
+
+    # the per-label plot of the selected (best) run is drawn
+    _wait_for(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#per-label img, #per-label svg"), "the plot")
+
+    # the backend filter keeps only the transformers run
+    field = browser.find_element(By.CSS_SELECTOR, "#backend input")
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("transformers")
+    field.send_keys(Keys.ENTER)
+    _wait_for(browser, lambda: [r[1] for r in _table_rows(browser)[1:]] == ["org/alpha"], "the backend filter")
+
+    # the task filter: dynamic-de holds the third model
+    field = browser.find_element(By.CSS_SELECTOR, "#backend input")
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("all")
+    field.send_keys(Keys.ENTER)
+    field = browser.find_element(By.CSS_SELECTOR, "#task input")
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("dynamic-de")
+    field.send_keys(Keys.ENTER)
+    _wait_for(browser, lambda: [r[1] for r in _table_rows(browser)[1:]] == ["org/gamma"], "the task filter")
+    browser.save_screenshot(str(tmp_path / "space-dynamic-de.png"))
+
+
+def test_space_table_filters_without_a_browser():
+    pytest.importorskip("gradio", reason="the Space needs gradio: pip install '.[leaderboard]'")
+    import importlib.util
+
+    from conftest import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("leaderboard_app", PROJECT_ROOT / "leaderboard" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    entries = [e for record in SEEDED for e in leaderboard.entries_from_results(hub.RunResults(**record),
+                                                                                  source=record["run_id"])]
+    assert app.tasks_of(entries) == ["dynamic", "dynamic-de", "fine"]
+    assert app.tasks_of(entries, "fine") == ["fine"]
+    frame, status = app.table(entries, task="dynamic")
+    assert list(frame["model"]) == DYNAMIC_ORDER and list(frame["F1"]) == [71.0, 65.0]
+    frame, _ = app.table(entries, task="dynamic", language="en", backend="transformers")
+    assert list(frame["model"]) == ["org/alpha"] and list(frame["F1 (en)"]) == [72.0]
+    frame, _ = app.table(entries, task="dynamic", language="ko")
+    assert frame.empty
+    figure = app.label_figure(entries, "r4-gamma::dynamic-de")
+    labels = [tick.get_text() for tick in figure.axes[0].get_yticklabels()]
+    assert labels == ["person (3)", "organization (5)"]  # most frequent label at the top of the chart
