@@ -43,6 +43,8 @@ from cascadener.generation import (
     length_sorted_batches,
     pad_left,
     pad_token_id,
+    cache_keyword,
+    output_cache,
     repeat_cache,
     shared_prefix_cache,
 )
@@ -122,6 +124,7 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
     results: list[list[float]] = [[] for _ in requests]
     prefix, prefix_cache = shared_prefix_cache(model, [request.prompt_ids for request in requests])
     c = len(prefix)
+    cache_key = cache_keyword(model)
     for batch in length_sorted_batches([len(request.prompt_ids) for request in requests], batch_size):
         prompt_ids, prompt_mask = pad_left(tokenizer, [requests[i].prompt_ids[c:] for i in batch], pad_id)
         k = max(len(requests[i].candidates) for i in batch)
@@ -143,14 +146,14 @@ def candidate_logprobs(model, tokenizer, requests: Sequence[ScoreRequest], *, ba
         with torch.inference_mode():
             cache = repeat_cache(prefix_cache, b) if prefix_cache is not None else None
             first = model(input_ids=prompt_ids.to(device), attention_mask=past_mask.to(device),
-                          position_ids=prompt_positions.to(device), past_key_values=cache, use_cache=True,
-                          logits_to_keep=1)
-            cache = first.past_key_values
+                          position_ids=prompt_positions.to(device), use_cache=True, logits_to_keep=1,
+                          **{cache_key: cache})
+            cache = output_cache(first)
             cache.batch_repeat_interleave(k)
             last_logits = first.logits[:, -1, :].float().repeat_interleave(k, dim=0)
             second = model(input_ids=cand_ids.to(device),
                            attention_mask=torch.cat([past_mask.repeat_interleave(k, dim=0), cand_mask], dim=1).to(device),
-                           position_ids=cand_positions.to(device), past_key_values=cache, use_cache=True)
+                           position_ids=cand_positions.to(device), use_cache=True, **{cache_key: cache})
             logits = torch.cat([last_logits[:, None, :], second.logits[:, :-1, :].float()], dim=1)
             token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, cand_ids.to(device)[..., None])[..., 0]
             totals = (token_logprobs * cand_mask.to(device)).sum(-1).cpu().tolist()

@@ -33,6 +33,7 @@ Example (a throwaway random model; outputs are gibberish but shaped right):
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -171,6 +172,31 @@ def pad_left(tokenizer, sequences: Sequence[Sequence[int]], pad_id: int):
     return ids, mask
 
 
+def cache_keyword(model) -> str:
+    """The keyword that passes a KV cache to ``model`` and its ``generate``.
+
+    transformers renamed ``past_key_values`` to ``cache`` (5.2x; the old name warns and goes away
+    in 5.40 for ``forward``, 6.0 for ``generate``). The model's ``forward`` signature tells which
+    name this installed version takes, so the same code runs on every version the project declares.
+
+    >>> class Old:
+    ...     def forward(self, input_ids=None, past_key_values=None): ...
+    >>> class New:
+    ...     def forward(self, input_ids=None, cache=None): ...
+    >>> cache_keyword(Old()), cache_keyword(New())
+    ('past_key_values', 'cache')
+    """
+    parameters = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def output_cache(output):
+    """The KV cache a forward pass returned (``output.cache`` on new transformers, else
+    ``output.past_key_values``), read without touching the deprecated alias."""
+    cache = getattr(output, "cache", None)
+    return output.past_key_values if cache is None else cache
+
+
 def shared_prefix_cache(model, prompt_ids: Sequence[Sequence[int]]):
     """``(prefix, kv_cache)``: the prefix common to all prompts, run once, when there are several
     prompts and it is at least :data:`MIN_SHARED_PREFIX` tokens long; else ``([], None)``.
@@ -185,8 +211,8 @@ def shared_prefix_cache(model, prompt_ids: Sequence[Sequence[int]]):
     import torch
 
     with torch.inference_mode():
-        cache = model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True,
-                      logits_to_keep=1).past_key_values
+        cache = output_cache(model(input_ids=torch.tensor([prefix], device=model.device), use_cache=True,
+                                   logits_to_keep=1))
     return prefix, cache
 
 
@@ -232,7 +258,7 @@ def generate_batched(
             rows = len(batch)
             input_ids = torch.cat([torch.tensor([prefix] * rows, dtype=torch.long), rest_ids], dim=1)
             attention_mask = torch.cat([torch.ones((rows, len(prefix)), dtype=torch.long), rest_mask], dim=1)
-            extra["past_key_values"] = repeat_cache(prefix_cache, rows)
+            extra[cache_keyword(model)] = repeat_cache(prefix_cache, rows)
         else:
             input_ids, attention_mask = pad_left(tokenizer, [prompt_ids[i] for i in batch], pad_id)
         sampling = {"do_sample": True, "temperature": options.temperature, "top_p": options.top_p} if options.do_sample \
