@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = hub.load_results(args.results)
         keys = [key.strip() for key in args.metrics.split(",") if key.strip()] if args.metrics else None
-        hub.eval_results(results, metric_keys=keys, benchmark_id=args.benchmark_id)  # checks before any write
+        hub.check_publishable(results, metric_keys=keys, where=f"results file {args.results}")  # before any write
+        hub.eval_results(results, metric_keys=keys, benchmark_id=args.benchmark_id)
         tasks, cached_revision, origin = benchmark_tasks(args.benchmark_id, args.eval_yaml, local_only=args.dry_run)
         revision = args.dataset_revision or cached_revision
         if revision is None and _SHA.match(str(results.dataset.get("revision") or "")):
