@@ -164,12 +164,13 @@ def notes(results: RunResults, task: str | None = None) -> str:
     >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={},
     ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"}, prompt={"hash": "ab"},
     ...     metrics={}, pipeline={"backend": "transformers", "method": "cascadener-generative"})
-    >>> notes(r, "dynamic-en")
-    'task=dynamic-en; matching=strict; prompt_hash=ab; backend=transformers; method=cascadener-generative; metric=dynamicner_f1 0.1.0; run=r'
+    >>> notes(r, "dynamic-en").split("; ")
+    ['task=dynamic-en', 'matching=strict', 'prompt_hash=ab', 'backend=transformers', 'method=cascadener-generative', 'metric=dynamicner_f1 0.1.0', 'run=r']
     """
-    return ((f"task={task}; " if task else "") + f"matching={results.metric.get('matching')}; prompt_hash={results.prompt.get('hash')}; "
-            f"backend={results.pipeline.get('backend')}; method={results.pipeline.get('method')}; "
-            f"metric={results.metric.get('name')} {results.metric.get('version')}; run={results.run_id}")
+    pairs = [("task", task), ("matching", results.metric.get("matching")), ("prompt_hash", results.prompt.get("hash")),
+             ("backend", results.pipeline.get("backend")), ("method", results.pipeline.get("method")),
+             ("metric", f"{results.metric.get('name')} {results.metric.get('version')}"), ("run", results.run_id)]
+    return "; ".join(f"{key}={value}" for key, value in pairs if key != "task" or task)
 
 
 def results_url(results_repo: str | None, run_id: str) -> str | None:

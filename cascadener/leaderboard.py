@@ -10,8 +10,8 @@ Three sources give the same :class:`Entry` rows:
   (:meth:`huggingface_hub.HfApi.get_dataset_leaderboard`), built from the models'
   ``.eval_results`` files; :func:`entries_from_leaderboard` reads the ``notes`` we write there.
 
-:func:`build` then keeps, for each model revision, task, metric version and prompt hash, the
-latest run and reports the others as duplicates; refuses to rank runs together whose metric
+:func:`build` then keeps, for each model revision, task, metric version and prompt hash (and
+backend and method), the latest run and reports the others as duplicates; refuses to rank runs together whose metric
 version or matching mode differ (:class:`LeaderboardError`, naming the files); and ranks each task
 by F1 (equal scores share a rank), with per-language F1 columns.
 
@@ -75,8 +75,10 @@ class Entry:
 
     @property
     def key(self) -> tuple:
-        """What makes two runs the same measurement (the later replaces the earlier)."""
-        return (self.model_id, self.model_revision, self.task, self.metric_version, self.prompt_hash)
+        """What makes two runs the same measurement (the later replaces the earlier): model revision, task,
+        metric version and prompt hash, and also the backend and method (another method is another result)."""
+        return (self.model_id, self.model_revision, self.task, self.metric_version, self.prompt_hash, self.backend,
+                self.method)
 
 
 @dataclass

@@ -294,7 +294,7 @@ def load_results(path: str | Path) -> RunResults:
     >>> load_results(bad)
     Traceback (most recent call last):
     ...
-    cascadener.results.ResultsError: ...r.json: field 'schema' is 'cascadener-results/1', expected 'cascadener-results/2' (written by another version ...)
+    cascadener.results.ResultsError: ...r.json: field 'schema' is 'cascadener-results/1', expected ...
     """
     path = Path(path)
     try:

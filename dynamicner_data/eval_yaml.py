@@ -21,8 +21,8 @@ task id             config                what is scored
 The headline score of every task is the strict micro-F1 (``dynamicner_f1``, span and label must
 match) in percent.
 
->>> [task["id"] for task in eval_tasks(["all", "de", "all-fine", "de-coarse"])]
-['dynamic', 'dynamic-de', 'fine', 'coarse-de']
+>>> [task["id"] for task in eval_tasks(["de", "de-coarse", "all-fine", "all"])]
+['dynamic', 'fine', 'dynamic-de', 'coarse-de']
 >>> check_eval_yaml(eval_yaml_data(["de"]), where="eval.yaml")["tasks"]
 [{'id': 'dynamic-de', 'config': 'de', 'split': 'test'}]
 """
@@ -64,8 +64,19 @@ def task_for_config(config: str) -> str:
 
 
 def eval_tasks(configs: Sequence[str], *, split: str = "test") -> list[dict[str, str]]:
-    """The ``tasks`` list: one ``{id, config, split}`` per config, in the given order."""
-    return [{"id": task_for_config(config), "config": config, "split": split} for config in configs]
+    """The ``tasks`` list: one ``{id, config, split}`` per config; the all-language tasks first, then
+    by granularity (dynamic, coarse, medium, fine), then in the given language order."""
+    position = {config: index for index, config in enumerate(configs)}
+
+    levels = ("dynamic", *_GRANULARITIES)
+
+    def order(config: str) -> tuple:
+        language, _, granularity = config.partition("-")
+        granularity = granularity or "dynamic"
+        rank = levels.index(granularity) if granularity in levels else len(levels)
+        return (language != "all", rank if language == "all" else 0, position[config])
+
+    return [{"id": task_for_config(config), "config": config, "split": split} for config in sorted(configs, key=order)]
 
 
 def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", description: str = _DESCRIPTION) -> dict:

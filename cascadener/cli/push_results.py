@@ -131,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
                                                    dataset_revision=revision, results_repo=args.results_repo)
     except (ValueError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
-    print(f"tasks from {origin}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} "
-          f"({', '.join(e.task_id for e in entries) or 'none'})")
+    names = [e.task_id for e in entries]
+    shown = ", ".join(names[:6]) + (f", ... ({len(names) - 6} more)" if len(names) > 6 else "")
+    print(f"tasks from {origin}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({shown or 'none'})")
     if skipped:
         print(f"not tasks of {args.benchmark_id}, not published as eval results: {', '.join(skipped)}",
               file=sys.stderr)
