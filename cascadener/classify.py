@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from cascadener.generation import (
     GenerationOptions,
@@ -49,6 +49,9 @@ from cascadener.generation import (
     shared_prefix_cache,
 )
 from cascadener.parsing import closest_option, match_answer
+
+if TYPE_CHECKING:
+    from cascadener.backends.base import Usage
 
 __all__ = [
     "ClassifyMode",
@@ -93,11 +96,12 @@ class ClassifyRequest:
 @dataclass(frozen=True)
 class Classification:
     """The chosen option. ``how``: ``generated`` (answer matched the list), ``constrained``,
-    ``fallback-constrained`` / ``fallback-closest`` (off-list answer resolved), ``only-option``."""
+    ``fallback-constrained`` / ``fallback-closest`` (off-list answer resolved), ``only-option``.
+    ``score``: a probability, or ``None`` where the backend gives none (a server without logprobs)."""
 
     label: str
     index: int
-    score: float
+    score: float | None
     answer: str
     how: str
     probabilities: tuple[float, ...] | None = None
@@ -206,8 +210,12 @@ def classify(
     *,
     options: ClassifyOptions = ClassifyOptions(),
     on_batch: Callable[[int], None] | None = None,
+    usage: Usage | None = None,
 ) -> list[Classification]:
-    """Classify every request (see module doc); returns one :class:`Classification` each, in order."""
+    """Classify every request (see module doc); returns one :class:`Classification` each, in order.
+
+    ``usage`` (a :class:`cascadener.backends.base.Usage`) counts the prompts run and their tokens.
+    """
     for index, request in enumerate(requests):
         if not request.options:
             raise ValueError(f"classification request {index} offers no options")
@@ -222,6 +230,9 @@ def classify(
     if not todo:
         return [r for r in results if r is not None]
     prompt_ids = encode_chat(tokenizer, [requests[i].prompt for i in todo])
+    if usage is not None:
+        usage.requests += len(prompt_ids)
+        usage.prompt_tokens += sum(len(ids) for ids in prompt_ids)
     if options.mode == "constrained":
         done = _constrained(model, tokenizer, [requests[i] for i in todo], prompt_ids,
                             batch_size=options.batch_size, how="constrained")
@@ -235,6 +246,8 @@ def classify(
     generated = generate_batched(model, tokenizer, prompt_ids, max_new_tokens=budgets,
                                  options=GenerationOptions(batch_size=options.batch_size, with_scores=True),
                                  on_batch=on_batch)
+    if usage is not None:
+        usage.completion_tokens += sum(len(out[0].token_ids) + out[0].finished for out in generated)
     off_list: list[int] = []
     for position, (index, outputs) in enumerate(zip(todo, generated)):
         answer = outputs[0].text

@@ -32,8 +32,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest, classify
-from cascadener.generation import GenerationOptions, encode_chat, generate_batched
+from cascadener.backends.base import Backend, Usage
+from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest
+from cascadener.generation import GenerationOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template, cascade_prompt, stage1_prompt
 
@@ -71,6 +72,15 @@ class PredictStats:
     unfinished_outputs: int = 0
     classifications: int = 0
     off_list_answers: int = 0
+    # usage per stage (cascadener.backends.base.Usage): a server's requests, retries and tokens
+    stage1_requests: int = 0
+    stage1_retries: int = 0
+    stage1_prompt_tokens: int = 0
+    stage1_completion_tokens: int = 0
+    stage2_requests: int = 0
+    stage2_retries: int = 0
+    stage2_prompt_tokens: int = 0
+    stage2_completion_tokens: int = 0
 
     def add(self, other: "PredictStats") -> None:
         for key, value in asdict(other).items():
@@ -102,11 +112,11 @@ def entity_record(mention: Mention, levels: Sequence[Classification]) -> dict[st
     >>> entity_record(Mention(text="Paris", start=7, end=12), levels)
     {'text': 'Paris', 'label': 'city', 'start': 7, 'end': 12, 'score': 0.25}
     """
-    score = 1.0
+    score: float | None = 1.0
     for result in levels:
-        score *= result.score
+        score = None if score is None or result.score is None else score * result.score
     return {"text": mention.text, "label": levels[-1].label, "start": mention.start, "end": mention.end,
-            "score": float(score)}
+            "score": None if score is None else float(score)}
 
 
 @dataclass
@@ -129,13 +139,79 @@ class CascadeNER:
     """Extractor + classifier (possibly one model). Build with :meth:`from_pretrained`."""
 
     def __init__(self, extractor, extractor_tokenizer, classifier=None, classifier_tokenizer=None) -> None:
+        from cascadener.backends.local import TransformersBackend
+
         self.extractor = extractor
         self.extractor_tokenizer = extractor_tokenizer
         self.classifier = extractor if classifier is None else classifier
         self.classifier_tokenizer = extractor_tokenizer if classifier_tokenizer is None else classifier_tokenizer
         self.last_stats: PredictStats | None = None  # counts of the latest predict() call
-        self.extractor.eval()
-        self.classifier.eval()
+        self.extractor_backend: Backend = TransformersBackend(self.extractor, self.extractor_tokenizer)
+        self.classifier_backend: Backend = (
+            self.extractor_backend if classifier is None and classifier_tokenizer is None
+            else TransformersBackend(self.classifier, self.classifier_tokenizer))
+
+    @classmethod
+    def from_backends(cls, extractor: Backend, classifier: Backend | None = None) -> "CascadeNER":
+        """A pipeline on any :class:`cascadener.backends.base.Backend` (``classifier=None``: the extractor's).
+
+        ``extractor``/``classifier`` (the model objects) and their tokenizers are ``None`` unless the
+        backend is a local one.
+        """
+        for role, backend in (("extractor", extractor), ("classifier", classifier)):
+            if backend is not None and not isinstance(backend, Backend):
+                raise TypeError(f"{role} must be a cascadener backend, got {type(backend).__name__}")
+        self = cls.__new__(cls)
+        self.extractor_backend = extractor
+        self.classifier_backend = extractor if classifier is None else classifier
+        self.extractor = getattr(self.extractor_backend, "model", None)
+        self.extractor_tokenizer = getattr(self.extractor_backend, "tokenizer", None)
+        self.classifier = getattr(self.classifier_backend, "model", None)
+        self.classifier_tokenizer = getattr(self.classifier_backend, "tokenizer", None)
+        self.last_stats = None
+        return self
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        base_url: str,
+        model: str,
+        classifier_model: str | None = None,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        server_constraints: str = "auto",
+    ) -> "CascadeNER":
+        """Both stages on an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, llama.cpp,
+        Ollama, ``transformers serve``, a hosted API): ``base_url`` up to ``/v1``, ``model`` the served
+        model name (``classifier_model``: another served model for stage 2).
+
+        The key is read from the environment variable named ``api_key_env`` (unset: no key, as local
+        servers expect), never passed as an argument. ``concurrency`` requests in flight, each
+        bounded by ``timeout`` seconds and retried up to ``max_retries`` times (429, 5xx, timeouts,
+        connection errors). ``server_constraints``: ``"auto"``, ``"choice"``, ``"guided"`` or
+        ``"none"`` (see :mod:`cascadener.backends.server`).
+
+        >>> ner = CascadeNER.from_endpoint("http://127.0.0.1:8000/v1", "my-model", concurrency=4)
+        >>> ner.extractor_backend.describe()["model"], ner.classifier_backend is ner.extractor_backend
+        ('my-model', True)
+        """
+        from cascadener.backends.http import ChatClient, EndpointOptions
+        from cascadener.backends.server import OpenAIBackend
+
+        client = ChatClient(EndpointOptions(base_url, api_key_env=api_key_env, concurrency=concurrency,
+                                            timeout=timeout, max_retries=max_retries))
+        extractor = OpenAIBackend(client, model, server_constraints=server_constraints)  # type: ignore[arg-type]
+        classifier = None
+        if classifier_model is not None and classifier_model != model:
+            classifier = OpenAIBackend(client, classifier_model, server_constraints=server_constraints)  # type: ignore[arg-type]
+        return cls.from_backends(extractor, classifier)
+
+    def describe(self) -> dict[str, Any]:
+        """The backends as recorded in the predictions meta: ``{"extractor": {...}, "classifier": {...}}``."""
+        return {"extractor": self.extractor_backend.describe(), "classifier": self.classifier_backend.describe()}
 
     @classmethod
     def from_pretrained(
@@ -180,29 +256,25 @@ class CascadeNER:
         seed: int = 0,
         max_new_tokens: int | None = None,
         on_batch: Callable[[int], None] | None = None,
+        usage: Usage | None = None,
     ) -> tuple[list[ExtractionResult], int]:
         """Stage 1 for every text: mentions on the original text, and the count of outputs that hit their budget."""
         if self_consistency < 1:
             raise ValueError(f"self_consistency must be >= 1, got {self_consistency}")
-        tokenizer = self.extractor_tokenizer
+        backend = self.extractor_backend
         todo = [i for i, text in enumerate(texts) if text.strip()]
         results = [ExtractionResult(sentence=text) for text in texts]
         if not todo:
             return results, 0
         prompts = [stage1_prompt(texts[i]) for i in todo]
-        prompt_ids = encode_chat(tokenizer, prompts)
-        lengths = [len(ids) for ids in tokenizer([texts[i] for i in todo], add_special_tokens=False)["input_ids"]]
+        lengths = backend.token_counts([texts[i] for i in todo])
         budgets = [2 * n + 16 for n in lengths]
         if max_new_tokens is not None:
             budgets = [min(b, max_new_tokens) for b in budgets]
         sampled = self_consistency > 1
         options = GenerationOptions(batch_size=batch_size, do_sample=sampled, temperature=temperature if sampled else 1.0,
                                     top_p=top_p if sampled else 1.0, num_return_sequences=self_consistency)
-        if sampled:
-            import torch
-
-            torch.manual_seed(seed)
-        outputs = generate_batched(self.extractor, tokenizer, prompt_ids, max_new_tokens=budgets, options=options,
+        outputs = backend.generate(prompts, max_new_tokens=budgets, options=options, seed=seed, usage=usage,
                                    on_batch=on_batch)
         unfinished = 0
         for index, samples in zip(todo, outputs):
@@ -223,6 +295,7 @@ class CascadeNER:
         template: Stage2Template = "released",
         options: ClassifyOptions = ClassifyOptions(),
         on_batch: Callable[[int], None] | None = None,
+        usage: Usage | None = None,
     ) -> list[list[list[Classification]]]:
         """Per text, per mention, the classification at each level (one level for a per-sample list)."""
         out: list[list[list[Classification]]] = [[[] for _ in sentence_mentions] for sentence_mentions in mentions]
@@ -233,8 +306,8 @@ class CascadeNER:
         if listed:
             requests = [self._request(texts[t], mentions[t][m], tuple(dict.fromkeys(type_lists[t])), 1, template)
                         for t, m in listed]
-            for (t, m), result in zip(listed, classify(self.classifier, self.classifier_tokenizer, requests,
-                                                       options=options, on_batch=on_batch)):
+            for (t, m), result in zip(listed, self.classifier_backend.classify(requests, options=options, usage=usage,
+                                                                              on_batch=on_batch)):
                 out[t][m].append(result)
         if cascaded:
             if taxonomy is None:
@@ -251,8 +324,7 @@ class CascadeNER:
                 choices = {key: taxonomy.children(nodes[key]) for key in active}
                 requests = [self._request(texts[t], mentions[t][m], tuple(node.name for node in choices[(t, m)]),
                                           level, template) for t, m in active]
-                results = classify(self.classifier, self.classifier_tokenizer, requests, options=options,
-                                   on_batch=on_batch)
+                results = self.classifier_backend.classify(requests, options=options, usage=usage, on_batch=on_batch)
                 for key, result in zip(active, results):
                     nodes[key] = choices[key][result.index]
                     out[key[0]][key[1]].append(result)
@@ -296,15 +368,16 @@ class CascadeNER:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent")
+        stage1, stage2 = Usage(), Usage()
         extractions, unfinished = self.extract(texts, batch_size=batch_size, self_consistency=self_consistency,
                                                temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
-                                               on_batch=bar.update if bar else None)
+                                               on_batch=bar.update if bar else None, usage=stage1)
         if bar is not None:
             bar.close()
         mentions = [result.mentions for result in extractions]
         classified = self.classify_mentions(texts, mentions, lists, taxonomy=taxonomy, template=template,
-                                            options=options)
-        stats = PredictStats(unfinished_outputs=unfinished)
+                                            options=options, usage=stage2)
+        stats = PredictStats(unfinished_outputs=unfinished, **stage1.as_stats("stage1"), **stage2.as_stats("stage2"))
         predictions = []
         for text, extraction, per_mention in zip(texts, extractions, classified):
             stats.count_sentence(extraction, per_mention)

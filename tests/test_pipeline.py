@@ -140,9 +140,9 @@ def test_hierarchical_prompts_use_level_ordinals(random_ner, monkeypatch):
     taxonomy = Taxonomy.from_dict({"dataset": "toy", "first-level": "person, location",
                                    "second-level": {"person": "artist, scientist", "location": "city, river"}})
     seen = []
-    import cascadener.pipeline as pipeline_module
+    import cascadener.backends.local as pipeline_module  # the transformers backend calls them
 
-    def spy(model, tokenizer, requests, *, options, on_batch=None):
+    def spy(model, tokenizer, requests, *, options, on_batch=None, usage=None):
         seen.extend(request.prompt for request in requests)
         return classify(model, tokenizer, requests, options=options)
 
@@ -197,7 +197,7 @@ def test_bad_options_fail_before_stage1(random_ner, monkeypatch):
 
 
 def test_stage1_budget_is_bounded_by_input_length(random_ner, monkeypatch):
-    import cascadener.pipeline as pipeline_module
+    import cascadener.backends.local as pipeline_module  # the transformers backend calls them
 
     seen = {}
     original = pipeline_module.generate_batched
@@ -272,7 +272,7 @@ def test_memorised_self_consistency_recovers_the_entities(tiny_cascade, tiny_cor
 
 
 def test_self_consistency_draws_n_samples_and_merges_them(random_ner, monkeypatch):
-    import cascadener.pipeline as pipeline_module
+    import cascadener.backends.local as pipeline_module  # the transformers backend calls them
     from cascadener.generation import GeneratedText
 
     seen = {}
