@@ -149,6 +149,8 @@ class OpenAIBackend:
             return [r for r in results if r is not None]
         constrained = options.mode == "constrained"
         answers = self._answer([requests[i] for i in todo], constrain=constrained, usage=usage, on_batch=on_batch)
+        # ``auto`` on a server that rejected every constraint field: the answers were free, say so
+        constrained = constrained and self.constraint_field() is not None
         off_list = []
         for index, answer in zip(todo, answers):
             match = match_answer(answer.text, requests[index].options)

@@ -1,0 +1,261 @@
+"""The openai backend against real and fake OpenAI-compatible servers, all on 127.0.0.1.
+
+Slow tests serve the tiny memorising model (``tiny_cascade``) with ``transformers serve`` (session
+fixture ``served_tiny``); fast ones answer through :class:`loopback.FaultProxy` without a model.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+
+import pytest
+from loopback import FaultProxy
+
+from cascadener.backends.base import Usage
+from cascadener.backends.http import ChatClient, EndpointOptions, ServerError
+from cascadener.backends.server import OpenAIBackend
+from cascadener.classify import ClassifyOptions, ClassifyRequest
+from cascadener.generation import GenerationOptions
+from cascadener.pipeline import CascadeNER
+
+
+def spans(predictions):
+    return [[(e["text"], e["label"], e["start"], e["end"]) for e in sentence] for sentence in predictions]
+
+
+def fast_client(base_url: str, **changes) -> ChatClient:
+    """A client with millisecond backoff (the retry logic, not the waiting, is under test)."""
+    options = dict(concurrency=1, timeout=5.0, max_retries=3, backoff=0.01, max_backoff=0.05) | changes
+    return ChatClient(EndpointOptions(base_url, **options))
+
+
+def completion(content: str, *, logprobs: list[float] | None = None, finish: str = "stop") -> dict:
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+    if logprobs is not None:
+        choice["logprobs"] = {"content": [{"token": "t", "logprob": value} for value in logprobs]}
+    return {"choices": [choice], "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed on exit: connections are refused
+
+
+# ------------------------------------------------------------------------------ fast: fake servers
+
+def test_refused_port_retries_then_names_the_request():
+    client = fast_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
+    backend = OpenAIBackend(client, "m")
+    usage = Usage()
+    start = time.monotonic()
+    with pytest.raises(ServerError) as error:
+        backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions(), usage=usage)
+    message = str(error.value)
+    assert "stage 1 request 1 of 1 ('Ada met Bob .')" in message
+    assert "failed after 3 attempt(s) (2 retries allowed)" in message and "ConnectError" in message
+    assert time.monotonic() - start < 5 and usage.requests == 0
+
+
+def test_retries_on_429_500_and_timeouts_honouring_retry_after():
+    with FaultProxy(respond=lambda body: completion("##Ada## met Bob .")) as proxy:
+        proxy.faults.extend([("status", 429, {"Retry-After": "1"}), ("status", 500), ("hang", 3.0),
+                             ("status", 503)])
+        backend = OpenAIBackend(fast_client(proxy.base_url, timeout=1.0, max_retries=4), "m")
+        usage = Usage()
+        start = time.monotonic()
+        out = backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions(), usage=usage)
+        elapsed = time.monotonic() - start
+    assert out[0][0].text == "##Ada## met Bob ." and out[0][0].finished
+    assert len(proxy.posts()) == 5 and (usage.requests, usage.retries) == (1, 4)
+    assert (usage.prompt_tokens, usage.completion_tokens) == (10, 2)
+    assert elapsed >= 2.0  # Retry-After: 1 s, plus the 1 s timeout of the hung attempt
+
+
+def test_retries_run_out_with_a_clear_error():
+    with FaultProxy(respond=lambda body: completion("x")) as proxy:
+        proxy.faults.extend([("status", 500)] * 3)
+        backend = OpenAIBackend(fast_client(proxy.base_url, max_retries=2), "m")
+        with pytest.raises(ServerError, match=r"stage 1 request 1 of 1 .* failed after 3 attempt\(s\).*HTTP 500"):
+            backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions())
+
+
+def test_non_retryable_status_fails_at_once_with_a_hint(monkeypatch):
+    monkeypatch.setenv("CASCADENER_TEST_KEY", "sk-test-not-in-messages")
+    with FaultProxy(respond=lambda body: completion("x")) as proxy:
+        proxy.faults.append(("status", 401))
+        client = fast_client(proxy.base_url, api_key_env="CASCADENER_TEST_KEY")
+        with pytest.raises(ServerError) as error:
+            OpenAIBackend(client, "m").generate(["a b"], max_new_tokens=[4], options=GenerationOptions())
+    assert len(proxy.posts()) == 1
+    assert "HTTP 401" in str(error.value) and "CASCADENER_TEST_KEY" in str(error.value)
+    assert "sk-test-not-in-messages" not in str(error.value)
+    assert proxy.log[0][0]["Authorization"] == "Bearer sk-test-not-in-messages"
+
+
+def test_bad_endpoint_options():
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        EndpointOptions("http://user:secret@127.0.0.1:8000/v1")
+    with pytest.raises(ValueError, match="http"):
+        EndpointOptions("127.0.0.1:8000")
+    with pytest.raises(ValueError, match="concurrency"):
+        EndpointOptions("http://127.0.0.1:8000/v1", concurrency=0)
+    with pytest.raises(ValueError, match="server_constraints"):
+        OpenAIBackend(ChatClient(EndpointOptions("http://127.0.0.1:1/v1")), "m", server_constraints="maybe")
+
+
+def vllm_like(body: dict) -> dict:
+    """A fake server that honours structured outputs: constrained answers come from the choice list;
+    free answers are off-list; token log-probabilities are returned."""
+    choice = (body.get("structured_outputs") or {}).get("choice") or body.get("guided_choice")
+    if choice:
+        return completion(choice[-1], logprobs=[-0.5, -0.25])
+    return completion("a vehicle", logprobs=[-1.0])
+
+
+@pytest.mark.parametrize("mode,field", [("auto", "structured_outputs"), ("choice", "structured_outputs"),
+                                        ("guided", "guided_choice")])
+def test_off_list_answers_are_asked_again_with_choice_constraints(mode, field):
+    request = ClassifyRequest("Which type?", ("person", "city"))
+    with FaultProxy(respond=vllm_like) as proxy:
+        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints=mode)
+        usage = Usage()
+        out = backend.classify([request], options=ClassifyOptions(), usage=usage)[0]
+        constrained = backend.classify([request], options=ClassifyOptions(mode="constrained"))[0]
+    first, second, third = proxy.posts()
+    assert field not in first and first["temperature"] == 0 and first["logprobs"] is True and first["seed"] == 0
+    assert second[field] in ({"choice": ["person", "city"]}, ["person", "city"])
+    assert (out.label, out.how, out.answer, out.off_list) == ("city", "fallback-constrained", "a vehicle", True)
+    assert math.isclose(out.score, math.exp(-0.75))
+    assert usage.requests == 2
+    assert (constrained.label, constrained.how, constrained.off_list) == ("city", "constrained", False)
+    assert field in third
+
+
+def test_without_constraints_off_list_answers_take_the_closest_option():
+    with FaultProxy(respond=lambda body: completion("citty")) as proxy:
+        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="none")
+        out = backend.classify([ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions())[0]
+        with pytest.raises(ValueError, match="constrained classification on a server needs choice constraints"):
+            backend.classify([ClassifyRequest("Which?", ("person", "city"))],
+                             options=ClassifyOptions(mode="constrained"))
+    assert (out.label, out.how, out.score) == ("city", "fallback-closest", 0.0)
+    assert len(proxy.posts()) == 1 and "structured_outputs" not in proxy.posts()[0]
+
+
+def test_a_server_ignoring_constraints_is_caught_by_the_list_check():
+    with FaultProxy(respond=lambda body: completion("a vehicle")) as proxy:  # ignores structured_outputs
+        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="choice")
+        out = backend.classify([ClassifyRequest("Which?", ("person", "vehicle maker"))],
+                               options=ClassifyOptions(mode="constrained"))[0]
+    assert out.off_list and out.how == "fallback-closest" and out.label == "vehicle maker"
+
+
+def test_sampled_outputs_send_one_seeded_request_per_sample():
+    with FaultProxy(respond=lambda body: completion(f"seed {body['seed']}", finish="length")) as proxy:
+        backend = OpenAIBackend(fast_client(proxy.base_url, concurrency=3), "m")
+        options = GenerationOptions(do_sample=True, temperature=0.9, top_p=0.8, num_return_sequences=3)
+        out = backend.generate(["a", "b"], max_new_tokens=[4, 5], options=options, seed=7)
+    assert [[o.text for o in outs] for outs in out] == [["seed 7", "seed 8", "seed 9"]] * 2
+    assert all(not o.finished for outs in out for o in outs)
+    assert {(p["temperature"], p["top_p"]) for p in proxy.posts()} == {(0.9, 0.8)}
+    assert sorted(p["max_tokens"] for p in proxy.posts()) == [4, 4, 4, 5, 5, 5]
+
+
+# ------------------------------------------------------------------------------ slow: transformers serve
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_cascade, tmp_path_factory):
+    """``transformers serve`` on the tiny memorising model, on a free loopback port; stopped by pid."""
+    pytest.importorskip("fastapi", reason='transformers serve needs pip install "transformers[serving]"')
+    from cascadener.backends.launch import LocalServer
+
+    server = LocalServer(tiny_cascade.extractor, start_timeout=240, log_path=tmp_path_factory.mktemp("serve") / "log")
+    server.start()
+    yield server
+    pid = server.process.pid
+    start = time.monotonic()
+    server.stop()
+    assert time.monotonic() - start < 25
+    with pytest.raises(ProcessLookupError):
+        import os
+
+        os.kill(pid, 0)
+
+
+@pytest.fixture(scope="session")
+def local_tiny(tiny_cascade):
+    return CascadeNER.from_pretrained(tiny_cascade.extractor, device="cpu")
+
+
+@pytest.mark.slow
+def test_openai_backend_equals_transformers_backend(served_tiny, local_tiny, tiny_corpus):
+    texts = [r["text"] for r in tiny_corpus] + [""]
+    lists = [r["type_list"] for r in tiny_corpus] + [["person", "city"]]
+    expected = local_tiny.predict(texts, lists)
+    ner = CascadeNER.from_endpoint(served_tiny.base_url, served_tiny.model, concurrency=4)
+    got = ner.predict(texts, lists)
+    assert spans(got) == spans(expected)
+    assert spans(got)[:-1] == [[(e["text"], e["label"], e["start"], e["end"]) for e in r["entities"]]
+                               for r in tiny_corpus]  # memorised: the gold entities, labels and offsets
+    assert all(e["score"] is None for sentence in got for e in sentence)  # transformers serve: no logprobs
+    local, server = local_tiny.last_stats.to_dict(), ner.last_stats.to_dict()
+    assert server["stage1_requests"] == len(tiny_corpus) and server["stage1_retries"] == 0
+    assert server["stage2_requests"] == sum(len(r["entities"]) for r in tiny_corpus)
+    # the same chat template on both sides: the server counts the tokens the local backend ran
+    for key in ("prompt_tokens", "completion_tokens"):
+        assert server[f"stage1_{key}"] == local[f"stage1_{key}"] > 0
+        assert server[f"stage2_{key}"] == local[f"stage2_{key}"] > 0
+    assert {k: v for k, v in server.items() if "stage" not in k} == {k: v for k, v in local.items() if "stage" not in k}
+
+
+@pytest.mark.slow
+def test_retries_through_a_faulty_proxy_to_the_real_server(served_tiny, local_tiny, tiny_corpus):
+    texts = [r["text"] for r in tiny_corpus[:2]]
+    lists = [r["type_list"] for r in tiny_corpus[:2]]
+    with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        proxy.faults.extend([("status", 429, {"Retry-After": "1"}), ("status", 500), ("hang", 25.0),
+                             ("status", 502)])
+        client = fast_client(proxy.base_url, timeout=15.0, max_retries=4)  # > any real answer on a busy machine
+        ner = CascadeNER.from_backends(OpenAIBackend(client, served_tiny.model))
+        got = ner.predict(texts, lists)
+    assert spans(got) == spans(local_tiny.predict(texts, lists))
+    assert ner.last_stats.stage1_retries == 4 and ner.last_stats.stage2_retries == 0
+
+
+@pytest.mark.slow
+def test_concurrency_keeps_the_input_order(served_tiny, local_tiny, tiny_corpus):
+    texts = [r["text"] for r in tiny_corpus]
+    lists = [r["type_list"] for r in tiny_corpus]
+    order = {text: index for index, text in enumerate(texts)}
+
+    def later_first(body):  # early inputs answer last: completion order is the reverse of input order
+        user = body["messages"][-1]["content"]
+        return 0.1 * (len(texts) - order.get(user, len(texts)))
+
+    with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        proxy.delay_for = later_first
+        ner = CascadeNER.from_backends(OpenAIBackend(fast_client(proxy.base_url, concurrency=8, timeout=300),
+                                                       served_tiny.model))
+        got = ner.predict(texts, lists)
+    assert spans(got) == spans(local_tiny.predict(texts, lists))
+
+
+@pytest.mark.slow
+def test_auto_constraints_fall_back_where_the_server_rejects_them(served_tiny, local_tiny, tiny_corpus):
+    """transformers serve rejects unknown fields (HTTP 422): ``auto`` drops structured_outputs, then
+    guided_choice, and answers unconstrained (still checked against the list); ``choice`` fails clearly."""
+    texts = [r["text"] for r in tiny_corpus[:3]]
+    lists = [r["type_list"] for r in tiny_corpus[:3]]
+    with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        backend = OpenAIBackend(fast_client(proxy.base_url, concurrency=2, timeout=300), served_tiny.model)
+        got = CascadeNER.from_backends(backend).predict(texts, lists, classification="constrained")
+        sent = [p for p in proxy.posts() if "structured_outputs" in p or "guided_choice" in p]
+        strict = OpenAIBackend(fast_client(proxy.base_url, timeout=300), served_tiny.model, server_constraints="choice")
+        with pytest.raises(ServerError, match="HTTP 422.*structured_outputs"):
+            strict.classify([ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions(mode="constrained"))
+    assert backend.client.dropped == {"structured_outputs", "guided_choice"} and backend.constraint_field() is None
+    assert sent and sent[0]["structured_outputs"]["choice"]
+    assert spans(got) == spans(local_tiny.predict(texts, lists))
