@@ -178,6 +178,7 @@ class CascadeNER:
         model: str,
         classifier_model: str | None = None,
         *,
+        classifier_base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 8,
         timeout: float = 120.0,
@@ -186,7 +187,8 @@ class CascadeNER:
     ) -> "CascadeNER":
         """Both stages on an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, llama.cpp,
         Ollama, ``transformers serve``, a hosted API): ``base_url`` up to ``/v1``, ``model`` the served
-        model name (``classifier_model``: another served model for stage 2).
+        model name (``classifier_model``: another served model for stage 2, on ``classifier_base_url``
+        when it is another server).
 
         The key is read from the environment variable named ``api_key_env`` (unset: no key, as local
         servers expect), never passed as an argument. ``concurrency`` requests in flight, each
@@ -205,8 +207,13 @@ class CascadeNER:
                                             timeout=timeout, max_retries=max_retries))
         extractor = OpenAIBackend(client, model, server_constraints=server_constraints)  # type: ignore[arg-type]
         classifier = None
-        if classifier_model is not None and classifier_model != model:
+        if classifier_base_url is not None and classifier_base_url.rstrip("/") != base_url.rstrip("/"):
+            client = ChatClient(EndpointOptions(classifier_base_url, api_key_env=api_key_env, concurrency=concurrency,
+                                                timeout=timeout, max_retries=max_retries))
+        if classifier_model is not None and (classifier_model != model or client is not extractor.client):
             classifier = OpenAIBackend(client, classifier_model, server_constraints=server_constraints)  # type: ignore[arg-type]
+        elif client is not extractor.client:
+            raise ValueError("classifier_base_url needs classifier_model (the model that server serves)")
         return cls.from_backends(extractor, classifier)
 
     def describe(self) -> dict[str, Any]:

@@ -164,6 +164,44 @@ def test_sampled_outputs_send_one_seeded_request_per_sample():
     assert sorted(p["max_tokens"] for p in proxy.posts()) == [4, 4, 4, 5, 5, 5]
 
 
+@pytest.mark.parametrize("extra,message", [
+    (["--backend", "openai", "--model", "m"], "--backend openai needs --base-url"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1"], "--backend openai needs --model"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--extractor", "x"],
+     "--extractor loads a local model"),
+    (["--backend", "openai", "--base-url", "http://k:secret@127.0.0.1:1/v1", "--model", "m"],
+     "must not carry credentials"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--classification",
+      "constrained", "--server-constraints", "none"], "needs choice constraints"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--classifier-base-url",
+      "http://127.0.0.1:2/v1"], "--classifier-base-url needs --classifier-model"),
+    ([], "--extractor is required"),
+    (["--extractor", "x", "--model", "m"], "--model only applies with --backend openai"),
+])
+def test_cli_backend_argument_errors(tmp_path, capsys, extra, message):
+    from cascadener.cli import main
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"id": "a", "text": "Ada met Bob ."}\n', encoding="utf-8")
+    assert main(["predict", "--jsonl", str(inputs), "-o", str(tmp_path / "o.jsonl"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cascadener predict: error: ") and message in err and "Traceback" not in err
+
+
+def test_cli_server_failure_is_a_clear_error_and_keeps_the_file(tmp_path, capsys):
+    from cascadener.cli import main
+
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"id": "a", "text": "Ada met Bob ."}\n', encoding="utf-8")
+    status = main(["predict", "--jsonl", str(inputs), "-o", str(tmp_path / "o.jsonl"), "--no-progress",
+                   "--backend", "openai", "--base-url", f"http://127.0.0.1:{closed_port()}/v1", "--model", "m",
+                   "--max-retries", "0"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert "stage 1 request 1 of 1 ('Ada met Bob .')" in err and "ConnectError" in err and "--resume" in err
+    assert (tmp_path / "o.jsonl.meta.json").is_file()
+
+
 # ------------------------------------------------------------------------------ slow: transformers serve
 
 @pytest.fixture(scope="session")
@@ -259,3 +297,99 @@ def test_auto_constraints_fall_back_where_the_server_rejects_them(served_tiny, l
     assert backend.client.dropped == {"structured_outputs", "guided_choice"} and backend.constraint_field() is None
     assert sent and sent[0]["structured_outputs"]["choice"]
     assert spans(got) == spans(local_tiny.predict(texts, lists))
+
+
+# ------------------------------------------------------------------------------ slow: the command line
+
+def _inputs(path, tiny_corpus, copies: int = 1):
+    import json
+
+    lines = [json.dumps({"id": f"s{n}-{r['id']}", "text": r["text"], "type_list": r["type_list"],
+                         "entities": r["entities"]}) for n in range(copies) for r in tiny_corpus]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _cli_env():
+    import os
+
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(__import__("pathlib").Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+
+
+@pytest.mark.slow
+def test_cli_predict_then_evaluate_never_leaks_the_key(served_tiny, tiny_corpus, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    key = "sk-cascadener-test-7f3a9c1e-never-written"
+    env = _cli_env() | {"CASCADENER_TEST_KEY": key}
+    inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus)
+    with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        proxy.faults.append(("status", 429, {"Retry-After": "0"}))  # the error path is logged too
+        predict = [sys.executable, "-m", "cascadener", "predict", "--jsonl", str(inputs), "--backend", "openai",
+                   "--base-url", proxy.base_url, "--model", served_tiny.model, "--api-key-env", "CASCADENER_TEST_KEY",
+                   "--concurrency", "4", "-o", str(tmp_path / "preds.jsonl"), "--no-progress"]
+        first = subprocess.run(predict, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    evaluate = [sys.executable, "-m", "cascadener", "evaluate", str(tmp_path / "preds.jsonl"),
+                "-o", str(tmp_path / "results.json")]
+    second = subprocess.run(evaluate, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    # the key went to the server, in the header only
+    assert all(headers.get("Authorization") == f"Bearer {key}" for headers, _ in proxy.log)
+    assert all(key not in json.dumps(body) for _, body in proxy.log)
+    # ... and nowhere else: argv, printed output, every file written
+    assert key not in " ".join(predict + evaluate)
+    for stream in (first.stdout, first.stderr, second.stdout, second.stderr):
+        assert key not in stream
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert {p.name for p in files} >= {"preds.jsonl", "preds.jsonl.meta.json", "results.json"}
+    for path in files:
+        assert key.encode() not in path.read_bytes(), path
+    meta = json.loads((tmp_path / "preds.jsonl.meta.json").read_text(encoding="utf-8"))
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert meta["options"]["backend"] == "openai" and meta["server"]["api_key_env"] == "CASCADENER_TEST_KEY"
+    assert meta["stats"]["stage1_retries"] == 1 and meta["stats"]["stage1_requests"] == len(tiny_corpus)
+    assert results["pipeline"]["backend"] == "openai"
+    assert results["counts"]["stage2_requests"] == meta["stats"]["stage2_requests"] > 0
+    assert results["metrics"]["f1"] == 1.0  # memorised: every gold entity, label and offset
+
+
+@pytest.mark.slow
+def test_cli_resume_after_a_kill_gives_the_uninterrupted_file(served_tiny, tiny_corpus, tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from cascadener.cli import main
+
+    inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, copies=3)
+    total = 3 * len(tiny_corpus)
+    reference = tmp_path / "reference.jsonl"
+    common = ["--jsonl", str(inputs), "--backend", "openai", "--model", served_tiny.model, "--chunk-size", "4",
+              "--no-progress", "--timeout", "300"]
+    assert main(["predict", *common, "--base-url", served_tiny.base_url, "--concurrency", "1", "-o", str(reference)]) == 0
+    output = tmp_path / "preds.jsonl"
+    with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        proxy.delay_for = lambda body: 0.3  # slow enough to be killed mid-run
+        command = [sys.executable, "-m", "cascadener", "predict", *common, "--base-url", proxy.base_url,
+                   "--concurrency", "3", "-o", str(output)]
+        process = subprocess.Popen(command, env=_cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None:
+            if output.exists() and output.read_text(encoding="utf-8").count("\n") >= 4:
+                break
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    written = output.read_text(encoding="utf-8").count("\n")
+    assert 4 <= written < total
+    assert main(["predict", *common, "--base-url", served_tiny.base_url, "--concurrency", "3", "-o", str(output),
+                 "--resume"]) == 0
+    assert output.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8")
+    meta = json.loads(output.with_name(output.name + ".meta.json").read_text(encoding="utf-8"))
+    assert meta["complete"] and meta["options"]["backend"] == "openai"

@@ -37,6 +37,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cascadener.cli.backend_args import (
+    add_backend_arguments,
+    backend_identity,
+    check_backend_arguments,
+    endpoint_pipeline,
+    server_description,
+)
 from cascadener.cli.common import CliError, positive_int
 from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
 
@@ -47,7 +54,8 @@ META_SUFFIX = ".meta.json"
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
-    parser.add_argument("--extractor", required=True, help="stage-1 model: local directory or Hub id")
+    parser.add_argument("--extractor", default=None,
+                        help="stage-1 model: local directory or Hub id (--backend transformers, the default)")
     parser.add_argument("--classifier", default=None, help="stage-2 model (default: the extractor)")
     parser.add_argument("-o", "--output", required=True, help="predictions JSONL to write")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
@@ -69,6 +77,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, help="torch dtype name, e.g. bfloat16 (default: the checkpoint's)")
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_backend_arguments(parser)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -138,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
     if not output.parent.is_dir():
         raise CliError(f"output folder {output.parent} does not exist")
+    check_backend_arguments(args)
     if args.extractor and Path(args.extractor).exists() and not Path(args.extractor).is_dir():
         raise CliError(f"--extractor {args.extractor} is a file; give a model directory or a Hub id")
 
@@ -147,8 +157,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("the input has duplicate ids; predictions could not be resumed safely")
     options = {key: getattr(args, key, None) for key in OPTION_KEYS}
     options["prompt_hash"] = prompt_hash(template=args.template)
+    if args.backend != "transformers":  # the server's model names stand for extractor/classifier
+        options.update(backend_identity(args))
     meta: dict[str, Any] = {"source": {"kind": source.kind, **source.description}, "options": options,
                             "stats": {}, "sentences": len(source.rows), "complete": False}
+    if args.backend != "transformers":
+        meta["server"] = server_description(args)  # not compared by --resume: another host, same outputs
     done: set[str] = set()
     if args.resume and output.exists():
         if not meta_path.is_file():
@@ -178,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
     if source.report:
         print(source.report, file=sys.stderr)
 
+    from cascadener.backends.http import ServerError
     from cascadener.pipeline import CascadeNER, PredictStats
 
     taxonomy = None
@@ -188,16 +203,19 @@ def run(args: argparse.Namespace) -> int:
             taxonomy = Taxonomy.from_file(args.taxonomy)
         except (TaxonomyError, OSError) as error:
             raise CliError(str(error)) from None
-    try:
-        ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device, torch_dtype=args.dtype,
-                                         trust_remote_code=args.trust_remote_code)
-    except OSError as error:
-        raise CliError(f"cannot load the model: {error}") from None
+    if args.backend == "openai":
+        ner = endpoint_pipeline(args)
+    else:
+        try:
+            ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device,
+                                             torch_dtype=args.dtype, trust_remote_code=args.trust_remote_code)
+        except OSError as error:
+            raise CliError(f"cannot load the model: {error}") from None
     _write_meta(meta_path, meta)
 
     todo = [row for row in source.rows if row.id not in done]
     stats = PredictStats(**meta["stats"]) if meta["stats"] else PredictStats()
-    chunk = args.chunk_size or 4 * args.batch_size
+    chunk = args.chunk_size or 4 * (args.concurrency if args.backend == "openai" else args.batch_size)
     bar = None
     if not args.no_progress:
         from tqdm.auto import tqdm
@@ -207,10 +225,14 @@ def run(args: argparse.Namespace) -> int:
         for start in range(0, len(todo), chunk):
             rows = todo[start:start + chunk]
             lists = [None if args.type_lists == "cascade" else row.type_list for row in rows]
-            result = ner.run([row.text for row in rows], lists, batch_size=args.batch_size,
-                             classification=args.classification, off_list=args.off_list, template=args.template,
-                             taxonomy=taxonomy, self_consistency=args.self_consistency,
-                             temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens)
+            try:
+                result = ner.run([row.text for row in rows], lists, batch_size=args.batch_size,
+                                 classification=args.classification, off_list=args.off_list, template=args.template,
+                                 taxonomy=taxonomy, self_consistency=args.self_consistency,
+                                 temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens)
+            except ServerError as error:
+                raise CliError(f"{error}; the {len(done) + start} predictions written so far are kept: "
+                               "run the same command with --resume to continue") from None
             handle.writelines(_prediction_line(row, lst, prediction.entities)
                               for row, lst, prediction in zip(rows, lists, result.predictions))
             handle.flush()
