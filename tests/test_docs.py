@@ -1,0 +1,93 @@
+"""The documentation stays true: the README's commands, its runnable example, links, the suite's map."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def block(path: Path, name: str) -> str:
+    """The text between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in ``path``."""
+    text = path.read_text(encoding="utf-8")
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    assert text.count(begin) == 1 and text.count(end) == 1, f"{path.name}: needs one {begin} ... {end} block"
+    return text[text.index(begin) + len(begin) : text.index(end)]
+
+
+def bash_commands(text: str) -> list[str]:
+    """The contents of the ```bash fences of ``text``, stripped."""
+    return [m.strip() for m in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+
+
+def test_quick_start_is_two_commands_install_and_main_job_then_install_and_every_test() -> None:
+    commands = bash_commands(block(README, "quickstart"))
+    assert len(commands) == 2 and all("\n" not in c for c in commands), commands
+    main_job, tests = commands
+    assert main_job.startswith("pip install torch==") and main_job.endswith("&& cascadener run")
+    assert tests.startswith("pip install torch==") and '".[test]"' in tests and tests.endswith("python -m pytest -q")
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    command = bash_commands(block(README, "quickstart"))[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command in ci, f".ci/run must run the README's test command verbatim: {command!r}"
+
+
+def test_readme_dataset_example_runs_and_prints_what_it_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    section = block(README, "dataset-example")
+    test = doctest.DocTestParser().get_doctest(section, {}, "README.md#dataset-example", str(README), 0)
+    assert len(test.examples) >= 4
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    monkeypatch.chdir(ROOT)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_readme_stays_a_front_door() -> None:
+    size = len(README.read_bytes())
+    assert size <= 12_000, f"README.md is {size} bytes: keep it short, move details into docs/*.md"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lowercase, punctuation dropped, spaces -> hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return {_slug(m) for m in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", [README, *DOCS], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_point_to_files_and_headings_that_exist(page: Path) -> None:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        path = (page.parent / file_part).resolve() if file_part else page
+        if not path.exists():
+            broken.append(f"{target} (no file {path})")
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(f"{target} (no heading #{anchor} in {path.name})")
+    assert not broken, f"{page.relative_to(ROOT)}: broken links: {broken}"
+
+
+def test_every_test_file_is_described_in_development_md() -> None:
+    """docs/development.md maps the suite; a new test file gets a line there (a glob such as
+    ``test_metric_*.py`` covers a group)."""
+    text = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    patterns = set(re.findall(r"`(?:tests/)?(test_[\w*]+\.py)`", text))
+    missing = [
+        f.name for f in sorted((ROOT / "tests").glob("test_*.py")) if not any(Path(f.name).match(p) for p in patterns)
+    ]
+    assert not missing, f"add a line for these test files to docs/development.md: {missing}"
