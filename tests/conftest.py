@@ -20,6 +20,23 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
+# Fixtures that train, build or load a model. A test that uses one (directly or through another
+# fixture) must be marked ``@pytest.mark.slow`` so that ``pytest -m "not slow"`` stays fast;
+# collection stops with the list of unmarked tests otherwise. Add a new model fixture here.
+MODEL_FIXTURES = frozenset({"tiny_cascade", "model_dir", "random_tiny", "tiny_base", "tiny_dir"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a model fixture but are not marked @pytest.mark.slow: " + ", ".join(unmarked)
+        )
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -54,6 +54,7 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+@pytest.mark.slow
 def test_predict_writes_one_line_per_input_in_order(inputs, model_dir, tmp_path):
     output = tmp_path / "pred.jsonl"
     assert _predict(inputs, model_dir, output) == 0
@@ -69,6 +70,7 @@ def test_predict_writes_one_line_per_input_in_order(inputs, model_dir, tmp_path)
     assert meta["source"]["revision"].startswith("sha256:") and len(meta["options"]["prompt_hash"]) == 12
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_loses_and_duplicates_nothing(inputs, model_dir, tmp_path, monkeypatch):
     reference = tmp_path / "full.jsonl"
     assert _predict(inputs, model_dir, reference) == 0
@@ -101,6 +103,7 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(inputs, model_di
     assert meta["complete"] and meta["stats"]["sentences"] == len(SENTENCES)
 
 
+@pytest.mark.slow
 def test_resume_with_other_options_is_refused(inputs, model_dir, tmp_path, capsys):
     output = tmp_path / "pred.jsonl"
     assert _predict(inputs, model_dir, output) == 0
@@ -108,6 +111,7 @@ def test_resume_with_other_options_is_refused(inputs, model_dir, tmp_path, capsy
     assert "options differ" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_interrupted_subprocess_resumes(inputs, model_dir, tmp_path):
     """A real process killed mid-run (SIGKILL after its first chunk) resumes to the full output."""
     import signal
@@ -132,6 +136,7 @@ def test_interrupted_subprocess_resumes(inputs, model_dir, tmp_path):
     assert ids == [s[0] for s in SENTENCES]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -153,6 +158,7 @@ def test_bad_jsonl_input(tmp_path, model_dir, capsys, content, message):
     assert message in err and str(path) in err
 
 
+@pytest.mark.slow
 def test_bad_arguments(tmp_path, model_dir, inputs, capsys):
     assert _predict(tmp_path / "missing.jsonl", model_dir, tmp_path / "o.jsonl") == 2
     assert "does not exist" in capsys.readouterr().err
@@ -176,6 +182,7 @@ def test_python_dash_m_entry_point():
         assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_matches_the_scorer_and_saves_results(inputs, model_dir, tmp_path, capsys):
     from dynamicner_f1.scorer import score_spans
 
@@ -202,6 +209,7 @@ def test_evaluate_matches_the_scorer_and_saves_results(inputs, model_dir, tmp_pa
     assert len(results["prompt"]["hash"]) == 12 and results["model"]["extractor"] == str(model_dir)
 
 
+@pytest.mark.slow
 def test_evaluate_with_separate_references_counts_missing(inputs, model_dir, tmp_path, capsys):
     output = tmp_path / "pred.jsonl"
     assert _predict(inputs, model_dir, output) == 0
@@ -244,6 +252,7 @@ def test_evaluate_bad_files(tmp_path, capsys):
     assert "none.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, capsys, monkeypatch):
     secret = "hf_" + "x" * 34
     monkeypatch.setenv("HF_TOKEN", secret)
@@ -268,6 +277,7 @@ def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, caps
     assert secret not in written and secret not in captured.out + captured.err
 
 
+@pytest.mark.slow
 def test_predict_from_builder_config(model_dir, tmp_path):
     pytest.importorskip("dynamicner")
     output = tmp_path / "pred.jsonl"
@@ -280,6 +290,7 @@ def test_predict_from_builder_config(model_dir, tmp_path):
     assert main(["predict", "--dataset", "xx", "--extractor", str(model_dir), "-o", str(tmp_path / "o.jsonl")]) == 2
 
 
+@pytest.mark.slow
 def test_predict_real_geic_file_with_its_taxonomy(shared_data, model_dir, tmp_path):
     """The authors' CoNLL-2003 GEIC file: gold placed on the sentences, the cascade over its own taxonomy."""
     output = tmp_path / "pred.jsonl"
@@ -298,6 +309,7 @@ def test_predict_real_geic_file_with_its_taxonomy(shared_data, model_dir, tmp_pa
                 assert line["text"][reference["start"]:reference["end"]] == reference["text"]
 
 
+@pytest.mark.slow
 def test_predict_from_a_parquet_dataset_folder(model_dir, tmp_path):
     """--hf-dataset goes through datasets.load_dataset (here a local Parquet folder, as the Hub serves it)."""
     import datasets
@@ -334,6 +346,7 @@ def test_evaluate_hierarchical_scores(tmp_path, capsys):
     assert "hierarchical_f1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_type_lists_cascade_ignores_input_lists(inputs, model_dir, tmp_path, monkeypatch):
     from cascadener.pipeline import CascadeNER
 

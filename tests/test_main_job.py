@@ -94,6 +94,7 @@ def _check_outputs(out, *, languages, sentences):
     return results
 
 
+@pytest.mark.slow
 def test_reduced_main_job_trains_predicts_scores_and_resumes(tmp_path, capsys):
     from cascadener.cli import main
 
@@ -125,6 +126,7 @@ def _write_geic(folder, records):
         (folder / f"{split}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_main_job_with_given_models_skips_training_and_extracts_memorised_entities(tiny_cascade, tiny_corpus,
                                                                                      tmp_path, capsys):
     """The fixture model memorised stage 1 of these sentences: extraction F1 is exactly 1 in every column."""
@@ -161,6 +163,7 @@ def test_main_job_bad_arguments(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_main_job_fine_tunes_a_base_model_with_lora(tmp_path, capsys):
     from huggingface_hub import ModelCard
 

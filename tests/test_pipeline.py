@@ -11,6 +11,8 @@ from cascadener.parsing import Mention
 from cascadener.pipeline import CascadeNER
 from cascadener.tiny import TinyModelOptions, create_tiny_model
 
+pytestmark = pytest.mark.slow  # every test here runs a tiny model (random weights or trained)
+
 TEXTS = [
     "Ada Lovelace met Charles Babbage in London .",
     "Paris is the capital of France .",

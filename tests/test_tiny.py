@@ -17,6 +17,8 @@ from cascadener.tiny import (
     train_tokenizer,
 )
 
+pytestmark = pytest.mark.slow  # every test here builds, saves or loads the tiny model
+
 TEXTS = [
     "Ada Lovelace met Charles Babbage in London in 1833 .",
     "Der Rhein fließt durch Köln, nicht durch München.",

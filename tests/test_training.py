@@ -42,6 +42,7 @@ def _labelled(tokenizer, example):
     return [i for i, label in zip(example["input_ids"], example["labels"]) if label != IGNORE_INDEX]
 
 
+@pytest.mark.slow
 def test_labels_cover_only_assistant_tokens(tokenizer, sft_data):
     for row in sft_data.combined():
         example = tokenize_conversation(row["messages"], tokenizer)
@@ -55,6 +56,7 @@ def test_labels_cover_only_assistant_tokens(tokenizer, sft_data):
         assert [int(m) for m in reference["assistant_masks"]] == [int(l != IGNORE_INDEX) for l in example["labels"]]
 
 
+@pytest.mark.slow
 def test_multi_turn_labels_every_assistant_turn(tokenizer):
     messages = chat_messages("first", "one") + [{"role": "user", "content": "second"},
                                                 {"role": "assistant", "content": "two"}]
@@ -62,6 +64,7 @@ def test_multi_turn_labels_every_assistant_turn(tokenizer):
     assert tokenizer.decode(_labelled(tokenizer, example)) == "one<|im_end|>two<|im_end|>"
 
 
+@pytest.mark.slow
 def test_conversation_without_assistant_is_an_error(tokenizer):
     with pytest.raises(TrainingDataError, match="example 7: field 'messages' has no assistant turn"):
         tokenize_conversation(chat_messages("only a question"), tokenizer, index=7)
@@ -70,6 +73,7 @@ def test_conversation_without_assistant_is_an_error(tokenizer):
                                {"role": "assistant", "content": "y"}], tokenizer, index=0)
 
 
+@pytest.mark.slow
 def test_too_long_examples_are_skipped_and_reported(tokenizer, sft_data):
     data = sft_data.combined()
     lengths = [len(tokenize_conversation(m, tokenizer)["input_ids"]) for m in data["messages"]]
@@ -82,6 +86,7 @@ def test_too_long_examples_are_skipped_and_reported(tokenizer, sft_data):
         tokenize_dataset(data, tokenizer, max_length=3, progress=False)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_saves_a_loadable_model(tiny_base, sft_data, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -110,6 +115,7 @@ def _greedy(model_dir, conversations, *, max_new_tokens=48):
     return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+@pytest.mark.slow
 def test_tiny_cascade_memorises_both_stages(tiny_cascade, tiny_corpus):
     run = tiny_cascade.runs["model"]
     assert run.final_loss < 0.05 < 3.0 < run.first_loss
@@ -123,6 +129,7 @@ def test_tiny_cascade_memorises_both_stages(tiny_cascade, tiny_corpus):
         assert outputs == [messages[-1]["content"] for messages in conversations]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("merge", [True, False])
 def test_lora_path_trains_and_reloads(tiny_base, sft_data, tmp_path, merge):
     from transformers import AutoModelForCausalLM
@@ -152,6 +159,7 @@ def _write_jsonl(path, records):
     return path
 
 
+@pytest.mark.slow
 def test_cli_train_saves_models_the_pipeline_loads(tiny_corpus, tmp_path, capsys):
     import json
 
@@ -207,6 +215,7 @@ def test_cli_train_needs_gold_entities(tmp_path, capsys):
     assert "sample 'a' has no gold entities" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_base, sft_data, tmp_path):
     import shutil
 
@@ -229,6 +238,7 @@ def test_interrupted_training_resumes_from_its_last_checkpoint(tiny_base, sft_da
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+@pytest.mark.slow
 def test_cli_train_on_sharegpt_files_trains_one_model(sft_data, tiny_corpus, tmp_path, capsys):
     import json
 
