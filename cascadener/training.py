@@ -30,8 +30,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from transformers import TrainerCallback
-
 IGNORE_INDEX = -100
 LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
@@ -206,15 +204,23 @@ def _load(model, tokenizer):
     return model, tokenizer
 
 
-class LossHistory(TrainerCallback):
-    """A ``TrainerCallback`` that keeps ``(step, loss)`` from every Trainer log."""
+def _loss_history() -> Any:
+    """A ``TrainerCallback`` whose ``history`` keeps ``(step, loss)`` from every Trainer log.
 
-    def __init__(self) -> None:
-        self.history: list[tuple[int, float]] = []
+    Defined on first use: importing transformers' Trainer stack (and peft through it) takes seconds,
+    and nothing but training needs it (``cascadener --help``, ``evaluate``, the test collection).
+    """
+    from transformers import TrainerCallback
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # the TrainerCallback hook signature
-        if logs and "loss" in logs:
-            self.history.append((int(state.global_step), float(logs["loss"])))
+    class LossHistory(TrainerCallback):
+        def __init__(self) -> None:
+            self.history: list[tuple[int, float]] = []
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # the TrainerCallback hook signature
+            if logs and "loss" in logs:
+                self.history.append((int(state.global_step), float(logs["loss"])))
+
+    return LossHistory()
 
 
 def train(
@@ -284,7 +290,7 @@ def train(
         last_checkpoint = get_last_checkpoint(str(checkpoints))
         if last_checkpoint is not None:
             logger.warning("resuming from %s", last_checkpoint)
-    loss_log = LossHistory()
+    loss_log = _loss_history()
     trainer = Trainer(model=model, args=args, train_dataset=tokenized, data_collator=collator,
                       processing_class=tokenizer, callbacks=[loss_log])
     threads_before = torch.get_num_threads()
