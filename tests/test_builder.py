@@ -347,6 +347,7 @@ def test_other_corpora_build_with_their_taxonomy(shared_data, tmp_path, corpus):
 
 
 # ----------------------------------------------------------------------------- load_dataset offline (5.x)
+@pytest.mark.slow
 def test_prepare_then_load_dataset_offline_in_a_fresh_process(tmp_path):
     env = dict(os.environ, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                PYTHONPATH=str(Path(dynamicner.__file__).parent))
@@ -372,6 +373,7 @@ def test_prepare_then_load_dataset_offline_in_a_fresh_process(tmp_path):
 
 
 # ----------------------------------------------------------------------------- dataset_infos.json
+@pytest.mark.slow
 def test_dataset_infos_json_is_up_to_date(project_root):
     path = project_root / "dataset_infos.json"
     assert path.is_file(), "run `dynamicner infos` to generate dataset_infos.json"

@@ -175,6 +175,7 @@ def test_bad_arguments(tmp_path, model_dir, inputs, capsys):
     assert main([]) == 2
 
 
+@pytest.mark.slow
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "cascadener", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0

@@ -57,6 +57,7 @@ def test_item19_numpy_integer_offsets_are_accepted_bool_is_not():
             score_spans([[{"text": "Paris", "label": "city", "start": bad, "end": 12}], []], plain)
 
 
+@pytest.mark.slow
 def test_item19_more_than_55000_labels_score_like_seqeval():
     from seqeval.metrics import f1_score
 

@@ -104,6 +104,7 @@ SCRIPTS = {  # letters, how words join into a phrase, what separates phrases
 }
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(sorted(SCRIPTS)), st.data())
 def test_every_entity_gets_a_free_place_when_the_sentence_has_one(script, data):

@@ -514,6 +514,7 @@ def _wait_for(driver, condition, what: str, timeout: float = 60):
         time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_space_shows_the_seeded_runs_ranked_filters_sorts_and_plots(space, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

@@ -119,6 +119,7 @@ _TAGS = st.sampled_from(["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-g
 _SEQS = st.lists(st.lists(_TAGS, min_size=0, max_size=8), min_size=1, max_size=8)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(gold=_SEQS, data=st.data())
 def test_bio_equals_seqeval_on_random_sequences(gold: list[list[str]], data: st.DataObject) -> None:
@@ -169,6 +170,7 @@ def test_many_types_use_wide_codes_and_still_equal_seqeval() -> None:
         assert_equal_to_seqeval(score_tags(pred, gold, rule=rule), seqeval_scores(gold, pred, strict))
 
 
+@pytest.mark.slow
 def test_unpacked_keys_fallback_equals_seqeval(conll_tags: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     import dynamicner_f1.bio as bio
 

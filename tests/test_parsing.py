@@ -139,6 +139,7 @@ def sentence_and_output(draw):
     return sentence, output
 
 
+@pytest.mark.slow
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sentence_and_output())
 def test_fuzz_spans_always_on_the_sentence(case):

@@ -64,6 +64,7 @@ def test_tokenize_batch_equals_tokenize_columns(texts, language):
     assert batch.row_offsets[-1] == len(batch.texts) == len(batch.starts) == len(batch.ends)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(
     st.lists(
@@ -139,6 +140,7 @@ MARKS_ALPHABET = st.text(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(MARKS_ALPHABET, max_size=5), st.sampled_from(["en", "ru", "zh", "ja", "ko"]))
 def test_tokenize_batch_marks_and_astral_characters(texts, language):
@@ -186,12 +188,14 @@ MIXED_TEXTS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(MIXED_TEXTS, max_size=6), st.sampled_from(["en", "fr-CA", "zh", "ko", "ja_JP"]), st.sampled_from(UNITS))
 def test_tokenize_batch_tokens_equal_reference_on_mixed_unicode(texts, language, units):
     assert_tokens_like_reference(texts, language, units)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.lists(st.sampled_from(["word", "Word", " ", ",", ".", "1999", *PIECES]), max_size=40).map("".join),
@@ -248,6 +252,7 @@ def test_embedded_sample_tokens_equal_reference(language, units):
     assert_tokens_like_reference(texts, language, units)
 
 
+@pytest.mark.slow
 def test_shared_geic_files_tokens_equal_reference(shared_data):
     """Every GEIC file of ../shared/data/geic, split both ways (words and characters), over bytes and characters."""
     files = sorted((shared_data / "geic").glob("*.json"))

@@ -90,6 +90,7 @@ def synthetic_corpus(tax: Taxonomy, n: int, seed: int) -> list[tuple[str, list[T
     return corpus
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [
     DynamicOptions(),
     DynamicOptions(seed=7, p_merge=1.0, p_special=1.0, p_reduce=1.0, p_synonym=1.0),
@@ -187,6 +188,7 @@ def _digest_in_subprocess(hash_seed: str) -> str:
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
 
 
+@pytest.mark.slow
 def test_same_lists_in_other_processes():
     """No dependence on hash randomisation or process state: two interpreters agree."""
     assert _digest_in_subprocess("1") == _digest_in_subprocess("12345")
@@ -308,6 +310,7 @@ def test_synonym_table_is_sound(tax):
         SynonymTable.from_dict({"city": "town"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [
     DynamicOptions(),
     DynamicOptions(seed=7, p_merge=1.0, p_special=1.0, p_reduce=1.0, p_synonym=1.0),
