@@ -318,6 +318,7 @@ def test_unknown_categories_can_map_to_a_catch_all(tmp_path):
 
 
 # ----------------------------------------------------------------------------- real data
+@pytest.mark.slow
 def test_authors_english_sample_builds_with_every_entity_accounted(shared_data, tmp_path):
     path = shared_data / "geic" / "dynamicner-example-en.json"
     with pytest.warns(UserWarning):
@@ -332,6 +333,7 @@ def test_authors_english_sample_builds_with_every_entity_accounted(shared_data, 
     check_rows(ds, builder.info.features)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["conll2003", "crossner-music"])
 def test_other_corpora_build_with_their_taxonomy(shared_data, tmp_path, corpus):
     data = shared_data / "geic" / f"{corpus}-test.json"

@@ -564,6 +564,7 @@ def test_space_shows_the_seeded_runs_ranked_filters_sorts_and_plots(space, brows
     browser.save_screenshot(str(tmp_path / "space-dynamic-de.png"))
 
 
+@pytest.mark.slow
 def test_space_table_filters_without_a_browser():
     pytest.importorskip("gradio", reason="the Space needs gradio: pip install '.[leaderboard]'")
     import importlib.util

@@ -96,6 +96,7 @@ def assert_equal_to_seqeval(ours: dict, ref: dict) -> None:
         assert ours["macro_f1"] == pytest.approx(ref["macro_f1"], abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("rule", "strict"), [("lenient", False), ("strict", True)])
 def test_bio_equals_seqeval_on_real_conll(conll_tags: tuple, rule: str, strict: bool) -> None:
     gold, pred = conll_tags

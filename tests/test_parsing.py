@@ -153,6 +153,7 @@ def test_fuzz_spans_always_on_the_sentence(case):
     assert all(a.end <= b.start for a, b in zip(ordered, ordered[1:]))
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=40), st.text(max_size=60))
 def test_fuzz_arbitrary_text(sentence, output):
@@ -161,6 +162,7 @@ def test_fuzz_arbitrary_text(sentence, output):
         assert mention.text == sentence[mention.start:mention.end] and mention.text
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=6, unique=True), st.data())
 def test_fuzz_answer_maps_regardless_of_case_space_punctuation(options, data):

@@ -20,6 +20,8 @@ CORPORA = {  # GEIC test file -> its taxonomy file, its entity types
     "crossner-science-test.json": ("crossner-science.json", 17),
 }
 
+pytestmark = pytest.mark.slow  # whole real corpora: read, aligned and round-tripped file by file
+
 
 @pytest.fixture(scope="module")
 def en(shared_data):

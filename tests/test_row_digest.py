@@ -80,6 +80,7 @@ def test_embedded_sample_rows_unchanged(recorded, tmp_path):
     assert now == recorded["embedded"]
 
 
+@pytest.mark.slow
 def test_shared_english_sample_rows_unchanged(recorded, tmp_path, shared_data):
     now = shared_digests(str(tmp_path), shared_data)
     assert now == recorded["shared-en"]

@@ -145,6 +145,7 @@ def test_export_round_trips_through_the_reader(tiny_corpus, tmp_path):
     assert "Kölner" in path.read_text(encoding="utf-8")  # UTF-8, not \\u escapes, as the released files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, stage", [("conll2003-stage1-dev.json", "extract"), ("conll2003-stage2-dev.json", "classify")])
 def test_released_sft_files_parse_with_the_same_reader_and_rewrite_byte_for_byte(shared_data, tmp_path, name, stage):
     source = shared_data / "sft" / name

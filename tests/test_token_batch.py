@@ -56,6 +56,7 @@ def assert_same(texts, language, spans_per_text):
     assert bio.unaligned == sum(t.unaligned for t in tags)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(TEXTS, max_size=6), st.sampled_from(["en", "de", "zh", "ja", "ko"]))
 def test_tokenize_batch_equals_tokenize_columns(texts, language):
@@ -114,6 +115,7 @@ def test_bio_batch_rejects_bad_spans_like_bio_tags():
         bio_batch(batch, [0, 0, 1], [0], [3], ["x"])
 
 
+@pytest.mark.slow
 def test_real_sample_batches_equal_the_reference(shared_data):
     """The authors' English sample and CoNLL-2003: every token, tag and count as text by text."""
     cases = [

@@ -89,6 +89,7 @@ def test_bio_rejects_bad_spans():
         bio_tags(tokens, [(2, 2, "x")])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(alphabet="ab .,-", max_size=25),
@@ -113,6 +114,7 @@ def test_bio_round_trip_property(text, raw_spans, language):
     assert len(on_boundaries) == len(decoded) + bio.overlapping
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), st.sampled_from(["en", "ko", "zh", "ja"]))
 def test_tokens_cover_every_non_space_character(text, language):

@@ -126,11 +126,13 @@ def en_assignments(en_sample, tax):
     return [dynamic_type_list(f"en-test-{s.key}", [e.node for e in s.entities], tax, options) for s in en_sample]
 
 
+@pytest.mark.slow
 def test_guarantees_on_authors_sample(en_sample, en_assignments):
     for sample, a in zip(en_sample, en_assignments):
         assert_guarantees([e.node for e in sample.entities], a, DynamicOptions())
 
 
+@pytest.mark.slow
 def test_lists_mix_granularities_and_include_distractors(en_sample, en_assignments):
     levels = Counter(n.level for a in en_assignments for n in a.item_nodes if n is not None)
     assert all(levels[lv] > 0.15 * sum(levels.values()) for lv in (1, 2, 3)), levels
@@ -150,6 +152,7 @@ def test_lists_mix_granularities_and_include_distractors(en_sample, en_assignmen
     assert specials > 0.1 * len(en_assignments) and renamed > 0.2 * sum(len(a.type_list) for a in en_assignments)
 
 
+@pytest.mark.slow
 def test_repeated_strings_get_different_labels(en_sample, en_assignments):
     variation = label_variation(
         (e.text, label) for s, a in zip(en_sample, en_assignments) for e, label in zip(s.entities, a.labels)
@@ -289,6 +292,7 @@ def test_label_statistics_from_strings_and_errors(tax):
     assert json.loads(json.dumps(uniform.to_dict()))["gini"] == pytest.approx(0.0)
 
 
+@pytest.mark.slow
 def test_statistics_of_authors_sample(en_sample, tax):
     stats = label_statistics([e.node for s in en_sample for e in s.entities], tax)
     assert 0 < stats.cohesion < 0.5 and 0.5 < stats.normalized_entropy < 1 and 0 < stats.gini < 1
