@@ -102,6 +102,9 @@ class ExtractionResult:
     overlaps: int = 0
     unbalanced: int = 0
     raw_outputs: list[str] = field(default_factory=list)
+    #: for a text too long for one stage-1 prompt, the ``(start, end)`` windows it was read in
+    #: (:mod:`cascadener.windows`); empty when it was read whole
+    windows: list[tuple[int, int]] = field(default_factory=list)
 
 
 def split_marked(output: str) -> tuple[str, list[tuple[int, int]], bool]:

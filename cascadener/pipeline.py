@@ -14,6 +14,10 @@ taxonomy) -> entity records ``{text, label, start, end, score}``.
   the score the product of the level scores.
 - Off-list answers are counted in :class:`PredictStats` and resolved (see :mod:`cascadener.classify`);
   sentences are never dropped. Invented stage-1 mentions are dropped and counted.
+- Long texts: a text whose stage-1 prompt and answer would not fit the model's context
+  (:attr:`Backend.context_tokens`, or ``max_text_tokens``) is read in overlapping windows and its
+  mentions merged back onto the whole text (:mod:`cascadener.windows`); each stage-2 question
+  quotes the window around its mention. Never truncated; counted as ``split_texts`` / ``windows``.
 - Self-consistency (``self_consistency=n > 1``): n sampled stage-1 outputs, their mentions merged,
   the longest overlapping span winning (:func:`cascadener.parsing.merge_extractions`).
 
@@ -37,6 +41,7 @@ from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest
 from cascadener.generation import GenerationOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template, cascade_prompt, stage1_prompt
+from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
 __all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "entity_record", "pick_device"]
 
@@ -70,6 +75,8 @@ class PredictStats:
     overlapping_mentions: int = 0
     unbalanced_outputs: int = 0
     unfinished_outputs: int = 0
+    split_texts: int = 0  # texts too long for one stage-1 prompt, read in windows
+    windows: int = 0  # the windows those texts were read in
     classifications: int = 0
     off_list_answers: int = 0
     # usage per stage (cascadener.backends.base.Usage): a server's requests, retries and tokens
@@ -98,6 +105,9 @@ class PredictStats:
         self.duplicate_mentions += extraction.duplicates
         self.overlapping_mentions += extraction.overlaps
         self.unbalanced_outputs += extraction.unbalanced
+        if extraction.windows:
+            self.split_texts += 1
+            self.windows += len(extraction.windows)
         for levels in classified:
             self.classifications += len(levels)
             self.off_list_answers += sum(result.off_list for result in levels)
@@ -184,6 +194,7 @@ class CascadeNER:
         timeout: float = 120.0,
         max_retries: int = 5,
         server_constraints: str = "auto",
+        context_tokens: int | None = None,
     ) -> "CascadeNER":
         """Both stages on an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, llama.cpp,
         Ollama, ``transformers serve``, a hosted API): ``base_url`` up to ``/v1``, ``model`` the served
@@ -194,7 +205,8 @@ class CascadeNER:
         servers expect), never passed as an argument. ``concurrency`` requests in flight, each
         bounded by ``timeout`` seconds and retried up to ``max_retries`` times (429, 5xx, timeouts,
         connection errors). ``server_constraints``: ``"auto"``, ``"choice"``, ``"guided"`` or
-        ``"none"`` (see :mod:`cascadener.backends.server`).
+        ``"none"`` (see :mod:`cascadener.backends.server`). ``context_tokens``: the served model's
+        context; longer texts are read in windows (``None``: sent whole, as the server may reject them).
 
         >>> ner = CascadeNER.from_endpoint("http://127.0.0.1:8000/v1", "my-model", concurrency=4)
         >>> ner.extractor_backend.describe()["model"], ner.classifier_backend is ner.extractor_backend
@@ -205,13 +217,15 @@ class CascadeNER:
 
         client = ChatClient(EndpointOptions(base_url, api_key_env=api_key_env, concurrency=concurrency,
                                             timeout=timeout, max_retries=max_retries))
-        extractor = OpenAIBackend(client, model, server_constraints=server_constraints)  # type: ignore[arg-type]
+        extractor = OpenAIBackend(client, model, server_constraints=server_constraints,  # type: ignore[arg-type]
+                                  context_tokens=context_tokens)
         classifier = None
         if classifier_base_url is not None and classifier_base_url.rstrip("/") != base_url.rstrip("/"):
             client = ChatClient(EndpointOptions(classifier_base_url, api_key_env=api_key_env, concurrency=concurrency,
                                                 timeout=timeout, max_retries=max_retries))
         if classifier_model is not None and (classifier_model != model or client is not extractor.client):
-            classifier = OpenAIBackend(client, classifier_model, server_constraints=server_constraints)  # type: ignore[arg-type]
+            classifier = OpenAIBackend(client, classifier_model, server_constraints=server_constraints,  # type: ignore[arg-type]
+                                       context_tokens=context_tokens)
         elif client is not extractor.client:
             raise ValueError("classifier_base_url needs classifier_model (the model that server serves)")
         return cls.from_backends(extractor, classifier)
@@ -262,10 +276,16 @@ class CascadeNER:
         top_p: float = 0.95,
         seed: int = 0,
         max_new_tokens: int | None = None,
+        max_text_tokens: int | None = None,
         on_batch: Callable[[int], None] | None = None,
         usage: Usage | None = None,
     ) -> tuple[list[ExtractionResult], int]:
-        """Stage 1 for every text: mentions on the original text, and the count of outputs that hit their budget."""
+        """Stage 1 for every text: mentions on the original text, and the count of outputs that hit their budget.
+
+        ``max_text_tokens``: the most tokens of text one stage-1 prompt may hold (default: what the
+        backend's context allows, :func:`cascadener.windows.window_limit`); longer texts are read in
+        windows (see the module doc).
+        """
         if self_consistency < 1:
             raise ValueError(f"self_consistency must be >= 1, got {self_consistency}")
         backend = self.extractor_backend
@@ -273,8 +293,22 @@ class CascadeNER:
         results = [ExtractionResult(sentence=text) for text in texts]
         if not todo:
             return results, 0
-        prompts = [stage1_prompt(texts[i]) for i in todo]
+        limit = max_text_tokens if max_text_tokens is not None else window_limit(backend.context_tokens)
+        if limit is not None and limit < 1:
+            raise ValueError(f"max_text_tokens must be >= 1, got {limit}")
         lengths = backend.token_counts([texts[i] for i in todo])
+        # one piece per text, or the windows of a text too long for one prompt: (text index, window)
+        pieces: list[tuple[int, Window]] = []
+        for index, length in zip(todo, lengths):
+            if limit is not None and length > limit:
+                pieces += [(index, window) for window in split_windows(texts[index], max_tokens=limit,
+                                                                       count_tokens=backend.token_counts)]
+            else:
+                pieces.append((index, Window(0, len(texts[index]))))
+        if len(pieces) != len(todo):
+            lengths = backend.token_counts([texts[i][w.start:w.end] for i, w in pieces])
+        pieces_text = [texts[i][w.start:w.end] for i, w in pieces]
+        prompts = [stage1_prompt(text) for text in pieces_text]
         budgets = [2 * n + 16 for n in lengths]
         if max_new_tokens is not None:
             budgets = [min(b, max_new_tokens) for b in budgets]
@@ -284,10 +318,16 @@ class CascadeNER:
         outputs = backend.generate(prompts, max_new_tokens=budgets, options=options, seed=seed, usage=usage,
                                    on_batch=on_batch)
         unfinished = 0
-        for index, samples in zip(todo, outputs):
-            parsed = [parse_extraction(texts[index], sample.text) for sample in samples]
+        per_text: dict[int, list[tuple[Window, ExtractionResult]]] = {}
+        for (index, window), text, samples in zip(pieces, pieces_text, outputs):
+            parsed = [parse_extraction(text, sample.text) for sample in samples]
             unfinished += sum(not sample.finished for sample in samples)
-            results[index] = parsed[0] if len(parsed) == 1 else merge_extractions(parsed)
+            per_text.setdefault(index, []).append((window, parsed[0] if len(parsed) == 1 else merge_extractions(parsed)))
+        for index, read in per_text.items():
+            if len(read) == 1:
+                results[index] = read[0][1]
+            else:
+                results[index] = merge_windows(texts[index], [w for w, _ in read], [r for _, r in read])
         return results, unfinished
 
     # ------------------------------------------------------------------------------ stage 2
@@ -301,17 +341,23 @@ class CascadeNER:
         taxonomy=None,
         template: Stage2Template = "released",
         options: ClassifyOptions = ClassifyOptions(),
+        windows: Sequence[Sequence[tuple[int, int]]] | None = None,
         on_batch: Callable[[int], None] | None = None,
         usage: Usage | None = None,
     ) -> list[list[list[Classification]]]:
-        """Per text, per mention, the classification at each level (one level for a per-sample list)."""
+        """Per text, per mention, the classification at each level (one level for a per-sample list).
+
+        ``windows[i]``: the windows text ``i`` was read in (``ExtractionResult.windows``; empty when
+        read whole): each question then quotes the window around its mention.
+        """
+        quoted, placed = _in_context(texts, mentions, windows)
         out: list[list[list[Classification]]] = [[[] for _ in sentence_mentions] for sentence_mentions in mentions]
         # items still to classify: (text index, mention index, taxonomy node or None, level)
         flat = [(t, m) for t, sentence_mentions in enumerate(mentions) for m in range(len(sentence_mentions))]
         listed = [(t, m) for t, m in flat if type_lists[t] is not None]
         cascaded = [(t, m) for t, m in flat if type_lists[t] is None]
         if listed:
-            requests = [self._request(texts[t], mentions[t][m], tuple(dict.fromkeys(type_lists[t])), 1, template)
+            requests = [self._request(quoted[t][m], placed[t][m], tuple(dict.fromkeys(type_lists[t])), 1, template)
                         for t, m in listed]
             for (t, m), result in zip(listed, self.classifier_backend.classify(requests, options=options, usage=usage,
                                                                               on_batch=on_batch)):
@@ -329,7 +375,7 @@ class CascadeNER:
                 if not active:
                     break
                 choices = {key: taxonomy.children(nodes[key]) for key in active}
-                requests = [self._request(texts[t], mentions[t][m], tuple(node.name for node in choices[(t, m)]),
+                requests = [self._request(quoted[t][m], placed[t][m], tuple(node.name for node in choices[(t, m)]),
                                           level, template) for t, m in active]
                 results = self.classifier_backend.classify(requests, options=options, usage=usage, on_batch=on_batch)
                 for key, result in zip(active, results):
@@ -383,7 +429,8 @@ class CascadeNER:
             bar.close()
         mentions = [result.mentions for result in extractions]
         classified = self.classify_mentions(texts, mentions, lists, taxonomy=taxonomy, template=template,
-                                            options=options, usage=stage2)
+                                            options=options, windows=[result.windows for result in extractions],
+                                            usage=stage2)
         stats = PredictStats(unfinished_outputs=unfinished, **stage1.as_stats("stage1"), **stage2.as_stats("stage2"))
         predictions = []
         for text, extraction, per_mention in zip(texts, extractions, classified):
@@ -428,6 +475,26 @@ class CascadeNER:
         if not isinstance(text, str):
             raise TypeError(f"predict_entities takes one text (str), got {type(text).__name__}")
         return self.predict([text], [labels], classification=classification)[0]
+
+
+def _in_context(texts: Sequence[str], mentions: Sequence[Sequence[Mention]],
+                windows: Sequence[Sequence[tuple[int, int]]] | None) -> tuple[list[list[str]], list[list[Mention]]]:
+    """Per text and mention, the text its stage-2 question quotes (the window around the mention,
+    for a text read in windows; else the whole text) and the mention's offsets in that text."""
+    if windows is not None and len(windows) != len(texts):
+        raise ValueError(f"{len(windows)} window lists for {len(texts)} texts")
+    quoted: list[list[str]] = []
+    placed: list[list[Mention]] = []
+    for index, (text, text_mentions) in enumerate(zip(texts, mentions)):
+        text_windows = windows[index] if windows is not None else ()
+        if not text_windows:
+            quoted.append([text] * len(text_mentions))
+            placed.append(list(text_mentions))
+            continue
+        around = [context_window([Window(*w) for w in text_windows], mention) for mention in text_mentions]
+        quoted.append([text[w.start:w.end] for w in around])
+        placed.append([Mention(m.start - w.start, m.end - w.start, m.text) for m, w in zip(text_mentions, around)])
+    return quoted, placed
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -33,21 +33,22 @@ Example (token counts here are word counts; a backend counts with its tokenizer)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from cascadener.parsing import ExtractionResult, Mention, merge_mentions
 
-__all__ = ["Window", "split_windows", "merge_windows", "context_window"]
+__all__ = ["PROMPT_OVERHEAD", "Window", "context_window", "merge_windows", "split_windows", "window_limit"]
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？…])\s+|\n\s*")
 _SPACE_BREAK = re.compile(r"\s+")
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
+#: Tokens kept for the chat template around a stage-1 text (system turn, role markers).
+PROMPT_OVERHEAD = 64
 
-@dataclass(frozen=True)
-class Window:
+
+class Window(NamedTuple):
     """The characters ``[start, end)`` of the original text (``end`` exclusive)."""
 
     start: int
@@ -158,7 +159,24 @@ def merge_windows(text: str, windows: Sequence[Window], results: Sequence[Extrac
         merged.raw_outputs += result.raw_outputs
     merged.mentions, _, seam_overlaps = merge_mentions(pool)
     merged.overlaps += seam_overlaps
+    merged.windows = [Window(*window) for window in windows]
     return merged
+
+
+def window_limit(context_tokens: int | None) -> int | None:
+    """The most text tokens one stage-1 window may hold in a context of ``context_tokens``:
+    the prompt (text + :data:`PROMPT_OVERHEAD` tokens of chat template) and the answer
+    (``2n + 16`` tokens, the pipeline's stage-1 budget) must fit; ``None`` when unknown.
+
+    >>> window_limit(1024), window_limit(None)
+    (314, None)
+    """
+    if context_tokens is None:
+        return None
+    limit = (context_tokens - PROMPT_OVERHEAD - 16) // 3
+    if limit < 1:
+        raise ValueError(f"a context of {context_tokens} tokens leaves no room for text")
+    return limit
 
 
 def context_window(windows: Sequence[Window], mention: Mention) -> Window:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +132,67 @@ def test_context_window_and_bad_inputs():
         split_windows("a b", max_tokens=0, count_tokens=words)
     with pytest.raises(ValueError, match="does not map back"):
         merge_windows("abc def", [Window(4, 7)], [ExtractionResult(sentence="def", mentions=[Mention(0, 3, "xyz")])])
+
+
+# ----------------------------------------------------------------------------- in the pipeline
+
+
+def test_stage2_questions_quote_the_window_around_each_mention():
+    from cascadener.parsing import Mention
+    from cascadener.pipeline import _in_context
+
+    text = "Ada met Bob. Bob met Eve."
+    mentions = [[Mention(0, 3, "Ada"), Mention(21, 24, "Eve")], [Mention(0, 2, "Hi")]]
+    quoted, placed = _in_context([text, "Hi"], mentions, [[(0, 12), (13, 25)], []])
+    assert quoted == [["Ada met Bob.", "Bob met Eve."], ["Hi"]]
+    assert placed[0] == [Mention(0, 3, "Ada"), Mention(8, 11, "Eve")]
+    assert [q[p.start:p.end] for q, p in zip(quoted[0], placed[0])] == ["Ada", "Eve"]
+
+
+def test_backends_know_their_context():
+    from cascadener.backends.http import ChatClient, EndpointOptions
+    from cascadener.backends.server import OpenAIBackend
+    from cascadener.pipeline import CascadeNER
+
+    ner = CascadeNER.from_endpoint("http://127.0.0.1:9/v1", "m", context_tokens=4096)
+    assert ner.extractor_backend.context_tokens == 4096
+    assert OpenAIBackend(ChatClient(EndpointOptions("http://127.0.0.1:9/v1")), "m").context_tokens is None
+
+
+@pytest.mark.slow
+def test_the_real_model_reads_a_long_text_in_windows(tiny_cascade, tiny_corpus, monkeypatch):
+    """The memorising tiny model on a text of its sentences repeated: read in windows of one
+    sentence each, it finds every sentence's mentions at their offsets in the long text."""
+    from cascadener.pipeline import CascadeNER
+
+    ner = CascadeNER.from_pretrained(str(tiny_cascade.extractor), device="cpu")
+    backend = ner.extractor_backend
+    assert backend.context_tokens is not None  # the tiny Qwen2's max_position_embeddings
+    sentences = [record["text"] for record in tiny_corpus]
+    text = " ".join(sentences * 4)
+    counts = backend.token_counts([s + " " for s in sentences])
+    limit = max(counts)
+    pairs = [counts[i] + counts[(i + 1) % len(counts)] for i in range(len(counts))]
+    assert limit < min(pairs) and 0.25 * limit < min(counts), "windows must hold exactly one sentence"
+    single, _ = ner.extract(sentences)
+    expected, offset = [], 0
+    for _ in range(4):
+        for sentence, result in zip(sentences, single):
+            expected += [(m.start + offset, m.end + offset, m.text) for m in result.mentions]
+            offset += len(sentence) + 1
+    assert expected, "the fixture sentences have entities"
+    (long_result,), _ = ner.extract([text], max_text_tokens=limit)
+    assert len(long_result.windows) == 4 * len(sentences)
+    assert [(m.start, m.end, m.text) for m in long_result.mentions] == expected
+
+    # the whole run: windows from the backend's context; stage-2 questions quote one sentence
+    from cascadener.windows import PROMPT_OVERHEAD
+
+    monkeypatch.setattr(backend, "context_tokens", 3 * limit + PROMPT_OVERHEAD + 16)
+    quoted = []
+    request = CascadeNER._request
+    monkeypatch.setattr(CascadeNER, "_request", staticmethod(lambda t, m, *a: quoted.append(t) or request(t, m, *a)))
+    run = ner.run([text], [["person", "city"]])
+    assert run.stats.split_texts == 1 and run.stats.windows == 4 * len(sentences)
+    assert [(e["start"], e["end"], e["text"]) for e in run.predictions[0].entities] == expected
+    assert quoted and set(quoted) <= set(sentences)

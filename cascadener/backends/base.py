@@ -62,6 +62,9 @@ class Backend(Protocol):
     """The interface the pipeline talks to (see the module docstring)."""
 
     name: str
+    #: the model's context length in tokens, ``None`` when unknown: a text whose stage-1 prompt and
+    #: answer would not fit is read in windows (:mod:`cascadener.windows`)
+    context_tokens: int | None
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Token count of each text (an upper bound where the tokenizer is not at hand)."""

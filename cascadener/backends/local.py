@@ -30,6 +30,18 @@ from cascadener.generation import GeneratedText, GenerationOptions, encode_chat,
 
 __all__ = ["TransformersBackend"]
 
+#: tokenizers without a real limit report a huge ``model_max_length`` (1e30); ignore those
+_NO_LIMIT = 10**9
+
+
+def _context_tokens(model, tokenizer) -> int | None:
+    """The model's context: the smaller of ``config.max_position_embeddings`` and the tokenizer's
+    ``model_max_length`` where set; ``None`` when neither says."""
+    limits = [getattr(getattr(model, "config", None), "max_position_embeddings", None),
+              getattr(tokenizer, "model_max_length", None)]
+    known = [int(limit) for limit in limits if isinstance(limit, (int, float)) and 0 < limit < _NO_LIMIT]
+    return min(known) if known else None
+
 
 class TransformersBackend:
     """A local model (see the module docstring); ``model.eval()`` is called once here."""
@@ -40,6 +52,7 @@ class TransformersBackend:
         self.model = model
         self.tokenizer = tokenizer
         self.model.eval()
+        self.context_tokens: int | None = _context_tokens(model, tokenizer)
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         if not texts:

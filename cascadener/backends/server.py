@@ -75,14 +75,19 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, client: ChatClient, model: str, *, server_constraints: ServerConstraints = "auto",
-                 system: str | None = SYSTEM_PROMPT) -> None:
+                 system: str | None = SYSTEM_PROMPT, context_tokens: int | None = None) -> None:
         if server_constraints not in SERVER_CONSTRAINTS:
             raise ValueError(f"unknown server_constraints {server_constraints!r}; "
                              f"allowed: {', '.join(SERVER_CONSTRAINTS)}")
         if not model:
             raise ValueError("give the model name the server serves (GET /v1/models lists them)")
+        if context_tokens is not None and context_tokens < 1:
+            raise ValueError(f"context_tokens must be >= 1, got {context_tokens}")
         self.client = client
         self.model = model
+        #: the served model's context, in tokens (``token_counts`` over-counts: UTF-8 bytes), or
+        #: ``None``: texts are then sent whole whatever their length
+        self.context_tokens = context_tokens
         self.server_constraints = server_constraints
         self.system = system
         negotiable = set(OPTIONAL_FIELDS)

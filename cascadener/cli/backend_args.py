@@ -14,7 +14,7 @@ Example:
     >>> args = parser.parse_args(["--backend", "openai", "--base-url", "http://127.0.0.1:8000/v1", "--model", "m"])
     >>> check_backend_arguments(args)
     >>> backend_identity(args)
-    {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto'}
+    {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None}
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
                        help="openai: seconds per request attempt (default: %(default)s)")
     group.add_argument("--max-retries", type=_non_negative_int, default=5,
                        help="openai: retries on 429, 5xx, timeouts and connection errors (default: %(default)s)")
+    group.add_argument("--context-tokens", type=positive_int, default=None,
+                       help="openai: the served model's context length; longer texts are read in overlapping "
+                            "windows (default: sent whole)")
     group.add_argument("--server-constraints", choices=SERVER_CONSTRAINTS, default="auto",
                        help="openai, stage 2: choice constraints; choice = vLLM structured_outputs, guided = "
                             "guided_choice (vLLM < 0.12), auto = the first the server accepts (default: %(default)s)")
@@ -99,6 +102,7 @@ def check_backend_arguments(args: argparse.Namespace) -> None:
     else:
         used = [flag for flag, value in (("--base-url", args.base_url), ("--model", args.model),
                                          ("--classifier-model", args.classifier_model),
+                                         ("--context-tokens", args.context_tokens),
                                          ("--classifier-base-url", args.classifier_base_url)) if value]
         if used:
             raise CliError(f"{', '.join(used)} only appl{'y' if len(used) > 1 else 'ies'} with --backend openai")
@@ -113,7 +117,7 @@ def backend_identity(args: argparse.Namespace) -> dict[str, Any]:
     """
     if args.backend == "openai":
         return {"backend": "openai", "extractor": args.model, "classifier": args.classifier_model,
-                "server_constraints": args.server_constraints}
+                "server_constraints": args.server_constraints, "context_tokens": args.context_tokens}
     return {"backend": "transformers"}
 
 
@@ -134,6 +138,6 @@ def endpoint_pipeline(args: argparse.Namespace):
         return CascadeNER.from_endpoint(args.base_url, args.model, args.classifier_model,
                                         classifier_base_url=args.classifier_base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
                                         timeout=args.timeout, max_retries=args.max_retries,
-                                        server_constraints=args.server_constraints)
+                                        server_constraints=args.server_constraints, context_tokens=args.context_tokens)
     except (ValueError, ImportError) as error:
         raise CliError(str(error)) from None
