@@ -141,20 +141,25 @@ _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
 def evaluation_task(description: dict[str, Any], languages: list[str]) -> str:
-    """The task id of an evaluation on ``description`` (a prediction source): the benchmark's id for a
-    DynamicNER config (the builder's, or an exported copy's), else ``custom[<name>]``.
+    """The task id of an evaluation on ``description`` (a prediction source): the benchmark's id for the
+    test split of a DynamicNER config (the builder's, or an exported copy's), else ``custom[<name>]``.
 
     >>> evaluation_task({"name": "dynamicner", "config": "de-fine"}, ["de"])
     'fine-de'
     >>> evaluation_task({"name": "my.jsonl"}, ["en"])
     'custom[my.jsonl]'
+    >>> evaluation_task({"name": "dynamicner", "config": "en", "split": "train"}, ["en"])  # not the benchmark's split
+    'custom[en-train]'
     """
     from dynamicner_data.builder import DynamicNER
     from dynamicner_data.eval_yaml import task_for_config
 
     config = description.get("config")
-    if config and config in {c.name for c in DynamicNER.BUILDER_CONFIGS}:
+    split = description.get("split") or "test"
+    if config and split == "test" and config in {c.name for c in DynamicNER.BUILDER_CONFIGS}:
         return task_for_config(str(config))
+    if config and split != "test":
+        config = f"{config}-{split}"
     name = _SAFE.sub("_", str(config or description.get("name") or "unnamed")).strip("_") or "unnamed"
     return f"custom[{name}]"
 
