@@ -11,9 +11,9 @@ Three sources give the same :class:`Entry` rows:
   ``.eval_results`` files; :func:`entries_from_leaderboard` reads the ``notes`` we write there.
 
 :func:`build` then keeps, for each model revision, task, metric version and prompt hash (and
-backend and method), the latest run and reports the others as duplicates; refuses to rank runs together whose metric
-version or matching mode differ (:class:`LeaderboardError`, naming the files); and ranks each task
-by F1 (equal scores share a rank), with per-language F1 columns.
+backend and method), the latest run and reports the others as duplicates; refuses to rank runs
+together whose metric version or matching mode differ (:class:`LeaderboardError`, naming the
+files); and ranks each task by F1 (equal scores share a rank), with per-language F1 columns.
 
 Example:
     >>> a = Entry(source="a.json", run_id="a", created_at="2026-01-01T00:00:00Z", model_id="m1", model_revision="r1",

@@ -71,7 +71,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def benchmark_tasks(benchmark_id: str, eval_yaml: str | None, *, local_only: bool = True) -> tuple[list[str], str | None, str]:
+def benchmark_tasks(benchmark_id: str, eval_yaml: str | None, *,
+                    local_only: bool = True) -> tuple[list[str], str | None, str]:
     """``(task ids, dataset revision or None, where they came from)`` for ``benchmark_id``."""
     from dynamicner_data.eval_yaml import EvalYamlError, check_eval_yaml, eval_tasks, read_eval_yaml
 
