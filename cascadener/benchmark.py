@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .backends.http import EndpointOptions
 from .training import TrainOptions
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
@@ -83,6 +84,9 @@ class BenchmarkOptions:
     max_new_tokens: int | None = None
     predict_threads: int | None = None
     device: str | None = None
+    # the openai backend: extractor/classifier are the served model names, nothing is trained
+    endpoint: EndpointOptions | None = None
+    server_constraints: str = "auto"
     retrain: bool = False
     progress: bool = True
 
@@ -213,23 +217,27 @@ def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitP
     """Stage 1 once; stage 2 against each sample's ``type_list`` and down the taxonomy."""
     from tqdm.auto import tqdm
 
+    from .backends.base import Usage
     from .classify import ClassifyOptions
     from .pipeline import entity_record
 
     texts = [r["text"] for r in test.records]
+    stage1, stage2 = Usage(), Usage()  # requests, retries and tokens per stage
     with tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent", disable=not options.progress) as bar:
         extractions, unfinished = ner.extract(texts, batch_size=options.batch_size,
-                                              max_new_tokens=options.max_new_tokens, on_batch=bar.update)
+                                              max_new_tokens=options.max_new_tokens, on_batch=bar.update, usage=stage1)
     mentions = [e.mentions for e in extractions]
     n_mentions = sum(len(m) for m in mentions)
     classify = ClassifyOptions(mode=options.classification, batch_size=options.batch_size)  # type: ignore[arg-type]
     with tqdm(total=n_mentions, desc="stage 2 (dynamic lists)", unit="ent", disable=not options.progress) as bar:
         listed = ner.classify_mentions(texts, mentions, [r["type_list"] for r in test.records],
-                                       template=options.template, options=classify, on_batch=bar.update)
+                                       template=options.template, options=classify, on_batch=bar.update,
+                                       usage=stage2)
     with tqdm(total=n_mentions * test.taxonomy.depth, desc="stage 2 (cascade)", unit="question",
               disable=not options.progress) as bar:
         cascaded = ner.classify_mentions(texts, mentions, [None] * len(texts), taxonomy=test.taxonomy,
-                                         template=options.template, options=classify, on_batch=bar.update)
+                                         template=options.template, options=classify, on_batch=bar.update,
+                                         usage=stage2)
     dynamic, cascade = [], []
     off_list = 0
     for sentence_mentions, by_list, by_level in zip(mentions, listed, cascaded):
@@ -239,7 +247,7 @@ def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitP
         off_list += sum(x.off_list for c in by_list for x in c) + sum(x.off_list for c in by_level for x in c)
     stats = {"sentences": len(texts), "mentions": n_mentions, "unfinished_stage1_outputs": unfinished,
              "invented_mentions": sum(len(e.invented) for e in extractions),
-             "off_list_answers": off_list}
+             "off_list_answers": off_list, **stage1.as_stats("stage1"), **stage2.as_stats("stage2")}
     return SplitPredictions(dynamic=dynamic, cascade=cascade, stats=stats)
 
 
@@ -365,7 +373,14 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     if options.predict_threads:
         torch.set_num_threads(options.predict_threads)
     try:
-        ner = CascadeNER.from_pretrained(extractor, classifier, device=options.device)
+        if options.endpoint is not None:  # the served models: nothing loads here
+            endpoint = options.endpoint
+            ner = CascadeNER.from_endpoint(endpoint.base_url, extractor, classifier, api_key_env=endpoint.api_key_env,
+                                           concurrency=endpoint.concurrency, timeout=endpoint.timeout,
+                                           max_retries=endpoint.max_retries,
+                                           server_constraints=options.server_constraints)
+        else:
+            ner = CascadeNER.from_pretrained(extractor, classifier, device=options.device)
         predictions = predict_test(ner, test, options)
     finally:
         torch.set_num_threads(threads_before)
@@ -398,7 +413,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
-        pipeline={"backend": "transformers", "method": f"cascadener-{options.classification}",
+        pipeline={"backend": "transformers" if options.endpoint is None else "openai",
+                  "method": f"cascadener-{options.classification}",
                   "classification": options.classification, "batch_size": options.batch_size,
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in GRANULARITY_LEVELS.items()}},

@@ -393,3 +393,20 @@ def test_cli_resume_after_a_kill_gives_the_uninterrupted_file(served_tiny, tiny_
     assert output.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8")
     meta = json.loads(output.with_name(output.name + ".meta.json").read_text(encoding="utf-8"))
     assert meta["complete"] and meta["options"]["backend"] == "openai"
+
+
+@pytest.mark.slow
+def test_cli_run_main_job_on_the_server(served_tiny, tmp_path, capsys):
+    import json
+
+    from cascadener.cli import main
+
+    status = main(["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
+                   "--languages", "en", "--max-test", "2", "--no-progress", "-o", str(tmp_path / "run")])
+    assert status == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
+    assert results["pipeline"]["backend"] == "openai" and results["model"]["extractor"] == served_tiny.model
+    assert results["counts"]["stage1_requests"] == 2 and results["counts"]["stage2_requests"] > 0
+    assert not (tmp_path / "run" / "models").exists()  # nothing trained
+    assert main(["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", "m", "--lora"]) == 2
+    assert "--backend openai trains nothing" in capsys.readouterr().err

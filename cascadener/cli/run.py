@@ -21,6 +21,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from .backend_args import add_backend_arguments, check_backend_arguments
 from .common import CliError, positive_int
 
 __all__ = ["add_parser", "run", "benchmark_options"]
@@ -57,7 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain", action="store_true", help="train again even if an identical run left models")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
+    add_backend_arguments(parser)
+    parser.set_defaults(func=run, requires_extractor=False)
     return parser
 
 
@@ -84,7 +86,7 @@ def benchmark_options(args: argparse.Namespace):
         extractor_train = replace(extractor_train, epochs=args.epochs)
     if args.classifier_epochs is not None:
         classifier_train = replace(classifier_train, epochs=args.classifier_epochs)
-    return BenchmarkOptions(
+    options = BenchmarkOptions(
         output_dir=Path(args.output_dir), languages=tuple(dict.fromkeys(args.languages)), data_dir=args.data_dir,
         extractor=args.extractor, classifier=args.classifier, base_model=args.base_model, one_model=args.one_model,
         max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
@@ -93,11 +95,31 @@ def benchmark_options(args: argparse.Namespace):
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
         retrain=args.retrain, progress=not args.no_progress,
     )
+    return replace(options, **_endpoint_options(args))
+
+
+def _endpoint_options(args: argparse.Namespace) -> dict:
+    """``--backend openai``: the served model names stand for the extractor and classifier."""
+    if getattr(args, "backend", "transformers") != "openai":
+        return {}
+    from cascadener.backends.http import EndpointOptions
+
+    return {"extractor": args.model, "classifier": args.classifier_model, "server_constraints": args.server_constraints,
+            "endpoint": EndpointOptions(args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
+                                        timeout=args.timeout, max_retries=args.max_retries)}
 
 
 def run(args: argparse.Namespace) -> int:
     from cascadener.benchmark import BenchmarkError, run_benchmark
 
+    check_backend_arguments(args)
+    if args.backend == "openai":
+        trained = [flag for flag, value in (("--base-model", args.base_model), ("--lora", args.lora),
+                                            ("--one-model", args.one_model)) if value]
+        if trained:
+            raise CliError(f"{', '.join(trained)}: --backend openai trains nothing (it scores the served models)")
+        if args.classifier_base_url:
+            raise CliError("cascadener run serves both stages from --base-url; --classifier-base-url is for predict")
     if args.classifier is not None and args.extractor is None:
         raise CliError("--classifier needs --extractor (or neither, to train both)")
     if args.extractor is not None and args.base_model is not None:
