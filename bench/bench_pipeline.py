@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(ROOT / "tests" / "fixtures" / "tiny_corpus.json"))
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side; the best counts")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per side; the best counts")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both sides (1: stable timings on a shared machine)")
     args = parser.parse_args()

@@ -210,7 +210,7 @@ def served_tiny(tiny_cascade, tmp_path_factory):
     pytest.importorskip("fastapi", reason='transformers serve needs pip install "transformers[serving]"')
     from cascadener.backends.launch import LocalServer
 
-    server = LocalServer(tiny_cascade.extractor, start_timeout=240, log_path=tmp_path_factory.mktemp("serve") / "log")
+    server = LocalServer(tiny_cascade.extractor, threads=1, start_timeout=240, log_path=tmp_path_factory.mktemp("serve") / "log")
     server.start()
     yield server
     pid = server.process.pid
