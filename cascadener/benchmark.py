@@ -117,13 +117,20 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
                limit: int | None = None) -> SplitData:
     """One split of the dynamic configs of ``languages`` (first ``limit`` sentences per language)."""
     from dynamicner_data import builder as dynamicner
+    from dynamicner_data.errors import describe, user_error
 
     records: list[dict[str, Any]] = []
     taxonomy = None
     for language in languages:
         if language not in LANGUAGES:
             raise BenchmarkError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
-        builder = dynamicner.prepare(language, data_dir=data_dir)
+        try:
+            builder = dynamicner.prepare(language, data_dir=data_dir)
+        except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
+            cause = user_error(error)
+            if cause is None:
+                raise
+            raise BenchmarkError(f"DynamicNER {language}: {describe(cause)}") from None
         splits = list(builder.info.splits or {})
         if split not in splits:
             raise BenchmarkError(f"DynamicNER {language} has no split {split!r} (available: {', '.join(splits)})")

@@ -126,6 +126,7 @@ def _rows_from_dataset(dataset, where: str) -> list[InputRow]:
 
 def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputSource:
     from dynamicner_data import builder as dynamicner
+    from dynamicner_data.errors import describe, user_error
 
     names = [c.name for c in dynamicner.DynamicNER.BUILDER_CONFIGS]
     if config not in names:
@@ -136,8 +137,13 @@ def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputS
         if split not in splits:
             raise CliError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
         dataset = builder.as_dataset(split=split)
-    except (FileNotFoundError, ValueError) as error:
-        raise CliError(f"DynamicNER {config}: {error}") from None
+    except CliError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
+        cause = user_error(error)
+        if cause is None:
+            raise
+        raise CliError(f"DynamicNER {config}: {describe(cause)}") from None
     description = {"name": "dynamicner", "config": config, "split": split,
                    "revision": f"builder-{dynamicner.builder_hash()}", "data_dir": data_dir}
     return InputSource(kind="dynamicner", description=description,

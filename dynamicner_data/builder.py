@@ -26,7 +26,8 @@ Data sources, in order of precedence:
   taxonomy in the authors' category format (bring your own corpus, e.g. CrossNER);
 - ``data_dir``: an unpacked local copy of the release (or the ``.7z`` archive itself) in one of
   the layouts ``<lang>/<split>.json``, ``<lang>/GEIC/<split>.json``,
-  ``<variant>/<lang>/GEIC/<split>.json`` (``dev.json`` is read as the validation split);
+  ``<variant>/<lang>/GEIC/<split>.json`` (``dev.json`` is read as the validation split; both
+  names at once, or one language in two layouts at once, is an error naming both);
 - ``release=True``: download the official archive ``AnythingNER.7z`` from the Hub;
 - nothing: the embedded sample that ships inside the ``dynamicner_data`` package.
 
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -53,7 +55,8 @@ from typing import Iterator, Optional
 import datasets
 import pyarrow as pa
 
-from dynamicner_data import records
+from dynamicner_data import cache, records
+from dynamicner_data.archive import extract_7z
 from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import DynamicOptions
@@ -185,31 +188,57 @@ def _embedded_sample_dir() -> Path:
     return Path(records.__file__).resolve().parent / "data" / "sample"
 
 
+def _split_files_in(folder: Path, root: Path, language: str) -> dict[str, Path]:
+    """The GEIC files of one folder by split; two names of one split (``dev.json`` and
+    ``validation.json``) are an error naming both."""
+    found: dict[str, Path] = {}
+    for split, names in _SPLIT_FILES.items():
+        present = [folder / name for name in names if (folder / name).is_file()]
+        if len(present) > 1:
+            raise ValueError(
+                f"data_dir {root}: {folder} holds both {' and '.join(p.name for p in present)} for the "
+                f"{split} split of language {language!r}; keep one of them"
+            )
+        if present:
+            found[split] = present[0]
+    return found
+
+
 def _find_split_files(root: Path, language: str, variant: str) -> dict[str, Path]:
-    """The GEIC files of one language under ``root`` in any accepted layout (see module doc)."""
+    """The GEIC files of one language under ``root`` in exactly one accepted layout (see module doc).
+
+    Files of the language in two layouts at once (``en/test.json`` and ``en/GEIC/test.json``) are
+    an error naming both folders: nothing is read silently from whichever comes first.
+    """
     patterns = [f"{language}", f"{language}/GEIC", f"{variant}/{language}/GEIC", f"*/{variant}/{language}/GEIC"]
     candidates = [root / language, root / language / "GEIC", root / variant / language / "GEIC"]
     if root.is_dir():
         candidates += sorted(p / variant / language / "GEIC" for p in root.iterdir() if p.is_dir())
-    for folder in candidates:
-        found = {}
-        for split, names in _SPLIT_FILES.items():
-            for name in names:
-                if (folder / name).is_file():
-                    found[split] = folder / name
-                    break
-        if found:
-            missing = [s for s in _SPLIT_FILES if s not in found]
-            if missing:
-                raise FileNotFoundError(
-                    f"data_dir {root}: {folder} has {', '.join(p.name for p in found.values())} but no "
-                    f"{' / '.join(' or '.join(_SPLIT_FILES[s]) for s in missing)} for language {language!r}"
-                )
-            return found
+    layouts = [(folder, found) for folder in candidates if (found := _split_files_in(folder, root, language))]
+    if len(layouts) > 1:
+        raise ValueError(
+            f"data_dir {root}: GEIC files for language {language!r} in {len(layouts)} layouts at once: "
+            f"{' and '.join(str(folder) for folder, _ in layouts)}; keep one of them"
+        )
+    if layouts:
+        folder, found = layouts[0]
+        missing = [s for s in _SPLIT_FILES if s not in found]
+        if missing:
+            raise FileNotFoundError(
+                f"data_dir {root}: {folder} has {', '.join(p.name for p in found.values())} but no "
+                f"{' / '.join(' or '.join(_SPLIT_FILES[s]) for s in missing)} for language {language!r}"
+            )
+        return found
     raise FileNotFoundError(
         f"data_dir {root}: no GEIC files for language {language!r}; looked for train.json, "
         f"validation.json (or dev.json) and test.json in {', '.join(p + '/' for p in patterns)}"
     )
+
+
+def _extract_root(dl_manager: datasets.DownloadManager) -> Path:
+    cache = getattr(dl_manager, "download_config", None)
+    folder = getattr(cache, "cache_dir", None) or datasets.config.DOWNLOADED_DATASETS_PATH
+    return Path(folder).expanduser() / "extracted"
 
 
 class DynamicNER(datasets.ArrowBasedBuilder):
@@ -230,6 +259,9 @@ class DynamicNER(datasets.ArrowBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = _ALL
 
+    rebuilt_because: Optional[str] = None
+    """Why :func:`prepare` rebuilt a cached build (a source file changed), else ``None``."""
+
     build_summary: Optional[records.BuildSummary] = None
     """Counts of the last generation in this process (alignment, skips, token boundaries, labels);
     ``None`` when the prepared cache was reused. With ``num_proc > 1`` the files are built in
@@ -238,6 +270,8 @@ class DynamicNER(datasets.ArrowBasedBuilder):
     def _taxonomy_path(self) -> Optional[str]:
         files = self.config.data_files or {}
         entry = files.get("taxonomy") if hasattr(files, "get") else None
+        if isinstance(entry, (str, os.PathLike)):
+            return str(entry)
         if entry:
             if len(entry) != 1:
                 raise ValueError(f"data_files['taxonomy'] must name exactly one file, got {list(entry)}")
@@ -289,7 +323,7 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                         f"data_files: unknown split {split!r}; expected keys among "
                         f"{', '.join(records.SPLITS)} (and 'taxonomy')"
                     )
-                local = dl_manager.download(list(paths))
+                local = dl_manager.download([paths] if isinstance(paths, (str, os.PathLike)) else list(paths))
                 out[split] = [(config.language, str(p)) for p in local]
             if not out:
                 raise ValueError("data_files: no GEIC files given (only a taxonomy)")
@@ -298,10 +332,10 @@ class DynamicNER(datasets.ArrowBasedBuilder):
             root = Path(config.data_dir).expanduser()
             if not root.exists():
                 raise FileNotFoundError(f"data_dir {root} does not exist")
-            if root.is_file():
-                root = Path(dl_manager.extract(str(root)))
+            if root.is_file():  # the release archive itself: extracted whole or not at all
+                root = extract_7z(root, _extract_root(dl_manager))
         elif config.release:
-            root = Path(dl_manager.download_and_extract(_RELEASE_URL))
+            root = extract_7z(dl_manager.download(_RELEASE_URL), _extract_root(dl_manager))
         else:
             root = _embedded_sample_dir()
         per_language = {lang: _find_split_files(root, lang, config.variant) for lang in config.languages}
@@ -334,6 +368,14 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                 # out of the collector's reach until the file is written: otherwise its first pass
                 # after the pause walks the whole parsed corpus (reference counting still frees it)
                 gc.freeze()
+            if not len(samples):
+                gc.unfreeze()
+                skipped = len(report.skipped_samples)
+                raise ValueError(
+                    f"{path}: the GEIC file of the {split} split holds no samples"
+                    + (f" ({skipped} skipped as empty sentences)" if skipped else "")
+                    + "; give a file with at least one sample, or leave the split out of data_files"
+                )
             batcher = records.RowBatcher(
                 language=language,
                 split=split,
@@ -360,6 +402,27 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                 logger.info(line)
 
 
+def _local_source_paths(config: DynamicNERConfig) -> list[str]:
+    """The local files a build of ``config`` reads (GEIC files, taxonomy, ``.7z`` archive); remote
+    URLs (the release, ``https://`` data files) are left to ``datasets``' own download cache."""
+    paths: list[str] = []
+    if config.taxonomy_file:
+        paths.append(str(config.taxonomy_file))
+    if config.data_files:
+        for entries in config.data_files.values():
+            for path in [entries] if isinstance(entries, (str, os.PathLike)) else entries:
+                if "://" not in str(path):
+                    paths.append(str(path))
+    elif config.data_dir:
+        root = Path(config.data_dir).expanduser()
+        if root.is_file():
+            paths.append(str(root))
+        else:
+            for language in config.languages:
+                paths.extend(str(p) for p in _find_split_files(root, language, config.variant).values())
+    return paths
+
+
 def prepare(
     config: str,
     *,
@@ -372,20 +435,57 @@ def prepare(
     """Prepare one config in the ``datasets`` cache under the name ``dynamicner``.
 
     Afterwards, on datasets 5.x, ``datasets.load_dataset("dynamicner", config)`` (with the same
-    ``data_dir`` / ``data_files`` if any) finds it offline. Returns the builder; its
-    ``build_summary`` holds the counts of a fresh build (``None`` when the cache was reused).
+    ``data_dir`` / ``data_files`` if any, paths relative or absolute, one file as a string or a
+    list) finds it offline. A cached build is reused only while its local source files are
+    unchanged (size and mtime, else SHA-256; see :mod:`dynamicner_data.cache`); otherwise it is
+    rebuilt in place. Returns the builder; its ``build_summary`` holds the counts of a fresh build
+    (``None`` when the cache was reused).
     """
     kwargs: dict = {}
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
     if data_files is not None:
-        kwargs["data_files"] = data_files
+        kwargs["data_files"] = {
+            split: [str(paths)] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths]
+            for split, paths in data_files.items()
+        }
     if release:
         kwargs["release"] = True
+    # datasets would name the build after the files' resolved paths and mtimes (a new folder per
+    # edit, none that load_dataset's cache fallback finds): name it as that fallback does instead
+    aliases = cache.config_id_aliases(config, data_files=data_files, data_dir=data_dir)
     builder = DynamicNER(
-        config_name=config, dataset_name="dynamicner", hash=builder_hash(), cache_dir=cache_dir, **kwargs
+        config_name=config,
+        dataset_name="dynamicner",
+        hash=builder_hash(),
+        cache_dir=cache_dir,
+        config_id=aliases[0] if data_files or data_dir else None,
+        **kwargs,
     )
-    builder.download_and_prepare(download_mode=download_mode)
+    build_dir = Path(builder.cache_dir)
+    try:
+        sources: Optional[list[str]] = _local_source_paths(builder.config)
+    except (OSError, ValueError):  # the build itself reports the missing or ambiguous files
+        sources = None
+    mode = download_mode
+    cached = (build_dir / "dataset_info.json").is_file()
+    reuse = cached and mode in (
+        None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS, "reuse_dataset_if_exists")
+    if reuse:
+        reason = cache.stale_reason(cache.read_record(build_dir), sources) if sources is not None else (
+            "its source files cannot be resolved")
+        if reason is not None:
+            logger.warning(f"DynamicNER {config}: rebuilding the prepared cache: {reason}")
+            builder.rebuilt_because = reason
+            mode = datasets.DownloadMode.REUSE_CACHE_IF_EXISTS
+            reuse = False
+    record = cache.fingerprint(sources) if sources is not None and not reuse else None
+    # a rebuild over a cached build: the split sizes recorded there are the old sources', not a check
+    verification = datasets.VerificationMode.NO_CHECKS if cached and not reuse else None
+    builder.download_and_prepare(download_mode=mode, verification_mode=verification)
     if builder.build_summary is not None:
+        if record is not None:
+            cache.write_record(build_dir, record)
         logger.info(builder.build_summary.text())
+    cache.link_aliases(build_dir, aliases)
     return builder

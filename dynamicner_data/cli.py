@@ -26,9 +26,12 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.errors import describe, user_error
 from dynamicner_data.export import SourceOptions
 
 DEFAULT_INFOS = "dataset_infos.json"
+_SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 
 
 def all_config_names() -> list[str]:
@@ -83,6 +86,8 @@ def run_prepare(args: argparse.Namespace) -> int:
             release=source.release,
             download_mode="force_redownload" if args.force else None,
         )
+        if builder.rebuilt_because:
+            print(f"rebuilding {name}: {builder.rebuilt_because}")
         if builder.build_summary is not None:
             print(builder.build_summary.text())
         print(f"prepared {name}: {builder.cache_dir}")
@@ -163,7 +168,7 @@ def run_infos(args: argparse.Namespace) -> int:
             return 1
         print(f"{path} is up to date")
         return 0
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     print(f"wrote {path}")
     return 0
 
@@ -202,7 +207,13 @@ def run_example(args: argparse.Namespace) -> int:
     _check_configs([args.config])
     with tempfile.TemporaryDirectory(prefix="dynamicner-example-") as cache_dir:
         built = build_config(args.config, source=source_options(args), cache_dir=cache_dir)
-        part = built.dataset[args.split]
+        split = _SPLIT_ALIASES.get(args.split, args.split)
+        if split not in built.dataset:
+            raise SystemExit(
+                f"dynamicner example: error: {args.config} has no split {args.split!r}; "
+                f"choose one of {', '.join(built.dataset)} (dev = validation)"
+            )
+        part = built.dataset[split]
         if not 0 <= args.index < part.num_rows:
             raise SystemExit(f"dynamicner: index {args.index} out of range for {args.config}/{args.split} ({part.num_rows} rows)")
         row = part[args.index]
@@ -242,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("example", help="print one row of a config as JSON")
     p.add_argument("config", nargs="?", default="en")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="train, validation (or dev) or test")
     p.add_argument("--index", type=int, default=0)
     _add_source_options(p)
     p.set_defaults(func=run_example)
@@ -262,14 +273,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets.disable_progress_bars()
     try:
         return int(args.func(args) or 0)
-    except (datasets.exceptions.DatasetGenerationError, ValueError, FileNotFoundError) as exc:
-        if args.verbose:
-            raise
+    except Exception as exc:  # noqa: BLE001 - user errors are reported, bugs re-raised below
         # datasets wraps errors raised while generating; show the cause (file, sample, field)
-        while isinstance(exc, datasets.exceptions.DatasetGenerationError) and exc.__cause__ is not None:
-            exc = exc.__cause__
-        print(f"dynamicner {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        cause = user_error(exc)
+        if cause is None or args.verbose:
+            raise
+        print(f"dynamicner {args.command}: error: {describe(cause, path=_output_path(args))}", file=sys.stderr)
         return 1
+
+
+def _output_path(args: argparse.Namespace) -> str | None:
+    """What the command writes (named in disk errors that carry no file name)."""
+    if args.command == "export":
+        return args.out_dir
+    if args.command == "infos":
+        return args.output
+    if args.command == "prepare":
+        import datasets
+
+        return args.cache_dir or str(datasets.config.HF_DATASETS_CACHE)
+    return None
 
 
 if __name__ == "__main__":

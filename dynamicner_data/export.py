@@ -18,7 +18,10 @@ counts, is always available) and written with ``Dataset.to_parquet``.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,7 @@ from typing import Optional, Sequence
 import datasets
 
 from dynamicner_data import card as card_module
-from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.atomic import atomic_path, atomic_write_text
 from dynamicner_data.eval_yaml import eval_yaml_data, eval_yaml_text
 from dynamicner_data.records import BuildSummary
 
@@ -103,10 +106,42 @@ def export(
     """Write ``configs`` to ``out_dir`` as Parquet + ``README.md`` card; return their reports.
 
     Also writes ``eval.yaml`` (the benchmark's tasks: :mod:`dynamicner_data.eval_yaml`) and
-    ``statistics.json`` (the reports and build summaries) beside the card.
+    ``statistics.json`` (the reports and build summaries) beside the card. Everything is written to
+    a temporary sibling folder first and renamed into place only when every config was built: a
+    failure (bad input in a later config, a full disk) leaves ``out_dir`` as it was. Files of an
+    existing ``out_dir`` that the export does not write (``.git``, ...) are kept.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "the export folder exists and is not a folder", str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        reports = _write(stage, configs, source=source, default_config=default_config)
+        _move_into_place(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return reports
+
+
+def _move_into_place(stage: Path, out: Path) -> None:
+    """Rename the finished folder ``stage`` to ``out``; into an existing ``out`` (a clone of the Hub
+    repo, say), rename each written entry over its namesake and leave other files alone."""
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    for entry in sorted(stage.iterdir()):
+        with atomic_path(out / entry.name) as partial:
+            os.replace(entry, partial)
+
+
+def _write(
+    out: Path,
+    configs: Sequence[str],
+    *,
+    source: SourceOptions,
+    default_config: Optional[str],
+) -> list[card_module.ConfigReport]:
     reports: list[card_module.ConfigReport] = []
     infos: dict[str, datasets.DatasetInfo] = {}
     data_files: dict[str, dict[str, str]] = {}

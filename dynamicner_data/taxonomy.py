@@ -14,7 +14,8 @@ The authors' category format (one JSON object per corpus)::
 Values are comma-separated names (a JSON list of names is accepted too). Real-world defects are
 tolerated with a warning naming the file: empty names (a double comma), stray spaces, parent keys
 that differ from the declared name by case or spacing. Unknown parents, duplicate children of one
-parent and parent keys that match several nodes are a :class:`TaxonomyError`.
+parent, parent keys that match several nodes and names that loop (``a`` under ``b`` under ``a``;
+see :func:`name_cycle`) are a :class:`TaxonomyError`.
 
 Example:
     >>> tax = Taxonomy.dynamicner()
@@ -39,9 +40,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-__all__ = ["TypeNode", "Taxonomy", "TaxonomyError", "LEVEL_KEYS", "normalize_name", "compact_name", "is_catch_all_name"]
+__all__ = ["TypeNode", "Taxonomy", "TaxonomyError", "LEVEL_KEYS", "normalize_name", "compact_name", "is_catch_all_name",
+           "name_cycle"]
 
 LEVEL_KEYS: tuple[str, ...] = ("first-level", "second-level", "third-level", "fourth-level", "fifth-level")
 PACKAGED_TAXONOMY = "dynamicner-taxonomy.json"
@@ -78,6 +80,45 @@ def is_catch_all_name(name: str) -> bool:
     """
     key = normalize_name(name)
     return key in ("other", "unknown", "misc") or key.startswith(("other ", "miscellaneous"))
+
+
+def name_cycle(paths: Iterable[Sequence[str]]) -> list[str] | None:
+    """A loop of two or more type names, each listed under the one before (``None`` when none).
+
+    A name under itself ("address" > "address" in DynamicNER) is not a loop: the deeper node is
+    the finer type. A loop (``a`` under ``b`` and ``b`` under ``a``) makes a bare name mean two
+    nodes whose ancestors contradict each other.
+
+    >>> name_cycle([("a",), ("b",), ("a", "b"), ("b", "a")])
+    ['a', 'b', 'a']
+    >>> name_cycle([("location",), ("location", "address"), ("location", "address", "address")]) is None
+    True
+    """
+    edges: dict[str, list[str]] = {}
+    for path in paths:
+        names = [normalize_name(name) for name in path]
+        for parent, child in zip(names, names[1:]):
+            if parent != child and child not in edges.setdefault(parent, []):
+                edges[parent].append(child)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for start in edges:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(edges.get(start, ())))]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                names = [n for n, _ in stack]
+                return names[names.index(child):] + [child]
+            elif not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(edges.get(child, ()))))
+    return None
 
 
 class TaxonomyError(ValueError):
@@ -260,6 +301,12 @@ class Taxonomy:
             previous = current
         if not nodes:
             raise TaxonomyError(f"{source}: 'first-level' lists no types")
+        cycle = name_cycle(node.path for node in nodes)
+        if cycle:
+            raise TaxonomyError(
+                f"{source}: type names form a cycle: {' > '.join(map(repr, cycle))} (each is listed under the "
+                "one before); a name may repeat directly under itself ('address' > 'address'), not around a loop"
+            )
         return cls(nodes, name=name or dataset or source, source=source, warnings=warnings)
 
     @classmethod

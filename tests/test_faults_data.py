@@ -96,3 +96,230 @@ def test_item19_bio_strict_strips_dashes_like_seqeval(seed):
     assert score_tags(pred, gold)["f1"] == pytest.approx(f1_score(gold, pred), abs=1e-12)
     # one chunk B-X I-X- : type X under strict, two chunks under lenient
     assert score_tags([["B-X", "I-X-"]], [["B-X", "I-X"]], rule="strict")["f1"] == 1.0
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _geic(n: int, *, city: str = "Lima") -> str:
+    """A small GEIC file of ``n`` samples (the project's own sentences)."""
+    return json.dumps(
+        {f"s{i}": {"sentence": f"Ana {i} lives in {city} .", "entity": [city], "category": ["city"]} for i in range(n)}
+    )
+
+
+def _corpus(root: Path, language: str = "en", *, n: int = 4, city: str = "Lima") -> Path:
+    folder = root / language
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        (folder / f"{split}.json").write_text(_geic(n, city=city), encoding="utf-8")
+    return root
+
+
+def _make_7z(archive: Path, source: Path, *, stored: bool = False) -> Path:
+    import py7zr
+
+    filters = [{"id": py7zr.FILTER_COPY}] if stored else None
+    with py7zr.SevenZipFile(archive, "w", filters=filters) as seven:
+        seven.writeall(source, "")
+    return archive
+
+
+def _env(hf_home: Path) -> dict:
+    env = dict(os.environ)
+    env.update({"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'metric'}", "HF_HOME": str(hf_home),
+                "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    env.pop("HF_DATASETS_CACHE", None)
+    return env
+
+
+def _run(args: list[str], *, hf_home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=_env(hf_home), capture_output=True, text=True, timeout=600)
+
+
+def _dynamicner(args: list[str], *, hf_home: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "dynamicner_data.cli", *args], hf_home=hf_home, cwd=cwd)
+
+
+def _main(args: list[str], capsys) -> tuple[int, str]:
+    """``dynamicner`` in this process: the exit status and stderr (an exception would fail the test)."""
+    from dynamicner_data import cli
+
+    capsys.readouterr()
+    status = cli.main(args)
+    return status, capsys.readouterr().err
+
+
+def _rows(cache: Path, config: str, split: str = "test", **source) -> list[dict]:
+    from dynamicner_data.builder import prepare
+
+    builder = prepare(config, cache_dir=str(cache), **source)
+    return builder.as_dataset(split=split).to_list()
+
+
+# ------------------------------------------------------------------------------ items 3 and 11: .7z
+
+
+def _corrupt_variants(tmp_path: Path) -> dict[str, bytes]:
+    source = _corpus(tmp_path / "corrupt-src", n=40)
+    good = _make_7z(tmp_path / "v.7z", source).read_bytes()
+    stored = _make_7z(tmp_path / "s.7z", source, stored=True).read_bytes()
+    flipped = bytearray(good)
+    for k in range(40, 60):
+        flipped[k] ^= 0xFF
+    crc = bytearray(stored)
+    crc[100] ^= 0x20  # inside the first stored member: its CRC no longer matches
+    return {"truncated": good[: len(good) // 2], "lzma": bytes(flipped), "crc": bytes(crc), "empty": b""}
+
+
+def test_item03_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    archive = tmp_path / "release.7z"
+    for kind, data in _corrupt_variants(tmp_path).items():
+        archive.write_bytes(data)
+        status, err = _main(["prepare", "en", "--data-dir", str(archive), "--cache-dir", str(cache)], capsys)
+        assert status == 1, kind
+        extracted = cache / "downloads" / "extracted"
+        leftovers = [p for p in extracted.rglob("*") if p.is_file()] if extracted.exists() else []
+        assert leftovers == [], (kind, leftovers)
+    # a good archive at the same path is extracted (no partial folder to reuse) ...
+    _make_7z(archive, _corpus(tmp_path / "v1", n=5, city="Lima"))
+    rows = _rows(cache, "en", data_dir=str(archive))
+    assert len(rows) == 5 and rows[0]["entities"][0]["text"] == "Lima"
+    # ... and a replaced archive at the same path is extracted again (keyed on its content)
+    _make_7z(archive, _corpus(tmp_path / "v2", n=3, city="Quito"))
+    rows = _rows(cache, "en", data_dir=str(archive))
+    assert len(rows) == 3 and rows[0]["entities"][0]["text"] == "Quito"
+    folders = sorted(p.name for p in (cache / "downloads" / "extracted").iterdir())
+    assert len(folders) == 2 and all(name.startswith("dynamicner-7z-") for name in folders), folders
+
+
+def test_item11_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
+    variants = _corrupt_variants(tmp_path)
+    archive = tmp_path / "AnythingNER.7z"
+    archive.write_bytes(variants["truncated"])
+    crc = tmp_path / "crc.7z"
+    crc.write_bytes(variants["crc"])
+    for command, path in (("prepare", archive), ("stats", crc)):
+        args = [command, "en", "--data-dir", str(path)]
+        result = _dynamicner(args, hf_home=tmp_path / "hf", cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"dynamicner {command}: error: ArchiveError: {path}: corrupt or truncated .7z")
+
+
+# ------------------------------------------------------------------------------ item 4: export
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_item04_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path, capsys):
+    data = _corpus(tmp_path / "data", "en")  # no de files: the second config fails
+    out = tmp_path / "hub"
+    status, err = _main(["export", str(out), "--configs", "en", "de", "--data-dir", str(data)], capsys)
+    assert status == 1 and "no GEIC files for language 'de'" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    # an earlier export (here inside a clone with its own files) stays byte for byte as it was
+    assert _main(["export", str(out), "--configs", "en", "--data-dir", str(data)], capsys)[0] == 0
+    (out / ".gitattributes").write_text("*.parquet filter=lfs\n")
+    before = _snapshot(out)
+    assert "en/test-00000-of-00001.parquet" in before and "README.md" in before
+    status, err = _main(["export", str(out), "--configs", "en", "de", "--data-dir", str(data)], capsys)
+    assert status == 1 and _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "hub"]
+    # a successful export replaces what it writes and keeps the clone's own files
+    _corpus(tmp_path / "data", "en", n=2)
+    assert _main(["export", str(out), "--configs", "en", "--data-dir", str(data)], capsys)[0] == 0
+    import datasets
+
+    assert datasets.load_dataset(str(out), "en", split="test").num_rows == 2
+    assert (out / ".gitattributes").is_file()
+
+
+# ------------------------------------------------------------------------------ items 8 and 10
+
+
+def _doc_path_script(config: str, source: str) -> str:
+    return (
+        "import json, sys, datasets\n"
+        f"d = datasets.load_dataset('dynamicner', {config!r}, {source})\n"
+        "print(json.dumps([d['test'].num_rows, d['test'][0]['entities'][0]['text']]))\n"
+    )
+
+
+@pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
+def test_item10_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
+    """``dynamicner prepare en-coarse --data-files test=F --data-files taxonomy=T``, then
+    ``load_dataset("dynamicner", "en-coarse", data_files={"test": F, "taxonomy": T})``, in a fresh
+    HF_HOME, offline; the same with ``--data-dir D`` / ``data_dir=D``."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "music-test.json").write_text(_geic(6, city="Lima"), encoding="utf-8")
+    (work / "music.json").write_text(json.dumps({"dataset": "toy", "first-level": "location, person",
+                                                 "second-level": {"location": "city"}}), encoding="utf-8")
+    _corpus(work / "release", "en", n=5, city="Quito")
+    spell = (lambda name: str(work / name)) if absolute else (lambda name: name)
+    hf_home = tmp_path / "hf"
+    prepared = _dynamicner(["prepare", "en-coarse", "--data-files", f"test={spell('music-test.json')}",
+                            "--data-files", f"taxonomy={spell('music.json')}"], hf_home=hf_home, cwd=work)
+    assert prepared.returncode == 0, prepared.stderr
+    prepared = _dynamicner(["prepare", "en", "--data-dir", spell("release")], hf_home=hf_home, cwd=work)
+    assert prepared.returncode == 0, prepared.stderr
+    files = f"data_files={{'test': {spell('music-test.json')!r}, 'taxonomy': {spell('music.json')!r}}}"
+    loads = [("en-coarse", files, [6, "Lima"]), ("en", f"data_dir={spell('release')!r}", [5, "Quito"]),
+             # the other spelling of the same files: lists, and the other kind of path
+             ("en-coarse", f"data_files={{'test': [{str(work / 'music-test.json')!r}], "
+                           f"'taxonomy': [{str(work / 'music.json')!r}]}}", [6, "Lima"])]
+    for config, source, expected in loads:
+        loaded = _run([sys.executable, "-c", _doc_path_script(config, source)], hf_home=hf_home, cwd=work)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        assert json.loads(loaded.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_item08_prepare_rebuilds_after_a_source_file_changes(tmp_path):
+    work = tmp_path / "work"
+    _corpus(work / "release", "en", n=4, city="Lima")
+    (work / "test.json").write_text(_geic(3, city="Lima"), encoding="utf-8")
+    hf_home = tmp_path / "hf"
+    sources = {"data_dir": ["--data-dir", "release"], "data_files": ["--data-files", "test=test.json"]}
+    loads = {"data_dir": "data_dir='release'", "data_files": "data_files={'test': 'test.json'}"}
+    for kind, args in sources.items():
+        first = _dynamicner(["prepare", "en", *args], hf_home=hf_home, cwd=work)
+        assert first.returncode == 0 and "rebuilding" not in first.stdout, first.stderr
+        again = _dynamicner(["prepare", "en", *args], hf_home=hf_home, cwd=work)
+        assert again.returncode == 0 and "rebuilding" not in again.stdout and "total:" not in again.stdout
+        # an edit of the same size (Lima -> Rome) and a touch that changes nothing
+        edited = work / ("release/en/test.json" if kind == "data_dir" else "test.json")
+        before = edited.stat()
+        os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns + 10_000_000_000))
+        touched = _dynamicner(["prepare", "en", *args], hf_home=hf_home, cwd=work)
+        assert "rebuilding" not in touched.stdout
+        edited.write_text(edited.read_text(encoding="utf-8").replace("Lima", "Rome"), encoding="utf-8")
+        assert edited.stat().st_size == before.st_size
+        rebuilt = _dynamicner(["prepare", "en", *args], hf_home=hf_home, cwd=work)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert f"rebuilding en: {edited}" in rebuilt.stdout
+        loaded = _run([sys.executable, "-c", _doc_path_script("en", loads[kind])], hf_home=hf_home, cwd=work)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        assert json.loads(loaded.stdout.strip().splitlines()[-1])[1] == "Rome"
+    # stats and export always build from the files as they are now
+    (work / "test.json").write_text(_geic(2, city="Oslo"), encoding="utf-8")
+    stats = _dynamicner(["stats", "en", "--json", "--data-files", "test=test.json"], hf_home=hf_home, cwd=work)
+    assert json.loads(stats.stdout)[0]["rows"] == {"test": 2}
+
+
+def test_item08_fingerprint_record_notices_changes():
+    from dynamicner_data import cache
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp())
+    a, b = folder / "a.json", folder / "b.json"
+    a.write_text("{}")
+    b.write_text("{}")
+    record = cache.fingerprint([a, b])
+    assert cache.stale_reason(record, [b, a]) is None
+    assert "was not a source" in cache.stale_reason(record, [a, b, folder / "c.json"])
+    assert "is not any more" in cache.stale_reason(record, [a])
+    assert "no record" in cache.stale_reason(None, [a])

@@ -113,12 +113,14 @@ def label_paths(taxonomy: Mapping) -> LabelPaths:
     elif values and all(isinstance(v, (list, tuple)) and v and all(isinstance(n, str) for n in v) for v in values):
         for label, path in taxonomy.items():
             result.paths[str(label).lower()] = tuple(name.strip().lower() for name in path)
+        _refuse_cycle(result.paths.values())
         return result
     else:
         raise ValueError(
             "taxonomy must be a mapping label -> path (non-empty lists of names, root first), the authors' "
             "category format (with 'first-level') or a nested mapping of names (mapping values at the top)"
         )
+    _refuse_cycle(nodes)
     by_name: dict[str, list[tuple[str, ...]]] = {}
     for node in nodes:
         lowered = tuple(name.lower() for name in node)
@@ -131,6 +133,44 @@ def label_paths(taxonomy: Mapping) -> LabelPaths:
         else:
             result.ambiguous[name] = at_depth
     return result
+
+
+def _refuse_cycle(paths) -> None:
+    """``ValueError`` when type names loop (``a`` under ``b`` and ``b`` under ``a``); a name directly
+    under itself ("address" > "address") is fine.
+
+    >>> _refuse_cycle([("a",), ("b",), ("a", "b"), ("b", "a")])
+    Traceback (most recent call last):
+    ...
+    ValueError: taxonomy: type names form a cycle: 'a' > 'b' > 'a' (each is listed under the one before)
+    """
+    edges: dict[str, set[str]] = {}
+    for path in paths:
+        names = [str(name).strip().lower() for name in path]
+        for parent, child in zip(names, names[1:]):
+            if parent != child:
+                edges.setdefault(parent, set()).add(child)
+    state: dict[str, int] = {}
+    for start in sorted(edges):
+        if state.get(start):
+            continue
+        stack = [(start, iter(sorted(edges[start])))]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(child) == 1:
+                loop = [n for n, _ in stack]
+                loop = loop[loop.index(child):] + [child]
+                raise ValueError(
+                    f"taxonomy: type names form a cycle: {' > '.join(map(repr, loop))} (each is listed under the one before)"
+                )
+            elif not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(sorted(edges.get(child, ())))))
 
 
 def expand(path: Sequence[str]) -> list[tuple[str, ...]]:
