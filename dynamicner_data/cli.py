@@ -20,6 +20,7 @@ Source options (``prepare``, ``export``, ``stats``, ``example``): ``--data-dir``
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import tempfile
@@ -159,8 +160,10 @@ def infos_text(infos: dict) -> str:
 
 
 def run_infos(args: argparse.Namespace) -> int:
-    text = infos_text(generate_infos())
     path = Path(args.output)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "the output is a folder, not a file", str(path))
+    text = infos_text(generate_infos())
     if args.check:
         current = path.read_text(encoding="utf-8") if path.is_file() else ""
         if current != text:

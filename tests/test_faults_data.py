@@ -323,3 +323,179 @@ def test_item08_fingerprint_record_notices_changes():
     assert "was not a source" in cache.stale_reason(record, [a, b, folder / "c.json"])
     assert "is not any more" in cache.stale_reason(record, [a])
     assert "no record" in cache.stale_reason(None, [a])
+
+
+# ------------------------------------------------------------------------------ item 12: cascadener
+
+
+def test_item12_bad_geic_file_under_data_dir_is_a_cli_error_in_every_cascadener_command(tmp_path, capsys):
+    from cascadener.cli import main
+
+    data = _corpus(tmp_path / "release", "en")
+    bad = data / "en" / "test.json"
+    bad.write_text(json.dumps({"s1": {"sentence": "Ana lives in Lima .", "entity": "Lima", "category": ["city"]}}),
+                   encoding="utf-8")
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text(json.dumps({"id": "en-test-s1", "text": "Ana lives in Lima .", "entities": []}) + "\n")
+    commands = {
+        "predict": ["predict", "--dataset", "en", "--data-dir", str(data), "--extractor", "owner/model",
+                    "-o", str(tmp_path / "out.jsonl")],
+        "train": ["train", "--dataset", "en", "--split", "train", "--data-dir", str(data),
+                  "-o", str(tmp_path / "model")],
+        "evaluate": ["evaluate", str(predictions), "--dataset", "en", "--data-dir", str(data)],
+        "run": ["run", "--languages", "en", "--data-dir", str(data), "-o", str(tmp_path / "run"),
+                "--extractor", "owner/model"],
+    }
+    for command, args in commands.items():
+        capsys.readouterr()
+        assert main(args) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # after datasets' progress bars
+        assert err.startswith(f"cascadener {command}: error: DynamicNER en: GeicError: {bad}"), err
+        assert "'s1'" in err and "entity" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ item 13: outputs
+
+
+class _Tmpfs:
+    """A small tmpfs mounted at ``path`` (root in a container), else ``None``: callers then patch."""
+
+    def __init__(self, path: Path, *, size: str, read_only: bool = False):
+        self.path = path
+        path.mkdir(parents=True)
+        options = f"size={size}" + (",ro" if read_only else "")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+        self.mounted = result.returncode == 0
+
+    def close(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    mounts: list[_Tmpfs] = []
+
+    def mount(name: str, *, size: str = "64k", read_only: bool = False) -> _Tmpfs:
+        mounts.append(_Tmpfs(tmp_path / name, size=size, read_only=read_only))
+        return mounts[-1]
+
+    yield mount
+    for mounted in mounts:
+        mounted.close()
+
+
+def _failing(monkeypatch, code: int, target: str = "os.replace") -> None:
+    """Patch ``target`` (default ``os.replace``) to fail with ``code`` (the fallback without tmpfs)."""
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(target, fail)
+
+
+def test_item13_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, capsys, monkeypatch):
+    data = _corpus(tmp_path / "data", "en")
+    source = ["--data-dir", str(data)]
+    # a file where a folder belongs
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    status, err = _main(["export", str(a_file), "--configs", "en", *source], capsys)
+    assert status == 1 and err.startswith(f"dynamicner export: error: NotADirectoryError: ") and str(a_file) in err
+    status, err = _main(["prepare", "en", "--cache-dir", str(a_file), *source], capsys)
+    assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(a_file) in err
+    status, err = _main(["infos", "--output", str(tmp_path)], capsys)
+    assert status == 1 and err.startswith("dynamicner infos: error: ") and str(tmp_path) in err
+    # a read-only file system
+    read_only = tmpfs("ro", read_only=True)
+    with monkeypatch.context() as patch:
+        if not read_only.mounted:
+            _failing(patch, errno.EROFS, "os.mkdir")
+        status, err = _main(["export", str(read_only.path / "out"), "--configs", "en", *source], capsys)
+        assert status == 1 and err.startswith("dynamicner export: error: ") and "Read-only file system" in err
+        assert str(read_only.path) in err
+        status, err = _main(["prepare", "en", "--cache-dir", str(read_only.path / "cache"), *source], capsys)
+        assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(read_only.path) in err
+    # a full disk: nothing half-written is left behind
+    full = tmpfs("full", size="64k")
+    with monkeypatch.context() as patch:
+        if not full.mounted:
+            _failing(patch, errno.ENOSPC)
+        _corpus(tmp_path / "data", "en", n=400)
+        status, err = _main(["export", str(full.path / "out"), "--configs", "en", *source], capsys)
+        assert status == 1 and err.startswith("dynamicner export: error: ") and "No space left on device" in err
+        assert str(full.path) in err and list(full.path.iterdir()) == []
+        status, err = _main(["prepare", "en", "--cache-dir", str(full.path / "cache"), *source], capsys)
+        assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(full.path) in err
+        assert "No space left on device" in err or "Not enough disk space" in err
+
+
+# ------------------------------------------------------------------------------ item 17
+
+
+def test_item17_example_dev_split_and_empty_geic_file(tmp_path, capsys):
+    from dynamicner_data import cli
+
+    status = cli.main(["example", "en", "--split", "dev"])
+    row = json.loads(capsys.readouterr().out)
+    assert status == 0 and row["id"].startswith("en-validation-")
+    with pytest.raises(SystemExit, match=r"dynamicner example: error: en has no split 'testing'; choose one of "
+                                         r"train, validation, test"):
+        cli.main(["example", "en", "--split", "testing"])
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}", encoding="utf-8")
+    status, err = _main(["stats", "en", "--data-files", f"test={empty}"], capsys)
+    assert status == 1 and err.startswith(f"dynamicner stats: error: ValueError: {empty}: the GEIC file of the test "
+                                          "split holds no samples")
+    blank = tmp_path / "blank.json"
+    blank.write_text(json.dumps({"s1": {"sentence": " ", "entity": [], "category": []}}), encoding="utf-8")
+    from dynamicner_data.builder import DynamicNER
+
+    builder = DynamicNER(config_name="en", cache_dir=str(tmp_path / "c"), data_files={"test": [str(blank)]},
+                         empty_sentences="skip")
+    with pytest.raises(Exception) as info:
+        builder.download_and_prepare()
+    from dynamicner_data.errors import user_error
+
+    assert f"{blank}: the GEIC file of the test split holds no samples (1 skipped" in str(user_error(info.value))
+
+
+# ------------------------------------------------------------------------------ item 20
+
+
+def test_item20_taxonomy_name_cycle_is_refused():
+    import evaluate
+
+    from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
+    from dynamicner_f1.scorer import score_spans
+
+    looped = {"first-level": "a, b", "second-level": {"a": "b", "b": "a"}}
+    with pytest.raises(TaxonomyError, match=r"<dict>: type names form a cycle: 'a' > 'b' > 'a'"):
+        Taxonomy.from_dict(looped)
+    longer = {"first-level": "x", "second-level": {"x": "y"}, "third-level": {"y": "z"}, "fourth-level": {"z": "x"}}
+    with pytest.raises(TaxonomyError, match=r"cycle: 'x' > 'y' > 'z' > 'x'"):
+        Taxonomy.from_dict(longer)
+    # a name directly under itself is fine (DynamicNER's "address" > "address")
+    assert Taxonomy.from_dict({"first-level": "a", "second-level": {"a": "a"}}).depth == 2
+    assert len(Taxonomy.dynamicner()) == 194
+    gold = [[{"text": "x", "label": "a", "start": 0, "end": 1}]]
+    for taxonomy in (looped, {"a": ["b", "a"], "b": ["a", "b"]}, {"a": {"b": {"a": []}}}):
+        with pytest.raises(ValueError, match="type names form a cycle"):
+            score_spans(gold, gold, taxonomy=taxonomy)
+    metric = evaluate.load(str(ROOT / "metric" / "dynamicner_f1"))
+    with pytest.raises(ValueError, match="type names form a cycle"):
+        metric.compute(predictions=gold, references=gold, taxonomy=looped)
+
+
+def test_item20_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, capsys):
+    both = _corpus(tmp_path / "both", "en")
+    (both / "en" / "dev.json").write_text(_geic(2), encoding="utf-8")
+    status, err = _main(["stats", "en", "--data-dir", str(both)], capsys)
+    assert status == 1 and "holds both validation.json and dev.json" in err and str(both / "en") in err
+    layouts = _corpus(tmp_path / "layouts", "en")
+    _corpus(layouts / "en", "GEIC")
+    status, err = _main(["stats", "en", "--data-dir", str(layouts)], capsys)
+    assert status == 1 and "in 2 layouts at once" in err
+    assert str(layouts / "en") in err and str(layouts / "en" / "GEIC") in err
+    # one layout, one name: fine
+    (both / "en" / "dev.json").unlink()
+    assert _main(["stats", "en", "--data-dir", str(both)], capsys)[0] == 0
