@@ -1,12 +1,21 @@
 """Benchmark of dynamicner_f1: the core scorer against seqeval, and the evaluate metric against a no-op.
 
 Data: the shared CoNLL-2003 test set (../shared/data/geic/conll2003-test.json) as whitespace-token IOB2
-tags, replicated 30 times (about 110k sentences), with 20% of the entity labels changed (seeded).
+tags, replicated 30 times (about 110k sentences), in three seeded scenarios:
+
+- A: 20% of the entity labels changed (about 70% of the sentences still equal their gold, which the
+  scorer's identical-sentence shortcut counts without decoding);
+- B: as A, then every sentence with tokens that still equals its gold changed too (no shortcut);
+- C: random tags on both sides (half ``O``), a worst case of short, broken chunks.
 
 1. Core scorer (``score_tags``, seqeval's default rule) against ``seqeval.metrics.f1_score`` on the same
-   tags, with equal F1. Goal: at least 10x faster. The span scorer on the same entities is shown too.
-2. ``evaluate.load("metric/dynamicner_f1", ...).compute`` against a no-op evaluate metric with the same
-   features (evaluate's own input handling is the floor). Goal: at most 1.2x.
+   tags, with equal F1, per scenario. Goal: at least 10x faster in A and B; C is reported. The span
+   scorer on the entities of A is shown too.
+2. ``evaluate.load("metric/dynamicner_f1", ...)`` against a no-op evaluate metric with the same features,
+   on A, two ways: one ``compute(predictions=..., references=...)`` (the metric checks and scores the
+   inputs directly; evaluate's feature encoding and Arrow cache file, the no-op's whole cost, only
+   serve stored batches), and ``add_batch`` per 1000 samples then ``compute()`` (through evaluate's
+   storage, whose cost is then the floor). Goal: at most 1.2x both ways.
 
 Run from the repository root: ``python bench/bench_metric.py [--repeats 3]``. The ratios are the last line.
 """
@@ -85,6 +94,37 @@ def relabel(tags: list[list[str]], share: float, seed: int) -> list[list[str]]:
     return out
 
 
+def differ_everywhere(gold: list[list[str]], seed: int) -> list[list[str]]:
+    """Scenario B: 20% of the chunks relabelled, then every sentence with tokens still equal to its
+    gold changed too (one chunk relabelled, or one token of an all-``O`` sentence tagged ``B-X``)."""
+    rng = random.Random(seed)
+    types = sorted({t[2:] for seq in gold for t in seq if t != "O"})
+    out = relabel(gold, 0.2, seed)
+    for k, (seq, ref) in enumerate(zip(out, gold)):
+        if not ref or seq != ref:
+            continue
+        starts = [i for i, tag in enumerate(seq) if tag.startswith("B-")]
+        if starts:
+            i = rng.choice(starts)
+            new = rng.choice([t for t in types if t != seq[i][2:]])
+            old, seq[i] = seq[i][2:], "B-" + new
+            j = i + 1
+            while j < len(seq) and seq[j] == "I-" + old:
+                seq[j] = "I-" + new
+                j += 1
+        else:
+            seq[rng.randrange(len(seq))] = "B-" + rng.choice(types)
+    return out
+
+
+def random_tags(gold: list[list[str]], seed: int) -> list[list[str]]:
+    """Scenario C: a random tag for every token (half ``O``; ``B-``/``I-`` of any type), same lengths."""
+    rng = random.Random(seed)
+    types = sorted({t[2:] for seq in gold for t in seq if t != "O"})
+    choices = [f"{prefix}-{t}" for t in types for prefix in "BI"]
+    return [["O" if rng.random() < 0.5 else rng.choice(choices) for _ in seq] for seq in gold]
+
+
 def to_spans(tokens: list[list[str]], tags: list[list[str]]) -> list[list[dict]]:
     """Span records with character offsets into ' '.join(tokens)."""
     out = []
@@ -154,25 +194,36 @@ def main() -> int:
     tokens, tags = conll_tags(SHARED)
     gold = [list(seq) for _ in range(args.copies) for seq in tags]
     words = [w for _ in range(args.copies) for w in tokens]
-    pred = relabel(gold, 0.2, seed=13)
-    same = sum(p == g for p, g in zip(pred, gold))
-    print(f"data: {len(gold)} sentences, {sum(map(len, gold))} tokens, "
-          f"{sum(t.startswith('B-') for s in gold for t in s)} gold chunks, {same / len(gold):.0%} sentences unchanged")
+    scenarios = {
+        "A": ("20% of the labels changed", gold, relabel(gold, 0.2, seed=13)),
+        "B": ("every sentence with tokens differs from its gold", gold, differ_everywhere(gold, seed=13)),
+        "C": ("random tags on both sides", random_tags(gold, seed=14), random_tags(gold, seed=15)),
+    }
+    pred = scenarios["A"][2]
 
-    # 1. core scorer vs seqeval on the same tags
-    t_seqeval, f_seqeval, t_core, r_core = compare(
-        lambda: f1_score(gold, pred), lambda: score_tags(pred, gold, rule="lenient"), args.repeats
-    )
-    assert abs(r_core["f1"] - f_seqeval) < 1e-12, (r_core["f1"], f_seqeval)
-    print(f"seqeval.metrics.f1_score: {t_seqeval.wall:.3f} s wall, {t_seqeval.cpu:.3f} s cpu, f1={f_seqeval:.6f}")
-    print(f"score_tags (bio):         {t_core.wall:.3f} s wall, {t_core.cpu:.3f} s cpu, f1={r_core['f1']:.6f}"
-          f"  -> {ratio(t_seqeval, t_core)} faster")
+    # 1. core scorer vs seqeval on the same tags, per scenario
+    core: dict[str, str] = {}
+    for name, (what, ref, hyp) in scenarios.items():
+        same = sum(p == g for p, g in zip(hyp, ref))
+        print(f"scenario {name} ({what}): {len(ref)} sentences, {sum(map(len, ref))} tokens, "
+              f"{sum(t.startswith('B-') for s in ref for t in s)} gold B- tags, {same / len(ref):.0%} sentences "
+              "equal to their gold")
+        t_seq, f_seq, t_ours, r_ours = compare(
+            lambda: f1_score(ref, hyp), lambda: score_tags(hyp, ref, rule="lenient"), args.repeats
+        )
+        assert abs(r_ours["f1"] - f_seq) < 1e-12, (name, r_ours["f1"], f_seq)
+        print(f"  seqeval.metrics.f1_score: {t_seq.wall:.3f} s wall, {t_seq.cpu:.3f} s cpu, f1={f_seq:.6f}")
+        print(f"  score_tags (bio):         {t_ours.wall:.3f} s wall, {t_ours.cpu:.3f} s cpu, f1={r_ours['f1']:.6f}"
+              f"  -> {ratio(t_seq, t_ours)} faster")
+        core[name] = ratio(t_seq, t_ours)
+        if name == "A":
+            t_seqeval, f_seqeval, t_core = t_seq, f_seq, t_ours
     gold_spans, pred_spans = to_spans(words, gold), to_spans(words, pred)
     t_seqeval2, _, t_span, r_span = compare(
         lambda: f1_score(gold, pred), lambda: score_spans(pred_spans, gold_spans), args.repeats
     )
     assert abs(r_span["f1"] - f_seqeval) < 1e-12
-    print(f"score_spans (span):       {t_span.wall:.3f} s wall, {t_span.cpu:.3f} s cpu, f1={r_span['f1']:.6f}"
+    print(f"score_spans (span, A):    {t_span.wall:.3f} s wall, {t_span.cpu:.3f} s cpu, f1={r_span['f1']:.6f}"
           f"  -> {ratio(t_seqeval2, t_span)} faster than seqeval in these rounds")
 
     # 2. evaluate metric vs a no-op metric with the same features
@@ -180,6 +231,7 @@ def main() -> int:
     noop_dir.mkdir()
     (noop_dir / "noop_metric.py").write_text(_NOOP, encoding="utf-8")
     slow = {}
+    batches = {}
     for config, p, g in (("bio", pred, gold), ("span", pred_spans, gold_spans)):
         ours = evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), config)
         noop = evaluate.load(str(noop_dir), config)
@@ -188,12 +240,27 @@ def main() -> int:
         )
         assert abs(r_ours["f1"] - f_seqeval) < 1e-12
         slow[config] = (t_ours, t_noop)
-        print(f"evaluate {config:4s}: no-op {t_noop.wall:.3f} s wall / {t_noop.cpu:.3f} s cpu, dynamicner_f1 "
-              f"{t_ours.wall:.3f} s / {t_ours.cpu:.3f} s -> {ratio(t_ours, t_noop)} the no-op")
+        print(f"evaluate {config:4s} compute(all):   no-op {t_noop.wall:.3f} s wall / {t_noop.cpu:.3f} s cpu, "
+              f"dynamicner_f1 {t_ours.wall:.3f} s / {t_ours.cpu:.3f} s -> {ratio(t_ours, t_noop)} the no-op")
+
+        def batched(metric):  # through evaluate's storage: add_batch per 1000 samples, then compute()
+            for lo in range(0, len(g), 1000):
+                metric.add_batch(predictions=p[lo : lo + 1000], references=g[lo : lo + 1000])
+            return metric.compute()
+
+        t_noop_b, _, t_ours_b, r_batched = compare(lambda: batched(noop), lambda: batched(ours), args.repeats)
+        assert abs(r_batched["f1"] - f_seqeval) < 1e-12
+        batches[config] = (t_ours_b, t_noop_b)
+        print(f"evaluate {config:4s} add_batch x{-(-len(g) // 1000)}: no-op {t_noop_b.wall:.3f} s wall / "
+              f"{t_noop_b.cpu:.3f} s cpu, dynamicner_f1 {t_ours_b.wall:.3f} s / {t_ours_b.cpu:.3f} s -> "
+              f"{ratio(t_ours_b, t_noop_b)} the no-op")
     print(
-        f"RATIOS core_bio_vs_seqeval={ratio(t_seqeval, t_core)} (goal >= 10x) | "
+        f"RATIOS core_bio_vs_seqeval_A={core['A']} core_bio_vs_seqeval_B={core['B']} (goal >= 10x) "
+        f"core_bio_vs_seqeval_C={core['C']} | "
         f"core_span_vs_seqeval={ratio(t_seqeval2, t_span)} | "
-        f"evaluate_bio_vs_noop={ratio(*slow['bio'])} | evaluate_span_vs_noop={ratio(*slow['span'])} (goal <= 1.2x)"
+        f"evaluate_bio_vs_noop={ratio(*slow['bio'])} | evaluate_span_vs_noop={ratio(*slow['span'])} | "
+        f"evaluate_bio_add_batch_vs_noop={ratio(*batches['bio'])} | "
+        f"evaluate_span_add_batch_vs_noop={ratio(*batches['span'])} (goal <= 1.2x)"
     )
     return 0
 

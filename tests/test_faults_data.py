@@ -18,7 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import dynamicner_data
+
+# the checkout whose code this run imports (PYTHONPATH may point at another worktree than this file's):
+# subprocesses and evaluate.load use the same code
+ROOT = Path(dynamicner_data.__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------------------ item 19: metric
@@ -499,3 +503,34 @@ def test_item20_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, cap
     # one layout, one name: fine
     (both / "en" / "dev.json").unlink()
     assert _main(["stats", "en", "--data-dir", str(both)], capsys)[0] == 0
+
+
+# ------------------------------------------------------------------------------ item 21: bench_metric
+
+
+def test_item21_bench_metric_prints_three_scenarios_and_the_ratios(shared_data, tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_metric
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    _, gold = bench_metric.conll_tags(shared_data / "geic" / "conll2003-test.json")
+    changed = bench_metric.differ_everywhere(gold, seed=1)
+    assert all(p != g for p, g in zip(changed, gold) if g) and list(map(len, changed)) == list(map(len, gold))
+    noise = bench_metric.random_tags(gold, seed=2)
+    assert list(map(len, noise)) == list(map(len, gold)) and 0.4 < sum(t == "O" for s in noise for t in s) / sum(
+        map(len, noise)) < 0.6
+    result = _run([sys.executable, str(ROOT / "bench" / "bench_metric.py"), "--copies", "1", "--repeats", "1"],
+                  hf_home=tmp_path / "hf", cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]  # the script asserts equal F1 in every scenario
+    lines = result.stdout.strip().splitlines()
+    for name in "ABC":
+        assert any(line.startswith(f"scenario {name} (") for line in lines)
+    import re
+
+    ratio = r"[0-9.]+x wall, [0-9.]+x cpu"
+    assert re.fullmatch(
+        rf"RATIOS core_bio_vs_seqeval_A={ratio} core_bio_vs_seqeval_B={ratio} \(goal >= 10x\) "
+        rf"core_bio_vs_seqeval_C={ratio} \| core_span_vs_seqeval={ratio} \| evaluate_bio_vs_noop={ratio} \| "
+        rf"evaluate_span_vs_noop={ratio} \| evaluate_bio_add_batch_vs_noop={ratio} \| "
+        rf"evaluate_span_add_batch_vs_noop={ratio} \(goal <= 1.2x\)", lines[-1]), lines[-1]

@@ -137,6 +137,10 @@ class DynamicnerF1(evaluate.Metric):
             self._learnt = learnt if first == 0 else None
         self._n_added = first + n
 
+    def _nothing_stored(self) -> bool:
+        """Whether no batch was added yet in a single-process run (nothing to read back from storage)."""
+        return self.num_process == 1 and self.writer is None and not getattr(self, "_n_added", 0)
+
     def _forget(self) -> None:
         self._n_added = 0
         self._learnt = None
@@ -179,6 +183,17 @@ class DynamicnerF1(evaluate.Metric):
         )
         if sentences is not None and _config(self.config_name) != "span":
             raise ValueError(f"sentences applies to span records; config {self.config_name!r} scores tags")
+        if predictions is not None and references is not None and self._nothing_stored():
+            # one call with everything: score the checked inputs directly. evaluate's storage
+            # (feature encoding, Arrow cache file, reading it back) only serves batches added earlier
+            # and distributed runs, and costs more than the scoring itself.
+            try:
+                pred, gold, learnt = self._checked(predictions, references)
+                self._store(learnt, len(gold))
+                return self._compute(pred, gold, type_lists=type_lists, languages=languages, taxonomy=taxonomy,
+                                     matching=matching, bootstrap=bootstrap, seed=seed, sentences=sentences)
+            finally:
+                self._forget()
         if predictions is not None or references is not None:
             self.add_batch(predictions=predictions, references=references)  # on error, earlier batches stay
         try:
