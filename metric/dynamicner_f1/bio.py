@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import collections
 import itertools
 import operator
 import re
@@ -136,12 +137,57 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
     return tags
 
 
+class TagSet(set):
+    """The tags :func:`check_pair` saw, plus the one-byte ids it gave every token on the way
+    (``encoding``), so :func:`count_exact` on the same two lists need not read each tag again.
+    Set operations return plain sets (without the encoding)."""
+
+    encoding: "_Encoding | None" = None
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    predictions: Sequence
+    references: Sequence
+    tags: tuple[str, ...]  # tag of each id
+    gold_ids: bytes  # every reference token
+    pred_ids: bytes  # the tokens of the predictions that differ from their reference
+    differ: list[bool]
+
+
+def _encode_checked(predictions: Sequence, references: Sequence) -> TagSet | None:
+    """One C-level pass per side: ids of the tags in order of appearance; ``None`` when the inputs
+    need the slow checks (not lists, unhashable or non-tag values, more than 256 distinct tags)."""
+    kinds = set(map(type, references)) | set(map(type, predictions))
+    if not kinds <= {list, tuple} or len(predictions) != len(references):
+        return None
+    ids: collections.defaultdict = collections.defaultdict(itertools.count().__next__)
+    try:
+        gold_ids = bytes(map(ids.__getitem__, itertools.chain.from_iterable(references)))
+        differ = list(map(operator.ne, predictions, references))
+        changed = itertools.chain.from_iterable(itertools.compress(predictions, differ))
+        pred_ids = bytes(map(ids.__getitem__, changed))
+    except (TypeError, ValueError):  # unhashable values; ids beyond one byte
+        return None
+    if not all(map(_is_tag, ids)):
+        return None
+    tags = TagSet(ids)
+    tags.encoding = _Encoding(predictions=predictions, references=references, tags=tuple(ids), gold_ids=gold_ids,
+                              pred_ids=pred_ids, differ=differ)
+    return tags
+
+
 def check_pair(predictions: Sequence, references: Sequence, *, first_index: int = 0) -> set[str]:
     """Check both sides like :func:`check_sequences` and return every tag seen.
 
     A prediction equal to its reference is valid when the reference is, so only the differing
-    predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``).
+    predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``). The usual
+    case (lists of at most 256 distinct valid tags) reads each tag once and keeps the result for
+    :func:`count_exact` (a :class:`TagSet`); anything else takes the checks that name the culprit.
     """
+    fast = _encode_checked(predictions, references)
+    if fast is not None:
+        return fast
     tags = check_sequences(references, field="references", first_index=first_index)
     if not isinstance(predictions, (list, tuple)) or not set(map(type, predictions)) <= {list, tuple}:
         check_sequences(predictions, field="predictions", first_index=first_index)
@@ -309,8 +355,14 @@ def count_exact(
 
     if rule not in RULES:
         raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
+    encoding = getattr(tags, "encoding", None)
+    if encoding is not None and (encoding.predictions is not predictions or encoding.references is not references):
+        encoding = None  # checked other lists (e.g. before evaluate stored them)
     if rule == "strict":
-        predictions, references, tags = _as_seqeval_strict(predictions, references, tags)
+        renamed = _as_seqeval_strict(predictions, references, tags)
+        if renamed[0] is not predictions:
+            encoding = None
+        predictions, references, tags = renamed
     if tags is None:
         tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
     types = sorted({tag[2:] for tag in tags if tag != "O"})
@@ -328,12 +380,20 @@ def count_exact(
 
     lengths = np.fromiter(map(len, references), dtype=np.int64, count=len(references))
     n = int(lengths.sum())
-    gold = encode(references)
-    differ = np.fromiter(map(operator.ne, predictions, references), dtype=bool, count=len(references))
+    if encoding is not None:  # the ids check_pair gave each token -> codes
+        lookup = np.array([code[tag] for tag in encoding.tags], dtype=np.uint8 if narrow else np.int64)
+        gold = lookup[np.frombuffer(encoding.gold_ids, dtype=np.uint8)]
+        differ = np.array(encoding.differ, dtype=bool)
+    else:
+        gold = encode(references)
+        differ = np.fromiter(map(operator.ne, predictions, references), dtype=bool, count=len(references))
     pred = gold
     if differ.any():
         pred = gold.copy()
-        pred[np.repeat(differ, lengths)] = encode(list(itertools.compress(predictions, differ.tolist())))
+        if encoding is not None:
+            pred[np.repeat(differ, lengths)] = lookup[np.frombuffer(encoding.pred_ids, dtype=np.uint8)]
+        else:
+            pred[np.repeat(differ, lengths)] = encode(list(itertools.compress(predictions, differ.tolist())))
     first = np.zeros(n + 1, dtype=bool)
     first[np.cumsum(lengths) - lengths] = True  # a sentence's first token continues nothing
     g_start, g_end, g_kind = _chunks(gold, first[:n], rule=rule)

@@ -132,7 +132,10 @@ class DynamicnerF1(evaluate.Metric):
         first = getattr(self, "_n_added", 0)
         if isinstance(learnt, set):
             previous = getattr(self, "_learnt", None) if first else set()
-            self._learnt = learnt | previous if isinstance(previous, set) else None
+            if not isinstance(previous, set):
+                self._learnt = None
+            else:  # one batch keeps what the check encoded (bio.TagSet); a union is a plain set
+                self._learnt = learnt | previous if previous else learnt
         else:
             self._learnt = learnt if first == 0 else None
         self._n_added = first + n
