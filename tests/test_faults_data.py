@@ -62,6 +62,7 @@ def test_item19_numpy_integer_offsets_are_accepted_bool_is_not():
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # fresh processes / a big sweep; CI runs them
 def test_item19_more_than_55000_labels_score_like_seqeval():
     from seqeval.metrics import f1_score
 
@@ -198,6 +199,7 @@ def test_item03_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
     assert len(folders) == 2 and all(name.startswith("dynamicner-7z-") for name in folders), folders
 
 
+@pytest.mark.slow  # fresh processes / a big sweep; CI runs them
 def test_item11_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
     variants = _corrupt_variants(tmp_path)
     archive = tmp_path / "AnythingNER.7z"
@@ -253,6 +255,7 @@ def _doc_path_script(config: str, source: str) -> str:
     )
 
 
+@pytest.mark.slow  # fresh processes in a fresh HF_HOME; CI runs them
 @pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
 def test_item10_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
     """``dynamicner prepare en-coarse --data-files test=F --data-files taxonomy=T``, then
@@ -282,6 +285,7 @@ def test_item10_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
         assert json.loads(loaded.stdout.strip().splitlines()[-1]) == expected
 
 
+@pytest.mark.slow  # fresh processes / a big sweep; CI runs them
 def test_item08_prepare_rebuilds_after_a_source_file_changes(tmp_path):
     work = tmp_path / "work"
     _corpus(work / "release", "en", n=4, city="Lima")
@@ -508,6 +512,7 @@ def test_item20_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, cap
 # ------------------------------------------------------------------------------ item 21: bench_metric
 
 
+@pytest.mark.slow  # fresh processes / a big sweep; CI runs them
 def test_item21_bench_metric_prints_three_scenarios_and_the_ratios(shared_data, tmp_path):
     sys.path.insert(0, str(ROOT / "bench"))
     try:
