@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 
@@ -397,3 +398,84 @@ def test_repeated_keys_and_fields_found_in_any_chunk(tmp_path, tax):
     path.write_text("{" + body[:-40] + "}", encoding="utf-8")  # cut inside the last sample
     with pytest.raises(GeicError, match=r"dup.json: malformed JSON at line 1"):
         read_geic(path, tax)
+
+
+# --- pinned: what the reader gave before its rewrite (issue 9); a refactor must keep all of it
+
+
+def _digest(read, path) -> str:
+    """sha256 (16 hex digits) of the samples, the report and the warnings of ``read()``, the path made relative."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples, report = read()
+    rows = [[s.key, s.text, [[e.text, e.category, e.start, e.end, e.node.path if e.node else None, e.alignment]
+                             for e in s.entities]] for s in samples]
+    blob = json.dumps([rows, report.to_dict(), [str(w.message) for w in caught]], ensure_ascii=False)
+    return hashlib.sha256(blob.replace(str(path), path.name).encode()).hexdigest()[:16]
+
+
+def test_reader_pinned_on_the_embedded_samples(tax):
+    from dynamicner_data.builder import _embedded_sample_dir
+
+    root = _embedded_sample_dir()
+    got = {f"{p.parent.name}/{p.name}": _digest(lambda: read_geic(p, tax), p) for p in sorted(root.glob("*/*.json"))}
+    assert len(got) == 24
+    assert hashlib.sha256(json.dumps(got, sort_keys=True).encode()).hexdigest()[:16] == PINNED_EMBEDDED
+
+
+PINNED_EMBEDDED = "6e5c5a0c302e6349"  # the 24 files, as recorded before the rewrite of issue 9
+PINNED_REAL = {  # with the DynamicNER taxonomy (other corpora: unknown categories to "miscellaneous", blanks skipped)
+    "dynamicner-example-en.json": "ec3e29f0aba08c46",
+    "conll2003-test.json": "b0c895d5056af382",
+    "crossner-ai-test.json": "35ed61e08e9b07be",
+    "crossner-music-test.json": "db89598956725cd0",
+    "crossner-science-test.json": "2f72e2ae8077ab37",
+}
+
+
+@pytest.mark.parametrize("name", ["dynamicner-example-en.json", "conll2003-test.json", "crossner-ai-test.json",
+                                  "crossner-music-test.json", "crossner-science-test.json"])
+def test_reader_pinned_on_real_files(shared_data, tax, name):
+    path = shared_data / "geic" / name
+    options = {} if name.startswith("dynamicner") else {"unknown_category": "catch_all", "catch_all": "miscellaneous",
+                                                          "empty_sentences": "skip"}
+    assert _digest(lambda: read_geic(path, tax, **options), path) == PINNED_REAL[name]
+
+
+_GOOD = '{"sentence": "Ana met Bo .", "entity": ["Ana", "Bo"], "category": ["person", "person"]}'
+_AMBIGUOUS = {"first-level": "art, product", "second-level": {"art": "other, music", "product": "other, car"}}
+
+
+@pytest.mark.parametrize("text, options, message", [
+    ("[1]", {}, "in.json: expected a JSON object of samples, got list"),
+    ('{"s1": 3}', {}, "in.json: sample 's1': expected an object with 'sentence', 'entity', 'category', got int"),
+    ("", {}, "in.json: malformed JSON at line 1, column 1: Expecting value"),
+    ('{"s1": ', {"unknown_category": "bogus"}, "in.json: malformed JSON at line 1, column 8: Expecting value"),
+    ("{}", {"unknown_category": "bogus"}, "unknown_category must be 'error' or 'catch_all', got 'bogus'"),
+    ("{}", {"empty_sentences": "never"}, "empty_sentences must be 'error' or 'skip', got 'never'"),
+    ('{"a": 1, "a": 2}', {"unknown_category": "catch_all", "catch_all": "gizmo"}, "in.json: duplicate sample key 'a'"),
+    ("{}", {"unknown_category": "catch_all", "catch_all": "gizmo"},
+     "catch_all='gizmo' is not a type of taxonomy 'DynamicNER'"),
+    ('{"s1": {"sentence": " ", "entity": ["A"], "category": [" "]}}', {"empty_sentences": "skip"},
+     "in.json: sample 's1': field 'category'[0] is empty"),
+    ('{"s1": %s, "s2": {"sentence": "A", "entity": ["A"], "category": ["wizard"]}, "s3": {"sentence": "A"}}' % _GOOD,
+     {}, "in.json: sample 's2': field 'category'[0]: unknown category 'wizard' (not a type of taxonomy 'DynamicNER'; "
+         "pass unknown_category='catch_all' to map it to a catch-all)"),
+    ('{"s1": %s, "s2": {"sentence": "A"}, "s3": {"sentence": "A", "entity": ["A"], "category": ["wizard"]}}' % _GOOD,
+     {}, "in.json: sample 's2': missing field 'entity'"),
+    ('{"s1": {"entity": [], "sentence": "A", "entity": [3], "category": []}}', {},
+     "in.json: sample 's1': field 'entity' given twice"),
+    ('{"s1": {"sentence": "A", "entity": ["A", "B"], "category": ["city", 3]}}', {},
+     "in.json: sample 's1': field 'category'[1] must be a string, got int"),
+    ('{"s1": {"sentence": "Ana", "entity": ["Ana"], "category": ["other"]}}', {"taxonomy": _AMBIGUOUS},
+     "in.json: sample 's1': field 'category'[0]: <dict>: category 'other' is ambiguous in taxonomy 'toy': "
+     "art > other, product > other"),
+])
+def test_reader_errors_pinned(tmp_path, tax, text, options, message):
+    path = tmp_path / "in.json"
+    path.write_text(text, encoding="utf-8")
+    taxonomy = Taxonomy.from_dict(options.pop("taxonomy"), name="toy") if "taxonomy" in options else tax
+    with pytest.raises(ValueError) as info:
+        read_geic(path, taxonomy, **options)
+    assert str(info.value).replace(str(path), "in.json") == message
+    assert isinstance(info.value, GeicError) == message.startswith("in.json")
