@@ -479,3 +479,16 @@ def test_reader_errors_pinned(tmp_path, tax, text, options, message):
         read_geic(path, taxonomy, **options)
     assert str(info.value).replace(str(path), "in.json") == message
     assert isinstance(info.value, GeicError) == message.startswith("in.json")
+
+
+@pytest.mark.parametrize("extra", [{}, {"id": {"n": 1}}, {"sentence": " "}])
+def test_unaligned_warning_points_at_the_callers_line(tmp_path, tax, extra):
+    """Whichever pass reads the file (an object inside a sample or a skipped blank sentence sends a chunk
+    to the sample-by-sample checks), the warning names the line that called the reader."""
+    data = {"s1": sample("Pianists play .", ["piano"], ["musical instruments"]), "s2": {**sample("A .", [], []), **extra}}
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    for read in (read_geic, lambda p, t, **o: parse_geic(json.loads(p.read_text()), t, source=str(p), **o)):
+        with pytest.warns(GeicAlignmentWarning, match="1 entities not found") as caught:
+            read(path, tax, empty_sentences="skip")
+        assert [w.filename for w in caught] == [__file__]
