@@ -433,6 +433,7 @@ PINNED_REAL = {  # with the DynamicNER taxonomy (other corpora: unknown categori
 }
 
 
+@pytest.mark.slow  # whole real files
 @pytest.mark.parametrize("name", ["dynamicner-example-en.json", "conll2003-test.json", "crossner-ai-test.json",
                                   "crossner-music-test.json", "crossner-science-test.json"])
 def test_reader_pinned_on_real_files(shared_data, tax, name):
