@@ -288,6 +288,7 @@ class _Static:
         name_of = dict(zip(cut, names))
         catch = next((i for i in cut if all(is_catch_all_name(p) for p in tab.nodes[i].path)), -1)
         self.fallback = name_of[catch] if catch >= 0 else UNKNOWN
+        self.appends_unknown = catch < 0  # no catch-all at this level: "unknown" is appended when needed
         self.type_list = tuple(names)
         self.item_nodes = tuple(tab.nodes[i] for i in cut)
         self.item_ids = cut
@@ -338,7 +339,7 @@ def static_type_list(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level
             label = fallback
             missing = True
         labels.append(label)
-    if missing and fallback == UNKNOWN:
+    if missing and static.appends_unknown:
         return TypeListAssignment(static.type_list + (UNKNOWN,), tuple(labels), static.item_nodes + (None,))
     return TypeListAssignment(static.type_list, tuple(labels), static.item_nodes)
 
@@ -358,7 +359,7 @@ def static_type_lists(entity_offsets: Sequence[int] | np.ndarray, entity_nodes: 
     offsets = np.asarray(entity_offsets, dtype=np.int64).reshape(-1)
     nodes = np.asarray(entity_nodes, dtype=np.int64).reshape(-1)
     width = len(static.type_list)
-    names = list(static.type_list) + ([UNKNOWN] if static.fallback == UNKNOWN else [])
+    names = list(static.type_list) + ([UNKNOWN] if static.appends_unknown else [])
     fallback = names.index(static.fallback)
     # per node: its item's position in the list (-1: none, the fallback answers)
     item_of = np.array(static.item_index + [-1], dtype=np.int64)
@@ -368,7 +369,7 @@ def static_type_lists(entity_offsets: Sequence[int] | np.ndarray, entity_nodes: 
     cut = np.array(static.item_ids + [-1], dtype=np.int64)
     samples = len(offsets) - 1
     extra = np.zeros(samples, dtype=np.int64)
-    if static.fallback == UNKNOWN and missing.any():
+    if static.appends_unknown and missing.any():
         extra[np.repeat(np.arange(samples), np.diff(offsets))[missing]] = 1
     lengths = width + extra
     list_offsets = np.zeros(samples + 1, dtype=np.int64)

@@ -380,3 +380,16 @@ def test_batch_lists_reject_malformed_inputs(tax):
     with pytest.raises(ValueError, match="sample 'x': type .* is not in taxonomy"):
         other = Taxonomy.from_dict({"first-level": "wizard"}, name="other")
         dynamic_type_list("x", [other.resolve("wizard")], tax, options)
+
+
+def test_static_catch_all_named_unknown_is_not_listed_twice():
+    """A level whose catch-all is a type named "unknown" answers with it; no second "unknown" is appended."""
+    from dynamicner_data.dynamic_lists import node_ids
+    from dynamicner_data.typelists import static_type_lists
+
+    tax = Taxonomy.from_dict({"first-level": "person, location, unknown"})
+    a = static_type_list([None, tax.resolve("person")], tax, 1)
+    assert a.type_list == ("person", "location", "unknown") and a.labels == ("unknown", "person")
+    assert a.node_of("unknown") == tax.resolve("unknown") and check_assignment([None, tax.resolve("person")], a) == []
+    batch = static_type_lists([0, 2], node_ids(tax, [None, tax.resolve("person")]), tax, 1)
+    assert batch.assignment(0) == a
