@@ -30,8 +30,7 @@ from dynamicner_data.geic import parse_geic  # noqa: E402
 from dynamicner_data.taxonomy import Taxonomy  # noqa: E402
 from dynamicner_data.records import DEFAULT_BATCH_SIZE  # noqa: E402
 from dynamicner_data.tokenize import bio_batch, bio_tags, tokenize_batch, tokenize_columns  # noqa: E402
-from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids  # noqa: E402
-from dynamicner_data.typelists import DynamicOptions, static_type_lists  # noqa: E402
+from dynamicner_data.typelists import DynamicOptions, dynamic_type_lists, node_ids, static_type_lists  # noqa: E402
 
 
 def best_of(repeats: int, *, collect: bool, fn) -> tuple[float, object]:

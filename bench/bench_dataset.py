@@ -105,8 +105,7 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         from dynamicner_data.tokenize import bio_batch, tokenize_batch
         import numpy as np
 
-        from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids
-        from dynamicner_data.typelists import DynamicOptions
+        from dynamicner_data.typelists import DynamicOptions, dynamic_type_lists, node_ids
 
         taxonomy = Taxonomy.dynamicner()
         options = DynamicOptions()

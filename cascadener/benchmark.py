@@ -34,12 +34,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
+
 from .backends.http import EndpointOptions
 from .training import TrainOptions
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
-GRANULARITY_LEVELS: dict[str, int] = {"coarse": 1, "medium": 2, "fine": 3}
-COLUMNS: tuple[str, ...] = ("dynamic", "coarse", "medium", "fine")
+COLUMNS: tuple[str, ...] = GRANULARITIES  # one results column per granularity; static ones score STATIC_LEVELS
 # Training of the tiny from-scratch models on the embedded train split, sized to take minutes on
 # 2 CPU cores: the extractor (286 sentences) gets many passes, the classifier (~3,700 questions:
 # dynamic lists + three cascade levels per entity) few. One torch thread: tiny matrices gain little
@@ -269,7 +270,7 @@ def score_columns(test: SplitData, predictions: SplitPredictions) -> dict[str, d
     scores = {"dynamic": score_spans(predictions.dynamic, [r["entities"] for r in test.records],
                                      type_lists=[r["type_list"] for r in test.records], languages=languages,
                                      sentences=texts)}
-    for column, level in GRANULARITY_LEVELS.items():
+    for column, level in STATIC_LEVELS.items():
         gold = [[{**e, "label": gold_at_level(e, level)} for e in r["entities"]] for r in test.records]
         pred = [[{**e, "label": e["levels"][min(level, len(e["levels"])) - 1]} for e in sentence]
                 for sentence in predictions.cascade]
@@ -424,7 +425,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
                   "method": f"cascadener-{options.classification}",
                   "classification": options.classification, "batch_size": options.batch_size,
                   "columns": {"dynamic": "per-sample type_list",
-                              **{c: f"hierarchical cascade, level {lvl}" for c, lvl in GRANULARITY_LEVELS.items()}},
+                              **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},
                   "languages": list(options.languages), "max_train": options.max_train,
                   "max_test": options.max_test},
         counts=predictions.stats | {key: round(value, 2) for key, value in timings.items()},

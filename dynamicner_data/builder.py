@@ -59,7 +59,7 @@ from dynamicner_data import cache, records
 from dynamicner_data.archive import extract_7z
 from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
-from dynamicner_data.typelists import DynamicOptions
+from dynamicner_data.typelists import GRANULARITIES, DynamicOptions
 
 _CITATION = """\
 @inproceedings{dynamicner2025,
@@ -86,7 +86,6 @@ _RELEASE_REPO = "CascadeNER/AnythingNER"
 _RELEASE_URL = f"https://huggingface.co/datasets/{_RELEASE_REPO}/resolve/main/AnythingNER.7z"
 
 _LANGUAGES = records.LANGUAGES
-_GRANULARITIES = ("dynamic", "coarse", "medium", "fine")
 _ALL = "all"
 _SPLIT_FILES = {"train": ("train.json",), "validation": ("validation.json", "dev.json"), "test": ("test.json",)}
 _VARIANTS = ("dynamic", "balanced", "inbalanced")
@@ -148,10 +147,10 @@ class DynamicNERConfig(datasets.BuilderConfig):
                 f"config {self.name!r}: unknown language {self.language!r}; expected one of "
                 f"{', '.join(_LANGUAGES + (_ALL,))}"
             )
-        if self.granularity not in _GRANULARITIES:
+        if self.granularity not in GRANULARITIES:
             raise ValueError(
                 f"config {self.name!r}: unknown granularity {self.granularity!r}; expected one of "
-                f"{', '.join(_GRANULARITIES)}"
+                f"{', '.join(GRANULARITIES)}"
             )
         if self.unknown_category not in ("error", "catch_all"):
             raise ValueError(
@@ -255,7 +254,7 @@ class DynamicNER(datasets.ArrowBasedBuilder):
             description=f"DynamicNER, {'all languages' if language == _ALL else language}, {granularity} type lists",
         )
         for language in _LANGUAGES + (_ALL,)
-        for granularity in _GRANULARITIES
+        for granularity in GRANULARITIES
     ]
     DEFAULT_CONFIG_NAME = _ALL
 

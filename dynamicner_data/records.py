@@ -47,12 +47,13 @@ import pyarrow as pa
 from dynamicner_data.geic import AlignmentReport, GeicColumns, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
 from dynamicner_data.tokenize import bio_batch, tokenize_batch
-from dynamicner_data.dynamic_lists import dynamic_type_lists
 from dynamicner_data.typelists import (
     GRANULARITIES,
+    STATIC_LEVELS,
     DynamicOptions,
     TypeListAssignment,
     dynamic_type_list,
+    dynamic_type_lists,
     static_type_list,
     static_type_lists,
 )
@@ -61,9 +62,6 @@ LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 """The eight DynamicNER languages, in the paper's order."""
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-
-STATIC_LEVELS: dict[str, int] = {"coarse": 1, "medium": 2, "fine": 3}
-"""Taxonomy level of each static granularity (1-based)."""
 
 DEFAULT_BATCH_SIZE = 10_000
 """Rows per ``pyarrow`` table handed to the writer (bounds memory, see the benchmark)."""
@@ -336,9 +334,7 @@ class RowBatcher:
             names = tag_class_label(self.features).names
             self._tag_ids = {name: i for i, name in enumerate(names)}
         self._id_prefix = f"{language}-{split}-"
-        self._paths = taxonomy._cache.get("records:paths")
-        if self._paths is None:
-            self._paths = taxonomy._cache["records:paths"] = _NodePaths(taxonomy)
+        self._paths = taxonomy.cached("records.paths", _NodePaths)
         if alignment is None:
             alignment = AlignmentReport(file=source)
         self.summary = FileSummary(source=source, language=language, split=split, alignment=alignment)
@@ -371,7 +367,7 @@ class RowBatcher:
     def _table(self, columns: GeicColumns, offsets: np.ndarray, a: int, b: int) -> pa.Table:
         """Samples ``a:b`` of ``columns`` as a table with exactly the schema's types, built column by column.
 
-        Type lists (:func:`~dynamicner_data.dynamic_lists.dynamic_type_lists` or
+        Type lists (:func:`~dynamicner_data.typelists.dynamic_type_lists` or
         :func:`~dynamicner_data.typelists.static_type_lists`), tokens and IOB2 tags
         (:func:`~dynamicner_data.tokenize.tokenize_batch`, :func:`~dynamicner_data.tokenize.bio_batch`)
         each come from one pass over the whole batch.

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 __all__ = ["TypeNode", "Taxonomy", "TaxonomyError", "LEVEL_KEYS", "normalize_name", "compact_name", "is_catch_all_name",
            "name_cycle"]
@@ -49,6 +49,7 @@ LEVEL_KEYS: tuple[str, ...] = ("first-level", "second-level", "third-level", "fo
 PACKAGED_TAXONOMY = "dynamicner-taxonomy.json"
 
 _SPACES = re.compile(r"\s+")
+_T = TypeVar("_T")
 
 
 def normalize_name(name: str) -> str:
@@ -219,7 +220,7 @@ class Taxonomy:
         self._by_compact: dict[str, list[TypeNode]] = {}
         for node in self.nodes:
             self._by_compact.setdefault(compact_name(node.name), []).append(node)
-        self._cache: dict[str, Any] = {}  # per-taxonomy tables other modules precompute once
+        self._derived: dict[str, Any] = {}  # tables other modules derive once, see cached()
 
     def _preorder(self, path: tuple[str, ...]) -> Iterator[TypeNode]:
         for child in self._children[path]:
@@ -331,6 +332,25 @@ class Taxonomy:
     def dynamicner(cls) -> "Taxonomy":
         """The DynamicNER hierarchy shipped with the package (8 / 31 / 155 types). Cached."""
         return _packaged(PACKAGED_TAXONOMY)
+
+    # ------------------------------------------------------------------ derived tables
+    def cached(self, key: str, build: Callable[["Taxonomy"], _T]) -> _T:
+        """The table ``build(self)``, built on first use and kept with this taxonomy under ``key``.
+
+        A taxonomy never changes after loading, so tables computed from it (node indices as
+        arrays, the type-list tables, ...) are built once per taxonomy object. Use a key that
+        names your module, e.g. ``"typelists.tables"``.
+
+        >>> tax = Taxonomy.from_dict({"first-level": "a, b"})
+        >>> sizes = tax.cached("doc.sizes", lambda t: [len(t.level(1))])
+        >>> sizes, tax.cached("doc.sizes", lambda t: []) is sizes
+        ([2], True)
+        """
+        try:
+            return self._derived[key]
+        except KeyError:
+            table = self._derived[key] = build(self)
+            return table
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:

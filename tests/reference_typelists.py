@@ -295,17 +295,18 @@ def static_reference(nodes: Sequence[TypeNode | None], taxonomy: Taxonomy, level
     """The whole ``level`` (plus shallower leaves) as the list; each label the entity's type there.
 
     Entities without a listed type on their path answer with the level's catch-all (a listed type
-    whose every name on its path is a catch-all), else with "unknown", then appended to the list.
+    whose every name on its path is a catch-all), else with "unknown" (qualified when a type has
+    that name), then appended to the list.
     """
     items = taxonomy.cut(level)
     name_of = dict(zip(items, display_names(items)))
     catch = next((x for x in items if all(is_catch_all_name(p) for p in x.path)), None)
-    fallback = name_of[catch] if catch is not None else UNKNOWN
+    fallback = name_of[catch] if catch is not None else unknown_name(taxonomy)
     labels = []
     for node in nodes:
         mine = [x for x in path_nodes(taxonomy, node) if x in name_of] if node is not None else []
         labels.append(name_of[mine[0]] if mine else None)
     if None in labels and catch is None:
-        return Reference(tuple(name_of.values()) + (UNKNOWN,), tuple(label or UNKNOWN for label in labels),
+        return Reference(tuple(name_of.values()) + (fallback,), tuple(label or fallback for label in labels),
                          tuple(items) + (None,))
     return Reference(tuple(name_of.values()), tuple(label or fallback for label in labels), tuple(items))

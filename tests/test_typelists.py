@@ -322,7 +322,7 @@ def test_synonym_table_is_sound(tax):
 ])
 def test_batch_lists_equal_one_sample_at_a_time(tax, options):
     """A sample's list does not depend on the batch it is built in (shuffled, split differently)."""
-    from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids
+    from dynamicner_data.typelists import dynamic_type_lists, node_ids
 
     for t in [tax] + [Taxonomy.from_dict(d, name=name) for name, d in TAXONOMIES.items()]:
         corpus = synthetic_corpus(t, 300, seed=hash_seed(t.name) + 1)
@@ -339,7 +339,7 @@ def test_batch_lists_equal_one_sample_at_a_time(tax, options):
 
 
 def test_static_batch_equals_static_list(tax):
-    from dynamicner_data.dynamic_lists import node_ids
+    from dynamicner_data.typelists import node_ids
     from dynamicner_data.typelists import static_type_lists
 
     for t in [tax] + [Taxonomy.from_dict(d, name=name) for name, d in TAXONOMIES.items()]:
@@ -354,7 +354,7 @@ def test_static_batch_equals_static_list(tax):
 
 def test_batch_lists_chunked_for_big_taxonomies(tax, monkeypatch):
     """Above MAX_CELLS the batch is computed chunk by chunk, with identical results."""
-    from dynamicner_data import dynamic_lists
+    from dynamicner_data.typelists import dynamic as dynamic_lists
 
     corpus = synthetic_corpus(tax, 120, seed=11)
     offsets = np.cumsum([0] + [len(nodes) for _, nodes in corpus])
@@ -368,7 +368,7 @@ def test_batch_lists_chunked_for_big_taxonomies(tax, monkeypatch):
 
 
 def test_batch_lists_reject_malformed_inputs(tax):
-    from dynamicner_data.dynamic_lists import dynamic_type_lists
+    from dynamicner_data.typelists import dynamic_type_lists
 
     options = DynamicOptions()
     with pytest.raises(ValueError, match="entity_offsets must run from 0 to 2 over 2 samples"):
@@ -384,7 +384,7 @@ def test_batch_lists_reject_malformed_inputs(tax):
 
 def test_static_catch_all_named_unknown_is_not_listed_twice():
     """A level whose catch-all is a type named "unknown" answers with it; no second "unknown" is appended."""
-    from dynamicner_data.dynamic_lists import node_ids
+    from dynamicner_data.typelists import node_ids
     from dynamicner_data.typelists import static_type_lists
 
     tax = Taxonomy.from_dict({"first-level": "person, location, unknown"})
@@ -393,3 +393,29 @@ def test_static_catch_all_named_unknown_is_not_listed_twice():
     assert a.node_of("unknown") == tax.resolve("unknown") and check_assignment([None, tax.resolve("person")], a) == []
     batch = static_type_lists([0, 2], node_ids(tax, [None, tax.resolve("person")]), tax, 1)
     assert batch.assignment(0) == a
+
+
+def test_granularity_table_is_defined_once():
+    """The builder, the records and the main job's results share the typelists package's table."""
+    from cascadener import benchmark
+    from dynamicner_data import builder, records
+    from dynamicner_data import typelists
+
+    assert typelists.GRANULARITIES == ("dynamic", "coarse", "medium", "fine")
+    assert dict(typelists.STATIC_LEVELS) == {"coarse": 1, "medium": 2, "fine": 3}
+    assert records.STATIC_LEVELS is typelists.STATIC_LEVELS and records.GRANULARITIES is typelists.GRANULARITIES
+    assert builder.GRANULARITIES is typelists.GRANULARITIES
+    assert benchmark.STATIC_LEVELS is typelists.STATIC_LEVELS and benchmark.COLUMNS is typelists.GRANULARITIES
+    assert {c.granularity for c in builder.DynamicNER.BUILDER_CONFIGS} == set(typelists.GRANULARITIES)
+    with pytest.raises(TypeError):
+        typelists.STATIC_LEVELS["finest"] = 4  # read-only: one table for everyone
+
+
+def test_taxonomy_tables_are_cached_with_the_taxonomy():
+    from dynamicner_data.typelists.tables import name_tables, type_tables
+
+    t = Taxonomy.from_dict(TAXONOMIES["uneven"])
+    tables = type_tables(t)
+    assert type_tables(t) is tables and t.cached("typelists.tables", lambda _: None) is tables
+    assert name_tables(t, True) is name_tables(t, True) and name_tables(t, True) is not name_tables(t, False)
+    assert type_tables(Taxonomy.from_dict(TAXONOMIES["uneven"])) is not tables  # per taxonomy object

@@ -14,8 +14,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dynamicner_data.taxonomy import Taxonomy, TypeNode, normalize_name
-from dynamicner_data.typelists import DynamicOptions, dynamic_type_list, static_type_lists
-from dynamicner_data.dynamic_lists import dynamic_type_lists, node_ids
+from dynamicner_data.typelists import (
+    DynamicOptions,
+    dynamic_type_list,
+    dynamic_type_lists,
+    node_ids,
+    static_type_lists,
+)
 from reference_typelists import Reference, dynamic_reference, static_reference
 
 # names with synonyms in the packaged table, names of several DynamicNER levels, catch-alls, case variants
