@@ -419,3 +419,14 @@ def test_taxonomy_tables_are_cached_with_the_taxonomy():
     assert type_tables(t) is tables and t.cached("typelists.tables", lambda _: None) is tables
     assert name_tables(t, True) is name_tables(t, True) and name_tables(t, True) is not name_tables(t, False)
     assert type_tables(Taxonomy.from_dict(TAXONOMIES["uneven"])) is not tables  # per taxonomy object
+
+
+def test_static_unknown_item_is_qualified_when_a_type_has_that_name():
+    """A listed type called "unknown" that is no catch-all of the level: the appended item is "unknown (<taxonomy>)"."""
+    from dynamicner_data.typelists import node_ids, static_type_lists
+
+    tax = Taxonomy.from_dict({"first-level": "person, place", "second-level": {"person": "unknown, actor"}}, name="toy")
+    a = static_type_list([None, tax.resolve("actor")], tax, 2)
+    assert a.type_list == ("unknown", "actor", "place", "unknown (toy)") and a.labels == ("unknown (toy)", "actor")
+    assert a.node_of("unknown (toy)") is None and check_assignment([None, tax.resolve("actor")], a) == []
+    assert static_type_lists([0, 2], node_ids(tax, [None, tax.resolve("actor")]), tax, 2).assignment(0) == a
