@@ -32,13 +32,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from dynamicner_data.typelists import GRANULARITIES
+
 __all__ = ["EVALUATION_FRAMEWORK", "EvalYamlError", "task_for_config", "eval_tasks", "eval_yaml_data",
            "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
 
 EVALUATION_FRAMEWORK = "cascadener"
 """The ``evaluation_framework`` id: results come from this project's ``cascadener`` tools."""
 
-_GRANULARITIES = ("coarse", "medium", "fine")
 _DESCRIPTION = (
     "DynamicNER: multilingual (8 languages), fine-grained named entity recognition where every "
     "sample offers its own list of candidate types. Scored with the dynamicner_f1 metric: strict "
@@ -68,7 +69,7 @@ def eval_tasks(configs: Sequence[str], *, split: str = "test") -> list[dict[str,
     by granularity (dynamic, coarse, medium, fine), then in the given language order."""
     position = {config: index for index, config in enumerate(configs)}
 
-    levels = ("dynamic", *_GRANULARITIES)
+    levels = GRANULARITIES
 
     def order(config: str) -> tuple:
         language, _, granularity = config.partition("-")
