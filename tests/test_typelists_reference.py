@@ -9,8 +9,7 @@ output of every sample must be the reference's, item for item and label for labe
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dynamicner_data.taxonomy import Taxonomy, TypeNode, normalize_name
