@@ -179,6 +179,9 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
         classifier = options.classifier or options.extractor
         return options.extractor, classifier, {"extractor": options.extractor, "classifier": classifier,
                                                "trained": False}
+    from dynamicner_data.atomic import atomic_write_text
+
+    from .model_files import folder_state
     from .training import train_cascade
 
     assert train is not None
@@ -188,13 +191,16 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
     names = ("model", "model") if options.one_model else ("extractor", "classifier")
     if (not options.retrain and stamp_path.is_file()
             and json.loads(stamp_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
-            and all((models_dir / n / "config.json").is_file() for n in names)):
+            and all(folder_state(models_dir / n) == "model" for n in names)):
         print(f"reusing the models trained by an identical earlier run in {models_dir} (--retrain to redo)",
               file=sys.stderr)
         stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
         return (str(models_dir / names[0]), str(models_dir / names[1]),
                 {"extractor": str(models_dir / names[0]), "classifier": str(models_dir / names[1]),
                  "trained": True, "reused": True, "base_model": options.base_model, "training": stamp["training"]})
+    # The stamp vouches for the models beside it: gone while they are being replaced, so an
+    # interrupted training never leaves one model of this run reused with one of another.
+    stamp_path.unlink(missing_ok=True)
     result = train_cascade(train.records, models_dir, base_model=options.base_model, one_model=options.one_model,
                            lists=("type_list", "hierarchy"), taxonomy=train.taxonomy, template=options.template,
                            options=replace(options.train, progress=options.progress),
@@ -202,8 +208,8 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
                            vocab_size=options.vocab_size)
     training = {"sft": result.sft_report.to_dict(),
                 "runs": {name: run.to_dict(with_history=False) for name, run in result.runs.items()}}
-    stamp_path.write_text(json.dumps({"fingerprint": fingerprint, "training": training}, indent=2,
-                                     ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(stamp_path, json.dumps({"fingerprint": fingerprint, "training": training}, indent=2,
+                                             ensure_ascii=False) + "\n")
     print(result.summary(), file=sys.stderr)
     return (str(result.extractor), str(result.classifier),
             {"extractor": str(result.extractor), "classifier": str(result.classifier), "trained": True,

@@ -4,7 +4,8 @@ Exactly one source is named on the command line (:func:`add_source_arguments`) a
 :class:`InputSource` of :class:`InputRow`s (:func:`read_inputs`):
 
 - ``--dataset CONFIG --split SPLIT [--data-dir DIR]``: the DynamicNER builder
-  (:mod:`dynamicner_data.builder`; the embedded sample when no ``--data-dir``);
+  (:mod:`dynamicner_data.builder`; the embedded sample when no ``--data-dir``; ``DIR`` is the
+  release folder or its archive, e.g. ``AnythingNER.7z``, as the builder takes it);
 - ``--hf-dataset PATH_OR_ID --config NAME --split SPLIT``: ``datasets.load_dataset``;
 - ``--geic FILE [--taxonomy FILE]``: the authors' GEIC JSON (gold placed by alignment);
 - ``--jsonl FILE``: lines ``{"id"?, "text", "type_list"?, "entities"?, "language"?}``.
@@ -174,8 +175,8 @@ def read_inputs(args: argparse.Namespace) -> InputSource:
     elif args.hf_dataset:
         source = read_hf_inputs(args.hf_dataset, args.config, args.split, args.dataset_revision)
     else:
-        if args.data_dir is not None and not Path(args.data_dir).is_dir():
-            raise CliError(f"--data-dir {args.data_dir} is not a directory")
+        if args.data_dir is not None and not Path(args.data_dir).expanduser().exists():
+            raise CliError(f"--data-dir {args.data_dir} does not exist (give the release folder or its archive)")
         source = read_builder_inputs(args.dataset, args.split, args.data_dir)
     if args.limit is not None:
         source.rows = source.rows[: args.limit]
@@ -192,6 +193,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--split", default="test", help="split of --dataset / --hf-dataset (default: test)")
     parser.add_argument("--config", default=None, help="config name of --hf-dataset")
     parser.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub")
-    parser.add_argument("--data-dir", default=None, help="local DynamicNER release for --dataset")
+    parser.add_argument("--data-dir", default=None,
+                        help="local DynamicNER release for --dataset: its folder or its archive (.7z)")
     parser.add_argument("--taxonomy", default=None, help="taxonomy file (authors' format) for --geic and the cascade")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences")

@@ -23,6 +23,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +41,14 @@ logger = logging.getLogger(__name__)
 
 class TrainingDataError(ValueError):
     """A conversation that cannot be trained on; the message names the example index and field."""
+
+
+class BaseModelError(ValueError):
+    """The model to start from cannot be loaded (missing files, not a model, unreachable Hub id)."""
+
+
+class ResumeError(ValueError):
+    """``resume=True`` but there is nothing to resume: no checkpoint in ``<output_dir>/checkpoints``."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class TrainResult:
     runtime_seconds: float = 0.0
     lora: bool = False
     trainable_parameters: int = 0
+    kept: bool = False  # resume: a model that had finished before was kept, not trained again
 
     @property
     def first_loss(self) -> float:
@@ -111,10 +123,14 @@ class TrainResult:
                                    "trainable_parameters": self.trainable_parameters}
         if with_history:
             numbers["loss_history"] = self.loss_history
+        if self.kept:
+            numbers["kept"] = True
         return numbers
 
     def summary(self) -> str:
         """One line for logs and CLIs."""
+        if self.kept:
+            return f"kept the model that had finished before -> {self.output_dir}"
         losses = f"loss {self.first_loss:.3f} -> {self.final_loss:.3f}" if self.loss_history else "no loss logged"
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         return (f"{self.steps} steps on {self.examples} examples{skipped}, {losses}, "
@@ -193,8 +209,11 @@ def _load(model, tokenizer):
 
     if isinstance(model, (str, Path)):
         source = str(model)
-        tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source)
+        try:
+            tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source)
+        except (OSError, ValueError) as error:  # missing files, not a model, Hub unreachable, bad repo id
+            raise BaseModelError(f"cannot load the base model {source}: {error}") from error
     elif tokenizer is None:
         raise ValueError("pass tokenizer= when model is an already loaded model")
     if tokenizer.pad_token_id is None:
@@ -237,13 +256,28 @@ def train(
     The saved directory holds the full model (LoRA merged unless ``merge_lora=False``, in which
     case it holds the peft adapter, which ``AutoModelForCausalLM.from_pretrained`` also loads when
     peft is installed), the tokenizer and the generation config. With ``save_steps``, Trainer
-    checkpoints go to ``output_dir/checkpoints``; ``resume=True`` continues from the last one.
+    checkpoints go to ``output_dir/checkpoints``; ``resume=True`` continues from the last one
+    (:class:`ResumeError` when there is none). The model is saved by :func:`save_model`: the
+    folder appears complete or not at all.
     """
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
 
     output_dir = Path(output_dir)
     checkpoints = output_dir / "checkpoints"
+    last_checkpoint = None
+    if options.resume:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last_checkpoint = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+        if last_checkpoint is None:
+            raise ResumeError(f"cannot resume {output_dir}: no checkpoint in {checkpoints} "
+                              "(checkpoints are written with save_steps)")
+        logger.warning("resuming from %s", last_checkpoint)
+    elif options.save_steps and checkpoints.is_dir():
+        # a fresh run: checkpoints of an earlier run would mix with this run's in the rotation
+        logger.warning("removing the checkpoints of an earlier run in %s", checkpoints)
+        shutil.rmtree(checkpoints)
     set_seed(options.seed)
     model, tokenizer = _load(model, tokenizer)
     tokenized, skipped = tokenize_dataset(train_dataset, tokenizer, max_length=options.max_length,
@@ -260,8 +294,11 @@ def train(
     padder = copy.deepcopy(tokenizer)
     padder.padding_side = "right"
     collator = DataCollatorForSeq2Seq(padder, padding=True, label_pad_token_id=IGNORE_INDEX)
+    # Without save_steps nothing is checkpointed: the Trainer works in a temporary folder, so no
+    # output folder exists until the finished model is renamed into place.
+    scratch = None if options.save_steps else tempfile.TemporaryDirectory(prefix="cascadener-trainer-")
     args = TrainingArguments(
-        output_dir=str(checkpoints),
+        output_dir=str(checkpoints) if scratch is None else scratch.name,
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
         learning_rate=options.learning_rate,
@@ -283,13 +320,6 @@ def train(
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
     )
-    last_checkpoint = None
-    if options.resume and checkpoints.is_dir():
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last_checkpoint = get_last_checkpoint(str(checkpoints))
-        if last_checkpoint is not None:
-            logger.warning("resuming from %s", last_checkpoint)
     loss_log = _loss_history()
     trainer = Trainer(model=model, args=args, train_dataset=tokenized, data_collator=collator,
                       processing_class=tokenizer, callbacks=[loss_log])
@@ -303,13 +333,13 @@ def train(
             state = trainer.train(resume_from_checkpoint=last_checkpoint)
     finally:
         torch.set_num_threads(threads_before)
+        if scratch is not None:
+            scratch.cleanup()
     runtime = time.perf_counter() - started
     model = trainer.model
     if options.lora and options.merge_lora:
         model = model.merge_and_unload()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
+    save_model(model, tokenizer, output_dir)
     return TrainResult(
         output_dir=output_dir,
         loss_history=loss_log.history,
@@ -320,6 +350,76 @@ def train(
         lora=options.lora,
         trainable_parameters=trainable,
     )
+
+
+def as_os_error(error: BaseException) -> OSError | None:
+    """``error`` as the ``OSError`` it stands for: itself, or a safetensors I/O error (a full disk
+    while writing weights raises ``SafetensorError: ... No space left on device (os error 28)``).
+
+    >>> from safetensors import SafetensorError
+    >>> as_os_error(SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")).errno
+    28
+    """
+    if isinstance(error, OSError):
+        return error
+    from safetensors import SafetensorError
+
+    found = re.search(r"os error (\d+)", str(error)) if isinstance(error, SafetensorError) else None
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code))
+
+
+def save_model(model: Any, tokenizer: Any, output_dir: str | Path) -> Path:
+    """Save ``model`` and ``tokenizer`` to ``output_dir`` whole or not at all.
+
+    They are written to a temporary sibling folder that is renamed into place only when complete,
+    so a full disk or a killed process never leaves a folder with a config but no weights. Trainer
+    checkpoints already in ``output_dir/checkpoints`` move into the new folder; an older model
+    there is replaced.
+    """
+    from dynamicner_data.atomic import partial_name
+
+    target = Path(output_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_name(target)
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        partial.mkdir()
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+    except Exception as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        disk = as_os_error(error)
+        if disk is None:
+            raise
+        raise OSError(disk.errno, disk.strerror, str(target)) from error  # the model folder, not the temporary one
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    checkpoints = target / "checkpoints"
+    moved = checkpoints.is_dir()
+    if moved:
+        os.replace(checkpoints, partial / "checkpoints")
+    aside = target.with_name(f".{target.name}.old-{os.getpid()}") if target.exists() else None
+    try:
+        if aside is not None:
+            os.replace(target, aside)
+        os.replace(partial, target)
+    except BaseException:
+        if aside is not None and aside.exists() and not target.exists():
+            os.replace(aside, target)
+        if moved and (partial / "checkpoints").exists():
+            os.replace(partial / "checkpoints", checkpoints)
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if aside is not None and aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    elif aside is not None:
+        aside.unlink()
+    return target
 
 
 # Defaults that make a from-scratch tiny model memorise a handful of sentences (both stages).
@@ -388,7 +488,10 @@ def train_cascade(
     ``classifier_options`` (default: ``options``) trains the classifier of a two-model cascade.
     Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``);
     ``export_sft`` also writes them as ShareGPT JSON (``stage1.json``, ``stage2.json``) there.
+    With ``options.resume``, a model that had finished is kept (reported with ``kept=True``) and an
+    interrupted one continues from its last checkpoint (:class:`ResumeError` when it has none).
     """
+    from .model_files import folder_state
     from .sft import build_sft, write_sharegpt
 
     output_dir = Path(output_dir)
@@ -405,6 +508,10 @@ def train_cascade(
         if len(dataset) == 0:
             raise TrainingDataError(f"no {name} conversations to train on ({data.report.summary()})")
         job_options = classifier_options if name == "classifier" and classifier_options is not None else options
+        if job_options.resume and folder_state(output_dir / name) == "model":
+            logger.warning("resume: %s had finished; kept", output_dir / name)
+            runs[name] = TrainResult(output_dir / name, [], steps=0, examples=0, kept=True)
+            continue
         runs[name] = train_conversations(dataset, output_dir / name, base_model=base_model, options=job_options,
                                          vocab_size=vocab_size, tiny_options=tiny_options)
     if one_model:

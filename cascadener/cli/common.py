@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CliError", "existing_file", "iter_jsonl", "positive_int"]
+__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "output_file", "positive_int", "write_error"]
 
 
 class CliError(Exception):
@@ -36,6 +36,46 @@ def existing_file(value: str | Path, what: str) -> Path:
     if not path.is_file():
         raise CliError(f"{what} {path} does not exist or is not a file")
     return path
+
+
+def output_file(value: str | Path, flag: str) -> Path:
+    """``value`` as a file path to write: not a folder, in a folder that exists; else a :class:`CliError`.
+
+    >>> output_file(".", "-o")
+    Traceback (most recent call last):
+    ...
+    cascadener.cli.common.CliError: -o . is a folder; give a file path to write
+    """
+    path = Path(value)
+    if path.is_dir():
+        raise CliError(f"{flag} {path} is a folder; give a file path to write")
+    if not path.parent.is_dir():
+        raise CliError(f"{flag} {path}: folder {path.parent} does not exist")
+    return path
+
+
+def write_error(path: str | Path, error: OSError) -> CliError:
+    """The :class:`CliError` for a failed write (read-only or full disk, a folder in the way...).
+
+    >>> import errno, os
+    >>> str(write_error("out.json", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+    'cannot write out.json: No space left on device'
+    """
+    where = error.filename if error.filename else path
+    return CliError(f"cannot write {where}: {error.strerror or error}")
+
+
+def check_model_path(value: str | None, flag: str) -> str | None:
+    """A ``--extractor`` / ``--base-model`` value: a local model folder or a Hub id (``owner/name``);
+    a :class:`CliError` saying what is wrong otherwise (see :func:`cascadener.model_files.check_model_argument`)."""
+    if value is None:
+        return None
+    from cascadener.model_files import check_model_argument
+
+    try:
+        return check_model_argument(value, flag)
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def positive_int(value: str) -> int:
@@ -56,11 +96,13 @@ def positive_int(value: str) -> int:
 def iter_jsonl(path: Path, *, invalid_json_hint: str = "") -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of a UTF-8 JSONL file (numbers from 1).
 
+    A UTF-8 byte-order mark at the start of the file is accepted (as the GEIC reader does).
+
     Errors name the file and the line: not UTF-8, invalid JSON (followed by ``invalid_json_hint``),
     or a line that is not a JSON object. Field checks are the caller's (``f"{path}, line {n}"``).
     """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as error:
         raise CliError(f"{path} is not valid UTF-8: {error}") from None
     for number, line in enumerate(lines, start=1):

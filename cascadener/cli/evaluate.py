@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cascadener.cli.common import CliError, iter_jsonl
+from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
 from cascadener.cli.predict import META_SUFFIX
 from cascadener.sources import add_source_arguments, read_inputs
 
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from cascadener import hub
 
     path = Path(args.predictions)
+    output = output_file(args.output if args.output else path.with_name(path.stem + ".results.json"), "-o")
     predictions = load_predictions(path)
     meta_path = path.with_name(path.name + META_SUFFIX)
     meta: dict[str, Any] = {}
@@ -215,7 +216,9 @@ def run(args: argparse.Namespace) -> int:
         scores={task: hub.task_scores(metrics)},
         counts={"sentences": len(rows), "missing_predictions": missing, **meta.get("stats", {})},
     )
-    output = Path(args.output) if args.output else path.with_name(path.stem + ".results.json")
-    results.save(output)
+    try:
+        results.save(output)
+    except OSError as error:
+        raise write_error(output, error) from None
     print(f"\nsaved {output}", file=sys.stderr)
     return 0

@@ -44,7 +44,7 @@ from cascadener.cli.backend_args import (
     endpoint_pipeline,
     server_description,
 )
-from cascadener.cli.common import CliError, positive_int
+from cascadener.cli.common import CliError, check_model_path, positive_int
 from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "META_SUFFIX"]
@@ -148,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise CliError(f"output folder {output.parent} does not exist")
     check_backend_arguments(args)
-    if args.extractor and Path(args.extractor).exists() and not Path(args.extractor).is_dir():
-        raise CliError(f"--extractor {args.extractor} is a file; give a model directory or a Hub id")
+    if args.backend != "openai":  # a served model is named by the server, not a local path
+        try:
+            check_model_path(args.extractor, "--extractor")
+            check_model_path(args.classifier, "--classifier")
+        except CliError as error:
+            raise CliError(f"cannot load the model: {error}") from None
 
     source = read_inputs(args)
     ids = [row.id for row in source.rows]
@@ -209,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device,
                                              torch_dtype=args.dtype, trust_remote_code=args.trust_remote_code)
-        except OSError as error:
+        except (OSError, ValueError) as error:  # missing files, unreachable Hub id
             raise CliError(f"cannot load the model: {error}") from None
     _write_meta(meta_path, meta)
 

@@ -22,12 +22,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from .common import CliError, existing_file, positive_int
+from .common import CliError, check_model_path, existing_file, positive_int, write_error
 from cascadener.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
@@ -74,7 +75,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--save-steps", type=positive_int, default=None,
                         help="checkpoint every N steps into OUTPUT/<model>/checkpoints")
     parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last checkpoint (with --overwrite semantics)")
+                        help="continue an interrupted run from its last checkpoint (written with --save-steps); "
+                             "models that had finished are kept")
     parser.add_argument("--export-sft", default=None, metavar="DIR",
                         help="also write the conversations as ShareGPT JSON (stage1.json, stage2.json)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -156,13 +158,9 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
     options = train_options(args)
     print(f"training one model on {len(dataset)} conversations from {len(parts)} ShareGPT file(s), start: "
           f"{args.base_model or 'tiny model from scratch'}", file=sys.stderr)
-    try:
+    with _training_errors(args, output_dir):
         result = train_conversations(dataset, output_dir / "model", base_model=args.base_model, options=options,
                                      vocab_size=args.vocab_size)
-    except TrainingDataError as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise CliError(f"cannot load --base-model {args.base_model}: {error}") from None
     summary = {"source": {"sharegpt": list(args.sharegpt)}, "base_model": args.base_model,
                "extractor": str(result.output_dir), "classifier": str(result.output_dir),
                "options": options.to_dict(),
@@ -175,13 +173,84 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
 
 
 def _write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
-    (output_dir / "train_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+    from dynamicner_data.atomic import atomic_write_text
+
+    path = output_dir / "train_summary.json"
+    try:
+        atomic_write_text(path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    except OSError as error:
+        raise write_error(path, error) from None
+
+
+@contextlib.contextmanager
+def _training_errors(args: argparse.Namespace, output_dir: Path) -> Iterator[None]:
+    """Training failures as the user's errors, each naming its real cause."""
+    from cascadener.sft import SftDataError
+    from cascadener.training import BaseModelError, ResumeError, TrainingDataError, as_os_error
+
+    try:
+        yield
+    except (SftDataError, TrainingDataError, ResumeError) as error:
+        raise CliError(str(error)) from None
+    except BaseModelError as error:
+        raise CliError(f"--base-model: {error}") from None
+    except Exception as error:
+        disk = as_os_error(error)  # a read-only or full disk, found while writing checkpoints or the model
+        if disk is None:
+            raise
+        raise CliError(f"{write_error(output_dir, disk)}; no partial model was left in {output_dir}") from None
+
+
+def check_targets(targets: list[Path], *, resume: bool, overwrite: bool) -> list[Path]:
+    """Refuse what would lose work; returns the targets that ``--resume`` keeps as finished.
+
+    A finished model is never replaced without ``--overwrite``; checkpoints of an interrupted run
+    are never discarded without it; ``--resume`` needs a checkpoint (or a finished model) for each.
+    """
+    from cascadener.model_files import folder_state
+
+    states = {target: folder_state(target) for target in targets}
+    kept = [target for target, state in states.items() if state == "model"]
+    if resume:
+        for target, state in states.items():
+            if state not in ("model", "checkpoints"):
+                raise CliError(f"cannot resume: {target} holds no checkpoint to continue from "
+                               f"({target / 'checkpoints'} has none; checkpoints are written with --save-steps); "
+                               "run without --resume to train from the start")
+    elif not overwrite:
+        interrupted = [target for target, state in states.items() if state == "checkpoints"]
+        if interrupted:  # the most useful advice first: continuing keeps what is finished
+            raise CliError(f"{interrupted[0]} holds the checkpoints of an interrupted run; pass --resume to continue "
+                           "it or --overwrite to start again")
+        for target, state in states.items():
+            if state == "model":
+                raise CliError(f"{target} already holds a trained model; pass --overwrite to replace it")
+            if state in ("incomplete", "other") and not target.is_dir():
+                raise CliError(f"{target} exists and is not a folder; remove it or choose another --output-dir")
+            if state in ("incomplete", "other"):
+                raise CliError(f"{target} exists and holds no complete model; pass --overwrite to replace it")
+    if resume and len(kept) == len(targets):
+        raise CliError(f"nothing to resume: {', '.join(map(str, targets))} had finished; "
+                       "pass --overwrite (without --resume) to train again")
+    return kept
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    """The output folder exists (created now) and is writable, else an error naming the cause."""
+    import tempfile
+
+    if output_dir.exists() and not output_dir.is_dir():
+        raise CliError(f"--output-dir {output_dir} is a file; give a folder")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+    except OSError as error:
+        raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener.sft import SftDataError
-    from cascadener.training import TrainingDataError, train_cascade
+    from cascadener.training import train_cascade
 
     output_dir = Path(args.output_dir)
     sources = [flag for flag, value in (("--dataset", args.dataset), ("--hf-dataset", args.hf_dataset),
@@ -192,11 +261,12 @@ def run(args: argparse.Namespace) -> int:
                        + (f" (got {', '.join(sources)})" if sources else ""))
     one_model = args.one_model or bool(args.sharegpt)
     targets = [output_dir / "model"] if one_model else [output_dir / "extractor", output_dir / "classifier"]
-    existing = [str(t) for t in targets if t.exists()]
-    if existing and not (args.overwrite or args.resume):
-        raise CliError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")
-    if args.base_model is not None and not Path(args.base_model).exists() and "/" not in args.base_model:
-        raise CliError(f"--base-model {args.base_model} is neither a directory nor a Hub id (owner/name)")
+    if args.resume and args.overwrite:
+        raise CliError("--resume and --overwrite exclude each other")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise CliError(f"--output-dir {output_dir} is a file; give a folder")
+    check_targets(targets, resume=args.resume, overwrite=args.overwrite)
+    check_model_path(args.base_model, "--base-model")
     if args.lora_dropout < 0 or args.lora_dropout >= 1:
         raise CliError(f"--lora-dropout must be in [0, 1), got {args.lora_dropout}")
     if args.learning_rate is not None and args.learning_rate <= 0:
@@ -206,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
             import peft  # noqa: F401
         except ImportError:
             raise CliError("--lora needs peft: pip install 'dynamicner-kit[lora]'") from None
+    _check_output_dir(output_dir)
     if args.sharegpt:
         return _run_sharegpt(args, output_dir)
     source = read_inputs(args)
@@ -215,14 +286,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"training on {len(records)} samples from {source.kind} {source.description.get('name')} "
           f"({source.description.get('config') or ''} {source.description.get('split') or ''}), lists: "
           f"{', '.join(lists)}, start: {args.base_model or 'tiny model from scratch'}", file=sys.stderr)
-    try:
+    with _training_errors(args, output_dir):
         result = train_cascade(records, output_dir, base_model=args.base_model, one_model=one_model,
                                lists=lists, template=args.template, options=options, vocab_size=args.vocab_size,
                                export_sft=args.export_sft)
-    except (SftDataError, TrainingDataError) as error:
-        raise CliError(str(error)) from None
-    except OSError as error:  # a base model that cannot be loaded (missing files, no network)
-        raise CliError(f"cannot load --base-model {args.base_model}: {error}") from None
     summary = {
         "source": source.description,
         "base_model": args.base_model,
