@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .backend_args import add_backend_arguments, check_backend_arguments
-from .common import CliError, positive_int
+from .common import CliError, check_model_path, positive_int
 
 __all__ = ["add_parser", "run", "benchmark_options"]
 
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--data-dir {args.data_dir} does not exist")
     for flag, value in (("--extractor", args.extractor), ("--classifier", args.classifier),
                         ("--base-model", args.base_model)):
-        if value is not None and not Path(value).exists() and value.count("/") != 1:
-            raise CliError(f"{flag} {value} is neither a directory nor a Hub id (owner/name)")
+        if args.backend != "openai":  # served models are named by the server
+            check_model_path(value, flag)
     try:
         result = run_benchmark(benchmark_options(args))
     except (BenchmarkError, FileNotFoundError) as error:
