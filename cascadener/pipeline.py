@@ -34,16 +34,21 @@ Example (a random tiny model; real use loads a fine-tuned checkpoint directory o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cascadener.backends.base import Backend, Usage
-from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest
+from cascadener.classify import Classification, ClassifyMode, ClassifyOptions, ClassifyRequest, OffListFallback
 from cascadener.generation import GenerationOptions
+from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
-from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template, cascade_prompt, stage1_prompt
+from cascadener.prompts import Stage2Template, cascade_prompt, stage1_prompt
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
-__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictStats", "entity_record", "pick_device"]
+if TYPE_CHECKING:
+    from dynamicner_data.taxonomy import Taxonomy
+
+__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictOptions", "PredictStats", "entity_record",
+           "pick_device"]
 
 
 def pick_device(device: str | None = None) -> str:
@@ -96,8 +101,10 @@ class PredictStats:
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
-    def count_sentence(self, extraction: ExtractionResult, classified: Sequence[Sequence[Classification]]) -> None:
-        """Add one sentence's stage-1 counts and its mentions' stage-2 counts."""
+    def count_sentence(self, extraction: ExtractionResult, classified: Sequence[Sequence[Classification]],
+                       more: Sequence[Sequence[Classification]] = ()) -> None:
+        """Add one sentence's stage-1 counts and its mentions' stage-2 counts (``more``: further questions
+        asked about the same mentions, e.g. the cascade beside a type list)."""
         self.sentences += 1
         self.empty_sentences += not extraction.sentence.strip()
         self.mentions += len(extraction.mentions)
@@ -108,35 +115,47 @@ class PredictStats:
         if extraction.windows:
             self.split_texts += 1
             self.windows += len(extraction.windows)
-        for levels in classified:
+        for levels in (*classified, *more):
             self.classifications += len(levels)
             self.off_list_answers += sum(result.off_list for result in levels)
 
 
-def entity_record(mention: Mention, levels: Sequence[Classification]) -> dict[str, Any]:
-    """The span record of a classified mention: the deepest level's label, the product of the level scores.
+def entity_record(mention: Mention, levels: Sequence[Classification], *, with_levels: bool = False) -> dict[str, Any]:
+    """The span record of a classified mention: the deepest level's label, the product of the level scores
+    (``with_levels``: plus ``levels``, the label chosen at each level of a cascade).
 
     >>> from cascadener.classify import Classification
     >>> levels = [Classification("location", 0, 0.5, "location", "generated"),
     ...           Classification("city", 1, 0.5, "city", "generated")]
     >>> entity_record(Mention(text="Paris", start=7, end=12), levels)
     {'text': 'Paris', 'label': 'city', 'start': 7, 'end': 12, 'score': 0.25}
+    >>> entity_record(Mention(text="Paris", start=7, end=12), levels, with_levels=True)["levels"]
+    ['location', 'city']
     """
     score: float | None = 1.0
     for result in levels:
         score = None if score is None or result.score is None else score * result.score
-    return {"text": mention.text, "label": levels[-1].label, "start": mention.start, "end": mention.end,
-            "score": None if score is None else float(score)}
+    record = {"text": mention.text, "label": levels[-1].label, "start": mention.start, "end": mention.end,
+              "score": None if score is None else float(score)}
+    if with_levels:
+        record["levels"] = [result.label for result in levels]
+    return record
 
 
 @dataclass
 class Prediction:
-    """One sentence: its stage-1 result, the per-mention classifications and the entity records."""
+    """One sentence: its stage-1 result, the per-mention classifications and the entity records.
+
+    With ``run(..., cascade=True)``, also the cascade down the taxonomy of every mention: ``cascade``
+    (per mention, one classification per level) and ``cascade_entities`` (records with ``levels``).
+    """
 
     text: str
     extraction: ExtractionResult
     classifications: list[list[Classification]] = field(default_factory=list)  # per mention, one per level
     entities: list[dict[str, Any]] = field(default_factory=list)
+    cascade: list[list[Classification]] | None = None
+    cascade_entities: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -338,7 +357,7 @@ class CascadeNER:
         mentions: Sequence[Sequence[Mention]],
         type_lists: Sequence[Sequence[str] | None],
         *,
-        taxonomy=None,
+        taxonomy: Taxonomy | None = None,
         template: Stage2Template = "released",
         options: ClassifyOptions = ClassifyOptions(),
         windows: Sequence[Sequence[tuple[int, int]]] | None = None,
@@ -398,46 +417,84 @@ class CascadeNER:
         texts: Sequence[str],
         type_lists: Sequence[Sequence[str] | None] | None = None,
         *,
-        batch_size: int = 8,
-        classification: str = "generative",
-        off_list: str = "constrained",
-        template: Stage2Template = "released",
-        taxonomy=None,
-        self_consistency: int = 1,
-        temperature: float = 0.7,
-        seed: int = 0,
-        max_new_tokens: int | None = None,
+        options: PredictOptions | None = None,
+        batch_size: int = PredictOptions.batch_size,
+        classification: ClassifyMode = PredictOptions.classification,
+        off_list: OffListFallback = PredictOptions.off_list,
+        template: Stage2Template = PredictOptions.template,
+        taxonomy: Taxonomy | None = PredictOptions.taxonomy,
+        self_consistency: int = PredictOptions.self_consistency,
+        temperature: float = PredictOptions.temperature,
+        seed: int = PredictOptions.seed,
+        max_new_tokens: int | None = PredictOptions.max_new_tokens,
+        cascade: bool = False,
         progress: bool = False,
     ) -> PredictionRun:
-        """:meth:`predict` with the details: per-sentence stage results and the run's counts."""
+        """:meth:`predict` with the details: per-sentence stage results and the run's counts.
+
+        ``cascade=True`` also classifies every mention down the taxonomy (``Prediction.cascade``,
+        ``Prediction.cascade_entities``), on top of its type list: one stage 1 for both readings
+        (the main job scores both). Texts without a list are cascaded once, for both.
+        """
+        options = _one_of(options, PredictOptions(
+            batch_size=batch_size, classification=classification, off_list=off_list, template=template,
+            taxonomy=taxonomy, self_consistency=self_consistency, temperature=temperature, seed=seed,
+            max_new_tokens=max_new_tokens))
         texts = _check_texts(texts)
         lists = _check_type_lists(type_lists, len(texts))
-        # stage-2 options are checked before stage 1 spends any time (extract checks its own)
-        options = ClassifyOptions(mode=classification, off_list=off_list, batch_size=batch_size)  # type: ignore[arg-type]
-        if template not in STAGE2_TEMPLATES:
-            raise ValueError(f"unknown stage-2 template {template!r}; allowed: {', '.join(STAGE2_TEMPLATES)}")
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent")
         stage1, stage2 = Usage(), Usage()
-        extractions, unfinished = self.extract(texts, batch_size=batch_size, self_consistency=self_consistency,
-                                               temperature=temperature, seed=seed, max_new_tokens=max_new_tokens,
+        extractions, unfinished = self.extract(texts, batch_size=options.batch_size,
+                                               self_consistency=options.self_consistency,
+                                               temperature=options.temperature, seed=options.seed,
+                                               max_new_tokens=options.max_new_tokens,
                                                on_batch=bar.update if bar else None, usage=stage1)
         if bar is not None:
             bar.close()
         mentions = [result.mentions for result in extractions]
-        classified = self.classify_mentions(texts, mentions, lists, taxonomy=taxonomy, template=template,
-                                            options=options, windows=[result.windows for result in extractions],
+        windows = [result.windows for result in extractions]
+        # the cascade's own questions: texts without a list, and with ``cascade`` every other text too
+        only_cascade = [m if cascade and lst is not None else [] for m, lst in zip(mentions, lists)]
+        tree = options.taxonomy
+        if tree is None and any(m for m, lst in zip(mentions, lists) if lst is None or cascade):
+            from dynamicner_data.taxonomy import Taxonomy
+
+            tree = Taxonomy.dynamicner()
+        if progress:
+            from tqdm.auto import tqdm
+
+            depth = tree.depth if tree is not None else 0
+            questions = sum(len(m) if lst is not None else depth * len(m) for m, lst in zip(mentions, lists))
+            bar = tqdm(total=questions + depth * sum(map(len, only_cascade)), desc="stage 2 (classify)",
+                       unit="question")
+        on_batch = bar.update if bar else None
+        classify_options = options.classify_options()
+        classified = self.classify_mentions(texts, mentions, lists, taxonomy=tree, template=options.template,
+                                            options=classify_options, windows=windows, on_batch=on_batch,
                                             usage=stage2)
+        extra: list[list[list[Classification]]] = [[] for _ in texts]
+        if any(only_cascade):
+            extra = self.classify_mentions(texts, only_cascade, [None] * len(texts), taxonomy=tree,
+                                           template=options.template, options=classify_options, windows=windows,
+                                           on_batch=on_batch, usage=stage2)
+        if bar is not None:
+            bar.close()
         stats = PredictStats(unfinished_outputs=unfinished, **stage1.as_stats("stage1"), **stage2.as_stats("stage2"))
         predictions = []
-        for text, extraction, per_mention in zip(texts, extractions, classified):
-            stats.count_sentence(extraction, per_mention)
-            entities = [entity_record(mention, levels) for mention, levels in zip(extraction.mentions, per_mention)]
-            predictions.append(Prediction(text=text, extraction=extraction, classifications=per_mention,
-                                          entities=entities))
+        for text, extraction, per_mention, lst, more in zip(texts, extractions, classified, lists, extra):
+            stats.count_sentence(extraction, per_mention, more)
+            prediction = Prediction(text=text, extraction=extraction, classifications=per_mention,
+                                    entities=[entity_record(mention, levels)
+                                              for mention, levels in zip(extraction.mentions, per_mention)])
+            if cascade:
+                prediction.cascade = per_mention if lst is None else more
+                prediction.cascade_entities = [entity_record(mention, levels, with_levels=True)
+                                               for mention, levels in zip(extraction.mentions, prediction.cascade)]
+            predictions.append(prediction)
         return PredictionRun(predictions=predictions, stats=stats)
 
     def predict(
@@ -445,15 +502,16 @@ class CascadeNER:
         texts: Sequence[str],
         type_lists: Sequence[Sequence[str] | None] | None = None,
         *,
-        batch_size: int = 8,
-        classification: str = "generative",
-        off_list: str = "constrained",
-        template: Stage2Template = "released",
-        taxonomy=None,
-        self_consistency: int = 1,
-        temperature: float = 0.7,
-        seed: int = 0,
-        max_new_tokens: int | None = None,
+        options: PredictOptions | None = None,
+        batch_size: int = PredictOptions.batch_size,
+        classification: ClassifyMode = PredictOptions.classification,
+        off_list: OffListFallback = PredictOptions.off_list,
+        template: Stage2Template = PredictOptions.template,
+        taxonomy: Taxonomy | None = PredictOptions.taxonomy,
+        self_consistency: int = PredictOptions.self_consistency,
+        temperature: float = PredictOptions.temperature,
+        seed: int = PredictOptions.seed,
+        max_new_tokens: int | None = PredictOptions.max_new_tokens,
         progress: bool = False,
     ) -> list[list[dict[str, Any]]]:
         """One list of ``{text, label, start, end, score}`` per input text (empty texts give ``[]``).
@@ -462,10 +520,14 @@ class CascadeNER:
         cascade over ``taxonomy`` (a :class:`dynamicner_data.taxonomy.Taxonomy`, default DynamicNER).
         ``classification``: ``"generative"`` or ``"constrained"``; ``off_list``: ``"constrained"`` or
         ``"closest"``; ``template``: ``"released"``, ``"marked"`` or ``"short"``.
+        The keywords are the fields of :class:`cascadener.options.PredictOptions`; ``options=``
+        gives them as one object instead (then leave the keywords out).
         """
-        run = self.run(texts, type_lists, batch_size=batch_size, classification=classification, off_list=off_list,
-                       template=template, taxonomy=taxonomy, self_consistency=self_consistency,
-                       temperature=temperature, seed=seed, max_new_tokens=max_new_tokens, progress=progress)
+        options = _one_of(options, PredictOptions(
+            batch_size=batch_size, classification=classification, off_list=off_list, template=template,
+            taxonomy=taxonomy, self_consistency=self_consistency, temperature=temperature, seed=seed,
+            max_new_tokens=max_new_tokens))
+        run = self.run(texts, type_lists, options=options, progress=progress)
         self.last_stats = run.stats
         return [prediction.entities for prediction in run.predictions]
 
@@ -495,6 +557,17 @@ def _in_context(texts: Sequence[str], mentions: Sequence[Sequence[Mention]],
         quoted.append([text[w.start:w.end] for w in around])
         placed.append([Mention(m.start - w.start, m.end - w.start, m.text) for m, w in zip(text_mentions, around)])
     return quoted, placed
+
+
+def _one_of(options: PredictOptions | None, keywords: PredictOptions) -> PredictOptions:
+    """``options`` when given (the keywords must then be left at their defaults), else the keywords' options."""
+    if options is None:
+        return keywords
+    if not isinstance(options, PredictOptions):
+        raise TypeError(f"options must be a PredictOptions, got {type(options).__name__}")
+    if keywords != PredictOptions():
+        raise ValueError("give the prediction options either as options= or as keywords, not both")
+    return options
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

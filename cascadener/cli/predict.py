@@ -45,9 +45,11 @@ from cascadener.cli.backend_args import (
     server_description,
 )
 from cascadener.cli.common import CliError, check_model_path, positive_int
+from cascadener.options import PredictOptions
 from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
 
-__all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "META_SUFFIX"]
+__all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "run_identity",
+           "META_SUFFIX", "OPTION_KEYS"]
 
 META_SUFFIX = ".meta.json"
 
@@ -96,8 +98,21 @@ def build_parser_for_tests() -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------ output / resume
 
-OPTION_KEYS = ("extractor", "classifier", "classification", "off_list", "template", "type_lists",
-               "self_consistency", "temperature", "seed", "max_new_tokens", "taxonomy")
+MODEL_KEYS = ("extractor", "classifier")  # which models predict
+INPUT_KEYS = ("type_lists",)  # how the inputs are read
+# what --resume compares: the models, the input reading and every PredictOptions field that can change a prediction
+OPTION_KEYS = (*MODEL_KEYS, *INPUT_KEYS, *PredictOptions.identity_keys())
+
+
+def run_identity(args: argparse.Namespace, options: PredictOptions) -> dict[str, Any]:
+    """The ``options`` of the meta file, compared by ``--resume``: :data:`OPTION_KEYS` as JSON values.
+
+    >>> args = build_parser_for_tests().parse_args(["--jsonl", "in.jsonl", "--extractor", "m", "-o", "o"])
+    >>> identity = run_identity(args, PredictOptions.from_namespace(args))
+    >>> tuple(identity) == OPTION_KEYS, identity["extractor"], identity["taxonomy"]
+    (True, 'm', None)
+    """
+    return {**{key: getattr(args, key) for key in (*MODEL_KEYS, *INPUT_KEYS)}, **options.identity()}
 
 
 def _read_done(output: Path) -> tuple[list[str], int]:
@@ -159,8 +174,17 @@ def run(args: argparse.Namespace) -> int:
     ids = [row.id for row in source.rows]
     if len(set(ids)) != len(ids):
         raise CliError("the input has duplicate ids; predictions could not be resumed safely")
-    options = {key: getattr(args, key, None) for key in OPTION_KEYS}
-    options["prompt_hash"] = prompt_hash(template=args.template)
+    taxonomy = None
+    if args.taxonomy:
+        from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
+
+        try:
+            taxonomy = Taxonomy.from_file(args.taxonomy)
+        except (TaxonomyError, OSError) as error:
+            raise CliError(str(error)) from None
+    predict_options = PredictOptions.from_namespace(args, taxonomy=taxonomy)
+    options = run_identity(args, predict_options)
+    options["prompt_hash"] = prompt_hash(template=predict_options.template)
     if args.backend != "transformers":  # the server's model names stand for extractor/classifier
         options.update(backend_identity(args))
     meta: dict[str, Any] = {"source": {"kind": source.kind, **source.description}, "options": options,
@@ -199,14 +223,6 @@ def run(args: argparse.Namespace) -> int:
     from cascadener.backends.http import ServerError
     from cascadener.pipeline import CascadeNER, PredictStats
 
-    taxonomy = None
-    if args.taxonomy:
-        from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
-
-        try:
-            taxonomy = Taxonomy.from_file(args.taxonomy)
-        except (TaxonomyError, OSError) as error:
-            raise CliError(str(error)) from None
     if args.backend == "openai":
         ner = endpoint_pipeline(args)
     else:
@@ -230,10 +246,7 @@ def run(args: argparse.Namespace) -> int:
             rows = todo[start:start + chunk]
             lists = [None if args.type_lists == "cascade" else row.type_list for row in rows]
             try:
-                result = ner.run([row.text for row in rows], lists, batch_size=args.batch_size,
-                                 classification=args.classification, off_list=args.off_list, template=args.template,
-                                 taxonomy=taxonomy, self_consistency=args.self_consistency,
-                                 temperature=args.temperature, seed=args.seed, max_new_tokens=args.max_new_tokens)
+                result = ner.run([row.text for row in rows], lists, **predict_options.keywords())
             except ServerError as error:
                 raise CliError(f"{error}; the {len(done) + start} predictions written so far are kept: "
                                "run the same command with --resume to continue") from None
