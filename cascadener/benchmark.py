@@ -37,6 +37,7 @@ from typing import Any, Sequence
 from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
 from .backends.http import EndpointOptions
+from .options import PredictOptions
 from .training import TrainOptions
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
@@ -63,8 +64,9 @@ class BenchmarkOptions:
 
     ``train`` trains the extractor (and the one model of ``one_model``), ``classifier_train`` the
     classifier; the defaults suit a tiny from-scratch model (pass others with ``base_model``).
-    ``max_new_tokens`` caps the stage-1 budget; ``predict_threads`` sets torch's CPU threads while
-    predicting (``None``: torch's default).
+    ``predict`` says how the test split is predicted (its ``template`` is also the one trained on;
+    its ``taxonomy`` is replaced by the dataset's); ``predict_threads`` sets torch's CPU threads
+    while predicting (``None``: torch's default).
     """
 
     output_dir: Path
@@ -79,10 +81,7 @@ class BenchmarkOptions:
     train: TrainOptions = TINY_EXTRACTOR_TRAINING
     classifier_train: TrainOptions = TINY_CLASSIFIER_TRAINING
     vocab_size: int = 2000
-    classification: str = "generative"
-    template: str = "released"
-    batch_size: int = 16
-    max_new_tokens: int | None = None
+    predict: PredictOptions = PredictOptions(batch_size=16)
     predict_threads: int | None = None
     device: str | None = None
     # the openai backend: extractor/classifier are the served model names, nothing is trained
@@ -167,7 +166,7 @@ def gold_at_level(entity: dict[str, Any], level: int) -> str:
 
 def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str, Any]:
     return {"languages": list(options.languages), "max_train": options.max_train, "data": train.description,
-            "base_model": options.base_model, "one_model": options.one_model, "template": options.template,
+            "base_model": options.base_model, "one_model": options.one_model, "template": options.predict.template,
             "vocab_size": options.vocab_size,
             "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
 
@@ -202,7 +201,7 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
     # interrupted training never leaves one model of this run reused with one of another.
     stamp_path.unlink(missing_ok=True)
     result = train_cascade(train.records, models_dir, base_model=options.base_model, one_model=options.one_model,
-                           lists=("type_list", "hierarchy"), taxonomy=train.taxonomy, template=options.template,
+                           lists=("type_list", "hierarchy"), taxonomy=train.taxonomy, template=options.predict.template,
                            options=replace(options.train, progress=options.progress),
                            classifier_options=replace(options.classifier_train, progress=options.progress),
                            vocab_size=options.vocab_size)
@@ -228,41 +227,12 @@ class SplitPredictions:
 
 
 def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitPredictions:
-    """Stage 1 once; stage 2 against each sample's ``type_list`` and down the taxonomy."""
-    from tqdm.auto import tqdm
-
-    from .backends.base import Usage
-    from .classify import ClassifyOptions
-    from .pipeline import entity_record
-
-    texts = [r["text"] for r in test.records]
-    stage1, stage2 = Usage(), Usage()  # requests, retries and tokens per stage
-    with tqdm(total=len(texts), desc="stage 1 (extract)", unit="sent", disable=not options.progress) as bar:
-        extractions, unfinished = ner.extract(texts, batch_size=options.batch_size,
-                                              max_new_tokens=options.max_new_tokens, on_batch=bar.update, usage=stage1)
-    mentions = [e.mentions for e in extractions]
-    n_mentions = sum(len(m) for m in mentions)
-    classify = ClassifyOptions(mode=options.classification, batch_size=options.batch_size)  # type: ignore[arg-type]
-    with tqdm(total=n_mentions, desc="stage 2 (dynamic lists)", unit="ent", disable=not options.progress) as bar:
-        listed = ner.classify_mentions(texts, mentions, [r["type_list"] for r in test.records],
-                                       template=options.template, options=classify, on_batch=bar.update,
-                                       usage=stage2)
-    with tqdm(total=n_mentions * test.taxonomy.depth, desc="stage 2 (cascade)", unit="question",
-              disable=not options.progress) as bar:
-        cascaded = ner.classify_mentions(texts, mentions, [None] * len(texts), taxonomy=test.taxonomy,
-                                         template=options.template, options=classify, on_batch=bar.update,
-                                         usage=stage2)
-    dynamic, cascade = [], []
-    off_list = 0
-    for sentence_mentions, by_list, by_level in zip(mentions, listed, cascaded):
-        dynamic.append([entity_record(m, c) for m, c in zip(sentence_mentions, by_list)])
-        cascade.append([{"text": m.text, "label": c[-1].label, "start": m.start, "end": m.end,
-                         "levels": [x.label for x in c]} for m, c in zip(sentence_mentions, by_level)])
-        off_list += sum(x.off_list for c in by_list for x in c) + sum(x.off_list for c in by_level for x in c)
-    stats = {"sentences": len(texts), "mentions": n_mentions, "unfinished_stage1_outputs": unfinished,
-             "invented_mentions": sum(len(e.invented) for e in extractions),
-             "off_list_answers": off_list, **stage1.as_stats("stage1"), **stage2.as_stats("stage2")}
-    return SplitPredictions(dynamic=dynamic, cascade=cascade, stats=stats)
+    """Stage 1 once; stage 2 against each sample's ``type_list`` and down the taxonomy
+    (:meth:`cascadener.pipeline.CascadeNER.run` with ``cascade=True``)."""
+    run = ner.run([r["text"] for r in test.records], [r["type_list"] for r in test.records],
+                  options=replace(options.predict, taxonomy=test.taxonomy), cascade=True, progress=options.progress)
+    return SplitPredictions(dynamic=[p.entities for p in run.predictions],
+                            cascade=[p.cascade_entities for p in run.predictions], stats=run.stats.to_dict())
 
 
 # ----------------------------------------------------------------------------------------- score
@@ -423,13 +393,13 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         dataset=test.description | {"id": "dynamicner", "languages": list(options.languages),
                                     "pretty_name": "DynamicNER"},
         metric={"name": "dynamicner_f1", "version": metric_version, "matching": "strict"},
-        prompt={"template": options.template, "hash": prompt_hash(template=options.template)},
+        prompt={"template": options.predict.template, "hash": prompt_hash(template=options.predict.template)},
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
         pipeline={"backend": "transformers" if options.endpoint is None else "openai",
-                  "method": f"cascadener-{options.classification}",
-                  "classification": options.classification, "batch_size": options.batch_size,
+                  "method": f"cascadener-{options.predict.classification}",
+                  "classification": options.predict.classification, "batch_size": options.predict.batch_size,
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},
                   "languages": list(options.languages), "max_train": options.max_train,

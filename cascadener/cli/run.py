@@ -66,6 +66,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def benchmark_options(args: argparse.Namespace):
     """The :class:`cascadener.benchmark.BenchmarkOptions` the arguments ask for."""
     from cascadener.benchmark import TINY_CLASSIFIER_TRAINING, TINY_EXTRACTOR_TRAINING, BenchmarkOptions
+    from cascadener.options import PredictOptions
 
     extractor_train, classifier_train = TINY_EXTRACTOR_TRAINING, TINY_CLASSIFIER_TRAINING
     if args.base_model is not None:
@@ -90,8 +91,7 @@ def benchmark_options(args: argparse.Namespace):
         output_dir=Path(args.output_dir), languages=tuple(dict.fromkeys(args.languages)), data_dir=args.data_dir,
         extractor=args.extractor, classifier=args.classifier, base_model=args.base_model, one_model=args.one_model,
         max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
-        classification=args.classification, template=args.template, batch_size=args.batch_size, device=args.device,
-        max_new_tokens=args.max_new_tokens,
+        predict=PredictOptions.from_namespace(args), device=args.device,
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
         retrain=args.retrain, progress=not args.no_progress,
     )
