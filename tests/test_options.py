@@ -103,6 +103,7 @@ def test_bad_options_are_refused_when_built(changes, message):
         PredictOptions(**changes)
 
 
+@pytest.mark.slow
 def test_options_object_equals_keywords_and_excludes_them(fixed_stage1):
     lists = [TYPES] * len(TEXTS)
     options = PredictOptions(classification="constrained", batch_size=2)
@@ -114,6 +115,7 @@ def test_options_object_equals_keywords_and_excludes_them(fixed_stage1):
         fixed_stage1.run(TEXTS, lists, options={"seed": 3})
 
 
+@pytest.mark.slow
 def test_run_with_cascade_gives_both_readings_of_one_stage1(fixed_stage1):
     lists = [TYPES, None, TYPES, TYPES]
     options = PredictOptions(classification="constrained", batch_size=2)
