@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from contextlib import contextmanager
@@ -48,12 +49,21 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _check_kind(target: Path, partial: Path) -> None:
+    """A file never replaces a folder, nor a folder a file: that is a wrong path, not an update."""
+    if target.is_dir() and not target.is_symlink() and not partial.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder; refusing to replace it with a file", str(target))
+    if target.exists() and not target.is_dir() and partial.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file; refusing to replace it with a folder", str(target))
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path`` to write (a file, or a folder you create);
     on success it replaces ``path``; on any error it is removed and ``path`` is untouched.
 
-    A folder that already exists at ``path`` is moved aside first and deleted after the rename.
+    A folder that already exists at ``path`` is moved aside first and deleted after the rename;
+    a file never replaces a folder (``IsADirectoryError``), nor a folder a file (``NotADirectoryError``).
     """
     target = Path(path)
     partial = partial_name(target)
@@ -64,6 +74,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise FileNotFoundError(f"nothing was written to {partial} for {target}")
         if partial.is_file():
             _fsync_file(partial)
+        _check_kind(target, partial)
         if target.is_dir() and not target.is_symlink():
             aside = target.with_name(f".{target.name}.old-{os.getpid()}")
             _remove(aside)

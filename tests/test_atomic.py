@@ -50,3 +50,18 @@ def test_nothing_written_is_an_error(tmp_path):
         with atomic_path(tmp_path / "out"):
             pass
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_never_replaces_a_folder_nor_a_folder_a_file(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    with pytest.raises(IsADirectoryError, match="refusing to replace it with a file"):
+        atomic_write_text(folder, "text")
+    assert (folder / "keep.txt").read_text() == "x"
+    target = atomic_write_text(tmp_path / "file.json", "{}")
+    with pytest.raises(NotADirectoryError, match="refusing to replace it with a folder"):
+        with atomic_path(target) as partial:
+            partial.mkdir()
+    assert target.read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.json", "out"]
