@@ -419,7 +419,10 @@ class Taxonomy:
     def resolve(self, category: str, *, loose: bool = True) -> TypeNode | None:
         """The node an annotation's category name stands for; ``None`` when no type has that name.
 
-        Names match case- and spacing-insensitively. With ``loose=True`` (default) a name that still
+        Names match by :func:`normalize_name` (whitespace runs collapsed, ends stripped, case-folded).
+        With ``loose=False`` this is the rule of the metric's resolver (``metric/dynamicner_f1/hierarchy.py``,
+        ``label_paths(...).resolve``): ``tests/test_resolvers.py`` holds the two to the same answer on every
+        packaged and shared taxonomy. With ``loose=True`` (default) a name that still
         does not match is compared with spaces, hyphens and underscores dropped and "-isation"
         read as "-ization" (CrossNER's ``musicgenre``, ``organisation``); callers can tell by
         comparing :func:`normalize_name` of the category and of the node's name.

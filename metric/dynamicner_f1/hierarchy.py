@@ -1,17 +1,23 @@
 """Label -> taxonomy path, for hierarchical scores. Stands alone (no project imports).
 
-A type is identified by its path (names root..node, compared case-insensitively), never by its
-bare name: DynamicNER has seven names at more than one level. ``taxonomy`` may be
+A type is identified by its path (names root..node), never by its bare name: DynamicNER has seven
+names at more than one level. ``taxonomy`` may be
 
 * a mapping ``label -> path`` (a list of names, root first), the unambiguous form;
 * the authors' category format: ``{"first-level": "a, b", "second-level": {"a": "c, d"}, ...}``;
 * a nested mapping ``{"A": {"B": ["C", "D"]}}`` (dict = children, list = leaves; the top-level
   values must be mappings, else it reads as ``label -> path``).
 
-For the two tree forms a bare label resolves to its DEEPEST node: DynamicNER's gold labels are
-third-level types, and its repeated names nest inside themselves ("address" under "address").
-A label that names several nodes at that deepest level (few-nerd's "other") is ambiguous: scoring
-it raises ``ValueError`` naming the candidates; pass a ``label -> path`` mapping instead.
+The resolution rule (the same as ``dynamicner_data.taxonomy.Taxonomy.resolve(label, loose=False)``
+in the DynamicNER kit; a test holds the two to the same answer on every packaged and shared taxonomy):
+
+1. names compare by their key (:func:`name_key`): runs of whitespace collapsed to one space, ends
+   stripped, case-folded (``str.casefold``: "STRASSE" and "straße" are one name); paths are keys;
+2. for the two tree forms a bare label resolves to its DEEPEST node: DynamicNER's gold labels are
+   third-level types, and its repeated names nest inside themselves ("address" under "address");
+3. a label that names several nodes at that deepest level (few-nerd's "other") is ambiguous: scoring
+   it raises ``ValueError`` naming the candidates; pass a ``label -> path`` mapping instead;
+4. a label that names no node is unknown (``None``).
 Empty names (a double comma in the authors' files) name no type and are skipped.
 
 Example:
@@ -31,22 +37,34 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
+
+_SPACES = re.compile(r"\s+")
 
 _LEVEL_KEYS = ("first-level", "second-level", "third-level", "fourth-level", "fifth-level")
 
 
+def name_key(name: str) -> str:
+    """The key a name is compared by: whitespace runs collapsed, ends stripped, case-folded.
+
+    >>> name_key("  Other   GPE "), name_key("Straße") == name_key("STRASSE")
+    ('other gpe', True)
+    """
+    return _SPACES.sub(" ", name).strip().casefold()
+
+
 @dataclass
 class LabelPaths:
-    """Case-insensitive ``label -> path`` with the ambiguous names kept apart."""
+    """``label key -> path of keys`` (see :func:`name_key`), with the ambiguous names kept apart."""
 
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     ambiguous: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     def resolve(self, label: str) -> tuple[str, ...] | None:
-        """The path of ``label`` (lowercased names), ``None`` when unknown; ``ValueError`` if ambiguous."""
-        key = label.lower()
+        """The path of ``label`` (name keys), ``None`` when unknown; ``ValueError`` if ambiguous."""
+        key = name_key(label)
         path = self.paths.get(key)
         if path is None and key in self.ambiguous:
             candidates = ", ".join("/".join(p) for p in self.ambiguous[key])
@@ -60,7 +78,7 @@ class LabelPaths:
 def _split(names: str, where: str) -> list[str]:
     if not isinstance(names, str):
         raise ValueError(f"taxonomy {where}: expected a comma-separated string of names, got {names!r}")
-    return [name.strip() for name in names.split(",") if name.strip()]
+    return [name_key(name) for name in names.split(",") if name.strip()]
 
 
 def _category_nodes(tree: Mapping) -> list[tuple[str, ...]]:
@@ -74,10 +92,10 @@ def _category_nodes(tree: Mapping) -> list[tuple[str, ...]]:
             raise ValueError(f"taxonomy {key!r}: expected a mapping parent -> names, got {type(children).__name__}")
         by_name: dict[str, list[tuple[str, ...]]] = {}
         for node in level_nodes:
-            by_name.setdefault(node[-1].lower(), []).append(node)
+            by_name.setdefault(node[-1], []).append(node)
         next_level: list[tuple[str, ...]] = []
         for parent, names in children.items():
-            parents = by_name.get(str(parent).strip().lower(), [])
+            parents = by_name.get(name_key(str(parent)), [])
             if len(parents) != 1:
                 found = "no" if not parents else "several"
                 raise ValueError(f"taxonomy {key!r}: parent {parent!r} matches {found} node of the level above")
@@ -91,12 +109,12 @@ def _nested_nodes(tree: object, prefix: tuple[str, ...]) -> list[tuple[str, ...]
     if isinstance(tree, Mapping):
         out: list[tuple[str, ...]] = []
         for name, sub in tree.items():
-            node = prefix + (str(name).strip(),)
+            node = prefix + (name_key(str(name)),)
             out.append(node)
             out.extend(_nested_nodes(sub, node))
         return out
     if isinstance(tree, (list, tuple)):
-        return [prefix + (str(name).strip(),) for name in tree if str(name).strip()]
+        return [prefix + (name_key(str(name)),) for name in tree if str(name).strip()]
     raise ValueError(f"taxonomy under {'/'.join(prefix)!r}: expected a mapping or a list, got {tree!r}")
 
 
@@ -112,7 +130,7 @@ def label_paths(taxonomy: Mapping) -> LabelPaths:
         nodes = _nested_nodes(taxonomy, ())
     elif values and all(isinstance(v, (list, tuple)) and v and all(isinstance(n, str) for n in v) for v in values):
         for label, path in taxonomy.items():
-            result.paths[str(label).lower()] = tuple(name.strip().lower() for name in path)
+            result.paths[name_key(str(label))] = tuple(name_key(name) for name in path)
         _refuse_cycle(result.paths.values())
         return result
     else:
@@ -123,8 +141,7 @@ def label_paths(taxonomy: Mapping) -> LabelPaths:
     _refuse_cycle(nodes)
     by_name: dict[str, list[tuple[str, ...]]] = {}
     for node in nodes:
-        lowered = tuple(name.lower() for name in node)
-        by_name.setdefault(lowered[-1], []).append(lowered)
+        by_name.setdefault(node[-1], []).append(node)
     for name, candidates in by_name.items():
         deepest = max(len(p) for p in candidates)
         at_depth = sorted({p for p in candidates if len(p) == deepest})
@@ -146,7 +163,7 @@ def _refuse_cycle(paths) -> None:
     """
     edges: dict[str, set[str]] = {}
     for path in paths:
-        names = [str(name).strip().lower() for name in path]
+        names = [name_key(str(name)) for name in path]
         for parent, child in zip(names, names[1:]):
             if parent != child:
                 edges.setdefault(parent, set()).add(child)

@@ -48,7 +48,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from .bio import RULES, check_pair, count_exact, decode_pair
 from .counting import prf, tally
-from .hierarchy import LabelPaths, expand, label_paths
+from .hierarchy import LabelPaths, expand, label_paths, name_key
 from .spans import Columns, check_samples
 
 MATCHING: tuple[str, ...] = ("strict", "text", "partial", "boundary")
@@ -319,7 +319,7 @@ def _hierarchical(pred: Columns, gold: Columns, paths: LabelPaths, *, criterion:
                     path = paths.resolve(label)
                 except ValueError as err:
                     raise ValueError(f"sample {i}: {field}[{i}][{j}]['label']: {err}") from None
-                cache[label] = (expand(path), False) if path is not None else ([(label.lower(),)], True)
+                cache[label] = (expand(path), False) if path is not None else ([(name_key(label),)], True)
             nodes, is_unknown = cache[label]
             unknown += is_unknown
             rows[i].extend((s, e, node, t) for node in nodes)
