@@ -408,3 +408,408 @@ def test_item20_data_dir_archive_is_accepted_like_the_builder(tmp_path, capsys):
     assert results["counts"]["sentences"] == len(rows) and results["counts"]["missing_predictions"] == 0
     assert main(["evaluate", str(predictions), "--dataset", "en", "--data-dir", str(tmp_path / "nope.7z")]) == 2
     assert f"--data-dir {tmp_path / 'nope.7z'} does not exist" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ predict: helpers
+
+
+def _predict_argv(inputs, model, output, *extra, batch="2", chunk="2"):
+    return ["predict", "--jsonl", str(inputs), "--extractor", str(model), "-o", str(output), "--batch-size", batch,
+            "--chunk-size", chunk, "--max-new-tokens", "12", "--no-progress", *extra]
+
+
+def _interrupt_after(monkeypatch, calls: int):
+    """``CascadeNER.run`` raises KeyboardInterrupt on call ``calls + 1`` (after ``calls`` whole chunks)."""
+    from cascadener.pipeline import CascadeNER
+
+    original = CascadeNER.run
+    seen = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        seen["n"] += 1
+        if seen["n"] > calls:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(CascadeNER, "run", interrupted)
+
+
+class _QuotaFile:
+    """A file whose disk fills up after ``state["room"]`` more bytes: the write that overflows
+    writes what fits, then raises ENOSPC (as a real full disk does)."""
+
+    def __init__(self, real, state):
+        self._real, self._state = real, state
+
+    def write(self, data):
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        room = self._state["room"]
+        if len(raw) <= room:
+            self._state["room"] -= len(raw)
+            return self._real.write(data)
+        if room:
+            if isinstance(data, str):
+                self._real.flush()
+                self._real.buffer.write(raw[:room])
+                self._real.buffer.flush()
+            else:
+                self._real.write(raw[:room])
+        self._state["room"] = 0
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self._real.close()
+        except OSError:
+            pass
+
+
+@contextlib.contextmanager
+def disk_fills_after(monkeypatch, target: Path, room: int):
+    """Appending to ``target`` hits ENOSPC after ``room`` bytes (the patched full disk)."""
+    real_open = io.open
+    state = {"room": room}
+
+    def opener(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        if any(flag in mode for flag in "wa") and not isinstance(file, int) and Path(file).resolve() == target.resolve():
+            return _QuotaFile(handle, state)
+        return handle
+
+    with monkeypatch.context() as patch:
+        patch.setattr("builtins.open", opener)
+        patch.setattr(io, "open", opener)
+        yield state
+
+
+# ---------------------------------------------------------------- 2: one writer per output (lock)
+
+
+def _spawn_predict(inputs, model, output, *extra):
+    command = [sys.executable, "-m", "cascadener", *_predict_argv(inputs, model, output, *extra, batch="1",
+                                                                  chunk="1")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+
+def _wait_for_lines(output: Path, count: int, process, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if output.exists() and output.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{output} did not reach {count} lines (process returned {process.poll()})")
+
+
+@pytest.fixture()
+def many_inputs(tmp_path) -> Path:
+    """40 sentences: a run of a few seconds, long enough to meet it while it writes."""
+    records = [dict(record, id=f"{record['id']}-{copy}") for copy in range(6) for record in _records()][:40]
+    return _write_jsonl(tmp_path / "many.jsonl", records)
+
+
+@pytest.mark.slow
+def test_item02_second_writer_is_refused(many_inputs, random_model, tmp_path, capsys):
+    output = tmp_path / "pred.jsonl"
+    first = _spawn_predict(many_inputs, random_model, output)
+    try:
+        _wait_for_lines(output, 1, first)
+        for extra in ((), ("--overwrite",), ("--resume",)):
+            assert main(_predict_argv(many_inputs, random_model, output, *extra)) == 2
+            err = capsys.readouterr().err
+            _no_traceback(err)
+            assert f"is being written by pid {first.pid} on host" in err and f"{output}.lock" in err
+    finally:
+        assert first.wait(timeout=300) == 0, first.stderr.read()
+    ids = [json.loads(line)["id"] for line in output.read_text(encoding="utf-8").splitlines()]
+    assert ids == [json.loads(line)["id"] for line in many_inputs.read_text(encoding="utf-8").splitlines()]
+    assert not Path(f"{output}.lock").exists()
+
+
+@pytest.mark.slow
+def test_item02_two_runs_started_together_one_wins(many_inputs, random_model, tmp_path):
+    output = tmp_path / "pred.jsonl"
+    runs = [_spawn_predict(many_inputs, random_model, output, "--overwrite") for _ in range(2)]
+    codes = [run.wait(timeout=300) for run in runs]
+    errors = [run.stderr.read() for run in runs]
+    assert sorted(codes) == [0, 2], errors
+    loser = codes.index(2)
+    assert f"is being written by pid {runs[1 - loser].pid}" in errors[loser] and "Traceback" not in errors[loser]
+    ids = [json.loads(line)["id"] for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(ids) == len(set(ids)) == 40
+
+
+@pytest.mark.slow
+def test_item02_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_model, tmp_path, capsys):
+    output = tmp_path / "pred.jsonl"
+    first = _spawn_predict(many_inputs, random_model, output)
+    _wait_for_lines(output, 2, first)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    lock = Path(f"{output}.lock")
+    assert lock.read_text().split()[0] == str(first.pid)  # left behind by the dead process
+    assert main(_predict_argv(many_inputs, random_model, output, "--resume", batch="1", chunk="1")) == 0
+    err = capsys.readouterr().err
+    assert f"took over the stale lock of pid {first.pid}" in err
+    assert not lock.exists()
+    assert output.read_bytes().count(b"\n") == 40
+
+
+def test_item02_output_lock_module(tmp_path):
+    """OutputLock itself: held across processes, holder named, released on exit, reusable by export."""
+    from dynamicner_data.locking import OutputLock, OutputLocked
+
+    target = tmp_path / "export"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from dynamicner_data.locking import OutputLock\n"
+        f"lock = OutputLock({str(target)!r}).acquire(); print('held', flush=True); sys.stdin.readline()")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputLocked, match=f"pid {holder.pid} on host"):
+            OutputLock(target).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    with OutputLock(target) as lock:  # the dead holder's lock is stale: taken over, and said so
+        assert lock.stale_holder is not None and lock.stale_holder.pid == holder.pid
+    assert not lock.lock_path.exists()
+
+
+# ------------------------------------------------------------- 5, 18: what --resume compares
+
+
+@pytest.mark.slow
+def test_item05_resume_refuses_another_model_at_the_same_path(inputs, random_model, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from cascadener.tiny import TinyModelOptions, create_tiny_model
+
+    model = tmp_path / "model"
+    shutil.copytree(random_model, model)
+    output = tmp_path / "pred.jsonl"
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        with pytest.raises(KeyboardInterrupt):
+            main(_predict_argv(inputs, model, output))
+    other = create_tiny_model([t for _, t, _ in SENTENCES] + [" ".join(TYPES)], tmp_path / "other", vocab_size=400,
+                              options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=2))
+    shutil.copy(other / "model.safetensors", model / "model.safetensors")  # retrained in place
+    capsys.readouterr()
+    assert main(_predict_argv(inputs, model, output, "--resume")) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cannot resume: the extractor {model} changed since the first run: model.safetensors differs" in err
+    # the classifier is checked too
+    shutil.copy(random_model / "model.safetensors", model / "model.safetensors")
+    assert main(_predict_argv(inputs, model, output, "--resume", "--classifier", str(other))) == 2
+    assert f"the classifier is another folder: {model} then, {other} now" in capsys.readouterr().err
+    assert main(_predict_argv(inputs, model, output, "--resume")) == 0
+
+
+@pytest.mark.slow
+def test_item18_resume_names_the_differing_option_and_ignores_path_spelling(inputs, random_model, tmp_path, capsys,
+                                                                            monkeypatch):
+    import shutil
+
+    shutil.copytree(random_model, tmp_path / "model")
+    reference = tmp_path / "reference.jsonl"
+    assert main(_predict_argv(inputs, tmp_path / "model", reference)) == 0
+    monkeypatch.chdir(tmp_path)
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 1)
+        with pytest.raises(KeyboardInterrupt):
+            main(_predict_argv("in.jsonl", "model", "pred.jsonl"))
+    capsys.readouterr()
+    assert main(_predict_argv("in.jsonl", "model", "pred.jsonl", "--resume", "--seed", "5")) == 2
+    assert "the options differ from the first run's: --seed was 0, now 5" in capsys.readouterr().err
+    assert main(_predict_argv("in.jsonl", "model", "pred.jsonl", "--resume", "--template", "short")) == 2
+    assert "--template was 'released', now 'short'" in capsys.readouterr().err
+    assert main(_predict_argv("in.jsonl", "model", "pred.jsonl", "--resume", "--limit", "3")) == 2
+    assert "the input differs from the first run's: --limit was None, now 3" in capsys.readouterr().err
+    # the same files spelled absolutely (and the output too): not a difference
+    assert main(_predict_argv(tmp_path / "in.jsonl", tmp_path / "model", tmp_path / "pred.jsonl", "--resume")) == 0
+    assert (tmp_path / "pred.jsonl").read_bytes() == reference.read_bytes()
+
+
+# ------------------------------------------- 6, 7: counts and bytes after a cut anywhere (full disk)
+
+
+@pytest.fixture(scope="module")
+def cascade_inputs(tmp_path_factory, tiny_corpus) -> Path:
+    """The memorised sentences, five times over (40 rows: chunks of 3 end mid-copy)."""
+    records = [dict(record, id=f"{record['id']}-{copy}") for copy in range(5) for record in tiny_corpus]
+    return _write_jsonl(tmp_path_factory.mktemp("cascade-inputs") / "in.jsonl", records)
+
+
+def _cascade_argv(inputs, tiny_cascade, output, *extra):
+    return ["predict", "--jsonl", str(inputs), "--extractor", str(tiny_cascade.extractor), "-o", str(output),
+            "--batch-size", "2", "--chunk-size", "3", "--no-progress", *extra]
+
+
+@pytest.fixture(scope="module")
+def cascade_reference(tmp_path_factory, cascade_inputs, tiny_cascade):
+    """An uninterrupted run: its output bytes and its meta counts."""
+    output = tmp_path_factory.mktemp("cascade-reference") / "pred.jsonl"
+    assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 0
+    meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
+    assert meta["stats"]["mentions"] > 0
+    return output.read_bytes(), meta["stats"]
+
+
+def _cuts(reference: bytes) -> dict[str, int]:
+    lines = reference.splitlines(keepends=True)
+    ends = [sum(len(line) for line in lines[:n]) for n in range(len(lines) + 1)]
+    return {"inside the first line": 5, "after one line, mid-chunk": ends[1], "at a chunk boundary": ends[3],
+            "mid-line in the third chunk": ends[7] + len(lines[7]) // 2, "one byte before the end": len(reference) - 1}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cut", ["inside the first line", "after one line, mid-chunk", "at a chunk boundary",
+                                 "mid-line in the third chunk", "one byte before the end"])
+def test_item07_resumed_output_is_byte_identical_for_any_cut(cascade_inputs, tiny_cascade, cascade_reference,
+                                                             tmp_path, capsys, monkeypatch, cut):
+    reference, reference_stats = cascade_reference
+    output = tmp_path / "pred.jsonl"
+    with disk_fills_after(monkeypatch, output, _cuts(reference)[cut]):
+        assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cannot write {output}: No space left on device" in err and "--resume" in err
+    assert main(_cascade_argv(cascade_inputs, tiny_cascade, output, "--resume")) == 0
+    assert output.read_bytes() == reference
+    meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
+    assert meta["complete"] and meta["stats"] == reference_stats  # item 6 on every cut
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disk", ["patched", "tmpfs"])
+def test_item06_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
+        cascade_inputs, tiny_cascade, cascade_reference, tmp_path, capsys, monkeypatch, disk):
+    reference, reference_stats = cascade_reference
+    folder = tmp_path / "disk"
+    output = folder / "pred.jsonl"
+    with contextlib.ExitStack() as stack:
+        if disk == "tmpfs":  # a real full disk: a few pages for the output, its meta and lock files
+            stack.enter_context(tmpfs(folder, size="20k"))
+        else:
+            folder.mkdir()
+            stack.enter_context(disk_fills_after(monkeypatch, output, len(reference) // 2))
+        assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 2
+        err = capsys.readouterr().err
+        _no_traceback(err)
+        assert "No space left on device" in err and "continue with --resume" in err
+        assert 0 < output.stat().st_size < len(reference)
+        if disk == "tmpfs":  # room again
+            subprocess.run(["mount", "-o", "remount,size=4m", str(folder)], check=True)
+        assert main(_cascade_argv(cascade_inputs, tiny_cascade, output, "--resume")) == 0
+        assert output.read_bytes() == reference
+        meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
+        assert meta["stats"] == reference_stats
+        results = folder / "results.json"
+        assert main(["evaluate", str(output), "-o", str(results), "--labels", "0"]) == 0
+        counts = json.loads(results.read_text(encoding="utf-8"))["counts"]
+    assert counts["sentences"] == reference_stats["sentences"] == 40
+    assert counts["mentions"] == reference_stats["mentions"]
+
+
+# --------------------------------------------------------------------- 13: predict output paths
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disk", ["patched", "tmpfs"])
+def test_item13_predict_output_folder_read_only_and_full_disk(inputs, random_model, tmp_path, capsys, monkeypatch,
+                                                              disk):
+    assert main(_predict_argv(inputs, random_model, tmp_path)) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cascadener predict: error: -o {tmp_path} is a folder" in err
+    output = tmp_path / "ro" / "pred.jsonl"
+    with contextlib.ExitStack() as stack:
+        if disk == "tmpfs":
+            stack.enter_context(tmpfs(tmp_path / "ro", size="1m", readonly=True))
+        else:
+            (tmp_path / "ro").mkdir()
+            stack.enter_context(refused_writes(monkeypatch, tmp_path / "ro"))
+        assert main(_predict_argv(inputs, random_model, output)) == 2
+        err = capsys.readouterr().err
+    _no_traceback(err)
+    assert "cascadener predict: error: cannot write" in err and "Read-only file system" in err
+    # a full disk while writing the meta file (the output's own writes: items 6 and 7)
+    output = tmp_path / "full" / "pred.jsonl"
+    (tmp_path / "full").mkdir()
+    real_replace = os.replace
+
+    def full(src, dst):
+        if Path(dst).name == "pred.jsonl.meta.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", full)
+        assert main(_predict_argv(inputs, random_model, output)) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cannot write {output}.meta.json: No space left on device" in err
+    assert sorted(p.name for p in output.parent.iterdir()) in ([], ["pred.jsonl"])
+
+
+# ------------------------------------------------------------------- 14: resuming odd outputs
+
+
+@pytest.mark.slow
+def test_item14_resume_with_bad_bytes_a_bad_meta_or_a_trailing_blank_line(inputs, random_model, tmp_path, capsys,
+                                                                          monkeypatch):
+    reference = tmp_path / "reference.jsonl"
+    assert main(_predict_argv(inputs, random_model, reference)) == 0
+    output = tmp_path / "pred.jsonl"
+    meta = Path(f"{output}.meta.json")
+
+    def interrupted_run():
+        output.unlink(missing_ok=True)
+        with monkeypatch.context() as patch:
+            _interrupt_after(patch, 2)
+            with pytest.raises(KeyboardInterrupt):
+                main(_predict_argv(inputs, random_model, output))
+        capsys.readouterr()
+
+    # a trailing blank line (an editor, a shell echo) does not block resuming
+    interrupted_run()
+    with output.open("ab") as handle:
+        handle.write(b"\n")
+    assert main(_predict_argv(inputs, random_model, output, "--resume")) == 0
+    assert output.read_bytes() == reference.read_bytes()
+    # nor does a torn, non-UTF-8 tail after the last whole chunk
+    interrupted_run()
+    with output.open("ab") as handle:
+        handle.write(b'{"id": "s5", "text": "Marie \xff')
+    assert main(_predict_argv(inputs, random_model, output, "--resume")) == 0
+    assert output.read_bytes() == reference.read_bytes()
+    # a non-UTF-8 byte inside the predictions already made: an error naming the line
+    interrupted_run()
+    data = bytearray(output.read_bytes())
+    second_line = data.index(b"\n") + 1
+    data[second_line + 10] = 0xFF
+    output.write_bytes(bytes(data))
+    assert main(_predict_argv(inputs, random_model, output, "--resume")) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cannot resume: {output}, line 2 is not valid UTF-8" in err
+    # a meta file that is valid JSON but not an object
+    interrupted_run()
+    meta.write_text("[1, 2]")
+    assert main(_predict_argv(inputs, random_model, output, "--resume")) == 2
+    err = capsys.readouterr().err
+    _no_traceback(err)
+    assert f"cannot resume: {meta} holds a JSON list, not the object cascadener predict writes" in err

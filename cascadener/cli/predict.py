@@ -6,10 +6,14 @@ order, flushed after every chunk), with a progress bar. Each line::
     {"id": "...", "text": "...", "type_list": [...] or null, "entities": [{text, label, start, end, score}],
      "references": [{text, label, start, end, ...}]}        # references only when the input has gold
 
-Beside it, ``<output>.meta.json`` records the source (with its revision), models, options, prompt
-hash and the running counts. ``--resume`` continues an interrupted run: complete lines are kept,
-a torn last line is cut off (and reported), already predicted ids are skipped, and the options
-must match the first run's; nothing is lost or duplicated.
+Beside it, ``<output>.meta.json`` records the source (with its revision), the models' identity
+(resolved path and file hashes), options, prompt hash, the chunks written and their counts
+(:mod:`cascadener.cli.resume`). ``--resume`` continues an interrupted run: the whole chunks are
+kept, whatever follows them (a torn chunk) is cut off (and reported) and predicted again, and the
+input, options and models must match the first run's (a difference is named); the resumed file
+is byte for byte what an uninterrupted run writes. While a run writes, ``<output>.lock`` holds
+an exclusive lock naming its pid and host: a second writer is refused, a dead one's lock taken
+over (:class:`dynamicner_data.locking.OutputLock`). See docs/guarantees.md.
 
 Sources (exactly one):
 
@@ -44,9 +48,12 @@ from cascadener.cli.backend_args import (
     endpoint_pipeline,
     server_description,
 )
-from cascadener.cli.common import CliError, check_model_path, positive_int
+from cascadener.cli import resume
+from cascadener.cli.common import CliError, check_model_path, output_file, positive_int, write_error
 from cascadener.options import PredictOptions
 from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
+from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.locking import OutputLock, OutputLocked
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "run_identity",
            "META_SUFFIX", "OPTION_KEYS"]
@@ -115,30 +122,21 @@ def run_identity(args: argparse.Namespace, options: PredictOptions) -> dict[str,
     return {**{key: getattr(args, key) for key in (*MODEL_KEYS, *INPUT_KEYS)}, **options.identity()}
 
 
-def _read_done(output: Path) -> tuple[list[str], int]:
-    """Ids of complete lines already in ``output``; cuts a torn last line off the file (count returned)."""
-    data = output.read_bytes()
-    torn = 0
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with output.open("r+b") as handle:
-            handle.truncate(cut)
-        data = data[:cut]
-        torn = 1
-    ids = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        try:
-            ids.append(str(json.loads(line)["id"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise CliError(f"{output}, line {number}: not a prediction line; cannot resume into this file") from None
-    return ids, torn
-
-
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     """Atomic: a run killed mid-write leaves the previous meta file, never a torn one."""
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        atomic_write_text(path, json.dumps(meta, indent=2, ensure_ascii=False))
+    except OSError as error:  # name the meta file, not its temporary sibling
+        raise OSError(error.errno, error.strerror, str(path)) from error
+
+
+def _append(handle, data: bytes) -> None:
+    """Write all of ``data`` (a raw file may take it in parts) and make it durable."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        view = view[written:]
+    os.fsync(handle.fileno())
 
 
 def _prediction_line(row: InputRow, type_list, entities) -> str:
@@ -152,16 +150,9 @@ def _prediction_line(row: InputRow, type_list, entities) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener.prompts import prompt_hash
-
-    output = Path(args.output)
-    meta_path = output.with_name(output.name + META_SUFFIX)
     if args.resume and args.overwrite:
         raise CliError("--resume and --overwrite exclude each other")
-    if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
-        raise CliError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
-    if not output.parent.is_dir():
-        raise CliError(f"output folder {output.parent} does not exist")
+    output = output_file(args.output, "-o")
     check_backend_arguments(args)
     if args.backend != "openai":  # a served model is named by the server, not a local path
         try:
@@ -169,6 +160,29 @@ def run(args: argparse.Namespace) -> int:
             check_model_path(args.classifier, "--classifier")
         except CliError as error:
             raise CliError(f"cannot load the model: {error}") from None
+    lock = OutputLock(output)
+    try:
+        lock.acquire()
+    except OutputLocked as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise write_error(lock.lock_path, error) from None
+    try:
+        if lock.stale_holder is not None:
+            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output}",
+                  file=sys.stderr)
+        return _run_locked(args, output)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, output: Path) -> int:
+    """:func:`run` while this process holds the output's lock."""
+    from cascadener.prompts import prompt_hash
+
+    meta_path = output.with_name(output.name + META_SUFFIX)
+    if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
+        raise CliError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
 
     source = read_inputs(args)
     ids = [row.id for row in source.rows]
@@ -187,82 +201,97 @@ def run(args: argparse.Namespace) -> int:
     options["prompt_hash"] = prompt_hash(template=predict_options.template)
     if args.backend != "transformers":  # the server's model names stand for extractor/classifier
         options.update(backend_identity(args))
-    meta: dict[str, Any] = {"source": {"kind": source.kind, **source.description}, "options": options,
-                            "stats": {}, "sentences": len(source.rows), "complete": False}
+    chunk = args.chunk_size or 4 * (args.concurrency if args.backend == "openai" else args.batch_size)
+    meta: dict[str, Any] = {"format": resume.FORMAT, "source": {"kind": source.kind, **source.description},
+                            "options": options, "layout": {"batch_size": args.batch_size, "chunk_size": chunk}}
+    meta = json.loads(json.dumps(meta))  # JSON values, as read back on resume
+    meta["resolved"] = resume.resolved_paths(meta)
+    meta |= {"models": {}, "committed": {"sentences": 0, "bytes": 0}, "stats": {}, "sentences": len(source.rows),
+             "complete": False}
     if args.backend != "transformers":
         meta["server"] = server_description(args)  # not compared by --resume: another host, same outputs
-    done: set[str] = set()
+    previous = None
     if args.resume and output.exists():
-        if not meta_path.is_file():
-            raise CliError(f"cannot resume: {meta_path} (written by the first run) is missing")
-        try:
-            previous = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            raise CliError(f"cannot resume: {meta_path} is not valid JSON") from None
-        for key in ("source", "options"):
-            if previous.get(key) != json.loads(json.dumps(meta[key])):
-                raise CliError(f"cannot resume: the {key} differ from the first run's ({meta_path}); "
-                               "use the same arguments, or --overwrite")
-        meta["stats"] = previous.get("stats", {})
-        done_ids, torn = _read_done(output)
-        input_ids = set(ids)
-        unknown = [i for i in done_ids if i not in input_ids]
-        if unknown:
-            raise CliError(f"cannot resume: {output} holds ids not in the input (e.g. {unknown[0]!r})")
-        done = set(done_ids)
-        if len(done) != len(done_ids):
-            raise CliError(f"cannot resume: {output} holds duplicate ids")
-        if torn:
-            print(f"resume: cut 1 incomplete last line off {output}", file=sys.stderr)
-        print(f"resume: {len(done)} of {len(ids)} sentences already predicted", file=sys.stderr)
-    elif output.exists():
-        output.unlink()
+        previous = resume.read_meta(meta_path)
+        difference = resume.compare(previous, meta)
+        if difference:
+            raise CliError(f"cannot resume: {difference} ({meta_path}); use the same arguments, or --overwrite")
     if source.report:
         print(source.report, file=sys.stderr)
 
     from cascadener.backends.http import ServerError
+    from cascadener.model_files import describe_identity_change, model_identity
     from cascadener.pipeline import CascadeNER, PredictStats
 
     if args.backend == "openai":
-        ner = endpoint_pipeline(args)
+        ner = endpoint_pipeline(args)  # served models: identified by backend_identity in the options
     else:
         try:
             ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device,
                                              torch_dtype=args.dtype, trust_remote_code=args.trust_remote_code)
         except (OSError, ValueError) as error:  # missing files, unreachable Hub id
             raise CliError(f"cannot load the model: {error}") from None
-    _write_meta(meta_path, meta)
+        for role, model, value in (("extractor", ner.extractor, args.extractor),
+                                   ("classifier", ner.classifier, args.classifier or args.extractor)):
+            meta["models"][role] = model_identity(value, commit=getattr(model.config, "_commit_hash", None))
+    committed = resume.Committed(0, 0, [], 0)
+    if previous is not None:
+        for role in meta["models"]:
+            change = describe_identity_change(role, previous.get("models", {}).get(role), meta["models"][role])
+            if change:
+                raise CliError(f"cannot resume: {change} ({meta_path}); use the same model, or --overwrite")
+        committed = resume.committed_prefix(output, previous, ids)
+        meta["committed"], meta["stats"] = previous["committed"], previous.get("stats", {})
+        if committed.sentences % chunk and committed.sentences != len(ids):
+            raise CliError(f"cannot resume: {meta_path} records {committed.sentences} sentences, not a whole number "
+                           f"of chunks of {chunk}; start again with --overwrite")
+        if committed.cut:
+            print(f"resume: cut {committed.cut} bytes written after the last complete chunk off {output} "
+                  "(those sentences are predicted again)", file=sys.stderr)
+        print(f"resume: {committed.sentences} of {len(ids)} sentences already predicted", file=sys.stderr)
+    elif output.exists():
+        output.unlink()
+    try:
+        _write_meta(meta_path, meta)
+        _predict_chunks(args, ner, source.rows, predict_options, meta, meta_path, output, chunk, PredictStats, ServerError)
+    except OSError as error:
+        done = meta["committed"]["sentences"]
+        raise CliError(f"{write_error(output, error)}; the {done} sentences predicted before are kept: "
+                       "make room and continue with --resume") from None
+    summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in meta["stats"].items())
+    print(f"wrote {len(source.rows)} predictions to {output} ({summary})", file=sys.stderr)
+    return 0
 
-    todo = [row for row in source.rows if row.id not in done]
-    stats = PredictStats(**meta["stats"]) if meta["stats"] else PredictStats()
-    chunk = args.chunk_size or 4 * (args.concurrency if args.backend == "openai" else args.batch_size)
+
+def _predict_chunks(args, ner, rows, predict_options, meta, meta_path: Path, output: Path, chunk: int,
+                    stats_type, server_error) -> None:
+    """Predict chunk after chunk from the first uncommitted one, committing each (output, then meta)."""
+    stats = stats_type(**meta["stats"]) if meta["stats"] else stats_type()
+    first = meta["committed"]["sentences"]
     bar = None
     if not args.no_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(source.rows), initial=len(done), desc="predict", unit="sent")
-    with output.open("a", encoding="utf-8") as handle:
-        for start in range(0, len(todo), chunk):
-            rows = todo[start:start + chunk]
-            lists = [None if args.type_lists == "cascade" else row.type_list for row in rows]
+        bar = tqdm(total=len(rows), initial=first, desc="predict", unit="sent")
+    with output.open("ab", buffering=0) as handle:
+        for start in range(first, len(rows), chunk):
+            part = rows[start:start + chunk]
+            lists = [None if args.type_lists == "cascade" else row.type_list for row in part]
             try:
-                result = ner.run([row.text for row in rows], lists, **predict_options.keywords())
-            except ServerError as error:
-                raise CliError(f"{error}; the {len(done) + start} predictions written so far are kept: "
+                result = ner.run([row.text for row in part], lists, **predict_options.keywords())
+            except server_error as error:
+                raise CliError(f"{error}; the {start} predictions written so far are kept: "
                                "run the same command with --resume to continue") from None
-            handle.writelines(_prediction_line(row, lst, prediction.entities)
-                              for row, lst, prediction in zip(rows, lists, result.predictions))
-            handle.flush()
-            os.fsync(handle.fileno())
+            data = "".join(_prediction_line(row, lst, prediction.entities)
+                           for row, lst, prediction in zip(part, lists, result.predictions)).encode("utf-8")
+            _append(handle, data)
             stats.add(result.stats)
             meta["stats"] = stats.to_dict()
+            meta["committed"] = {"sentences": start + len(part), "bytes": meta["committed"]["bytes"] + len(data)}
             _write_meta(meta_path, meta)
             if bar is not None:
-                bar.update(len(rows))
+                bar.update(len(part))
     if bar is not None:
         bar.close()
     meta["complete"] = True
     _write_meta(meta_path, meta)
-    summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in stats.to_dict().items())
-    print(f"wrote {len(source.rows)} predictions to {output} ({summary})", file=sys.stderr)
-    return 0

@@ -1,0 +1,162 @@
+"""What ``cascadener predict`` keeps beside its output so that ``--resume`` loses nothing and mixes nothing.
+
+The meta file (``<output>.meta.json``, written atomically) records:
+
+- ``source``, ``options``: the input (with its revision) and every option that can change a
+  prediction, as given; ``resolved``: the absolute form of each of those that names a file, so a
+  relative and an absolute spelling of one file are the same;
+- ``models``: each stage's identity (:func:`cascadener.model_files.model_identity`: resolved path
+  and file hashes, or Hub id and commit);
+- ``layout``: ``batch_size`` and ``chunk_size``. Chunk ``k`` is always the input rows
+  ``[k * chunk_size, (k + 1) * chunk_size)``, whatever was done before, so a resumed run composes
+  exactly the batches of an uninterrupted one and writes the same bytes;
+- ``committed``: the sentences and bytes of the output that belong to whole chunks, with the
+  counts (``stats``) of exactly those sentences. Anything after them (a chunk cut by a crash or a
+  full disk) is cut off on resume and predicted again, so counts never drift from the output.
+
+:func:`compare` names the first difference between two runs (an option by its flag).
+
+Example:
+    >>> before = {"source": {"path": "in.jsonl"}, "options": {"seed": 0}, "resolved": {}, "layout": {}}
+    >>> compare(before, {**before, "options": {"seed": 1}})
+    "the options differ from the first run's: --seed was 0, now 1"
+    >>> compare(before, before) is None
+    True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cascadener.cli.common import CliError
+
+__all__ = ["FORMAT", "PATH_FIELDS", "Committed", "compare", "read_meta", "resolved_paths", "committed_prefix"]
+
+FORMAT = 2
+# (section, key) of the meta values that name a local file or folder
+PATH_FIELDS = (("options", "extractor"), ("options", "classifier"), ("options", "taxonomy"),
+               ("source", "path"), ("source", "data_dir"), ("source", "taxonomy"))
+# compared through ``models`` (their identity), not their spelling
+MODEL_FIELDS = (("options", "extractor"), ("options", "classifier"))
+
+
+def resolved_paths(meta: dict[str, Any]) -> dict[str, str]:
+    """``{"section.key": absolute path}`` for each :data:`PATH_FIELDS` value that is an existing path.
+
+    >>> import os
+    >>> resolved_paths({"source": {"path": "."}, "options": {"taxonomy": None}}) == {"source.path": os.getcwd()}
+    True
+    """
+    out = {}
+    for section, key in PATH_FIELDS:
+        value = meta.get(section, {}).get(key)
+        if isinstance(value, str) and value and Path(value).expanduser().exists():
+            out[f"{section}.{key}"] = str(Path(value).expanduser().resolve())
+    return out
+
+
+SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the input file", "limit": "--limit",
+                "split": "--split", "config": "--config", "data_dir": "--data-dir", "taxonomy": "--taxonomy"}
+
+
+def _flag(section: str, key: str) -> str:
+    if section == "source":
+        return SOURCE_NAMES.get(key, f"its {key}")
+    return "--" + key.replace("_", "-")
+
+
+def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """``None`` when ``now`` may continue ``before``, else what differs, naming the option."""
+    for section, kind in (("source", "the input differs"), ("options", "the options differ"),
+                          ("layout", "the batches differ")):
+        old, new = before.get(section, {}), now.get(section, {})
+        for key in list(dict.fromkeys([*old, *new])):
+            if (section, key) in MODEL_FIELDS:
+                continue
+            then, here = old.get(key), new.get(key)
+            if (section, key) in PATH_FIELDS:
+                then = before.get("resolved", {}).get(f"{section}.{key}", then)
+                here = now.get("resolved", {}).get(f"{section}.{key}", here)
+            if json.dumps(then, sort_keys=True) == json.dumps(here, sort_keys=True):
+                continue
+            if section == "source" and key == "revision":
+                return f"the input changed since the first run: revision {then} then, {here} now"
+            if key == "prompt_hash":
+                return "the prompts differ from the first run's (another cascadener version?)"
+            name = _flag(section, key)
+            detail = ("; batches would be composed differently and scores could differ in their last digits"
+                      if section == "layout" else "")
+            return f"{kind} from the first run's: {name} was {then!r}, now {here!r}{detail}"
+    return None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The first run's meta file; a :class:`CliError` saying what is wrong with it otherwise."""
+    if not path.is_file():
+        raise CliError(f"cannot resume: {path} (written by the first run) is missing")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CliError(f"cannot resume: {path} is not valid UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise CliError(f"cannot resume: {path} is not valid JSON ({error.msg}, line {error.lineno})") from None
+    if not isinstance(meta, dict):
+        raise CliError(f"cannot resume: {path} holds a JSON {type(meta).__name__}, not the object cascadener "
+                       "predict writes")
+    if meta.get("format") != FORMAT or not isinstance(meta.get("committed"), dict):
+        raise CliError(f"cannot resume: {path} was written by another version of cascadener predict; "
+                       "start again with --overwrite")
+    return meta
+
+
+class Committed:
+    """The whole chunks already in the output: ``sentences`` rows, ``bytes`` bytes, their ``ids``."""
+
+    def __init__(self, sentences: int, size: int, ids: list[str], cut: int) -> None:
+        self.sentences, self.bytes, self.ids, self.cut = sentences, size, ids, cut
+
+
+def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -> Committed:
+    """Check the output's committed part against the meta and the input; cut off what follows it.
+
+    The committed lines must be the first input rows, in order. ``cut`` is the count of bytes
+    after them (a torn or unfinished chunk) removed from the file, to be predicted again.
+    """
+    sentences = int(meta["committed"].get("sentences", 0))
+    size = int(meta["committed"].get("bytes", 0))
+    data = output.read_bytes() if output.exists() else b""
+    if len(data) < size:
+        raise CliError(f"cannot resume: {output} holds {len(data)} bytes, fewer than the {size} its meta file "
+                       "records as written; was it edited? Start again with --overwrite")
+    head = data[:size]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = head[:error.start].count(b"\n") + 1
+        raise CliError(f"cannot resume: {output}, line {line} is not valid UTF-8 (byte {error.start}); "
+                       "the file was changed after it was written. Start again with --overwrite") from None
+    ids = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            ids.append(str(record["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise CliError(f"cannot resume: {output}, line {number} is not a prediction line") from None
+    if len(ids) != sentences:
+        raise CliError(f"cannot resume: {output} holds {len(ids)} predictions where its meta file records "
+                       f"{sentences}; start again with --overwrite")
+    for position, (found, expected) in enumerate(zip(ids, input_ids), start=1):
+        if found != expected:
+            raise CliError(f"cannot resume: {output}, line {position} holds id {found!r} where the input's "
+                           f"sentence {position} is {expected!r}")
+    if len(ids) > len(input_ids):
+        raise CliError(f"cannot resume: {output} holds more predictions than the input has sentences")
+    cut = len(data) - size
+    if cut:
+        with output.open("r+b") as handle:
+            handle.truncate(size)
+    return Committed(sentences, size, ids, cut)
