@@ -130,7 +130,7 @@ def model_identity(value: str, *, commit: str | None = None) -> dict[str, Any]:
     return {"hub_id": value, "commit": commit}
 
 
-def describe_identity_change(role: str, before: dict[str, Any], now: dict[str, Any]) -> str | None:
+def describe_identity_change(role: str, before: dict[str, Any] | None, now: dict[str, Any]) -> str | None:
     """``None`` when two :func:`model_identity` records are the same model, else what differs.
 
     >>> describe_identity_change("extractor", {"path": "/m", "files": {"a": "1"}}, {"path": "/m", "files": {"a": "2"}})
@@ -138,6 +138,8 @@ def describe_identity_change(role: str, before: dict[str, Any], now: dict[str, A
     """
     if before == now:
         return None
+    if not before or not now:
+        return f"the {role} of the first run is not recorded in its meta file"
     if "files" in before and "files" in now:
         if before["path"] != now["path"]:
             return f"the {role} is another folder: {before['path']} then, {now['path']} now"
