@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from dynamicner_data import __version__
 
 __all__ = ["CascadeNER", "__version__"]
 

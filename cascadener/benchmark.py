@@ -34,13 +34,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from dynamicner_data import LANGUAGES
 from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
 from .backends.http import EndpointOptions
 from .options import PredictOptions
 from .training import TrainOptions
 
-LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 COLUMNS: tuple[str, ...] = GRANULARITIES  # one results column per granularity; static ones score STATIC_LEVELS
 # Training of the tiny from-scratch models on the embedded train split, sized to take minutes on
 # 2 CPU cores: the extractor (286 sentences) gets many passes, the classifier (~3,700 questions:

@@ -1,5 +1,22 @@
-"""DynamicNER data: taxonomy, GEIC reader, tokens and BIO tags, dynamic type lists, export."""
+"""DynamicNER data: taxonomy, GEIC reader, tokens and BIO tags, dynamic type lists, export.
 
-__version__ = "0.1.0"
+The facts every layer shares are defined here, once: the eight languages and the version (read
+from the installed ``dynamicner-kit`` distribution, so ``pyproject.toml`` is its only source).
 
-__all__ = ["__version__"]
+>>> LANGUAGES
+('en', 'es', 'fr', 'ru', 'de', 'zh', 'ja', 'ko')
+"""
+
+from importlib import metadata as _metadata
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
+"""The eight DynamicNER languages, in the paper's order."""
+
+DISTRIBUTION = "dynamicner-kit"
+
+try:
+    __version__ = _metadata.version(DISTRIBUTION)
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = ["DISTRIBUTION", "LANGUAGES", "__version__"]

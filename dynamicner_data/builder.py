@@ -55,7 +55,7 @@ from typing import Iterator, Optional
 import datasets
 import pyarrow as pa
 
-from dynamicner_data import cache, records
+from dynamicner_data import LANGUAGES, cache, records
 from dynamicner_data.archive import extract_7z
 from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
@@ -85,7 +85,7 @@ _LICENSE = "Apache-2.0 (this builder); see the release for the data's terms"
 _RELEASE_REPO = "CascadeNER/AnythingNER"
 _RELEASE_URL = f"https://huggingface.co/datasets/{_RELEASE_REPO}/resolve/main/AnythingNER.7z"
 
-_LANGUAGES = records.LANGUAGES
+_LANGUAGES = LANGUAGES
 _ALL = "all"
 _SPLIT_FILES = {"train": ("train.json",), "validation": ("validation.json", "dev.json"), "test": ("test.json",)}
 _VARIANTS = ("dynamic", "balanced", "inbalanced")

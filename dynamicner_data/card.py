@@ -28,7 +28,8 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from dynamicner_data.records import LANGUAGES, BuildSummary
+from dynamicner_data import LANGUAGES
+from dynamicner_data.records import BuildSummary
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import LabelVariation, label_statistics, label_variation
 

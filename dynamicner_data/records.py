@@ -44,6 +44,7 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from dynamicner_data import LANGUAGES  # noqa: F401  (re-exported: records.LANGUAGES)
 from dynamicner_data.geic import AlignmentReport, GeicColumns, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
 from dynamicner_data.tokenize import bio_batch, tokenize_batch
@@ -58,8 +59,6 @@ from dynamicner_data.typelists import (
     static_type_lists,
 )
 
-LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
-"""The eight DynamicNER languages, in the paper's order."""
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 

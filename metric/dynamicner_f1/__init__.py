@@ -10,7 +10,15 @@ Example:
     1.0
 """
 
+from importlib import metadata as _metadata
+
 from .scorer import MATCHING, check_options, score_spans, score_tags
 
 __all__ = ["MATCHING", "check_options", "score_spans", "score_tags", "__version__"]
-__version__ = "0.1.0"
+
+# The kit's version (pyproject.toml is its only source). This folder also runs on its own, as a
+# Hub Space, and so imports nothing of the kit: it asks the installed distribution directly.
+try:
+    __version__ = _metadata.version("dynamicner-kit")
+except _metadata.PackageNotFoundError:  # the folder on its own, without the kit installed
+    __version__ = "0+unknown"
