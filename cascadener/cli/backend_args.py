@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cascadener.cli.common import CliError, positive_int
+from cascadener.cli.common import CliError, int_at_least, positive_int
 
 __all__ = ["add_backend_arguments", "check_backend_arguments", "backend_identity", "endpoint_pipeline",
            "server_description"]
@@ -39,13 +39,7 @@ def _positive_float(value: str) -> float:
 
 
 def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return number
+    return int_at_least(value, 0)
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "output_file", "positive_int", "write_error"]
+__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "output_file", "int_at_least", "positive_int", "write_error"]
 
 
 class CliError(Exception):
@@ -78,19 +78,28 @@ def check_model_path(value: str | None, flag: str) -> str | None:
         raise CliError(str(error)) from None
 
 
+def int_at_least(value: str, minimum: int) -> int:
+    """``value`` as an integer >= ``minimum``, else an ``argparse.ArgumentTypeError`` saying why.
+
+    >>> int_at_least("0", 0)
+    0
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be >= {minimum}")
+    return number
+
+
 def positive_int(value: str) -> int:
     """An ``argparse`` type: an integer >= 1.
 
     >>> positive_int("3")
     3
     """
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return number
+    return int_at_least(value, 1)
 
 
 def iter_jsonl(path: Path, *, invalid_json_hint: str = "") -> Iterator[tuple[int, dict[str, Any]]]:
