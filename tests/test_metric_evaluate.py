@@ -161,3 +161,47 @@ def test_a_rejected_compute_batch_keeps_the_earlier_batches(span_metric: evaluat
     with pytest.raises(ValueError, match=r"sample 2: predictions\[2\] is None"):
         span_metric.compute(predictions=[None], references=[[]])
     assert span_metric.compute() == score_spans(PRED, GOLD)
+
+
+def test_every_option_is_a_keyword_of_every_public_surface():
+    """A new ``Options`` field cannot be forgotten: the public keyword signatures are its fields."""
+    import inspect
+
+    from dynamicner_f1.dynamicner_f1 import DynamicnerF1
+    from dynamicner_f1.options import Options
+
+    def keywords(fn, *skip):
+        params = inspect.signature(fn).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in skip)
+
+    fields = Options.keywords()
+    assert fields == ("type_lists", "languages", "taxonomy", "matching", "bootstrap", "seed", "sentences")
+    assert keywords(score_spans) == fields
+    assert keywords(DynamicnerF1.compute, "predictions", "references") == fields
+    assert keywords(score_tags, "rule") == tuple(f for f in fields if f != "sentences")  # tags carry no text
+    # the defaults agree too, so omitting a keyword means the same everywhere
+    defaults = {f: getattr(Options(), f) for f in fields}
+    for fn in (score_spans, score_tags, DynamicnerF1.compute):
+        for name, p in inspect.signature(fn).parameters.items():
+            if name in defaults:
+                assert p.default == defaults[name], (fn.__name__, name)
+    # internal functions take the one Options, not the keywords again
+    assert list(inspect.signature(DynamicnerF1._compute).parameters) == ["self", "predictions", "references", "options"]
+
+
+def test_options_check_once_and_parse_the_taxonomy_once():
+    from dynamicner_f1.hierarchy import LabelPaths
+    from dynamicner_f1.options import Options
+
+    options = Options(taxonomy={"city": ["location", "city"]}, type_lists=[["city"]])
+    assert isinstance(options.paths, LabelPaths)
+    assert Options(taxonomy=options.paths).paths is options.paths  # an already parsed taxonomy is kept
+    assert options.for_samples(1) is options
+    with pytest.raises(ValueError, match=r"type_lists has 1 entries for 2 samples"):
+        options.for_samples(2)
+    with pytest.raises(ValueError, match=r"sample 1: languages\[1\] is 3; expected a language code"):
+        Options(languages=["en", 3])
+    with pytest.raises(ValueError, match=r"bootstrap=0"):
+        Options(bootstrap=0)
+    with pytest.raises(Exception):  # frozen
+        options.matching = "text"

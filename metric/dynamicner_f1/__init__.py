@@ -12,9 +12,10 @@ Example:
 
 from importlib import metadata as _metadata
 
-from .scorer import MATCHING, check_options, score_spans, score_tags
+from .options import MATCHING, Options
+from .scorer import score_spans, score_tags
 
-__all__ = ["MATCHING", "check_options", "score_spans", "score_tags", "__version__"]
+__all__ = ["MATCHING", "Options", "score_spans", "score_tags", "__version__"]
 
 # The kit's version (pyproject.toml is its only source). This folder also runs on its own, as a
 # Hub Space, and so imports nothing of the kit: it asks the installed distribution directly.

@@ -17,7 +17,8 @@ import evaluate
 from .bio import check_pair
 from .counting import prf
 from .hierarchy import label_paths
-from .scorer import MATCHING, check_options, check_tag_lengths, no_gc, score_checked, score_checked_tags
+from .options import MATCHING, Options
+from .scorer import check_tag_lengths, no_gc, score_checked, score_checked_tags
 from .spans import check_samples, declared_records, from_records
 
 _CITATION = """\
@@ -173,17 +174,13 @@ class DynamicnerF1(evaluate.Metric):
         seed: int = 0,
         sentences: Sequence[str] | None = None,
     ) -> dict[str, float]:
-        """Score everything added so far plus ``predictions``/``references``; options as in ``_compute``."""
-        check_options(
-            n_samples=None,
-            type_lists=type_lists,
-            languages=languages,
-            taxonomy=taxonomy,
-            matching=matching,
-            bootstrap=bootstrap,
-            seed=seed,
-            sentences=sentences,
-        )
+        """Score everything added so far plus ``predictions``/``references``; the options are ``Options``'s fields.
+
+        The keywords are checked once here (as an :class:`~dynamicner_f1.options.Options`, before
+        anything is stored) and that ``Options`` is what ``_compute`` receives.
+        """
+        options = Options(type_lists=type_lists, languages=languages, taxonomy=taxonomy, matching=matching,
+                          bootstrap=bootstrap, seed=seed, sentences=sentences)
         if sentences is not None and _config(self.config_name) != "span":
             raise ValueError(f"sentences applies to span records; config {self.config_name!r} scores tags")
         if predictions is not None and references is not None and self._nothing_stored():
@@ -193,56 +190,27 @@ class DynamicnerF1(evaluate.Metric):
             try:
                 pred, gold, learnt = self._checked(predictions, references)
                 self._store(learnt, len(gold))
-                return self._compute(pred, gold, type_lists=type_lists, languages=languages, taxonomy=taxonomy,
-                                     matching=matching, bootstrap=bootstrap, seed=seed, sentences=sentences)
+                return self._compute(pred, gold, options=options)
             finally:
                 self._forget()
         if predictions is not None or references is not None:
             self.add_batch(predictions=predictions, references=references)  # on error, earlier batches stay
         try:
-            return super().compute(
-                type_lists=type_lists,
-                languages=languages,
-                taxonomy=taxonomy,
-                matching=matching,
-                bootstrap=bootstrap,
-                seed=seed,
-                sentences=sentences,
-            )
+            return super().compute(options=options)
         finally:
             self._forget()
 
-    def _compute(
-        self,
-        predictions: Sequence,
-        references: Sequence,
-        type_lists: Sequence[Sequence[str]] | None = None,
-        languages: Sequence[str] | None = None,
-        taxonomy: Mapping | None = None,
-        matching: str = "strict",
-        bootstrap: int | None = None,
-        seed: int = 0,
-        sentences: Sequence[str] | None = None,
-    ) -> dict[str, float]:
-        options = check_options(
-            n_samples=len(references),
-            type_lists=type_lists,
-            languages=languages,
-            taxonomy=taxonomy,
-            matching=matching,
-            bootstrap=bootstrap,
-            seed=seed,
-            sentences=sentences,
-        )
+    def _compute(self, predictions: Sequence, references: Sequence, options: Options) -> dict[str, float]:
+        options.for_samples(len(references))
         config = _config(self.config_name)
         learnt = getattr(self, "_learnt", None)
         with no_gc():
             if config != "span":
                 tags = learnt if isinstance(learnt, set) else None
                 return score_checked_tags(predictions, references, options, rule=_RULES[config], tags=tags)
-            if sentences is not None:
-                pred = check_samples(predictions, field="predictions", sentences=sentences)
-                gold = check_samples(references, field="references", sentences=sentences)
+            if options.sentences is not None:
+                pred = check_samples(predictions, field="predictions", sentences=options.sentences)
+                gold = check_samples(references, field="references", sentences=options.sentences)
             elif isinstance(learnt, tuple) and learnt[1].n_samples == len(references):
                 pred, gold = learnt  # the columns checked in add_batch: the same records, one batch
             else:
@@ -250,4 +218,4 @@ class DynamicnerF1(evaluate.Metric):
             return score_checked(pred, gold, options)
 
 
-__all__ = ["DynamicnerF1", "CONFIGS", "MATCHING", "label_paths", "prf"]
+__all__ = ["DynamicnerF1", "CONFIGS", "MATCHING", "Options", "label_paths", "prf"]

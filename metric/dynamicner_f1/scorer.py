@@ -1,7 +1,8 @@
 """The dynamicner_f1 scorer: plain Python and numpy (the bootstrap, IOB2 counting); no evaluate, no project imports.
 
 Import it from the installed package (``from dynamicner_f1.scorer import score_spans``); the
-``evaluate`` metric in ``dynamicner_f1.py`` is a thin wrapper around these two functions.
+``evaluate`` metric in ``dynamicner_f1.py`` is a thin wrapper around these two functions. Both build
+one :class:`~dynamicner_f1.options.Options` from their keywords (checked once) and pass it down.
 
 ``matching`` decides when a prediction hits a reference:
 
@@ -43,15 +44,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from .bio import RULES, check_pair, count_exact, decode_pair
 from .counting import prf, tally
-from .hierarchy import LabelPaths, expand, label_paths, name_key
+from .hierarchy import LabelPaths, expand, name_key
+from .options import MATCHING, Options
 from .spans import Columns, check_samples
-
-MATCHING: tuple[str, ...] = ("strict", "text", "partial", "boundary")
 
 # matching -> (criterion of the main scores, whether the main scores compare labels)
 _MAIN = {"strict": ("exact", True), "boundary": ("exact", False), "partial": ("overlap", True), "text": ("text", True)}
@@ -73,69 +72,6 @@ def no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@dataclass(frozen=True)
-class Options:
-    """Checked scoring options (see :func:`check_options`)."""
-
-    matching: str = "strict"
-    type_lists: Sequence[Sequence[str]] | None = None
-    languages: Sequence[str] | None = None
-    taxonomy: LabelPaths | None = None
-    bootstrap: int | None = None
-    seed: int = 0
-
-
-def _check_per_sample(values: object, name: str, n: int | None, item_ok: Callable[[object], bool], expected: str) -> None:
-    if not isinstance(values, (list, tuple)):
-        raise ValueError(f"{name} must be a list with one entry per sample, got {type(values).__name__}")
-    if n is not None and len(values) != n:
-        raise ValueError(f"{name} has {len(values)} entries for {n} samples; expected one per sample")
-    for i, value in enumerate(values):
-        if not item_ok(value):
-            raise ValueError(f"sample {i}: {name}[{i}] is {value!r}; expected {expected}")
-
-
-def _is_type_list(value: object) -> bool:
-    return isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)
-
-
-def check_options(
-    *,
-    n_samples: int | None,
-    type_lists: Sequence[Sequence[str]] | None = None,
-    languages: Sequence[str] | None = None,
-    taxonomy: Mapping | None = None,
-    matching: str = "strict",
-    bootstrap: int | None = None,
-    seed: int = 0,
-    sentences: Sequence[str] | None = None,
-) -> Options:
-    """Check every option and return them typed; ``n_samples=None`` skips the length checks.
-
-    Example:
-        >>> check_options(n_samples=1, matching="fuzzy")
-        Traceback (most recent call last):
-        ...
-        ValueError: matching='fuzzy' is not one of ['strict', 'text', 'partial', 'boundary']
-    """
-    if matching not in MATCHING:
-        raise ValueError(f"matching={matching!r} is not one of {list(MATCHING)}")
-    if bootstrap is not None and (not isinstance(bootstrap, int) or isinstance(bootstrap, bool) or bootstrap < 1):
-        raise ValueError(f"bootstrap={bootstrap!r}: expected None or a positive int (the number of resamples)")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed={seed!r}: expected an int")
-    if type_lists is not None:
-        _check_per_sample(type_lists, "type_lists", n_samples, _is_type_list, "a list of type names (strings)")
-    if languages is not None:
-        _check_per_sample(languages, "languages", n_samples, lambda v: isinstance(v, str) and bool(v), "a language code")
-    if sentences is not None:
-        _check_per_sample(sentences, "sentences", n_samples, lambda v: isinstance(v, str), "a string")
-    paths = label_paths(taxonomy) if taxonomy is not None else None
-    return Options(
-        matching=matching, type_lists=type_lists, languages=languages, taxonomy=paths, bootstrap=bootstrap, seed=seed
-    )
 
 
 def _check_lengths(predictions: Sequence, references: Sequence) -> None:
@@ -167,19 +103,11 @@ def score_spans(
     ``sentences`` (optional) checks ``text == sentence[start:end]`` for every placed entity.
     """
     _check_lengths(predictions, references)
-    options = check_options(
-        n_samples=len(references),
-        type_lists=type_lists,
-        languages=languages,
-        taxonomy=taxonomy,
-        matching=matching,
-        bootstrap=bootstrap,
-        seed=seed,
-        sentences=sentences,
-    )
+    options = Options(type_lists=type_lists, languages=languages, taxonomy=taxonomy, matching=matching,
+                      bootstrap=bootstrap, seed=seed, sentences=sentences).for_samples(len(references))
     with no_gc():
-        pred = check_samples(predictions, field="predictions", sentences=sentences)
-        gold = check_samples(references, field="references", sentences=sentences)
+        pred = check_samples(predictions, field="predictions", sentences=options.sentences)
+        gold = check_samples(references, field="references", sentences=options.sentences)
         return score_checked(pred, gold, options)
 
 
@@ -202,15 +130,8 @@ def score_tags(
     _check_lengths(predictions, references)
     if rule not in RULES:
         raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
-    options = check_options(
-        n_samples=len(references),
-        type_lists=type_lists,
-        languages=languages,
-        taxonomy=taxonomy,
-        matching=matching,
-        bootstrap=bootstrap,
-        seed=seed,
-    )
+    options = Options(type_lists=type_lists, languages=languages, taxonomy=taxonomy, matching=matching,
+                      bootstrap=bootstrap, seed=seed).for_samples(len(references))
     with no_gc():
         tags = check_pair(predictions, references)
         return score_checked_tags(predictions, references, options, rule=rule, tags=tags)
@@ -243,7 +164,7 @@ def score_checked_tags(
     if options.matching == "text":
         raise ValueError("matching='text' needs span records with their text; tag sequences have none")
     check_tag_lengths(predictions, references)
-    if options.matching == "strict" and options.taxonomy is None and options.type_lists is None and not (
+    if options.matching == "strict" and options.paths is None and options.type_lists is None and not (
         options.languages is not None or options.bootstrap
     ):
         counts = count_exact(predictions, references, rule=rule, tags=tags)
@@ -280,8 +201,8 @@ def score_checked(pred: Columns, gold: Columns, options: Options) -> dict[str, f
     result["invalid_offsets_references"] = float(gold.unplaced)
     if options.type_lists is not None:
         result.update(_out_of_list(pred, gold, options.type_lists, lower=options.matching == "text"))
-    if options.taxonomy is not None:
-        result.update(_hierarchical(pred, gold, options.taxonomy, criterion=criterion))
+    if options.paths is not None:
+        result.update(_hierarchical(pred, gold, options.paths, criterion=criterion))
     return result
 
 
