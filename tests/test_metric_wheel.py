@@ -33,7 +33,7 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_the_metric_package(built_wheel: Path) -> None:
     names = set(zipfile.ZipFile(built_wheel).namelist())
-    for name in ("__init__.py", "scorer.py", "bio.py", "counting.py", "hierarchy.py", "spans.py", "dynamicner_f1.py", "README.md", "requirements.txt"):
+    for name in ("__init__.py", "options.py", "scorer.py", "bio.py", "counting.py", "hierarchy.py", "spans.py", "dynamicner_f1.py", "README.md", "requirements.txt"):
         assert f"dynamicner_f1/{name}" in names
 
 
