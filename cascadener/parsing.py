@@ -136,8 +136,17 @@ def _fold(text: str) -> str:
 
 
 def _char_map(plain: str, sentence: str) -> tuple[list[tuple[int, int] | None], list[bool]]:
-    """For each character of ``plain``: its sentence interval (``None`` if inserted) and whether it matched exactly."""
-    matcher = difflib.SequenceMatcher(None, _fold(plain), _fold(sentence), autojunk=False)
+    """For each character of ``plain``: its sentence interval (``None`` if inserted) and whether it matched exactly.
+
+    >>> _char_map("ab", "ab")
+    ([(0, 1), (1, 2)], [True, True])
+    >>> _char_map("aXb", "ab")
+    ([(0, 1), None, (1, 2)], [True, False, True])
+    """
+    folded_plain, folded_sentence = _fold(plain), _fold(sentence)
+    if folded_plain == folded_sentence:  # the usual answer: the sentence copied back (what difflib would find)
+        return [(i, i + 1) for i in range(len(plain))], [True] * len(plain)
+    matcher = difflib.SequenceMatcher(None, folded_plain, folded_sentence, autojunk=False)
     intervals: list[tuple[int, int] | None] = [None] * len(plain)
     exact = [False] * len(plain)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -87,7 +87,8 @@ class FaultProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for the serve loop's next poll (0.5 s by default, per test)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def _forward(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
         assert self.upstream is not None, "no upstream to forward to"

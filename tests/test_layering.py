@@ -13,6 +13,7 @@ Checked: the package modules, ``bench/`` and ``dynamicner.py`` (``tests/`` is no
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,12 @@ def _type_checking_lines(tree: ast.AST) -> set[int]:
     return lines
 
 
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path) -> ast.AST:
+    """Each file parsed once per session (many tests walk the same modules; callers only read)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def imports_of(module: str, *, runtime_only: bool = False) -> list[tuple[int, str]]:
     """``(line, imported name)`` for every import statement of ``module``, anywhere in the file
     (``runtime_only``: not those under ``if TYPE_CHECKING:``).
@@ -80,7 +87,7 @@ def imports_of(module: str, *, runtime_only: bool = False) -> list[tuple[int, st
     Relative imports are resolved; ``from package import name`` yields ``package.name``.
     """
     path, is_package = MODULES[module]
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = _parse(path)
     package = module if is_package else module.rpartition(".")[0]
     skip = _type_checking_lines(tree) if runtime_only else set()
     found: list[tuple[int, str]] = []

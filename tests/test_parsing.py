@@ -236,3 +236,24 @@ def test_released_stage2_answers_on_and_off_list(shared_data):
             off += 1
             assert 0 <= closest_option(answer, types) < len(types)
     assert off == 902
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="aAbß İ.", max_size=12))
+def test_copied_sentence_shortcut_equals_the_alignment(text):
+    """When the answer's plain text is the sentence (up to case), ``_char_map`` skips difflib; the
+    result must be what the alignment itself gives."""
+    import difflib
+
+    from cascadener.parsing import _char_map, _fold
+
+    for plain in (text, text.upper(), text.lower()):
+        matcher = difflib.SequenceMatcher(None, _fold(plain), _fold(text), autojunk=False)
+        if _fold(plain) != _fold(text):
+            continue
+        intervals, exact = [None] * len(plain), [False] * len(plain)
+        for tag, i1, i2, j1, _ in matcher.get_opcodes():
+            assert tag == "equal"
+            for offset in range(i2 - i1):
+                intervals[i1 + offset], exact[i1 + offset] = (j1 + offset, j1 + offset + 1), True
+        assert _char_map(plain, text) == (intervals, exact)
