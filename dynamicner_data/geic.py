@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -409,9 +410,30 @@ def _align(columns: GeicColumns, texts: list[str], entities: list[list[str]], la
     return repeated, unaligned
 
 
-def _parse(data: Mapping[str, Any], taxonomy: Taxonomy, source: str, unknown_category: str, catch_all: str | None,
-           empty_sentences: str) -> tuple[GeicColumns, AlignmentReport]:
-    """:func:`parse_geic_columns`; warns for the caller of the public function that calls it."""
+def _outside() -> int:
+    """The ``stacklevel`` of the first caller outside this module, for a warning raised by the caller of this."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_Unknown = Literal["error", "catch_all"]
+_Empty = Literal["error", "skip"]
+_Columns = tuple[GeicColumns, AlignmentReport]
+_Samples = tuple[list[GeicSample], AlignmentReport]
+
+
+def parse_geic_columns(data: Mapping[str, Any], taxonomy: Taxonomy, *, source: str,
+                       unknown_category: _Unknown = "error", catch_all: str | None = None,
+                       empty_sentences: _Empty = "error") -> _Columns:
+    """Validate GEIC data and align its entities, as :class:`GeicColumns`; see the module docstring for the rules.
+
+    ``unknown_category="catch_all"`` keeps entities whose category is not a type of ``taxonomy``:
+    their node is the type named ``catch_all`` (e.g. ``"miscellaneous"``), or ``None`` when
+    ``catch_all`` is ``None`` (the type-list code then labels them with a catch-all of the list).
+    An error names the first bad sample in file order.
+    """
     if unknown_category not in ("error", "catch_all"):
         raise ValueError(f"unknown_category must be 'error' or 'catch_all', got {unknown_category!r}")
     if empty_sentences not in ("error", "skip"):
@@ -472,45 +494,29 @@ def _parse(data: Mapping[str, Any], taxonomy: Taxonomy, source: str, unknown_cat
             f"{source}: {report.unaligned} entities not found in their sentence (kept with start=end=-1) "
             f"in {len(samples)} samples: {shown}",
             GeicAlignmentWarning,
-            stacklevel=3,  # the caller of the public function
+            stacklevel=_outside(),  # the user's call
         )
     return columns, report
-
-
-_Unknown = Literal["error", "catch_all"]
-_Empty = Literal["error", "skip"]
-_Columns = tuple[GeicColumns, AlignmentReport]
-_Samples = tuple[list[GeicSample], AlignmentReport]
-
-
-def parse_geic_columns(data: Mapping[str, Any], taxonomy: Taxonomy, *, source: str,
-                       unknown_category: _Unknown = "error", catch_all: str | None = None,
-                       empty_sentences: _Empty = "error") -> _Columns:
-    """Validate GEIC data and align its entities, as :class:`GeicColumns`; see the module docstring for the rules.
-
-    ``unknown_category="catch_all"`` keeps entities whose category is not a type of ``taxonomy``:
-    their node is the type named ``catch_all`` (e.g. ``"miscellaneous"``), or ``None`` when
-    ``catch_all`` is ``None`` (the type-list code then labels them with a catch-all of the list).
-    An error names the first bad sample in file order.
-    """
-    return _parse(data, taxonomy, source, unknown_category, catch_all, empty_sentences)
 
 
 def parse_geic(data: Mapping[str, Any], taxonomy: Taxonomy, *, source: str, unknown_category: _Unknown = "error",
                catch_all: str | None = None, empty_sentences: _Empty = "error") -> _Samples:
     """:func:`parse_geic_columns` as :class:`GeicSample` objects (same rules, same options, same report)."""
-    columns, report = _parse(data, taxonomy, source, unknown_category, catch_all, empty_sentences)
+    columns, report = parse_geic_columns(data, taxonomy, source=source, unknown_category=unknown_category,
+                                         catch_all=catch_all, empty_sentences=empty_sentences)
     return columns.samples(), report
 
 
 def read_geic_columns(path: str | Path, taxonomy: Taxonomy, *, unknown_category: _Unknown = "error",
                       catch_all: str | None = None, empty_sentences: _Empty = "error") -> _Columns:
     """Read one GEIC file (what the dataset builder reads): :func:`load_geic_json`, then :func:`parse_geic_columns`."""
-    return _parse(load_geic_json(path), taxonomy, str(path), unknown_category, catch_all, empty_sentences)
+    return parse_geic_columns(load_geic_json(path), taxonomy, source=str(path), unknown_category=unknown_category,
+                              catch_all=catch_all, empty_sentences=empty_sentences)
 
 
 def read_geic(path: str | Path, taxonomy: Taxonomy, *, unknown_category: _Unknown = "error",
               catch_all: str | None = None, empty_sentences: _Empty = "error") -> _Samples:
     """:func:`read_geic_columns` as :class:`GeicSample` objects: strict UTF-8, JSON with duplicate-key detection."""
-    columns, report = _parse(load_geic_json(path), taxonomy, str(path), unknown_category, catch_all, empty_sentences)
+    columns, report = read_geic_columns(path, taxonomy, unknown_category=unknown_category, catch_all=catch_all,
+                                        empty_sentences=empty_sentences)
     return columns.samples(), report
