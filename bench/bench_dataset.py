@@ -101,7 +101,8 @@ def worker(mode: str, corpus: str, cache_dir: str, out: str) -> dict:
         result["rows"] = builder.info.splits["train"].num_examples
     elif mode == "stages":
         # where the builder's time goes: each stage alone, in the order the builder runs them
-        from dynamicner_data.records import DEFAULT_BATCH_SIZE, RowBatcher, paused_gc
+        from dynamicner_data.gc_scope import paused_gc
+        from dynamicner_data.records import DEFAULT_BATCH_SIZE, RowBatcher
         from dynamicner_data.tokenize import bio_batch, tokenize_batch
         import numpy as np
 

@@ -34,8 +34,6 @@ Example (a tiny two-level taxonomy and one sample):
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
@@ -45,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 
 from dynamicner_data import LANGUAGES  # noqa: F401  (re-exported: records.LANGUAGES)
+from dynamicner_data.gc_scope import paused_gc
 from dynamicner_data.geic import AlignmentReport, GeicColumns, GeicSample
 from dynamicner_data.taxonomy import Taxonomy, TypeNode
 from dynamicner_data.tokenize import bio_batch, tokenize_batch
@@ -64,26 +63,6 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 DEFAULT_BATCH_SIZE = 10_000
 """Rows per ``pyarrow`` table handed to the writer (bounds memory, see the benchmark)."""
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (reference counting still frees memory).
-
-    Parsing and row building allocate millions of small acyclic objects; with the collector on,
-    each full collection walks the whole parsed corpus, so time grows faster than the corpus.
-
-    >>> with paused_gc():
-    ...     gc.isenabled()
-    False
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def check_granularity(granularity: str) -> str:
@@ -349,7 +328,7 @@ class RowBatcher:
 
         ``samples`` are :class:`~dynamicner_data.geic.GeicSample` s or, cheaper, the
         :class:`~dynamicner_data.geic.GeicColumns` the builder reads. Each batch is built with the
-        cyclic garbage collector paused (see :func:`paused_gc`); it runs again while the caller
+        cyclic garbage collector paused (see :func:`~dynamicner_data.gc_scope.paused_gc`); it runs again while the caller
         writes the table.
         """
         if isinstance(samples, GeicColumns):

@@ -1,0 +1,198 @@
+"""The garbage-collector tricks restore the host's exact prior state (issue 9, item 5)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+
+import pytest
+
+from dynamicner_data import gc_scope
+from dynamicner_data.builder import DynamicNER
+from dynamicner_f1 import scorer
+
+
+@pytest.fixture
+def gc_state():
+    """Restore the collector and the permanent generation whatever a test does."""
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    yield
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+    if gc.get_freeze_count() and not frozen:
+        gc.unfreeze()
+
+
+PAUSES = [gc_scope.paused_gc, scorer.no_gc]
+
+
+@pytest.mark.parametrize("pause", PAUSES, ids=["paused_gc", "no_gc"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_pause_restores_prior_state_nested(gc_state, pause, enabled):
+    gc.enable() if enabled else gc.disable()
+    with pause():
+        assert not gc.isenabled()
+        with pause():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause is still active
+    assert gc.isenabled() is enabled
+
+
+@pytest.mark.parametrize("pause", PAUSES, ids=["paused_gc", "no_gc"])
+def test_pause_restores_after_an_exception(gc_state, pause):
+    gc.enable()
+    with pytest.raises(RuntimeError):
+        with pause():
+            raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("pause", PAUSES, ids=["paused_gc", "no_gc"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_pause_overlapping_threads(gc_state, pause, enabled):
+    """A enters, B enters, A leaves (B still inside: still off), B leaves: the state from before.
+
+    With the old per-call save/restore, B records "off" (A's pause) and A re-enables the collector
+    while B is still inside; B's exit then leaves it off for good.
+    """
+    gc.enable() if enabled else gc.disable()
+    a_in, b_in, a_out, b_check = (threading.Event() for _ in range(4))
+    seen = {}
+
+    def a():
+        with pause():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with pause():
+            b_in.set()
+            a_out.wait(5)
+            seen["inside_after_a_left"] = gc.isenabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"inside_after_a_left": False}
+    assert gc.isenabled() is enabled
+
+
+@pytest.mark.parametrize("pause", PAUSES, ids=["paused_gc", "no_gc"])
+def test_pause_many_threads_nested(gc_state, pause):
+    gc.enable()
+    barrier = threading.Barrier(4)
+
+    def work():
+        for _ in range(200):
+            with pause():
+                with pause():
+                    barrier.wait(5) if _ == 0 else None
+                    assert not gc.isenabled()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert gc.isenabled()
+
+
+def _frozen(obj) -> bool:
+    """Whether ``obj`` (a container) sits in the permanent generation: tracked, yet in no generation."""
+    return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
+
+
+def test_frozen_gc_leaves_a_host_freeze_alone(gc_state):
+    host = [[] for _ in range(10)]
+    gc.freeze()
+    count = gc.get_freeze_count()
+    assert count > 0 and _frozen(host)
+    with gc_scope.frozen_gc():
+        junk = [[] for _ in range(100)]  # noqa: F841 (alive inside)
+    assert gc.get_freeze_count() == count
+    assert _frozen(host)
+
+
+def test_frozen_gc_freezes_and_unfreezes_nested_and_in_threads(gc_state):
+    assert gc.get_freeze_count() == 0
+    inside = threading.Event()
+    release = threading.Event()
+    seen = []
+
+    def other():
+        with gc_scope.frozen_gc():
+            inside.set()
+            release.wait(5)
+            seen.append(gc.get_freeze_count() > 0)
+
+    with gc_scope.frozen_gc():
+        assert gc.get_freeze_count() > 0
+        t = threading.Thread(target=other)
+        t.start()
+        inside.wait(5)
+        with gc_scope.frozen_gc():
+            assert gc.get_freeze_count() > 0
+    # the other thread is still inside: its frozen objects stay frozen
+    assert gc.get_freeze_count() > 0
+    release.set()
+    t.join(10)
+    assert seen == [True]
+    assert gc.get_freeze_count() == 0
+
+
+def _geic(path, n=30):
+    data = {f"s{i}": {"sentence": f"Ana lives in Lima {i} .", "entity": ["Lima"], "category": ["city"]} for i in range(n)}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_builder_keeps_the_hosts_freeze_and_gc_state(gc_state, tmp_path, enabled):
+    """The builder's code path (parse, freeze, batches) with a host that froze objects before.
+
+    The freeze count itself can only shrink here (frozen objects that reference counting frees
+    leave the permanent generation), so the host's own object is checked: still frozen.
+    """
+    gc.enable() if enabled else gc.disable()
+    host = [[] for _ in range(10)]
+    gc.freeze()
+    count = gc.get_freeze_count()
+    assert _frozen(host)
+    builder = DynamicNER(config_name="en", data_files={"train": _geic(tmp_path / "train.json")},
+                         cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    ds = builder.as_dataset(split="train")
+    assert len(ds) == 30
+    assert _frozen(host)
+    assert 0 < gc.get_freeze_count() <= count  # nothing unfrozen, nothing of ours left frozen
+    assert gc.isenabled() is enabled
+
+
+def test_builder_unfreezes_what_it_froze(gc_state, tmp_path):
+    gc.enable()
+    assert gc.get_freeze_count() == 0
+    builder = DynamicNER(config_name="en", data_files={"train": _geic(tmp_path / "train.json")},
+                         cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+def test_builder_unfreezes_on_an_empty_file(gc_state, tmp_path):
+    gc.enable()
+    path = tmp_path / "train.json"
+    path.write_text("{}", encoding="utf-8")
+    builder = DynamicNER(config_name="en", data_files={"train": str(path)}, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(Exception) as err:
+        builder.download_and_prepare()
+    causes = [err.value, err.value.__cause__, err.value.__context__]
+    assert any("holds no samples" in str(c) for c in causes if c is not None)
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
