@@ -45,7 +45,6 @@ data offline. On datasets 3.x the top-level ``dynamicner.py`` also loads as a sc
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ import pyarrow as pa
 
 from dynamicner_data import LANGUAGES, cache, records
 from dynamicner_data.archive import extract_7z
-from dynamicner_data.gc_scope import frozen_gc, paused_gc
+from dynamicner_data.gc_scope import paused_gc
 from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import GRANULARITIES, DynamicOptions
@@ -357,37 +356,33 @@ class DynamicNER(datasets.ArrowBasedBuilder):
         if self.build_summary is None:
             self.build_summary = records.BuildSummary(config=config.name)
         for file_index, (language, path) in enumerate(files):
-            with contextlib.ExitStack() as frozen:
-                with paused_gc():  # the parsed corpus is large and acyclic
-                    samples, report = read_geic_columns(
-                        path,
-                        taxonomy,
-                        unknown_category=config.unknown_category,
-                        catch_all=config.catch_all,
-                        empty_sentences=config.empty_sentences,
-                    )
-                    # out of the collector's reach until the file is written: otherwise its first pass
-                    # after the pause walks the whole parsed corpus (reference counting still frees it)
-                    frozen.enter_context(frozen_gc())
-                if not len(samples):
-                    skipped = len(report.skipped_samples)
-                    raise ValueError(
-                        f"{path}: the GEIC file of the {split} split holds no samples"
-                        + (f" ({skipped} skipped as empty sentences)" if skipped else "")
-                        + "; give a file with at least one sample, or leave the split out of data_files"
-                    )
-                batcher = records.RowBatcher(
-                    language=language,
-                    split=split,
-                    taxonomy=taxonomy,
-                    granularity=config.granularity,
-                    options=options,
-                    batch_size=config.batch_size,
-                    alignment=report,
-                    source=str(path),
+            with paused_gc():  # the parsed corpus is large and acyclic
+                samples, report = read_geic_columns(
+                    path,
+                    taxonomy,
+                    unknown_category=config.unknown_category,
+                    catch_all=config.catch_all,
+                    empty_sentences=config.empty_sentences,
                 )
-                for batch_index, table in enumerate(batcher.tables(samples)):
-                    yield (file_index, batch_index), table
+            if not len(samples):
+                skipped = len(report.skipped_samples)
+                raise ValueError(
+                    f"{path}: the GEIC file of the {split} split holds no samples"
+                    + (f" ({skipped} skipped as empty sentences)" if skipped else "")
+                    + "; give a file with at least one sample, or leave the split out of data_files"
+                )
+            batcher = records.RowBatcher(
+                language=language,
+                split=split,
+                taxonomy=taxonomy,
+                granularity=config.granularity,
+                options=options,
+                batch_size=config.batch_size,
+                alignment=report,
+                source=str(path),
+            )
+            for batch_index, table in enumerate(batcher.tables(samples)):
+                yield (file_index, batch_index), table
             del samples
             self.build_summary.files.append(batcher.summary)
             # entities without offsets, skipped samples or re-mapped categories: a warning;

@@ -22,7 +22,7 @@ def gc_state():
         gc.enable()
     else:
         gc.disable()
-    if gc.get_freeze_count() and not frozen:
+    if gc.get_freeze_count() and not frozen:  # a test froze on a process that had nothing frozen
         gc.unfreeze()
 
 
@@ -113,44 +113,6 @@ def _frozen(obj) -> bool:
     return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
 
 
-def test_frozen_gc_leaves_a_host_freeze_alone(gc_state):
-    host = [[] for _ in range(10)]
-    gc.freeze()
-    count = gc.get_freeze_count()
-    assert count > 0 and _frozen(host)
-    with gc_scope.frozen_gc():
-        junk = [[] for _ in range(100)]  # noqa: F841 (alive inside)
-    assert gc.get_freeze_count() == count
-    assert _frozen(host)
-
-
-def test_frozen_gc_freezes_and_unfreezes_nested_and_in_threads(gc_state):
-    assert gc.get_freeze_count() == 0
-    inside = threading.Event()
-    release = threading.Event()
-    seen = []
-
-    def other():
-        with gc_scope.frozen_gc():
-            inside.set()
-            release.wait(5)
-            seen.append(gc.get_freeze_count() > 0)
-
-    with gc_scope.frozen_gc():
-        assert gc.get_freeze_count() > 0
-        t = threading.Thread(target=other)
-        t.start()
-        inside.wait(5)
-        with gc_scope.frozen_gc():
-            assert gc.get_freeze_count() > 0
-    # the other thread is still inside: its frozen objects stay frozen
-    assert gc.get_freeze_count() > 0
-    release.set()
-    t.join(10)
-    assert seen == [True]
-    assert gc.get_freeze_count() == 0
-
-
 def _geic(path, n=30):
     data = {f"s{i}": {"sentence": f"Ana lives in Lima {i} .", "entity": ["Lima"], "category": ["city"]} for i in range(n)}
     path.write_text(json.dumps(data), encoding="utf-8")
@@ -159,10 +121,10 @@ def _geic(path, n=30):
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_builder_keeps_the_hosts_freeze_and_gc_state(gc_state, tmp_path, enabled):
-    """The builder's code path (parse, freeze, batches) with a host that froze objects before.
+    """The builder with a host that froze objects before: they stay frozen, nothing of ours is frozen.
 
-    The freeze count itself can only shrink here (frozen objects that reference counting frees
-    leave the permanent generation), so the host's own object is checked: still frozen.
+    The freeze count can only shrink here (frozen objects that reference counting frees leave the
+    permanent generation), so the host's own object is checked too.
     """
     gc.enable() if enabled else gc.disable()
     host = [[] for _ in range(10)]
@@ -175,22 +137,13 @@ def test_builder_keeps_the_hosts_freeze_and_gc_state(gc_state, tmp_path, enabled
     ds = builder.as_dataset(split="train")
     assert len(ds) == 30
     assert _frozen(host)
-    assert 0 < gc.get_freeze_count() <= count  # nothing unfrozen, nothing of ours left frozen
+    assert 0 < gc.get_freeze_count() <= count
     assert gc.isenabled() is enabled
 
 
-def test_builder_unfreezes_what_it_froze(gc_state, tmp_path):
+def test_builder_restores_the_gc_on_an_empty_file(gc_state, tmp_path):
     gc.enable()
-    assert gc.get_freeze_count() == 0
-    builder = DynamicNER(config_name="en", data_files={"train": _geic(tmp_path / "train.json")},
-                         cache_dir=str(tmp_path / "cache"))
-    builder.download_and_prepare()
-    assert gc.get_freeze_count() == 0
-    assert gc.isenabled()
-
-
-def test_builder_unfreezes_on_an_empty_file(gc_state, tmp_path):
-    gc.enable()
+    count = gc.get_freeze_count()
     path = tmp_path / "train.json"
     path.write_text("{}", encoding="utf-8")
     builder = DynamicNER(config_name="en", data_files={"train": str(path)}, cache_dir=str(tmp_path / "cache"))
@@ -198,5 +151,5 @@ def test_builder_unfreezes_on_an_empty_file(gc_state, tmp_path):
         builder.download_and_prepare()
     causes = [err.value, err.value.__cause__, err.value.__context__]
     assert any("holds no samples" in str(c) for c in causes if c is not None)
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= count
     assert gc.isenabled()
