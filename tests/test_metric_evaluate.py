@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import random
 import sys
 from pathlib import Path
 
 import evaluate
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "metric"))
@@ -33,6 +36,11 @@ PRED = [
 @pytest.fixture(scope="session")
 def span_metric() -> evaluate.EvaluationModule:
     return evaluate.load(str(ROOT / "metric" / "dynamicner_f1"))
+
+
+@pytest.fixture(scope="session")
+def bio_strict_metric() -> evaluate.EvaluationModule:
+    return evaluate.load(str(ROOT / "metric" / "dynamicner_f1"), "bio-strict")
 
 
 @pytest.fixture(scope="session")
@@ -205,3 +213,36 @@ def test_options_check_once_and_parse_the_taxonomy_once():
         Options(bootstrap=0)
     with pytest.raises(Exception):  # frozen
         options.matching = "text"
+
+
+_BATCH_TAGS = st.sampled_from(["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-a-", "I-a-", "B--b", "I--b", "I-x"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gold=st.lists(st.lists(_BATCH_TAGS, max_size=6), min_size=1, max_size=12), data=st.data())
+def test_batches_through_evaluate_storage_equal_one_call(
+    bio_metric: evaluate.EvaluationModule, bio_strict_metric: evaluate.EvaluationModule, gold: list, data: st.DataObject
+) -> None:
+    """add_batch in random cuts, then compute(), scores exactly what one compute() call scores,
+    whatever tags each batch happens to hold (types with a leading or trailing "-" included)."""
+    pred = [list(g) if data.draw(st.booleans()) else data.draw(st.lists(_BATCH_TAGS, min_size=len(g), max_size=len(g)))
+            for g in gold]
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(gold)), max_size=4)) | {len(gold)})
+    for metric in (bio_metric, bio_strict_metric):
+        whole = metric.compute(predictions=pred, references=gold)
+        lo = 0
+        for hi in cuts:
+            metric.add_batch(predictions=pred[lo:hi], references=gold[lo:hi])
+            lo = hi
+        assert metric.compute() == whole
+
+
+def test_batches_whose_tags_together_need_wide_codes(bio_metric: evaluate.EvaluationModule) -> None:
+    """Each batch fits one-byte tag ids, all of them together do not (300 types): still one-call scores."""
+    rng = random.Random(5)
+    gold = [[rng.choice(["O", f"B-T{k}", f"I-T{k}"]) for k in rng.sample(range(300), 5)] for _ in range(400)]
+    pred = [[rng.choice(["O", t]) for t in seq] for seq in gold]
+    whole = bio_metric.compute(predictions=pred, references=gold)
+    for lo in range(0, len(gold), 40):
+        bio_metric.add_batch(predictions=pred[lo : lo + 40], references=gold[lo : lo + 40])
+    assert bio_metric.compute() == whole == score_tags(pred, gold, rule="lenient")
