@@ -30,7 +30,7 @@ import itertools
 import operator
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 RULES: tuple[str, ...] = ("lenient", "strict")
@@ -147,12 +147,58 @@ class TagSet(set):
 
 @dataclass(frozen=True)
 class _Encoding:
-    predictions: Sequence
-    references: Sequence
+    predictions: Sequence | None  # the lists the ids were read from (None once detached)
+    references: Sequence | None
     tags: tuple[str, ...]  # tag of each id
     gold_ids: bytes  # every reference token
     pred_ids: bytes  # the tokens of the predictions that differ from their reference
     differ: list[bool]
+
+
+def detached(tags: set) -> _Encoding | None:
+    """The ids :func:`check_pair` gave one batch, without the batch's lists (kept until compute)."""
+    encoding = getattr(tags, "encoding", None)
+    return None if encoding is None else replace(encoding, predictions=None, references=None)
+
+
+def joined(parts: Sequence[_Encoding], predictions: Sequence, references: Sequence) -> TagSet | None:
+    """The ids of consecutive checked batches as one :class:`TagSet` for ``predictions``/``references``,
+    the lists that hold those batches in order (as evaluate reads its storage back), so
+    :func:`count_exact` does not read each tag again. ``None`` when the sizes do not match the lists
+    or all batches together use more than 256 distinct tags.
+
+    Example:
+        >>> a = check_pair([["B-PER", "O"]], [["B-PER", "O"]])
+        >>> b = check_pair([["B-LOC"]], [["O"]])
+        >>> pred, gold = [["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]]
+        >>> both = joined([detached(a), detached(b)], pred, gold)
+        >>> sorted(both), both.encoding.gold_ids, both.encoding.pred_ids
+        (['B-LOC', 'B-PER', 'O'], b'\\x00\\x01\\x01', b'\\x02')
+        >>> dict(count_exact(pred, gold, rule="lenient", tags=both).pred)
+        {'LOC': 1, 'PER': 1}
+    """
+    if sum(len(part.differ) for part in parts) != len(references):
+        return None
+    index: dict[str, int] = {}
+    for part in parts:
+        for tag in part.tags:
+            index.setdefault(tag, len(index))
+    if len(index) > 256:
+        return None
+    gold, pred, differ = [], [], []
+    for part in parts:
+        table = bytearray(range(256))
+        table[: len(part.tags)] = bytes(map(index.__getitem__, part.tags))
+        gold.append(part.gold_ids.translate(table))
+        pred.append(part.pred_ids.translate(table))
+        differ.extend(part.differ)
+    gold_ids = b"".join(gold)
+    if len(gold_ids) != sum(map(len, references)):
+        return None
+    tags = TagSet(index)
+    tags.encoding = _Encoding(predictions=predictions, references=references, tags=tuple(index), gold_ids=gold_ids,
+                              pred_ids=b"".join(pred), differ=differ)
+    return tags
 
 
 def _encode_checked(predictions: Sequence, references: Sequence) -> TagSet | None:
@@ -394,17 +440,17 @@ def count_exact(
             pred[np.repeat(differ, lengths)] = lookup[np.frombuffer(encoding.pred_ids, dtype=np.uint8)]
         else:
             pred[np.repeat(differ, lengths)] = encode(list(itertools.compress(predictions, differ.tolist())))
-    first = np.zeros(n + 1, dtype=bool)
-    first[np.cumsum(lengths) - lengths] = True  # a sentence's first token continues nothing
-    g_start, g_end, g_kind = _chunks(gold, first[:n], rule=rule)
-    p_start, p_end, p_kind = (g_start, g_end, g_kind) if pred is gold else _chunks(pred, first[:n], rule=rule)
-    # chunks never overlap on one side: index them by their first token
-    end_at = np.full(n, -1, dtype=np.int64)
-    kind_at = np.full(n, -1, dtype=np.int64)
-    end_at[p_start] = p_end
-    kind_at[p_start] = p_kind
-    same_span = end_at[g_start] == g_end
-    hit = same_span & (kind_at[g_start] == g_kind)
+    first = np.zeros(n, dtype=bool)
+    first[(np.cumsum(lengths) - lengths)[lengths > 0]] = True  # a sentence's first token continues nothing
+    g_start, g_end, g_kind = _chunks(gold, first, rule=rule)
+    p_start, p_end, p_kind = (g_start, g_end, g_kind) if pred is gold else _chunks(pred, first, rule=rule)
+    # chunks never overlap on one side: a gold chunk is found by the predicted chunk starting at its first token
+    if len(p_start):
+        at = np.minimum(np.searchsorted(p_start, g_start), len(p_start) - 1)
+        same_span = (p_start[at] == g_start) & (p_end[at] == g_end)
+        hit = same_span & (p_kind[at] == g_kind)
+    else:
+        same_span = hit = np.zeros(len(g_start), dtype=bool)
     n_types = len(types)
 
     def named(kinds) -> Counter:
@@ -418,23 +464,28 @@ def count_exact(
 def _chunks(codes, first, *, rule: str) -> tuple:
     """``(starts, ends, kinds)`` of the chunks in integer tag codes (see :func:`count_exact`).
 
-    A token continues a chunk when it is ``I-X`` right after a non-``O`` token of type ``X`` in the
-    same sentence; every other non-``O`` token starts a run (``"strict"`` keeps the runs that start
-    with ``B-``).
+    A token continues a chunk when it is ``I-X`` (an even code ``c``) right after ``B-X`` or ``I-X``
+    (code ``c - 1`` or ``c``) in the same sentence; every other non-``O`` token starts a run
+    (``"strict"`` keeps the runs that start with ``B-``). The codes stay in their own (narrow) dtype.
+
+    >>> import numpy as np
+    >>> codes = np.array([1, 2, 2, 0, 2, 4, 3, 4], dtype=np.uint8)  # B-a I-a I-a O I-a I-b B-b I-b
+    >>> [a.tolist() for a in _chunks(codes, np.zeros(8, dtype=bool), rule="lenient")]
+    [[0, 4, 5, 6], [3, 5, 6, 8], [0, 0, 1, 1]]
+    >>> [a.tolist() for a in _chunks(codes, np.zeros(8, dtype=bool), rule="strict")]
+    [[0, 6], [3, 8], [0, 1]]
     """
     import numpy as np
 
     n = len(codes)
-    wide = codes.astype(np.int64)
-    inside = wide != 0
-    kind = (wide - 1) >> 1  # type index; -1 for "O"
-    begins = (wide & 1) == 1  # B- tags are odd
-    cont = np.zeros(n + 1, dtype=bool)
-    cont[1:n] = inside[1:] & ~begins[1:] & inside[:-1] & (kind[1:] == kind[:-1])
+    cur, prev = codes[1:], codes[:-1]
+    cont = np.zeros(n + 1, dtype=bool)  # cont[i]: token i continues the chunk of token i - 1
+    cont[1:n] = ((cur & 1) == 0) & (cur != 0) & ((prev == cur) | (prev + 1 == cur))
     cont[:n] &= ~first
+    inside = codes != 0
     starts = np.flatnonzero(inside & ~cont[:n])
     ends = np.flatnonzero(inside & ~cont[1:]) + 1
     if rule == "strict":
-        keep = begins[starts]
+        keep = (codes[starts] & 1) == 1  # B- tags are odd
         starts, ends = starts[keep], ends[keep]
-    return starts, ends, kind[starts]
+    return starts, ends, (codes[starts].astype(np.int64) - 1) >> 1

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import datasets
 import evaluate
 
-from .bio import check_pair
+from .bio import check_pair, detached, joined
 from .counting import prf
 from .hierarchy import label_paths
 from .options import MATCHING, Options
@@ -129,10 +129,14 @@ class DynamicnerF1(evaluate.Metric):
         return predictions, references, tags
 
     def _store(self, learnt: object, n: int) -> None:
-        """Remember what the checks learnt: the columns of a single batch, the union of tags seen."""
+        """Remember what the checks learnt: the columns of a single batch; the union of tags seen and
+        the tag ids of every batch (``bio.detached``), joined at compute instead of reading each tag again."""
         first = getattr(self, "_n_added", 0)
         if isinstance(learnt, set):
             previous = getattr(self, "_learnt", None) if first else set()
+            parts = getattr(self, "_parts", None) if first else []
+            part = detached(learnt)
+            self._parts = None if parts is None or part is None else [*parts, part]
             if not isinstance(previous, set):
                 self._learnt = None
             else:  # one batch keeps what the check encoded (bio.TagSet); a union is a plain set
@@ -148,6 +152,7 @@ class DynamicnerF1(evaluate.Metric):
     def _forget(self) -> None:
         self._n_added = 0
         self._learnt = None
+        self._parts = None
 
     def add_batch(self, *, predictions: Sequence | None = None, references: Sequence | None = None) -> None:
         """Check a batch, then store it (extra record keys are dropped, not passed to evaluate)."""
@@ -207,6 +212,8 @@ class DynamicnerF1(evaluate.Metric):
         with no_gc():
             if config != "span":
                 tags = learnt if isinstance(learnt, set) else None
+                if tags is not None and getattr(self, "_parts", None):
+                    tags = joined(self._parts, predictions, references) or tags
                 return score_checked_tags(predictions, references, options, rule=_RULES[config], tags=tags)
             if options.sentences is not None:
                 pred = check_samples(predictions, field="predictions", sentences=options.sentences)
