@@ -19,7 +19,7 @@ from .counting import prf
 from .hierarchy import label_paths
 from .options import MATCHING, Options
 from .scorer import check_tag_lengths, no_gc, score_checked, score_checked_tags
-from .spans import check_samples, declared_records, from_records
+from .spans import check_samples, declared_records, from_records, joined_columns
 
 _CITATION = """\
 @misc{dynamicner2024,
@@ -105,10 +105,6 @@ class DynamicnerF1(evaluate.Metric):
 
     # -- input handling: check and reduce to the declared features before evaluate sees them --
 
-    def _checked(self, predictions: Sequence, references: Sequence) -> tuple[Sequence, Sequence, object]:
-        with no_gc():
-            return self._check_batch(predictions, references)
-
     def _check_batch(self, predictions: Sequence, references: Sequence) -> tuple[Sequence, Sequence, object]:
         """Checked records in the declared shape, plus what the check learnt (reused by ``_compute``)."""
         first = getattr(self, "_n_added", 0)
@@ -129,20 +125,18 @@ class DynamicnerF1(evaluate.Metric):
         return predictions, references, tags
 
     def _store(self, learnt: object, n: int) -> None:
-        """Remember what the checks learnt: the columns of a single batch; the union of tags seen and
-        the tag ids of every batch (``bio.detached``), joined at compute instead of reading each tag again."""
+        """Remember what the check of each batch learnt (its tag ids, ``bio.detached``, or its span
+        columns) to join at compute instead of reading every record back again; and the tags seen."""
         first = getattr(self, "_n_added", 0)
-        if isinstance(learnt, set):
-            previous = getattr(self, "_learnt", None) if first else set()
-            parts = getattr(self, "_parts", None) if first else []
-            part = detached(learnt)
-            self._parts = None if parts is None or part is None else [*parts, part]
-            if not isinstance(previous, set):
-                self._learnt = None
-            else:  # one batch keeps what the check encoded (bio.TagSet); a union is a plain set
-                self._learnt = learnt | previous if previous else learnt
+        if not first:
+            self._parts, self._tags = [], set()
+        part = detached(learnt) if isinstance(learnt, set) else learnt
+        if part is None or self._parts is None:
+            self._parts = None
         else:
-            self._learnt = learnt if first == 0 else None
+            self._parts.append(part)
+        if isinstance(learnt, set) and self._tags is not None:
+            self._tags = self._tags | learnt  # one batch keeps what the check encoded (bio.TagSet)
         self._n_added = first + n
 
     def _nothing_stored(self) -> bool:
@@ -151,20 +145,25 @@ class DynamicnerF1(evaluate.Metric):
 
     def _forget(self) -> None:
         self._n_added = 0
-        self._learnt = None
-        self._parts = None
+        self._parts = self._tags = None
+
+    # The collector is paused (``no_gc``) through checking, evaluate's storage and scoring: they
+    # allocate millions of containers and no cycles, and each full collection on the way would walk
+    # every object alive, the caller's data and the batches read back included.
 
     def add_batch(self, *, predictions: Sequence | None = None, references: Sequence | None = None) -> None:
         """Check a batch, then store it (extra record keys are dropped, not passed to evaluate)."""
-        pred, gold, learnt = self._checked(predictions, references)
-        super().add_batch(predictions=pred, references=gold)
-        self._store(learnt, len(gold))
+        with no_gc():
+            pred, gold, learnt = self._check_batch(predictions, references)
+            super().add_batch(predictions=pred, references=gold)
+            self._store(learnt, len(gold))
 
     def add(self, *, prediction: object = None, reference: object = None) -> None:
         """Check one sample, then store it."""
-        pred, gold, learnt = self._checked([prediction], [reference])
-        super().add(prediction=pred[0], reference=gold[0])
-        self._store(learnt, 1)
+        with no_gc():
+            pred, gold, learnt = self._check_batch([prediction], [reference])
+            super().add(prediction=pred[0], reference=gold[0])
+            self._store(learnt, 1)
 
     def compute(
         self,
@@ -193,35 +192,36 @@ class DynamicnerF1(evaluate.Metric):
             # (feature encoding, Arrow cache file, reading it back) only serves batches added earlier
             # and distributed runs, and costs more than the scoring itself.
             try:
-                pred, gold, learnt = self._checked(predictions, references)
-                self._store(learnt, len(gold))
-                return self._compute(pred, gold, options=options)
+                with no_gc():
+                    pred, gold, learnt = self._check_batch(predictions, references)
+                    self._store(learnt, len(gold))
+                    return self._compute(pred, gold, options=options)
             finally:
                 self._forget()
         if predictions is not None or references is not None:
             self.add_batch(predictions=predictions, references=references)  # on error, earlier batches stay
         try:
-            return super().compute(options=options)
+            with no_gc():
+                return super().compute(options=options)
         finally:
             self._forget()
 
     def _compute(self, predictions: Sequence, references: Sequence, options: Options) -> dict[str, float]:
         options.for_samples(len(references))
         config = _config(self.config_name)
-        learnt = getattr(self, "_learnt", None)
-        with no_gc():
+        parts = getattr(self, "_parts", None)
+        with no_gc():  # also reached from evaluate's compute (stored batches)
             if config != "span":
-                tags = learnt if isinstance(learnt, set) else None
-                if tags is not None and getattr(self, "_parts", None):
-                    tags = joined(self._parts, predictions, references) or tags
+                tags = getattr(self, "_tags", None) or None
+                if tags is not None and parts:  # the ids every batch's check gave its tags
+                    tags = joined(parts, predictions, references) or tags
                 return score_checked_tags(predictions, references, options, rule=_RULES[config], tags=tags)
             if options.sentences is not None:
                 pred = check_samples(predictions, field="predictions", sentences=options.sentences)
                 gold = check_samples(references, field="references", sentences=options.sentences)
-            elif isinstance(learnt, tuple) and learnt[1].n_samples == len(references):
-                pred, gold = learnt  # the columns checked in add_batch: the same records, one batch
-            else:
-                pred, gold = from_records(predictions), from_records(references)
+                return score_checked(pred, gold, options)
+            columns = joined_columns(parts, predictions, references) if parts else None
+            pred, gold = columns or (from_records(predictions), from_records(references))
             return score_checked(pred, gold, options)
 
 

@@ -186,6 +186,36 @@ def declared_records(samples: Sequence[Sequence[Mapping]], columns: Columns) -> 
     return [[{"text": t, "label": lab, "start": s, "end": e} for s, e, lab, t in row] for row in columns.rows()]
 
 
+def joined_columns(
+    parts: Sequence[tuple[Columns, Columns]], predictions: Sequence[Sequence], references: Sequence[Sequence]
+) -> tuple[Columns, Columns] | None:
+    """The ``(predictions, references)`` columns checked batch by batch, as one pair for the lists
+    that hold those batches in order (as evaluate reads its storage back); ``None`` when the numbers
+    of samples or records do not match the lists.
+
+    >>> a = check_samples([[{"text": "Paris", "label": "city", "start": 0, "end": 5}]], field="references")
+    >>> b = check_samples([[]], field="references")
+    >>> pred, gold = joined_columns([(a, a), (b, b)], [[{}], []], [[{}], []])
+    >>> gold.rows()
+    [[(0, 5, 'city', 'Paris')], []]
+    >>> joined_columns([(a, a)], [[{}], []], [[{}], []]) is None
+    True
+    """
+    joined = []
+    for side, samples in enumerate((predictions, references)):
+        columns = [part[side] for part in parts]
+        if sum(c.n_samples for c in columns) != len(samples) or sum(map(len, columns)) != sum(map(len, samples)):
+            return None
+        if len(columns) == 1:
+            joined.append(columns[0])
+            continue
+        chain = itertools.chain.from_iterable
+        joined.append(Columns(lengths=list(chain(c.lengths for c in columns)), starts=list(chain(c.starts for c in columns)),
+                              ends=list(chain(c.ends for c in columns)), labels=list(chain(c.labels for c in columns)),
+                              texts=list(chain(c.texts for c in columns))))
+    return joined[0], joined[1]
+
+
 def from_records(samples: Sequence[Sequence[Mapping]]) -> Columns:
     """Columns from records already checked (e.g. read back from evaluate's Arrow cache)."""
     flat = list(itertools.chain.from_iterable(map(map, itertools.repeat(_GET), samples)))
