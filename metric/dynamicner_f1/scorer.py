@@ -157,6 +157,7 @@ def score_tags(
                       bootstrap=bootstrap, seed=seed).for_samples(len(references))
     with no_gc():
         tags = check_pair(predictions, references)
+        check_tag_lengths(predictions, references)
         return score_checked_tags(predictions, references, options, rule=rule, tags=tags)
 
 
@@ -180,13 +181,13 @@ def score_checked_tags(
     rule: str,
     tags: set[str] | None = None,
 ) -> dict[str, float]:
-    """Score tag sequences already checked (:func:`check_pair` or :func:`check_sequences`).
+    """Score tag sequences already checked (:func:`check_pair` or :func:`check_sequences`, and
+    :func:`check_tag_lengths`).
 
     ``tags`` (optional): a superset of the tags in use, to skip collecting them again.
     """
     if options.matching == "text":
         raise ValueError("matching='text' needs span records with their text; tag sequences have none")
-    check_tag_lengths(predictions, references)
     if options.matching == "strict" and options.paths is None and options.type_lists is None and not (
         options.languages is not None or options.bootstrap
     ):
