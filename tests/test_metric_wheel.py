@@ -37,6 +37,22 @@ def test_wheel_contains_the_metric_package(built_wheel: Path) -> None:
         assert f"dynamicner_f1/{name}" in names
 
 
+def test_wheel_holds_every_module_of_every_package(built_wheel: Path) -> None:
+    """A new subpackage or module must reach users: pyproject's explicit ``packages`` list is easy to
+    forget (``dynamicner_data.typelists`` once was), so compare the wheel with the source tree."""
+    names = set(zipfile.ZipFile(built_wheel).namelist())
+    sources = {"cascadener": ROOT / "cascadener", "dynamicner_data": ROOT / "dynamicner_data",
+               "dynamicner_f1": ROOT / "metric" / "dynamicner_f1"}
+    expected = {"dynamicner.py"}
+    for package, folder in sources.items():
+        expected |= {f"{package}/{path.relative_to(folder).as_posix()}" for path in folder.rglob("*.py")
+                     if "__pycache__" not in path.parts}
+    for package, pattern in (("cascadener", "schemas/*.json"), ("dynamicner_data", "data/**/*.json")):
+        expected |= {f"{package}/{path.relative_to(ROOT / package).as_posix()}" for path in (ROOT / package).glob(pattern)}
+    assert any(name.startswith("dynamicner_data/data/sample/") for name in expected)
+    assert expected - names == set()
+
+
 def test_scorer_imports_from_the_installed_wheel(built_wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
