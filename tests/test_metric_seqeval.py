@@ -169,13 +169,3 @@ def test_many_types_use_wide_codes_and_still_equal_seqeval() -> None:
     pred = perturb(gold, seed=3)
     for rule, strict in (("lenient", False), ("strict", True)):
         assert_equal_to_seqeval(score_tags(pred, gold, rule=rule), seqeval_scores(gold, pred, strict))
-
-
-@pytest.mark.slow
-def test_unpacked_keys_fallback_equals_seqeval(conll_tags: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dynamicner_f1.bio as bio
-
-    gold, pred = conll_tags
-    monkeypatch.setattr(bio, "_PACK_LIMIT", 0)  # force the tuple comparison used for huge corpora
-    for rule, strict in (("lenient", False), ("strict", True)):
-        assert_equal_to_seqeval(score_tags(pred, gold, rule=rule), seqeval_scores(gold, pred, strict))

@@ -43,7 +43,6 @@ _CHUNK = {
     "strict": re.compile("\x01(.)(?:\x02\\1)*", re.S),
 }
 # The same rules over raw tags joined by "\n" (sentences separated by a blank line): types only.
-_PACK_LIMIT = 2**62  # no longer used by count_exact (it matches chunks by their first token, no packed keys)
 _RAW_CHUNK = {
     "lenient": re.compile(r"^[BI]-([^\n]+)\n(?:I-\1\n)*", re.M),
     "strict": re.compile(r"^B-([^\n]+)\n(?:I-\1\n)*", re.M),

@@ -126,20 +126,28 @@ def _split(cols: Columns, mixed: set[int]) -> tuple[Columns, list[list[tuple]]]:
 
 def exact_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally:
     """``exact`` criterion; samples holding an unplaced entity go through :func:`graph_tally`."""
+    return exact_tallies(pred, gold, which=(labelled,))[0]
+
+
+def exact_tallies(pred: Columns, gold: Columns, *, which: tuple[bool, ...] = (True, False)) -> list[Tally]:
+    """``exact`` tallies, one per ``labelled`` flag in ``which``, sharing the work of packing keys."""
     if pred.unplaced or gold.unplaced:
         mixed = {i for cols in (pred, gold) for i, s in zip(cols.ids, cols.starts) if s < 0}
         pred_rest, pred_rows = _split(pred, mixed)
         gold_rest, gold_rows = _split(gold, mixed)
-        result = exact_tally(pred_rest, gold_rest, labelled=labelled)
+        results = exact_tallies(pred_rest, gold_rest, which=which)
         order = sorted(mixed)
-        result.extend(
-            graph_tally([pred_rows[i] for i in order], [gold_rows[i] for i in order], criterion="exact",
-                        labelled=labelled, ids=order)
-        )
-        return result
-    packed = _packed_exact_tally(pred, gold, labelled=labelled)
-    if packed is not None:
-        return packed
+        for result, labelled in zip(results, which):
+            result.extend(
+                graph_tally([pred_rows[i] for i in order], [gold_rows[i] for i in order], criterion="exact",
+                            labelled=labelled, ids=order)
+            )
+        return results
+    packed = _packed_exact_tallies(pred, gold, which=which)
+    return [t if t is not None else _exact_tally_by_tuples(pred, gold, labelled) for t, labelled in zip(packed, which)]
+
+
+def _exact_tally_by_tuples(pred: Columns, gold: Columns, labelled: bool) -> Tally:
     pred_set = set(zip(pred.ids, pred.starts, pred.ends, _labels(pred, labelled)))
     gold_set = set(zip(gold.ids, gold.starts, gold.ends, _labels(gold, labelled)))
     if len(pred_set) == len(pred) and len(gold_set) == len(gold):  # no repeated entity: plain sets
@@ -173,19 +181,22 @@ class ZippedKeys:
 _PACK_LIMIT = 2**62  # (sample, start, end, label) keys are packed into int64 below this bound
 
 
-def _packed_exact_tally(pred: Columns, gold: Columns, *, labelled: bool) -> Tally | None:
-    """``exact`` with numpy: every entity packed into one int64 key; ``None`` when keys repeat or overflow.
+def _packed_exact_tallies(pred: Columns, gold: Columns, *, which: tuple[bool, ...]) -> list[Tally | None]:
+    """``exact`` with numpy: every entity packed into one int64 key ``(sample, start, end, label)``;
+    ``None`` for a tally whose keys repeat on a side (multiset counting) or would overflow.
 
-    The matched keys come back as ``(sample, label)`` pairs; that is all the counts need.
+    The keys are sorted once; without the label (``labelled=False``) they are the sorted keys
+    divided by the number of labels, still sorted. The matched keys come back as ``(sample, label)``
+    pairs; that is all the counts need.
     """
     import numpy as np
 
-    names = sorted(set(pred.labels) | set(gold.labels), key=str) if labelled else [""]
-    n_labels = len(names)
+    names = sorted(set(pred.labels) | set(gold.labels), key=str)
+    n_labels = max(len(names), 1)
     n_samples = max(pred.n_samples, gold.n_samples, 1)
     limit = max(max(pred.ends, default=0), max(gold.ends, default=0)) + 1
     if n_samples * limit * limit * n_labels >= _PACK_LIMIT:
-        return None
+        return [None for _ in which]
     code = {name: k for k, name in enumerate(names)}
 
     def keys(cols: Columns) -> "np.ndarray":
@@ -193,23 +204,30 @@ def _packed_exact_tally(pred: Columns, gold: Columns, *, labelled: bool) -> Tall
         ids = np.repeat(np.arange(cols.n_samples, dtype=np.int64), np.asarray(cols.lengths, dtype=np.int64))
         starts = np.fromiter(cols.starts, dtype=np.int64, count=n)
         ends = np.fromiter(cols.ends, dtype=np.int64, count=n)
-        labels = np.fromiter(map(code.__getitem__, cols.labels), dtype=np.int64, count=n) if labelled else 0
-        return ((ids * limit + starts) * limit + ends) * n_labels + labels
+        labels = np.fromiter(map(code.__getitem__, cols.labels), dtype=np.int64, count=n)
+        keys = ((ids * limit + starts) * limit + ends) * n_labels + labels
+        keys.sort()
+        return keys
 
-    pred_keys, gold_keys = keys(pred), keys(gold)
-    pred_sorted, gold_sorted = np.sort(pred_keys), np.sort(gold_keys)
-    if (pred_sorted[1:] == pred_sorted[:-1]).any() or (gold_sorted[1:] == gold_sorted[:-1]).any():
-        return None  # a repeated entity: multiset counting below
-    common = np.intersect1d(pred_sorted, gold_sorted, assume_unique=True)
-    tp_samples = (common // (limit * limit * n_labels)).tolist()
-    tp_labels = map(names.__getitem__, (common % n_labels).tolist())
-    return Tally(
-        pred=ZippedKeys(pred, labelled=labelled),
-        gold=ZippedKeys(gold, labelled=labelled),
-        tp=list(zip(tp_samples, tp_labels)),
-        pred_labels=pred.labels if labelled else None,
-        gold_labels=gold.labels if labelled else None,
-    )
+    pred_sorted, gold_sorted = keys(pred), keys(gold)
+    out: list[Tally | None] = []
+    for labelled in which:
+        p, g = (pred_sorted, gold_sorted) if labelled else (pred_sorted // n_labels, gold_sorted // n_labels)
+        if (p[1:] == p[:-1]).any() or (g[1:] == g[:-1]).any():
+            out.append(None)  # a repeated entity: multiset counting
+            continue
+        at = np.minimum(np.searchsorted(g, p), max(len(g) - 1, 0))  # both sorted: look each key up
+        common = p[g[at] == p] if len(g) else p[:0]
+        per_sample = limit * limit * (n_labels if labelled else 1)
+        tp_labels = map(names.__getitem__, (common % n_labels).tolist()) if labelled else itertools.repeat("")
+        out.append(Tally(
+            pred=ZippedKeys(pred, labelled=labelled),
+            gold=ZippedKeys(gold, labelled=labelled),
+            tp=list(zip((common // per_sample).tolist(), tp_labels)),
+            pred_labels=pred.labels if labelled else None,
+            gold_labels=gold.labels if labelled else None,
+        ))
+    return out
 
 
 def text_tally(pred: Columns, gold: Columns, *, labelled: bool = True) -> Tally:

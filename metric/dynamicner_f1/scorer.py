@@ -48,7 +48,7 @@ import threading
 from typing import Iterator, Mapping, Sequence
 
 from .bio import RULES, check_pair, count_exact, decode_pair
-from .counting import prf, tally
+from .counting import exact_tallies, prf, tally
 from .hierarchy import LabelPaths, expand, name_key
 from .options import MATCHING, Options
 from .spans import Columns, check_samples
@@ -210,8 +210,11 @@ def score_checked_tags(
 def score_checked(pred: Columns, gold: Columns, options: Options) -> dict[str, float]:
     """Score entity columns already checked by :func:`dynamicner_f1.spans.check_samples`."""
     criterion, labelled = _MAIN[options.matching]
-    per_label = tally(pred, gold, criterion=criterion)
-    extraction = tally(pred, gold, criterion=criterion, labelled=False)
+    if criterion == "exact":
+        per_label, extraction = exact_tallies(pred, gold)
+    else:
+        per_label = tally(pred, gold, criterion=criterion)
+        extraction = tally(pred, gold, criterion=criterion, labelled=False)
     main = per_label if labelled else extraction
     per_sample = main.by_sample(gold.n_samples) if options.languages is not None or options.bootstrap else None
     result = _assemble(

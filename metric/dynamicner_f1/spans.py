@@ -58,7 +58,7 @@ class Columns:
         """``ids[k]`` is the sample index of entity ``k``."""
         return list(itertools.chain.from_iterable(map(itertools.repeat, range(len(self.lengths)), self.lengths)))
 
-    @property
+    @functools.cached_property
     def unplaced(self) -> int:
         """Number of entities with ``start == -1``."""
         return operator.countOf(self.starts, -1)
