@@ -1,4 +1,4 @@
-"""The openai backend against real and fake OpenAI-compatible servers, all on 127.0.0.1.
+"""The openai backend against a real OpenAI-compatible server and scripted ones, all on 127.0.0.1.
 
 Slow tests serve the tiny memorising model (``tiny_cascade``) with ``transformers serve`` (session
 fixture ``served_tiny``); fast ones answer through :class:`loopback.FaultProxy` without a model.
@@ -44,7 +44,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]  # closed on exit: connections are refused
 
 
-# ------------------------------------------------------------------------------ fast: fake servers
+# ------------------------------------------------------------------------------ fast: scripted loopback servers
 
 def test_refused_port_retries_then_names_the_request():
     client = fast_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
@@ -107,7 +107,7 @@ def test_bad_endpoint_options():
 
 
 def vllm_like(body: dict) -> dict:
-    """A fake server that honours structured outputs: constrained answers come from the choice list;
+    """A scripted server that honours structured outputs: constrained answers come from the choice list;
     free answers are off-list; token log-probabilities are returned."""
     choice = (body.get("structured_outputs") or {}).get("choice") or body.get("guided_choice")
     if choice:
