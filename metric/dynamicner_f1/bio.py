@@ -175,6 +175,8 @@ def joined(parts: Sequence[_Encoding], predictions: Sequence, references: Sequen
         (['B-LOC', 'B-PER', 'O'], b'\\x00\\x01\\x01', b'\\x02')
         >>> dict(count_exact(pred, gold, rule="lenient", tags=both).pred)
         {'LOC': 1, 'PER': 1}
+        >>> joined([detached(a)], pred, gold) is None  # lists that hold more than the batches
+        True
     """
     if sum(len(part.differ) for part in parts) != len(references):
         return None

@@ -136,7 +136,7 @@ class DynamicnerF1(evaluate.Metric):
         else:
             self._parts.append(part)
         if isinstance(learnt, set) and self._tags is not None:
-            self._tags = self._tags | learnt  # one batch keeps what the check encoded (bio.TagSet)
+            self._tags = self._tags | learnt  # the tags seen, for scoring when the ids cannot be joined
         self._n_added = first + n
 
     def _nothing_stored(self) -> bool:
