@@ -77,6 +77,27 @@ def tiny_corpus() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def memorised_release(tmp_path_factory, tiny_corpus) -> Path:
+    """A DynamicNER-style release folder (``<lang>/{train,dev,test}.json`` in GEIC) holding only the
+    ``tiny_corpus`` sentences, in every split: what ``tiny_cascade`` memorised, so that runs over it
+    (``cascadener run --data-dir``) exercise real generation on text the model has seen. A test
+    never relies on what a tiny model writes about text it never saw."""
+    import json
+
+    root = tmp_path_factory.mktemp("memorised-release")
+    for language in sorted({r["language"] for r in tiny_corpus}):
+        records = [r for r in tiny_corpus if r["language"] == language]
+        data = {f"sentence{i}": {"sentence": r["text"], "entity": [e["text"] for e in r["entities"]],
+                                 "category": [e["label"] for e in r["entities"]]}
+                for i, r in enumerate(records, start=1)}
+        folder = root / language
+        folder.mkdir()
+        for split in ("train", "dev", "test"):
+            (folder / f"{split}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_cascade(tmp_path_factory, tiny_corpus):
     """ONE tiny from-scratch Qwen2 model, trained (~200 full-batch steps, ~15-60 s on 2 cores) until
     it has memorised both stages of every sentence in ``tiny_corpus``:

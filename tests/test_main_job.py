@@ -118,23 +118,14 @@ def test_reduced_main_job_trains_predicts_scores_and_resumes(tmp_path, capsys):
     assert "reusing" not in capsys.readouterr().err
 
 
-def _write_geic(folder, records):
-    folder.mkdir(parents=True)
-    data = {f"sentence{i}": {"sentence": r["text"], "entity": [e["text"] for e in r["entities"]],
-                             "category": [e["label"] for e in r["entities"]]} for i, r in enumerate(records, start=1)}
-    for split in ("train", "dev", "test"):
-        (folder / f"{split}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-
 
 @pytest.mark.slow
 def test_main_job_with_given_models_skips_training_and_extracts_memorised_entities(tiny_cascade, tiny_corpus,
-                                                                                     tmp_path, capsys):
+                                                                                     memorised_release, tmp_path, capsys):
     """The fixture model memorised stage 1 of these sentences: extraction F1 is exactly 1 in every column."""
     from cascadener.cli import main
 
-    data_dir = tmp_path / "release"
-    for language in ("en", "de"):
-        _write_geic(data_dir / language, [r for r in tiny_corpus if r["language"] == language])
+    data_dir = memorised_release
     out = tmp_path / "run"
     argv = ["run", "-o", str(out), "--languages", "en", "de", "--data-dir", str(data_dir),
             "--extractor", str(tiny_cascade.extractor), "--classifier", str(tiny_cascade.classifier), "--threads", "1",

@@ -396,17 +396,24 @@ def test_cli_resume_after_a_kill_gives_the_uninterrupted_file(served_tiny, tiny_
 
 
 @pytest.mark.slow
-def test_cli_run_main_job_on_the_server(served_tiny, tmp_path, capsys):
+def test_cli_run_main_job_on_the_server(served_tiny, tiny_corpus, memorised_release, tmp_path, capsys):
+    """The main job through the server on sentences the served model memorised (``memorised_release``):
+    every sentence is extracted exactly, so every stage-2 question is asked."""
     import json
 
     from cascadener.cli import main
 
+    english = [r for r in tiny_corpus if r["language"] == "en"]
     status = main(["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
-                   "--languages", "en", "--max-test", "2", "--no-progress", "-o", str(tmp_path / "run")])
+                   "--languages", "en", "--data-dir", str(memorised_release), "--no-progress",
+                   "-o", str(tmp_path / "run")])
     assert status == 0, capsys.readouterr().err
     results = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))
     assert results["pipeline"]["backend"] == "openai" and results["model"]["extractor"] == served_tiny.model
-    assert results["counts"]["stage1_requests"] == 2 and results["counts"]["stage2_requests"] > 0
+    assert results["metrics"]["extraction_f1"] == 1.0
+    mentions = sum(len(r["entities"]) for r in english)
+    assert results["counts"]["stage1_requests"] == len(english)
+    assert results["counts"]["stage2_requests"] >= mentions  # the type list, then the cascade's levels
     assert not (tmp_path / "run" / "models").exists()  # nothing trained
     assert main(["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", "m", "--lora"]) == 2
     assert "--backend openai trains nothing" in capsys.readouterr().err
