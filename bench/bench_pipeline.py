@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cascadener.classify import ClassifyOptions  # noqa: E402
-from cascadener.generation import encode_chat, eos_token_ids  # noqa: E402
+from cascadener.backends.base import ClassifyOptions  # noqa: E402
+from cascadener.backends.generation import encode_chat, eos_token_ids  # noqa: E402
 from cascadener.parsing import match_answer, parse_extraction  # noqa: E402
 from cascadener.pipeline import CascadeNER  # noqa: E402
 from cascadener.prompts import stage1_prompt, stage2_prompt  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> None:
     records = json.loads(Path(args.corpus).read_text(encoding="utf-8"))["records"]
     model_dir = args.model
     if model_dir is None:
-        from cascadener.training import MEMORISE, train_cascade
+        from cascadener.training.trainer import MEMORISE, train_cascade
 
         start = time.perf_counter()
         trained = train_cascade(records, tempfile.mkdtemp(prefix="bench-pipeline-"), one_model=True, options=MEMORISE)

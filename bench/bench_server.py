@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cascadener.backends.launch import LocalServer  # noqa: E402
+from cascadener.testing.launch import LocalServer  # noqa: E402
 from cascadener.cli import main as cascadener_main  # noqa: E402
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     model_dir = args.model
     if model_dir is None:
-        from cascadener.training import MEMORISE, train_cascade
+        from cascadener.training.trainer import MEMORISE, train_cascade
 
         start = time.perf_counter()
         trained = train_cascade(records, work / "model", one_model=True, options=MEMORISE)

@@ -13,7 +13,7 @@
    taxonomy ``path`` cut at that level);
 4. score each column with the ``dynamicner_f1`` scorer (strict span + label matching), per language;
 5. write ``predictions.jsonl``, ``results.json`` (+ ``results/<run_id>.json``), a model card
-   ``README.md`` with ``model-index`` (:mod:`cascadener.hub`) and ``per_label_f1.png``.
+   ``README.md`` with ``model-index`` (:mod:`cascadener.publishing.hub`) and ``per_label_f1.png``.
 
 The printed table is F1 in percent, one row per language plus ``all`` (micro-averaged over every
 sentence of the chosen languages).
@@ -37,9 +37,9 @@ from typing import Any, Sequence
 from dynamicner_data import LANGUAGES
 from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
-from .backends.http import EndpointOptions
-from .options import PredictOptions
-from .training import TrainOptions
+from cascadener.backends.http import EndpointOptions
+from cascadener.options import PredictOptions
+from cascadener.training.trainer import TrainOptions
 
 COLUMNS: tuple[str, ...] = GRANULARITIES  # one results column per granularity; static ones score STATIC_LEVELS
 # Training of the tiny from-scratch models on the embedded train split, sized to take minutes on
@@ -180,8 +180,8 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[s
                                                "trained": False}
     from dynamicner_data.atomic import atomic_write_text
 
-    from .model_files import folder_state
-    from .training import train_cascade
+    from cascadener.training.model_files import folder_state
+    from cascadener.training.trainer import train_cascade
 
     assert train is not None
     models_dir = Path(options.output_dir) / "models"
@@ -332,9 +332,9 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     """The whole job (see the module docstring); returns the scores and the paths written."""
     from dynamicner_f1 import __version__ as metric_version
 
-    from . import hub
-    from .pipeline import CascadeNER
-    from .prompts import prompt_hash
+    from cascadener.publishing import hub
+    from cascadener.pipeline import CascadeNER
+    from cascadener.prompts import prompt_hash
 
     output_dir = Path(options.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

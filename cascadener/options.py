@@ -28,7 +28,7 @@ import argparse
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from cascadener.classify import ClassifyMode, ClassifyOptions, OffListFallback
+from cascadener.backends.base import ClassifyMode, ClassifyOptions, OffListFallback
 from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ taxonomy) -> entity records ``{text, label, start, end, score}``.
   over ``taxonomy`` (default: the DynamicNER hierarchy): level 1, then the chosen node's children
   ("second list"), then theirs ("third list"), until a leaf. The label is the deepest chosen name;
   the score the product of the level scores.
-- Off-list answers are counted in :class:`PredictStats` and resolved (see :mod:`cascadener.classify`);
+- Off-list answers are counted in :class:`PredictStats` and resolved (see :mod:`cascadener.backends.classify`);
   sentences are never dropped. Invented stage-1 mentions are dropped and counted.
 - Long texts: a text whose stage-1 prompt and answer would not fit the model's context
   (:attr:`Backend.context_tokens`, or ``max_text_tokens``) is read in overlapping windows and its
@@ -22,7 +22,7 @@ taxonomy) -> entity records ``{text, label, start, end, score}``.
   the longest overlapping span winning (:func:`cascadener.parsing.merge_extractions`).
 
 Example (a random tiny model; real use loads a fine-tuned checkpoint directory or Hub id):
-    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> from cascadener.training.tiny import train_tokenizer, build_model, TinyModelOptions
     >>> tok = train_tokenizer(["Ada met Bob ."], vocab_size=280)
     >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
     >>> ner = CascadeNER(model, tok)
@@ -36,9 +36,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from cascadener.backends.base import Backend, Usage
-from cascadener.classify import Classification, ClassifyMode, ClassifyOptions, ClassifyRequest, OffListFallback
-from cascadener.generation import GenerationOptions
+from cascadener.backends.base import (
+    Backend,
+    Classification,
+    ClassifyMode,
+    ClassifyOptions,
+    ClassifyRequest,
+    GenerationOptions,
+    OffListFallback,
+    Usage,
+)
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import Stage2Template, cascade_prompt, stage1_prompt
@@ -124,7 +131,7 @@ def entity_record(mention: Mention, levels: Sequence[Classification], *, with_le
     """The span record of a classified mention: the deepest level's label, the product of the level scores
     (``with_levels``: plus ``levels``, the label chosen at each level of a cascade).
 
-    >>> from cascadener.classify import Classification
+    >>> from cascadener.backends.base import Classification
     >>> levels = [Classification("location", 0, 0.5, "location", "generated"),
     ...           Classification("city", 1, 0.5, "city", "generated")]
     >>> entity_record(Mention(text="Paris", start=7, end=12), levels)

@@ -127,7 +127,7 @@ def cascade_prompt(
     start: int | None = None,
     end: int | None = None,
 ) -> str:
-    """:func:`stage2_prompt` for a question at any depth of a taxonomy, as training (``cascadener.sft``)
+    """:func:`stage2_prompt` for a question at any depth of a taxonomy, as training (``cascadener.training.sft``)
     and inference (``cascadener.pipeline``) both ask it: the released format names three lists, so
     questions below the third level keep saying "third list".
 

@@ -3,7 +3,7 @@
 It reads the runs (``results/<run_id>.json``) of a local folder or of a results dataset repo on
 the Hub (``LEADERBOARD_SOURCE``; ``snapshot_download`` with the offline cache honoured), keeps the
 latest run per model revision, task, metric version and prompt hash, and shows one ranked table
-per task (:mod:`cascadener.leaderboard`): filters for task, language, granularity and backend,
+per task (:mod:`cascadener.publishing.leaderboard`): filters for task, language, granularity and backend,
 sortable columns (click a header), and the per-label F1 of a selected run.
 
 Run it locally against a folder, e.g. the output of ``cascadener run``::
@@ -24,8 +24,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from cascadener import leaderboard as lb
-from cascadener.results import GRANULARITIES
+from cascadener.publishing import leaderboard as lb
+from cascadener.publishing.results import GRANULARITIES
 
 ALL = "all"
 TABLE_ID = "leaderboard-table"

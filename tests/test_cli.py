@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from cascadener.cli import main
-from cascadener.tiny import TinyModelOptions, create_tiny_model
+from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
 _GOLD = [
     ("s1", "Ada Lovelace met Charles Babbage in London .", [("Ada Lovelace", "person"), ("London", "city")]),

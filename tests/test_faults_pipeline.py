@@ -128,7 +128,7 @@ def inputs(tmp_path) -> Path:
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory) -> Path:
     """A tiny untrained model (no training: a few seconds to build)."""
-    from cascadener.tiny import TinyModelOptions, create_tiny_model
+    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
     directory = tmp_path_factory.mktemp("random-model")
     create_tiny_model([t for _, t, _ in SENTENCES] + [" ".join(TYPES)], directory, vocab_size=400,
@@ -246,7 +246,7 @@ def test_item04_train_on_a_full_disk_leaves_no_partial_model(train_data, tmp_pat
 @pytest.mark.slow
 def test_item04_main_job_models_appear_whole_or_not_at_all(tiny_corpus, tmp_path, monkeypatch):
     """``train_cascade`` (the main job's training) on a full disk: no model folder, no stamp reuse."""
-    from cascadener.training import TrainOptions, train_cascade
+    from cascadener.training.trainer import TrainOptions, train_cascade
 
     options = TrainOptions(max_steps=1, progress=False, num_threads=1)
     with monkeypatch.context() as patch:
@@ -397,7 +397,7 @@ def test_item20_data_dir_archive_is_accepted_like_the_builder(tmp_path, capsys):
     archive = tmp_path / "release.7z"
     with py7zr.SevenZipFile(archive, "w") as seven:
         seven.writeall(_embedded_sample_dir() / "en", "en")
-    from cascadener.sources import read_builder_inputs
+    from cascadener.cli.sources import read_builder_inputs
 
     rows = read_builder_inputs("en", "test", None).rows
     predictions = _write_jsonl(tmp_path / "pred.jsonl", [{"id": row.id, "text": row.text, "entities": []}
@@ -567,11 +567,11 @@ def test_item02_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_mod
 
 def test_item02_output_lock_module(tmp_path):
     """OutputLock itself: held across processes, holder named, released on exit, reusable by export."""
-    from dynamicner_data.locking import OutputLock, OutputLocked
+    from cascadener.cli.locking import OutputLock, OutputLocked
 
     target = tmp_path / "export"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from dynamicner_data.locking import OutputLock\n"
+        "import sys, time; from cascadener.cli.locking import OutputLock\n"
         f"lock = OutputLock({str(target)!r}).acquire(); print('held', flush=True); sys.stdin.readline()")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
@@ -594,7 +594,7 @@ def test_item02_output_lock_module(tmp_path):
 def test_item05_resume_refuses_another_model_at_the_same_path(inputs, random_model, tmp_path, capsys, monkeypatch):
     import shutil
 
-    from cascadener.tiny import TinyModelOptions, create_tiny_model
+    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
     model = tmp_path / "model"
     shutil.copytree(random_model, model)

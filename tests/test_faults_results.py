@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cascadener import hub
+from cascadener.publishing import hub
 from cascadener.cli import main
 
 BENCHMARK = "dynamicner-kit/DynamicNER"
@@ -128,8 +128,8 @@ def test_item_4_results_json_and_cards_are_written_atomically(tmp_path, monkeypa
     assert hub.load_results(saved) == first
 
     # the leaderboard's Markdown/CSV/HTML go the same way
-    from cascadener.leaderboard import build, entries_from_results
-    from cascadener.leaderboard_formats import write_outputs
+    from cascadener.publishing.leaderboard import build, entries_from_results
+    from cascadener.publishing.leaderboard_formats import write_outputs
 
     board = build(entries_from_results(first, source="a.json"))
     written = write_outputs(board, tmp_path / "board")

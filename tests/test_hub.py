@@ -8,7 +8,7 @@ import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from cascadener import hub
+from cascadener.publishing import hub
 from cascadener.cli import main
 
 SECRET = "hf_" + "s" * 34

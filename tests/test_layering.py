@@ -4,8 +4,14 @@
 - ``dynamicner.py`` (the builder script) and ``cascadener`` above it; the metric folder
   (``dynamicner_f1``) imports nothing of ours at all (it is published alone as a Hub Space);
 - ``bench/`` on top. Nothing in the packages imports the top-level script ``dynamicner.py``.
-- No import cycle between modules, counting imports inside functions. Imports under
-  ``if TYPE_CHECKING:`` never run: they obey the layering but do not count as cycle edges.
+- No import cycle between modules, counting imports inside functions and imports under
+  ``if TYPE_CHECKING:`` (they never run, but a type-only circle is still a circle in the design).
+- Inside ``cascadener``, rooms by concern (:data:`ROOMS`, bottom to top): text (prompts, parsing,
+  windows) < backends < core (options, stage 2, pipeline, methods) < training, publishing (siblings:
+  neither imports the other) < the main job and integrations < cli < the package's entry points.
+  A module imports only its own room and the rooms below it; ``cascadener.testing`` (test and bench
+  support) may import any room but cli, and no room imports it. Nothing outside ``cascadener.cli``
+  imports ``cascadener.cli`` but ``python -m cascadener`` (``cascadener.__main__``).
 
 Checked: the package modules, ``bench/`` and ``dynamicner.py`` (``tests/`` is not).
 """
@@ -112,10 +118,11 @@ def _layer(module: str) -> str:
     return module.split(".")[0]
 
 
-def edges() -> dict[str, set[str]]:
+def edges(*, runtime_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports (``runtime_only``: without ``TYPE_CHECKING`` imports)."""
     graph: dict[str, set[str]] = {module: set() for module in MODULES}
     for module in MODULES:
-        for _, name in imports_of(module, runtime_only=True):
+        for _, name in imports_of(module, runtime_only=runtime_only):
             target = _target(name)
             if target is not None and target != module:
                 graph[module].add(target)
@@ -129,7 +136,7 @@ def test_the_checker_sees_the_modules_and_resolves_imports():
     assert "dynamicner_data.builder" in graph["dynamicner"]  # the script only exposes the builder
     assert "dynamicner_f1.spans" in graph["dynamicner_f1.scorer"]  # relative import resolved
     assert "cascadener.options" in graph["cascadener.pipeline"]
-    assert "dynamicner_data.taxonomy" in graph["cascadener.sources"]  # an import inside a function counts
+    assert "dynamicner_data.taxonomy" in graph["cascadener.cli.sources"]  # an import inside a function counts
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -195,8 +202,95 @@ def test_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles():
     cycles = _cycles(edges())
-    assert not cycles, "import cycles (function-level imports included):\n" + "\n".join(
+    assert not cycles, "import cycles (function-level and TYPE_CHECKING imports included):\n" + "\n".join(
         " <-> ".join(cycle) for cycle in cycles)
+
+
+def test_a_type_checking_import_closes_a_cycle():
+    """The cycle check reads ``if TYPE_CHECKING:`` imports (the graph with them has more edges)."""
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import b\n")
+    assert _type_checking_lines(tree) == {3}
+    full, runtime = edges(), edges(runtime_only=True)
+    assert all(runtime[module] <= full[module] for module in MODULES)
+
+
+# Rooms of the cascadener wing, bottom to top: (rank, room, module prefixes). A module belongs to the
+# room of its longest matching prefix; rooms of equal rank are siblings and never import each other.
+ROOMS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (0, "text", ("cascadener.prompts", "cascadener.parsing", "cascadener.windows")),
+    (1, "backends", ("cascadener.backends",)),
+    (2, "core", ("cascadener.options", "cascadener.stage2", "cascadener.pipeline", "cascadener.methods")),
+    (3, "training", ("cascadener.training",)),
+    (3, "publishing", ("cascadener.publishing",)),
+    (4, "main job", ("cascadener.benchmark",)),
+    (4, "integrations", ("cascadener.integrations", "cascadener.scale")),
+    (5, "cli", ("cascadener.cli",)),
+    (6, "entry points", ("cascadener", "cascadener.__main__")),
+)
+SUPPORT = "cascadener.testing"
+
+
+def room_of(module: str) -> tuple[int, str] | None:
+    """``(rank, room)`` of a ``cascadener`` module (``None`` for the test-support room)."""
+    if module == SUPPORT or module.startswith(SUPPORT + "."):
+        return None
+    best: tuple[int, int, str] | None = None
+    for rank, room, prefixes in ROOMS:
+        for prefix in prefixes:
+            # "cascadener" itself names only the package's __init__, not everything under it
+            within = "." in prefix and module.startswith(prefix + ".")
+            if (module == prefix or within) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), rank, room)
+    if best is None:
+        raise AssertionError(f"{module} belongs to no room of tests/test_layering.py ROOMS: give it one")
+    return best[1], best[2]
+
+
+def test_room_of():
+    assert room_of("cascadener.backends.classify") == (1, "backends")
+    assert room_of("cascadener.cli.sources") == (5, "cli")
+    assert room_of("cascadener") == (6, "entry points") and room_of("cascadener.testing.launch") is None
+    with pytest.raises(AssertionError, match="belongs to no room"):
+        room_of("cascadener.somewhere_new")
+
+
+CASCADENER = sorted(module for module in MODULES if module.split(".")[0] == "cascadener")
+
+
+@pytest.mark.parametrize("module", CASCADENER)
+def test_rooms_import_only_downward(module):
+    """No upward import and no import between sibling rooms, TYPE_CHECKING imports included."""
+    mine = room_of(module)
+    wrong = []
+    for line, name in imports_of(module):
+        target = _target(name)
+        if target is None or target.split(".")[0] != "cascadener" or target == module:
+            continue
+        theirs = room_of(target)
+        where = f"{MODULES[module][0].relative_to(ROOT)}:{line} imports {name}"
+        if theirs is None:
+            if mine is not None:
+                wrong.append(f"{where}: only tests and benchmarks use {SUPPORT}")
+        elif mine is None:
+            if theirs[1] == "cli":
+                wrong.append(f"{where}: {SUPPORT} may not import the cli")
+        elif theirs[1] != mine[1] and theirs[0] >= mine[0]:
+            wrong.append(f"{where}: room {mine[1]!r} (rank {mine[0]}) may not import room {theirs[1]!r} "
+                         f"(rank {theirs[0]})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_nothing_outside_the_cli_imports_the_cli():
+    """The library never reaches up into the command line (``bench/``, on top of everything, may run it)."""
+    wrong = [f"{module} imports {name}" for module in MODULES if not module.startswith(("cascadener.cli", "bench."))
+             and module != "cascadener.__main__" for _, name in imports_of(module)
+             if (_target(name) or "").startswith("cascadener.cli")]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_at_most_ten_modules_stand_directly_in_the_wing(project_root):
+    direct = sorted(path.name for path in (project_root / "cascadener").glob("*.py"))
+    assert len(direct) <= 10, direct
 
 
 def test_languages_and_version_are_defined_once(project_root):

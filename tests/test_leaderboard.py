@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cascadener import hub, leaderboard
+from cascadener.publishing import hub, leaderboard
 from cascadener.cli import main
-from cascadener.results import results_schema
+from cascadener.publishing.results import results_schema
 
 BENCHMARK = "dynamicner-kit/DynamicNER"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -143,7 +143,7 @@ def test_schema_ships_as_package_data_and_is_a_valid_json_schema():
 
     import jsonschema
 
-    text = importlib.resources.files("cascadener").joinpath("schemas", "results-2.schema.json").read_text()
+    text = importlib.resources.files("cascadener.publishing").joinpath("schemas", "results-2.schema.json").read_text()
     schema = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema == results_schema() and schema["properties"]["schema"]["const"] == hub.RESULTS_SCHEMA

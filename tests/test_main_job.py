@@ -68,7 +68,7 @@ def test_table_and_flat_metrics():
 def _check_outputs(out, *, languages, sentences):
     from huggingface_hub import ModelCard
 
-    from cascadener.hub import load_results
+    from cascadener.publishing.hub import load_results
 
     results = load_results(out / "results.json")
     assert results.dataset["split"] == "test" and results.dataset["sentences"] == sentences
@@ -159,7 +159,7 @@ def test_main_job_fine_tunes_a_base_model_with_lora(tmp_path, capsys):
     from huggingface_hub import ModelCard
 
     from cascadener.cli import main
-    from cascadener.tiny import TinyModelOptions, chat_texts, create_tiny_model
+    from cascadener.training.tiny import TinyModelOptions, chat_texts, create_tiny_model
 
     base = create_tiny_model(chat_texts(["A base model of its own , trained elsewhere ."]), tmp_path / "base-lm",
                              vocab_size=400, options=TinyModelOptions(hidden_size=32, intermediate_size=64))

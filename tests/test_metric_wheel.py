@@ -47,9 +47,10 @@ def test_wheel_holds_every_module_of_every_package(built_wheel: Path) -> None:
     for package, folder in sources.items():
         expected |= {f"{package}/{path.relative_to(folder).as_posix()}" for path in folder.rglob("*.py")
                      if "__pycache__" not in path.parts}
-    for package, pattern in (("cascadener", "schemas/*.json"), ("dynamicner_data", "data/**/*.json")):
+    for package, pattern in (("cascadener", "**/schemas/*.json"), ("dynamicner_data", "data/**/*.json")):
         expected |= {f"{package}/{path.relative_to(ROOT / package).as_posix()}" for path in (ROOT / package).glob(pattern)}
     assert any(name.startswith("dynamicner_data/data/sample/") for name in expected)
+    assert "cascadener/publishing/schemas/results-2.schema.json" in expected
     assert expected - names == set()
 
 

@@ -11,7 +11,7 @@ from cascadener.cli.predict import INPUT_KEYS, MODEL_KEYS, OPTION_KEYS, build_pa
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention
 from cascadener.pipeline import CascadeNER
-from cascadener.tiny import TinyModelOptions, create_tiny_model
+from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
 TEXTS = ["Ada Lovelace met Charles Babbage in London .", "Paris is nice .", "", "Bob sings ."]
 TYPES = ["person", "city", "river"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cascadener.classify import ClassifyOptions, ClassifyRequest, ScoreRequest, candidate_logprobs, classify
-from cascadener.generation import GenerationOptions, encode_chat, generate_batched
+from cascadener.backends.base import ClassifyOptions, ClassifyRequest, GenerationOptions
+from cascadener.backends.classify import ScoreRequest, candidate_logprobs, classify
+from cascadener.backends.generation import encode_chat, generate_batched
 from cascadener.parsing import Mention
 from cascadener.pipeline import CascadeNER
-from cascadener.tiny import TinyModelOptions, create_tiny_model
+from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
 pytestmark = pytest.mark.slow  # every test here runs a tiny model (random weights or trained)
 
@@ -275,7 +276,7 @@ def test_memorised_self_consistency_recovers_the_entities(tiny_cascade, tiny_cor
 
 def test_self_consistency_draws_n_samples_and_merges_them(random_ner, monkeypatch):
     import cascadener.backends.local as pipeline_module  # the transformers backend calls them
-    from cascadener.generation import GeneratedText
+    from cascadener.backends.base import GeneratedText
 
     seen = {}
 

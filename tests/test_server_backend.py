@@ -13,11 +13,9 @@ import time
 import pytest
 from loopback import FaultProxy
 
-from cascadener.backends.base import Usage
+from cascadener.backends.base import ClassifyOptions, ClassifyRequest, GenerationOptions, Usage
 from cascadener.backends.http import ChatClient, EndpointOptions, ServerError
 from cascadener.backends.server import OpenAIBackend
-from cascadener.classify import ClassifyOptions, ClassifyRequest
-from cascadener.generation import GenerationOptions
 from cascadener.pipeline import CascadeNER
 
 
@@ -208,7 +206,7 @@ def test_cli_server_failure_is_a_clear_error_and_keeps_the_file(tmp_path, capsys
 def served_tiny(tiny_cascade, tmp_path_factory):
     """``transformers serve`` on the tiny memorising model, on a free loopback port; stopped by pid."""
     pytest.importorskip("fastapi", reason='transformers serve needs pip install "transformers[serving]"')
-    from cascadener.backends.launch import LocalServer
+    from cascadener.testing.launch import LocalServer
 
     server = LocalServer(tiny_cascade.extractor, threads=1, start_timeout=240, log_path=tmp_path_factory.mktemp("serve") / "log")
     server.start()

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cascadener.prompts import SYSTEM_PROMPT, mark_entities, stage2_prompt
-from cascadener.sft import SftDataError, build_sft, parse_sharegpt, read_sharegpt, to_sharegpt, write_sharegpt
+from cascadener.training.sft import SftDataError, build_sft, parse_sharegpt, read_sharegpt, to_sharegpt, write_sharegpt
 
 # The shape of the released stage-2 questions, read off ../shared/data/sft.
 RELEASED_STAGE2 = re.compile(r'^The ##(.+?)## in the sentence: "(.*)" belong to which entity in the (first|second|third) list: (.*)\?$',

@@ -8,7 +8,7 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages, stage2_prompt
-from cascadener.tiny import (
+from cascadener.training.tiny import (
     CHAT_TEMPLATE,
     TinyModelOptions,
     _qwen2_tokenizer_pipeline,
@@ -116,7 +116,7 @@ def test_model_reloads_offline_and_generates(tiny_dir):
 
 
 def test_default_size_is_about_half_a_million_parameters():
-    from cascadener.tiny import build_model
+    from cascadener.training.tiny import build_model
 
     tok = train_tokenizer(chat_texts(TEXTS * 3), vocab_size=2000)
     model = build_model(tok)

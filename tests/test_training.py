@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from cascadener.prompts import chat_messages
-from cascadener.sft import build_sft
-from cascadener.tiny import TinyModelOptions, chat_texts, create_tiny_model
-from cascadener.training import (
+from cascadener.training.sft import build_sft
+from cascadener.training.tiny import TinyModelOptions, chat_texts, create_tiny_model
+from cascadener.training.trainer import (
     IGNORE_INDEX,
     TrainingDataError,
     TrainOptions,
@@ -245,7 +245,7 @@ def test_cli_train_on_sharegpt_files_trains_one_model(sft_data, tiny_corpus, tmp
     from transformers import AutoModelForCausalLM
 
     from cascadener.cli import main
-    from cascadener.sft import write_sharegpt
+    from cascadener.training.sft import write_sharegpt
 
     first = write_sharegpt(sft_data.stage1, tmp_path / "stage1.json")
     second = write_sharegpt(sft_data.stage2, tmp_path / "stage2.json")

@@ -27,15 +27,94 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
-from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest
-from cascadener.generation import GeneratedText, GenerationOptions
-
-__all__ = ["Backend", "Usage", "BACKENDS"]
+__all__ = ["Backend", "Usage", "BACKENDS", "GenerationOptions", "GeneratedText", "ClassifyMode", "OffListFallback",
+           "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest", "Classification"]
 
 #: Names accepted by ``--backend``.
 BACKENDS: tuple[str, ...] = ("transformers", "openai")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How to generate: batch size, greedy or sampled, and how many samples per prompt."""
+
+    batch_size: int = 8
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    num_return_sequences: int = 1
+    with_scores: bool = False
+    share_prefix: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.num_return_sequences < 1:
+            raise ValueError(f"num_return_sequences must be >= 1, got {self.num_return_sequences}")
+        if self.num_return_sequences > 1 and not self.do_sample:
+            raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy samples are all equal)")
+        if self.do_sample and self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    """One generated answer: decoded text, its new token ids (end token excluded) and, on request,
+    the sum of log-probabilities of the generated tokens including the end token."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprob: float | None = None
+    finished: bool = True
+
+
+ClassifyMode = Literal["generative", "constrained"]
+OffListFallback = Literal["constrained", "closest"]
+CLASSIFY_MODES: tuple[str, ...] = ("generative", "constrained")
+OFF_LIST_FALLBACKS: tuple[str, ...] = ("constrained", "closest")
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    mode: ClassifyMode = "generative"
+    off_list: OffListFallback = "constrained"
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in CLASSIFY_MODES:
+            raise ValueError(f"unknown classification mode {self.mode!r}; allowed: {', '.join(CLASSIFY_MODES)}")
+        if self.off_list not in OFF_LIST_FALLBACKS:
+            raise ValueError(f"unknown off-list fallback {self.off_list!r}; allowed: {', '.join(OFF_LIST_FALLBACKS)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    """One stage-2 question: the user prompt and the options it offers (non-empty, unique)."""
+
+    prompt: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The chosen option. ``how``: ``generated`` (answer matched the list), ``constrained``,
+    ``fallback-constrained`` / ``fallback-closest`` (off-list answer resolved), ``only-option``.
+    ``score``: a probability, or ``None`` where the backend gives none (a server without logprobs)."""
+
+    label: str
+    index: int
+    score: float | None
+    answer: str
+    how: str
+    probabilities: tuple[float, ...] | None = None
+
+    @property
+    def off_list(self) -> bool:
+        return self.how.startswith("fallback")
 
 
 @dataclass
@@ -92,7 +171,7 @@ class Backend(Protocol):
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
     ) -> list[Classification]:
-        """One :class:`cascadener.classify.Classification` per request, in order; off-list
+        """One :class:`cascadener.backends.classify.Classification` per request, in order; off-list
         answers are resolved and marked (``Classification.off_list``), never dropped."""
         ...
 

@@ -2,13 +2,13 @@
 
 This is the pipeline's original code path, unchanged: prompts rendered with the tokenizer's chat
 template, batched left-padded generation with per-prompt budgets and the shared-prefix KV cache
-(:mod:`cascadener.generation`), stage 2 by :func:`cascadener.classify.classify` (generative
+(:mod:`cascadener.backends.generation`), stage 2 by :func:`cascadener.backends.classify.classify` (generative
 answers, or every candidate scored on the KV cache). Usage counts the prompts run and their
 tokens; there are no retries.
 
 Example (a random tiny model):
-    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
-    >>> from cascadener.generation import GenerationOptions
+    >>> from cascadener.training.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> from cascadener.backends.base import GenerationOptions
     >>> tok = train_tokenizer(["Ada met Bob ."], vocab_size=280)
     >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
     >>> backend = TransformersBackend(model, tok)
@@ -24,9 +24,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from cascadener.backends.base import Usage
-from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest, classify
-from cascadener.generation import GeneratedText, GenerationOptions, encode_chat, generate_batched
+from cascadener.backends.base import (
+    Classification,
+    ClassifyOptions,
+    ClassifyRequest,
+    GeneratedText,
+    GenerationOptions,
+    Usage,
+)
+from cascadener.backends.classify import classify
+from cascadener.backends.generation import encode_chat, generate_batched
 
 __all__ = ["TransformersBackend"]
 

@@ -49,10 +49,15 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Literal, Sequence
 
-from cascadener.backends.base import Usage
+from cascadener.backends.base import (
+    Classification,
+    ClassifyOptions,
+    ClassifyRequest,
+    GeneratedText,
+    GenerationOptions,
+    Usage,
+)
 from cascadener.backends.http import ChatClient, EndpointOptions
-from cascadener.classify import Classification, ClassifyOptions, ClassifyRequest
-from cascadener.generation import GeneratedText, GenerationOptions
 from cascadener.parsing import closest_option, match_answer
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 

@@ -67,10 +67,10 @@ def write_error(path: str | Path, error: OSError) -> CliError:
 
 def check_model_path(value: str | None, flag: str) -> str | None:
     """A ``--extractor`` / ``--base-model`` value: a local model folder or a Hub id (``owner/name``);
-    a :class:`CliError` saying what is wrong otherwise (see :func:`cascadener.model_files.check_model_argument`)."""
+    a :class:`CliError` saying what is wrong otherwise (see :func:`cascadener.training.model_files.check_model_argument`)."""
     if value is None:
         return None
-    from cascadener.model_files import check_model_argument
+    from cascadener.training.model_files import check_model_argument
 
     try:
         return check_model_argument(value, flag)

@@ -9,7 +9,7 @@ dropped; a prediction whose id is not among the references is an error.
 Per-sample ``type_list``s (when every line has one) give the out-of-list counts; ``language``
 fields give per-language F1; ``--hierarchical`` adds hierarchical scores over the taxonomy.
 
-The saved JSON is the run's results record (:class:`cascadener.hub.RunResults`): scores plus the
+The saved JSON is the run's results record (:class:`cascadener.publishing.hub.RunResults`): scores plus the
 dataset revision, metric version, prompt hash and pipeline options read from
 ``<predictions>.meta.json``; ``cascadener push-results`` publishes it.
 
@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
 from cascadener.cli.predict import META_SUFFIX
-from cascadener.sources import add_source_arguments, read_inputs
+from cascadener.cli.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "format_table", "load_predictions"]
 
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         from dynamicner_f1.scorer import score_spans
     except ImportError:
         raise CliError("the dynamicner_f1 scorer is not installed; install this project (pip install .)") from None
-    from cascadener import hub
+    from cascadener.publishing import hub
 
     path = Path(args.predictions)
     output = output_file(args.output if args.output else path.with_name(path.stem + ".results.json"), "-o")

@@ -50,8 +50,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def load_board(args: argparse.Namespace):
-    """The :class:`cascadener.leaderboard.Leaderboard` the arguments ask for."""
-    from cascadener import leaderboard
+    """The :class:`cascadener.publishing.leaderboard.Leaderboard` the arguments ask for."""
+    from cascadener.publishing import leaderboard
 
     origin = args.origin
     if origin == "auto":
@@ -69,8 +69,8 @@ def load_board(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener.leaderboard import LeaderboardError
-    from cascadener.leaderboard_formats import text_tables, write_outputs
+    from cascadener.publishing.leaderboard import LeaderboardError
+    from cascadener.publishing.leaderboard_formats import text_tables, write_outputs
 
     try:
         board = load_board(args)

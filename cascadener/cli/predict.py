@@ -13,7 +13,7 @@ kept, whatever follows them (a torn chunk) is cut off (and reported) and predict
 input, options and models must match the first run's (a difference is named); the resumed file
 is byte for byte what an uninterrupted run writes. While a run writes, ``<output>.lock`` holds
 an exclusive lock naming its pid and host: a second writer is refused, a dead one's lock taken
-over (:class:`dynamicner_data.locking.OutputLock`). See docs/guarantees.md.
+over (:class:`cascadener.cli.locking.OutputLock`). See docs/guarantees.md.
 
 Sources (exactly one):
 
@@ -51,9 +51,9 @@ from cascadener.cli.backend_args import (
 from cascadener.cli import resume
 from cascadener.cli.common import CliError, check_model_path, output_file, positive_int, write_error
 from cascadener.options import PredictOptions
-from cascadener.sources import InputRow, InputSource, add_source_arguments, read_inputs
+from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_inputs
 from dynamicner_data.atomic import atomic_write_text
-from dynamicner_data.locking import OutputLock, OutputLocked
+from cascadener.cli.locking import OutputLock, OutputLocked
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "run_identity",
            "META_SUFFIX", "OPTION_KEYS"]
@@ -220,7 +220,7 @@ def _run_locked(args: argparse.Namespace, output: Path) -> int:
         print(source.report, file=sys.stderr)
 
     from cascadener.backends.http import ServerError
-    from cascadener.model_files import describe_identity_change, model_identity
+    from cascadener.training.model_files import describe_identity_change, model_identity
     from cascadener.pipeline import CascadeNER, PredictStats
 
     if args.backend == "openai":

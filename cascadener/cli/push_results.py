@@ -106,7 +106,7 @@ def _write_error(output_dir: str, error: OSError) -> CliError:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener import hub
+    from cascadener.publishing import hub
 
     if args.dry_run and not args.output_dir:
         raise CliError("--dry-run needs --output-dir")

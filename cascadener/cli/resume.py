@@ -5,7 +5,7 @@ The meta file (``<output>.meta.json``, written atomically) records:
 - ``source``, ``options``: the input (with its revision) and every option that can change a
   prediction, as given; ``resolved``: the absolute form of each of those that names a file, so a
   relative and an absolute spelling of one file are the same;
-- ``models``: each stage's identity (:func:`cascadener.model_files.model_identity`: resolved path
+- ``models``: each stage's identity (:func:`cascadener.training.model_files.model_identity`: resolved path
   and file hashes, or Hub id and commit);
 - ``layout``: ``batch_size`` and ``chunk_size``. Chunk ``k`` is always the input rows
   ``[k * chunk_size, (k + 1) * chunk_size)``, whatever was done before, so a resumed run composes

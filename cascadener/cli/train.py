@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .common import CliError, check_model_path, existing_file, positive_int, write_error
-from cascadener.sources import add_source_arguments, read_inputs
+from cascadener.cli.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
 
@@ -97,7 +97,7 @@ def records_from_source(rows) -> list[dict[str, Any]]:
 
 
 def resolve_lists(choice: str, records: list[dict[str, Any]]) -> tuple[str, ...]:
-    """``--lists`` -> the list sources of :func:`cascadener.sft.build_sft`.
+    """``--lists`` -> the list sources of :func:`cascadener.training.sft.build_sft`.
 
     >>> resolve_lists("auto", [{"type_list": ["a"]}, {"type_list": None}])
     ('hierarchy',)
@@ -116,7 +116,7 @@ def resolve_lists(choice: str, records: list[dict[str, Any]]) -> tuple[str, ...]
 
 def train_options(args: argparse.Namespace):
     """The :class:`cascadener.training.TrainOptions` the arguments ask for (defaults by starting point)."""
-    from cascadener.training import TrainOptions
+    from cascadener.training.trainer import TrainOptions
 
     defaults = dict(TINY_DEFAULTS if args.base_model is None else BASE_DEFAULTS)
     if args.lora and args.base_model is not None:
@@ -145,8 +145,8 @@ def train_options(args: argparse.Namespace):
 def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
     from datasets import concatenate_datasets
 
-    from cascadener.sft import SftDataError, read_sharegpt
-    from cascadener.training import TrainingDataError, train_conversations
+    from cascadener.training.sft import SftDataError, read_sharegpt
+    from cascadener.training.trainer import TrainingDataError, train_conversations
 
     parts = []
     for name in args.sharegpt:
@@ -185,8 +185,8 @@ def _write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _training_errors(args: argparse.Namespace, output_dir: Path) -> Iterator[None]:
     """Training failures as the user's errors, each naming its real cause."""
-    from cascadener.sft import SftDataError
-    from cascadener.training import BaseModelError, ResumeError, TrainingDataError, as_os_error
+    from cascadener.training.sft import SftDataError
+    from cascadener.training.trainer import BaseModelError, ResumeError, TrainingDataError, as_os_error
 
     try:
         yield
@@ -207,7 +207,7 @@ def check_targets(targets: list[Path], *, resume: bool, overwrite: bool) -> list
     A finished model is never replaced without ``--overwrite``; checkpoints of an interrupted run
     are never discarded without it; ``--resume`` needs a checkpoint (or a finished model) for each.
     """
-    from cascadener.model_files import folder_state
+    from cascadener.training.model_files import folder_state
 
     states = {target: folder_state(target) for target in targets}
     kept = [target for target, state in states.items() if state == "model"]
@@ -250,7 +250,7 @@ def _check_output_dir(output_dir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener.training import train_cascade
+    from cascadener.training.trainer import train_cascade
 
     output_dir = Path(args.output_dir)
     sources = [flag for flag, value in (("--dataset", args.dataset), ("--hf-dataset", args.hf_dataset),

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from .prompts import SYSTEM_PROMPT, Stage2Template, cascade_prompt, chat_messages, mark_entities, stage1_prompt
+from cascadener.prompts import SYSTEM_PROMPT, Stage2Template, cascade_prompt, chat_messages, mark_entities, stage1_prompt
 
 ListSource = Literal["type_list", "hierarchy"]
 Unplaced = Literal["skip_sentence", "keep_sentence"]
@@ -293,7 +293,7 @@ def parse_sharegpt(data: Any, *, source: str = "<data>", system: str | None = SY
     >>> parse_sharegpt([{"conversations": [{"from": "bot", "value": "x"}]}], source="a.json")
     Traceback (most recent call last):
     ...
-    cascadener.sft.SftDataError: a.json: item 0: conversations[0].from is 'bot'; allowed: user, human, assistant, gpt, system
+    cascadener.training.sft.SftDataError: a.json: item 0: conversations[0].from is 'bot'; allowed: user, human, assistant, gpt, system
     """
     if not isinstance(data, list):
         raise SftDataError(f"{source}: expected a JSON list of {{'conversations': [...]}} items, got {type(data).__name__}")
@@ -323,7 +323,7 @@ def read_sharegpt(path: str | Path, *, system: str | None = SYSTEM_PROMPT):
     """Read a ShareGPT JSON file (this module's export or the released CascadeNER SFT data) into a
     ``datasets.Dataset`` with ``messages``, ``stage`` (guessed: ``classify`` when the user turn is a
     stage-2 question), ``level`` (0 = unknown) and ``id`` (the item index)."""
-    from .prompts import MARKER
+    from cascadener.prompts import MARKER
 
     path = Path(path)
     try:

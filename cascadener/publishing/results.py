@@ -1,7 +1,7 @@
 """The results JSON of one evaluation run: a versioned schema, its dataclass, checks and task ids.
 
 Every run (``cascadener evaluate``, ``cascadener run``) writes one results JSON. Its shape is the
-JSON Schema shipped with the package (``cascadener/schemas/results-2.schema.json``, version
+JSON Schema shipped with the package (``cascadener/publishing/schemas/results-2.schema.json``, version
 :data:`RESULTS_SCHEMA`): model id and revision, backend and method, dataset id, revision, config,
 split and languages, metric name, version and matching, prompt hash, scores per task and per
 language, the scorer's flat metrics, counts and ``created_at``. :func:`load_results` validates a
@@ -217,7 +217,7 @@ class RunResults:
 @lru_cache(maxsize=1)
 def results_schema() -> dict[str, Any]:
     """The JSON Schema of :data:`RESULTS_SCHEMA` (package data)."""
-    text = resources.files("cascadener").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+    text = resources.files("cascadener.publishing").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -299,7 +299,7 @@ def load_results(path: str | Path) -> RunResults:
     >>> load_results(bad)
     Traceback (most recent call last):
     ...
-    cascadener.results.ResultsError: ...r.json: field 'schema' is 'cascadener-results/1', expected ...
+    cascadener.publishing.results.ResultsError: ...r.json: field 'schema' is 'cascadener-results/1', expected ...
     """
     path = Path(path)
     try:

@@ -20,7 +20,7 @@ top of it, the attention mask covering prompt and option tokens. The result equa
 ``prompt + option`` sequence in full (``tests/test_pipeline.py`` checks to 1e-4).
 
 Example (random tiny model: the probabilities are meaningless but valid):
-    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> from cascadener.training.tiny import train_tokenizer, build_model, TinyModelOptions
     >>> tok = train_tokenizer(["person city"], vocab_size=270)
     >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
     >>> out = classify(model, tok, [ClassifyRequest("Who is Ada?", ("person", "city"))],
@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import Callable, Sequence
 
-from cascadener.generation import (
-    GenerationOptions,
+from cascadener.backends.base import Classification, ClassifyOptions, ClassifyRequest, GenerationOptions, Usage
+from cascadener.backends.generation import (
     encode_chat,
     eos_token_ids,
     generate_batched,
@@ -50,66 +50,7 @@ from cascadener.generation import (
 )
 from cascadener.parsing import closest_option, match_answer
 
-if TYPE_CHECKING:
-    from cascadener.backends.base import Usage
-
-__all__ = [
-    "ClassifyMode",
-    "OffListFallback",
-    "ClassifyOptions",
-    "ClassifyRequest",
-    "Classification",
-    "ScoreRequest",
-    "candidate_logprobs",
-    "classify",
-]
-
-ClassifyMode = Literal["generative", "constrained"]
-OffListFallback = Literal["constrained", "closest"]
-CLASSIFY_MODES: tuple[str, ...] = ("generative", "constrained")
-OFF_LIST_FALLBACKS: tuple[str, ...] = ("constrained", "closest")
-
-
-@dataclass(frozen=True)
-class ClassifyOptions:
-    mode: ClassifyMode = "generative"
-    off_list: OffListFallback = "constrained"
-    batch_size: int = 8
-
-    def __post_init__(self) -> None:
-        if self.mode not in CLASSIFY_MODES:
-            raise ValueError(f"unknown classification mode {self.mode!r}; allowed: {', '.join(CLASSIFY_MODES)}")
-        if self.off_list not in OFF_LIST_FALLBACKS:
-            raise ValueError(f"unknown off-list fallback {self.off_list!r}; allowed: {', '.join(OFF_LIST_FALLBACKS)}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-
-
-@dataclass(frozen=True)
-class ClassifyRequest:
-    """One stage-2 question: the user prompt and the options it offers (non-empty, unique)."""
-
-    prompt: str
-    options: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Classification:
-    """The chosen option. ``how``: ``generated`` (answer matched the list), ``constrained``,
-    ``fallback-constrained`` / ``fallback-closest`` (off-list answer resolved), ``only-option``.
-    ``score``: a probability, or ``None`` where the backend gives none (a server without logprobs)."""
-
-    label: str
-    index: int
-    score: float | None
-    answer: str
-    how: str
-    probabilities: tuple[float, ...] | None = None
-
-    @property
-    def off_list(self) -> bool:
-        return self.how.startswith("fallback")
-
+__all__ = ["ScoreRequest", "candidate_logprobs", "classify"]
 
 @dataclass(frozen=True)
 class ScoreRequest:

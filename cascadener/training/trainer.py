@@ -11,7 +11,7 @@ With ``lora=True`` a peft LoRA adapter is trained and, by default, merged into t
 save, so the saved directory loads with plain ``AutoModelForCausalLM.from_pretrained``.
 
 Example:
-    >>> from cascadener.tiny import train_tokenizer
+    >>> from cascadener.training.tiny import train_tokenizer
     >>> tok = train_tokenizer(["hi there", "hello"], vocab_size=280)
     >>> ex = tokenize_conversation([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], tok)
     >>> tok.decode([i for i, l in zip(ex["input_ids"], ex["labels"]) if l != -100])
@@ -438,7 +438,7 @@ def train_conversations(
 ) -> TrainResult:
     """:func:`train` on chat ``messages`` from ``base_model``, or, without one, from a tiny
     from-scratch Qwen2 whose tokenizer is trained on the conversations' text."""
-    from .tiny import TinyModelOptions, chat_texts, create_tiny_model
+    from cascadener.training.tiny import TinyModelOptions, chat_texts, create_tiny_model
 
     if base_model is not None:
         return train(base_model, dataset, output_dir, options=options)
@@ -482,11 +482,11 @@ def train_cascade(
     """Train a CascadeNER extractor and classifier (or one model for both) from DynamicNER records.
 
     ``base_model``: any ``AutoModelForCausalLM`` directory or Hub id with a chat template; without
-    it, a tiny from-scratch Qwen2 (:mod:`cascadener.tiny`) with a tokenizer trained on the
+    it, a tiny from-scratch Qwen2 (:mod:`cascadener.training.tiny`) with a tokenizer trained on the
     training conversations. Saves ``output_dir/model`` (``one_model``) or ``output_dir/extractor``
     and ``output_dir/classifier``, each loadable with ``CascadeNER.from_pretrained``.
     ``classifier_options`` (default: ``options``) trains the classifier of a two-model cascade.
-    Conversations are built by :func:`cascadener.sft.build_sft` (``lists``, ``taxonomy``, ``template``);
+    Conversations are built by :func:`cascadener.training.sft.build_sft` (``lists``, ``taxonomy``, ``template``);
     ``export_sft`` also writes them as ShareGPT JSON (``stage1.json``, ``stage2.json``) there.
     With ``options.resume``, a model that had finished is kept (reported with ``kept=True``) and an
     interrupted one continues from its last checkpoint (:class:`ResumeError` when it has none).

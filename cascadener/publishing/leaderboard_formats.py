@@ -1,13 +1,13 @@
 """The leaderboard as a terminal table, Markdown, CSV and one self-contained HTML page.
 
-Every format shows, per task, the ranked rows of :class:`cascadener.leaderboard.Leaderboard` with
+Every format shows, per task, the ranked rows of :class:`cascadener.publishing.leaderboard.Leaderboard` with
 F1, precision and recall and one F1 column per language, in percent (strict micro scores of
 ``dynamicner_f1`` unless the matching column says otherwise), then the de-duplicated runs.
 The HTML page needs nothing from the network: its style and its column sorting (click a header)
 are inline.
 
 Example:
-    >>> from cascadener.leaderboard import Entry, build
+    >>> from cascadener.publishing.leaderboard import Entry, build
     >>> board = build([Entry(source="results/a.json", run_id="a", created_at="2026-01-01T00:00:00Z",
     ...     model_id="me/m", model_revision="local-0123456789abcdef", task="dynamic-en", f1=0.5, precision=0.4,
     ...     recall=0.6667, languages={"en": 0.5}, metric_version="dynamicner_f1 0.1.0", matching="strict")])

@@ -1,6 +1,6 @@
 """Publishing a run's results to the Hugging Face Hub: eval results, model card, results dataset.
 
-One evaluation run = one results JSON (:class:`cascadener.results.RunResults`, validated against
+One evaluation run = one results JSON (:class:`cascadener.publishing.results.RunResults`, validated against
 the shipped schema). Publishing (:func:`push_results`) writes, with huggingface_hub's own types:
 
 - ``.eval_results/dynamicner.yaml`` in the model repo: one

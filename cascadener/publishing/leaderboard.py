@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .results import GRANULARITIES, ResultsError, RunResults, load_results
+from cascadener.publishing.results import GRANULARITIES, ResultsError, RunResults, load_results
 
 __all__ = ["Entry", "Row", "Duplicate", "Leaderboard", "LeaderboardError", "entries_from_results", "from_folder",
            "from_results_repo", "from_benchmark", "entries_from_leaderboard", "parse_notes", "build", "per_label",
@@ -198,7 +198,7 @@ def from_results_repo(repo_id: str, *, revision: str | None = None,
 
 
 def parse_notes(notes: str | None) -> dict[str, str]:
-    """The ``key=value`` pairs of an eval result's ``notes`` (as :func:`cascadener.hub.notes` writes them).
+    """The ``key=value`` pairs of an eval result's ``notes`` (as :func:`cascadener.publishing.hub.notes` writes them).
 
     >>> parse_notes("task=dynamic; matching=strict; metric=dynamicner_f1 0.1.0")
     {'task': 'dynamic', 'matching': 'strict', 'metric': 'dynamicner_f1 0.1.0'}

@@ -21,7 +21,7 @@ With ``with_scores=True`` each output also carries the sum of its tokens' log-pr
 (:meth:`transformers.GenerationMixin.compute_transition_scores`), end-of-turn token included.
 
 Example (a throwaway random model; outputs are gibberish but shaped right):
-    >>> from cascadener.tiny import train_tokenizer, build_model, TinyModelOptions
+    >>> from cascadener.training.tiny import train_tokenizer, build_model, TinyModelOptions
     >>> tok = train_tokenizer(["Ada met Bob ."], vocab_size=280)
     >>> model = build_model(tok, options=TinyModelOptions(hidden_size=32, intermediate_size=64))
     >>> ids = encode_chat(tok, ["Ada met Bob .", "Bob ."])
@@ -37,43 +37,10 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from cascadener.backends.base import GeneratedText, GenerationOptions
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
-__all__ = ["GenerationOptions", "GeneratedText", "render_chat", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
-
-
-@dataclass(frozen=True)
-class GenerationOptions:
-    """How to generate: batch size, greedy or sampled, and how many samples per prompt."""
-
-    batch_size: int = 8
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    num_return_sequences: int = 1
-    with_scores: bool = False
-    share_prefix: bool = True
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.num_return_sequences < 1:
-            raise ValueError(f"num_return_sequences must be >= 1, got {self.num_return_sequences}")
-        if self.num_return_sequences > 1 and not self.do_sample:
-            raise ValueError("num_return_sequences > 1 needs do_sample=True (greedy samples are all equal)")
-        if self.do_sample and self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature}")
-
-
-@dataclass(frozen=True)
-class GeneratedText:
-    """One generated answer: decoded text, its new token ids (end token excluded) and, on request,
-    the sum of log-probabilities of the generated tokens including the end token."""
-
-    text: str
-    token_ids: tuple[int, ...]
-    logprob: float | None = None
-    finished: bool = True
+__all__ = ["render_chat", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
 
 
 _PLACEHOLDER = "\x00cascadener-user-turn\x00"

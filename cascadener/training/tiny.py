@@ -8,7 +8,7 @@ system prompt is :data:`cascadener.prompts.SYSTEM_PROMPT`. The model is a random
 :class:`transformers.Qwen2ForCausalLM` of about half a million parameters.
 
 The saved directory loads offline with ``AutoTokenizer.from_pretrained`` and
-``AutoModelForCausalLM.from_pretrained``; train it with :mod:`cascadener.training`.
+``AutoModelForCausalLM.from_pretrained``; train it with :mod:`cascadener.training.trainer`.
 
 Example:
     >>> tok = train_tokenizer(["Ada Lovelace met Charles Babbage in London ."], vocab_size=300)
@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from .prompts import SYSTEM_PROMPT
+from cascadener.prompts import SYSTEM_PROMPT
 
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
