@@ -1,4 +1,4 @@
-"""Fault injection on the data side and the metric (issue 10): each test is named after its item.
+"""Fault injection on the data side and the metric: each test is named after the behaviour it holds.
 
 Corrupt and replaced ``.7z`` archives, half-written exports, stale caches after a source edit, the
 bring-your-own-corpus path of the docs in a fresh ``HF_HOME``, user errors that must print
@@ -25,10 +25,10 @@ import dynamicner_data
 ROOT = Path(dynamicner_data.__file__).resolve().parents[1]
 
 
-# ------------------------------------------------------------------------------ item 19: metric
+# ------------------------------------------------------------------------------ the metric's inputs
 
 
-def test_item19_span_dicts_in_bio_config_name_sample_and_field():
+def test_span_dicts_given_as_tags_name_the_sample_and_field():
     import evaluate
 
     from dynamicner_f1.scorer import score_tags
@@ -43,7 +43,7 @@ def test_item19_span_dicts_in_bio_config_name_sample_and_field():
         metric.compute(predictions=spans, references=spans)
 
 
-def test_item19_numpy_integer_offsets_are_accepted_bool_is_not():
+def test_numpy_integer_offsets_are_accepted_bool_and_float_are_not():
     import evaluate
 
     from dynamicner_f1.scorer import score_spans
@@ -61,9 +61,8 @@ def test_item19_numpy_integer_offsets_are_accepted_bool_is_not():
             score_spans([[{"text": "Paris", "label": "city", "start": bad, "end": 12}], []], plain)
 
 
-@pytest.mark.slow
-@pytest.mark.slow  # fresh processes / a big sweep; CI runs them
-def test_item19_more_than_55000_labels_score_like_seqeval():
+@pytest.mark.slow  # a big sweep; CI runs it
+def test_more_than_55000_labels_score_like_seqeval():
     from seqeval.metrics import f1_score
 
     from dynamicner_f1.scorer import score_tags
@@ -82,7 +81,7 @@ def test_item19_more_than_55000_labels_score_like_seqeval():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_item19_bio_strict_strips_dashes_like_seqeval(seed):
+def test_strict_bio_strips_dashes_like_seqeval(seed):
     import random
 
     from seqeval.metrics import f1_score
@@ -162,7 +161,7 @@ def _rows(cache: Path, config: str, split: str = "test", **source) -> list[dict]
     return builder.as_dataset(split=split).to_list()
 
 
-# ------------------------------------------------------------------------------ items 3 and 11: .7z
+# ------------------------------------------------------------------------------ corrupt .7z archives
 
 
 def _corrupt_variants(tmp_path: Path) -> dict[str, bytes]:
@@ -177,7 +176,7 @@ def _corrupt_variants(tmp_path: Path) -> dict[str, bytes]:
     return {"truncated": good[: len(good) // 2], "lzma": bytes(flipped), "crc": bytes(crc), "empty": b""}
 
 
-def test_item03_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
+def test_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
     cache = tmp_path / "cache"
     archive = tmp_path / "release.7z"
     for kind, data in _corrupt_variants(tmp_path).items():
@@ -200,7 +199,7 @@ def test_item03_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
 
 
 @pytest.mark.slow  # fresh processes / a big sweep; CI runs them
-def test_item11_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
+def test_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
     variants = _corrupt_variants(tmp_path)
     archive = tmp_path / "AnythingNER.7z"
     archive.write_bytes(variants["truncated"])
@@ -214,14 +213,14 @@ def test_item11_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
         assert result.stderr.startswith(f"dynamicner {command}: error: ArchiveError: {path}: corrupt or truncated .7z")
 
 
-# ------------------------------------------------------------------------------ item 4: export
+# ------------------------------------------------------------------------------ export: whole or not at all
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_item04_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path, capsys):
+def test_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path, capsys):
     data = _corpus(tmp_path / "data", "en")  # no de files: the second config fails
     out = tmp_path / "hub"
     status, err = _main(["export", str(out), "--configs", "en", "de", "--data-dir", str(data)], capsys)
@@ -244,7 +243,7 @@ def test_item04_export_failure_in_a_later_config_leaves_no_half_written_folder(t
     assert (out / ".gitattributes").is_file()
 
 
-# ------------------------------------------------------------------------------ items 8 and 10
+# ------------------------------------------------------------------------------ your own corpus; stale caches
 
 
 def _doc_path_script(config: str, source: str) -> str:
@@ -257,7 +256,7 @@ def _doc_path_script(config: str, source: str) -> str:
 
 @pytest.mark.slow  # fresh processes in a fresh HF_HOME; CI runs them
 @pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute"])
-def test_item10_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
+def test_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
     """``dynamicner prepare en-coarse --data-files test=F --data-files taxonomy=T``, then
     ``load_dataset("dynamicner", "en-coarse", data_files={"test": F, "taxonomy": T})``, in a fresh
     HF_HOME, offline; the same with ``--data-dir D`` / ``data_dir=D``."""
@@ -286,7 +285,7 @@ def test_item10_bring_your_own_corpus_as_the_docs_show_it(tmp_path, absolute):
 
 
 @pytest.mark.slow  # fresh processes / a big sweep; CI runs them
-def test_item08_prepare_rebuilds_after_a_source_file_changes(tmp_path):
+def test_prepare_rebuilds_after_a_source_file_changes(tmp_path):
     work = tmp_path / "work"
     _corpus(work / "release", "en", n=4, city="Lima")
     (work / "test.json").write_text(_geic(3, city="Lima"), encoding="utf-8")
@@ -318,7 +317,7 @@ def test_item08_prepare_rebuilds_after_a_source_file_changes(tmp_path):
     assert json.loads(stats.stdout)[0]["rows"] == {"test": 2}
 
 
-def test_item08_fingerprint_record_notices_changes():
+def test_fingerprint_record_notices_added_and_removed_files():
     from dynamicner_data import cache
     import tempfile
 
@@ -333,10 +332,10 @@ def test_item08_fingerprint_record_notices_changes():
     assert "no record" in cache.stale_reason(None, [a])
 
 
-# ------------------------------------------------------------------------------ item 12: cascadener
+# ------------------------------------------------------------------------------ bad input files in cascadener
 
 
-def test_item12_bad_geic_file_under_data_dir_is_a_cli_error_in_every_cascadener_command(tmp_path, capsys):
+def test_bad_geic_file_under_data_dir_is_a_cli_error_in_every_cascadener_command(tmp_path, capsys):
     from cascadener.cli import main
 
     data = _corpus(tmp_path / "release", "en")
@@ -362,7 +361,7 @@ def test_item12_bad_geic_file_under_data_dir_is_a_cli_error_in_every_cascadener_
         assert "'s1'" in err and "entity" in err and "Traceback" not in err
 
 
-# ------------------------------------------------------------------------------ item 13: outputs
+# ------------------------------------------------------------------------------ unwritable outputs
 
 
 class _Tmpfs:
@@ -401,7 +400,7 @@ def _failing(monkeypatch, code: int, target: str = "os.replace") -> None:
     monkeypatch.setattr(target, fail)
 
 
-def test_item13_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, capsys, monkeypatch):
+def test_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, capsys, monkeypatch):
     data = _corpus(tmp_path / "data", "en")
     source = ["--data-dir", str(data)]
     # a file where a folder belongs
@@ -437,10 +436,10 @@ def test_item13_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, ca
         assert "No space left on device" in err or "Not enough disk space" in err
 
 
-# ------------------------------------------------------------------------------ item 17
+# ------------------------------------------------------------------------------ split names, empty files
 
 
-def test_item17_example_dev_split_and_empty_geic_file(tmp_path, capsys):
+def test_example_takes_dev_and_an_empty_geic_file_is_an_error(tmp_path, capsys):
     from dynamicner_data import cli
 
     status = cli.main(["example", "en", "--split", "dev"])
@@ -467,10 +466,10 @@ def test_item17_example_dev_split_and_empty_geic_file(tmp_path, capsys):
     assert f"{blank}: the GEIC file of the test split holds no samples (1 skipped" in str(user_error(info.value))
 
 
-# ------------------------------------------------------------------------------ item 20
+# ------------------------------------------------------------------------------ taxonomy cycles, ambiguous layouts
 
 
-def test_item20_taxonomy_name_cycle_is_refused():
+def test_taxonomy_name_cycle_is_refused():
     import evaluate
 
     from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
@@ -494,7 +493,7 @@ def test_item20_taxonomy_name_cycle_is_refused():
         metric.compute(predictions=gold, references=gold, taxonomy=looped)
 
 
-def test_item20_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, capsys):
+def test_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, capsys):
     both = _corpus(tmp_path / "both", "en")
     (both / "en" / "dev.json").write_text(_geic(2), encoding="utf-8")
     status, err = _main(["stats", "en", "--data-dir", str(both)], capsys)
@@ -509,11 +508,11 @@ def test_item20_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, cap
     assert _main(["stats", "en", "--data-dir", str(both)], capsys)[0] == 0
 
 
-# ------------------------------------------------------------------------------ item 21: bench_metric
+# ------------------------------------------------------------------------------ bench_metric
 
 
 @pytest.mark.slow  # fresh processes / a big sweep; CI runs them
-def test_item21_bench_metric_prints_three_scenarios_and_the_ratios(shared_data, tmp_path):
+def test_bench_metric_prints_three_scenarios_and_the_ratios(shared_data, tmp_path):
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         import bench_metric

@@ -1,6 +1,6 @@
-"""Fault injection for the pipeline and its CLI (issue 10): nothing lost, nothing silently wrong, no traceback.
+"""Fault injection for the pipeline and its CLI: nothing lost, nothing silently wrong, no traceback.
 
-Each test is named after the issue's item. Faults are real where the sandbox allows them: a small
+Faults are real where the sandbox allows them: a small
 tmpfs for a full or read-only disk (skipped, with the reason, where mounting is refused; the
 patched variant of the same fault always runs), SIGKILLed subprocesses, two processes at once.
 """
@@ -152,11 +152,11 @@ def train_data(tmp_path, tiny_corpus) -> Path:
     return _write_jsonl(tmp_path / "train.jsonl", tiny_corpus[:4])
 
 
-# ------------------------------------------------------------------------------- 1: train --resume
+# ---------------------------------------------------------------------------------- train --resume
 
 
 @pytest.mark.slow
-def test_item01_train_resume_without_checkpoint_refuses(train_data, tmp_path, capsys):
+def test_train_resume_without_checkpoint_refuses(train_data, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(_train_argv(train_data, out)) == 0
     finished = _digest(out / "model")
@@ -181,7 +181,7 @@ def test_item01_train_resume_without_checkpoint_refuses(train_data, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_item01_train_resume_keeps_finished_models_and_continues_interrupted_ones(train_data, tmp_path, capsys):
+def test_train_resume_keeps_finished_models_and_continues_interrupted_ones(train_data, tmp_path, capsys):
     """Two models: the extractor finished, the classifier was killed after a checkpoint."""
     import shutil
 
@@ -203,7 +203,7 @@ def test_item01_train_resume_keeps_finished_models_and_continues_interrupted_one
     assert (cut / "classifier" / "model.safetensors").is_file()
 
 
-# ------------------------------------------------------------------------------ 4: no partial models
+# --------------------------------------------------------------------------------- no partial models
 
 
 def _full_disk_on_weights(monkeypatch, root: Path):
@@ -223,7 +223,7 @@ def _full_disk_on_weights(monkeypatch, root: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item04_train_on_a_full_disk_leaves_no_partial_model(train_data, tmp_path, capsys, monkeypatch, disk):
+def test_train_on_a_full_disk_leaves_no_partial_model(train_data, tmp_path, capsys, monkeypatch, disk):
     out = tmp_path / "disk" / "out"
     with contextlib.ExitStack() as stack:
         if disk == "tmpfs":  # room for config.json and the tokenizer, not for the weights
@@ -244,7 +244,7 @@ def test_item04_train_on_a_full_disk_leaves_no_partial_model(train_data, tmp_pat
 
 
 @pytest.mark.slow
-def test_item04_main_job_models_appear_whole_or_not_at_all(tiny_corpus, tmp_path, monkeypatch):
+def test_main_job_models_appear_whole_or_not_at_all(tiny_corpus, tmp_path, monkeypatch):
     """``train_cascade`` (the main job's training) on a full disk: no model folder, no stamp reuse."""
     from cascadener.training.trainer import TrainOptions, train_cascade
 
@@ -259,11 +259,11 @@ def test_item04_main_job_models_appear_whole_or_not_at_all(tiny_corpus, tmp_path
     assert (result.extractor / "model.safetensors").is_file() and (result.classifier / "config.json").is_file()
 
 
-# ---------------------------------------------------------------- 13: output paths (train, evaluate)
+# -------------------------------------------------------------------- output paths (train, evaluate)
 
 
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item13_evaluate_output_read_only_folder_and_full_disk(tmp_path, capsys, monkeypatch, disk):
+def test_evaluate_output_read_only_folder_and_full_disk(tmp_path, capsys, monkeypatch, disk):
     predictions = _predictions_file(tmp_path / "pred.jsonl")
     # a folder given as the output file
     assert main(["evaluate", str(predictions), "-o", str(tmp_path)]) == 2
@@ -308,7 +308,7 @@ def test_item13_evaluate_output_read_only_folder_and_full_disk(tmp_path, capsys,
 
 
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item13_train_output_read_only_or_a_file(train_data, tmp_path, capsys, monkeypatch, disk):
+def test_train_output_read_only_or_a_file(train_data, tmp_path, capsys, monkeypatch, disk):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     assert main(_train_argv(train_data, a_file)) == 2
@@ -327,10 +327,10 @@ def test_item13_train_output_read_only_or_a_file(train_data, tmp_path, capsys, m
     assert "is not writable: Read-only file system" in err
 
 
-# ------------------------------------------------------------------------------------- 15: model paths
+# ----------------------------------------------------------------------------------------- model paths
 
 
-def test_item15_model_paths_say_what_is_wrong(inputs, tmp_path, capsys):
+def test_model_paths_say_what_is_wrong(inputs, tmp_path, capsys):
     empty = tmp_path / "empty-model"
     empty.mkdir()
     (empty / "notes.txt").write_text("no model here")
@@ -357,11 +357,11 @@ def test_item15_model_paths_say_what_is_wrong(inputs, tmp_path, capsys):
     assert "--base-model ./no/model does not exist" in err and "Repo id" not in err
 
 
-# ------------------------------------------------------------------------- 16: read-only train output
+# ----------------------------------------------------------------------------- read-only train output
 
 
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item16_train_on_read_only_output_names_the_real_cause(train_data, tmp_path, capsys, monkeypatch, disk):
+def test_train_on_read_only_output_names_the_real_cause(train_data, tmp_path, capsys, monkeypatch, disk):
     out = tmp_path / "ro"
     with contextlib.ExitStack() as stack:
         if disk == "tmpfs":
@@ -376,10 +376,10 @@ def test_item16_train_on_read_only_output_names_the_real_cause(train_data, tmp_p
     assert f"--output-dir {out} is not writable: Read-only file system" in err
 
 
-# ---------------------------------------------------------------------------------------- 20: smaller
+# --------------------------------------------------------------------------- input spellings (BOM, .7z)
 
 
-def test_item20_jsonl_reader_accepts_a_utf8_bom(tmp_path, capsys):
+def test_jsonl_reader_accepts_a_utf8_bom(tmp_path, capsys):
     predictions = _predictions_file(tmp_path / "pred.jsonl", bom=True)
     assert main(["evaluate", str(predictions), "-o", str(tmp_path / "r.json")]) == 0
     references = _write_jsonl(tmp_path / "refs.jsonl", _records(), bom=True)
@@ -389,7 +389,7 @@ def test_item20_jsonl_reader_accepts_a_utf8_bom(tmp_path, capsys):
     assert first == json.loads((tmp_path / "r2.json").read_text())["metrics"] and first["f1"] > 0
 
 
-def test_item20_data_dir_archive_is_accepted_like_the_builder(tmp_path, capsys):
+def test_data_dir_archive_is_accepted_like_the_builder(tmp_path, capsys):
     """``--data-dir X.7z`` reaches the builder (which extracts archives) instead of being refused."""
     py7zr = pytest.importorskip("py7zr")
     from dynamicner_data.builder import _embedded_sample_dir
@@ -492,7 +492,7 @@ def disk_fills_after(monkeypatch, target: Path, room: int):
         yield state
 
 
-# ---------------------------------------------------------------- 2: one writer per output (lock)
+# ------------------------------------------------------------------- one writer per output (lock)
 
 
 def _spawn_predict(inputs, model, output, *extra):
@@ -519,7 +519,7 @@ def many_inputs(tmp_path) -> Path:
 
 
 @pytest.mark.slow
-def test_item02_second_writer_is_refused(many_inputs, random_model, tmp_path, capsys):
+def test_second_writer_is_refused(many_inputs, random_model, tmp_path, capsys):
     output = tmp_path / "pred.jsonl"
     first = _spawn_predict(many_inputs, random_model, output)
     try:
@@ -537,7 +537,7 @@ def test_item02_second_writer_is_refused(many_inputs, random_model, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_item02_two_runs_started_together_one_wins(many_inputs, random_model, tmp_path):
+def test_two_runs_started_together_one_wins(many_inputs, random_model, tmp_path):
     output = tmp_path / "pred.jsonl"
     runs = [_spawn_predict(many_inputs, random_model, output, "--overwrite") for _ in range(2)]
     codes = [run.wait(timeout=300) for run in runs]
@@ -550,7 +550,7 @@ def test_item02_two_runs_started_together_one_wins(many_inputs, random_model, tm
 
 
 @pytest.mark.slow
-def test_item02_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_model, tmp_path, capsys):
+def test_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_model, tmp_path, capsys):
     output = tmp_path / "pred.jsonl"
     first = _spawn_predict(many_inputs, random_model, output)
     _wait_for_lines(output, 2, first)
@@ -565,7 +565,7 @@ def test_item02_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_mod
     assert output.read_bytes().count(b"\n") == 40
 
 
-def test_item02_output_lock_module(tmp_path):
+def test_output_lock_names_its_holder_and_is_released_on_exit(tmp_path):
     """OutputLock itself: held across processes, holder named, released on exit, reusable by export."""
     from cascadener.cli.locking import OutputLock, OutputLocked
 
@@ -587,11 +587,11 @@ def test_item02_output_lock_module(tmp_path):
     assert not lock.lock_path.exists()
 
 
-# ------------------------------------------------------------- 5, 18: what --resume compares
+# ------------------------------------------------------------------- what --resume compares
 
 
 @pytest.mark.slow
-def test_item05_resume_refuses_another_model_at_the_same_path(inputs, random_model, tmp_path, capsys, monkeypatch):
+def test_resume_refuses_another_model_at_the_same_path(inputs, random_model, tmp_path, capsys, monkeypatch):
     import shutil
 
     from cascadener.training.tiny import TinyModelOptions, create_tiny_model
@@ -619,7 +619,7 @@ def test_item05_resume_refuses_another_model_at_the_same_path(inputs, random_mod
 
 
 @pytest.mark.slow
-def test_item18_resume_names_the_differing_option_and_ignores_path_spelling(inputs, random_model, tmp_path, capsys,
+def test_resume_names_the_differing_option_and_ignores_path_spelling(inputs, random_model, tmp_path, capsys,
                                                                             monkeypatch):
     import shutil
 
@@ -643,7 +643,7 @@ def test_item18_resume_names_the_differing_option_and_ignores_path_spelling(inpu
     assert (tmp_path / "pred.jsonl").read_bytes() == reference.read_bytes()
 
 
-# ------------------------------------------- 6, 7: counts and bytes after a cut anywhere (full disk)
+# ------------------------------------------------ counts and bytes after a cut anywhere (full disk)
 
 
 @pytest.fixture(scope="module")
@@ -678,7 +678,7 @@ def _cuts(reference: bytes) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("cut", ["inside the first line", "after one line, mid-chunk", "at a chunk boundary",
                                  "mid-line in the third chunk", "one byte before the end"])
-def test_item07_resumed_output_is_byte_identical_for_any_cut(cascade_inputs, tiny_cascade, cascade_reference,
+def test_resumed_output_is_byte_identical_for_any_cut(cascade_inputs, tiny_cascade, cascade_reference,
                                                              tmp_path, capsys, monkeypatch, cut):
     reference, reference_stats = cascade_reference
     output = tmp_path / "pred.jsonl"
@@ -690,12 +690,12 @@ def test_item07_resumed_output_is_byte_identical_for_any_cut(cascade_inputs, tin
     assert main(_cascade_argv(cascade_inputs, tiny_cascade, output, "--resume")) == 0
     assert output.read_bytes() == reference
     meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
-    assert meta["complete"] and meta["stats"] == reference_stats  # item 6 on every cut
+    assert meta["complete"] and meta["stats"] == reference_stats  # the counts too, on every cut
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item06_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
+def test_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
         cascade_inputs, tiny_cascade, cascade_reference, tmp_path, capsys, monkeypatch, disk):
     reference, reference_stats = cascade_reference
     folder = tmp_path / "disk"
@@ -726,12 +726,12 @@ def test_item06_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
     assert counts["mentions"] == reference_stats["mentions"]
 
 
-# --------------------------------------------------------------------- 13: predict output paths
+# ------------------------------------------------------------------------- predict output paths
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
-def test_item13_predict_output_folder_read_only_and_full_disk(inputs, random_model, tmp_path, capsys, monkeypatch,
+def test_predict_output_folder_read_only_and_full_disk(inputs, random_model, tmp_path, capsys, monkeypatch,
                                                               disk):
     assert main(_predict_argv(inputs, random_model, tmp_path)) == 2
     err = capsys.readouterr().err
@@ -748,7 +748,7 @@ def test_item13_predict_output_folder_read_only_and_full_disk(inputs, random_mod
         err = capsys.readouterr().err
     _no_traceback(err)
     assert "cascadener predict: error: cannot write" in err and "Read-only file system" in err
-    # a full disk while writing the meta file (the output's own writes: items 6 and 7)
+    # a full disk while writing the meta file (the output's own writes: the cut tests above)
     output = tmp_path / "full" / "pred.jsonl"
     (tmp_path / "full").mkdir()
     real_replace = os.replace
@@ -767,11 +767,11 @@ def test_item13_predict_output_folder_read_only_and_full_disk(inputs, random_mod
     assert sorted(p.name for p in output.parent.iterdir()) in ([], ["pred.jsonl"])
 
 
-# ------------------------------------------------------------------- 14: resuming odd outputs
+# ----------------------------------------------------------------------- resuming odd outputs
 
 
 @pytest.mark.slow
-def test_item14_resume_with_bad_bytes_a_bad_meta_or_a_trailing_blank_line(inputs, random_model, tmp_path, capsys,
+def test_resume_with_bad_bytes_a_bad_meta_or_a_trailing_blank_line(inputs, random_model, tmp_path, capsys,
                                                                           monkeypatch):
     reference = tmp_path / "reference.jsonl"
     assert main(_predict_argv(inputs, random_model, reference)) == 0

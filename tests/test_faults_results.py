@@ -1,6 +1,6 @@
-"""Issue 10, the results side: item 4 (results JSON and cards appear whole or not at all),
-item 9 (push-results refuses NaN or empty metrics), item 13 (push-results --dry-run --output-dir on a
-read-only folder, a file, a full disk: a clear error naming the path, no traceback).
+"""Faults on the results side: results JSON and cards appear whole or not at all; push-results
+refuses NaN or empty metrics; push-results --dry-run --output-dir on a read-only folder, a file or
+a full disk gives a clear error naming the path, no traceback.
 
 Faults are real where the sandbox allows it (a tmpfs mounted read-only or nearly full, as root),
 else simulated by making the final rename raise the same errno."""
@@ -52,7 +52,7 @@ def _no_partials(folder: Path) -> list[str]:
     return [str(p) for p in folder.rglob("*") if ".partial-" in p.name or ".old-" in p.name] if folder.exists() else []
 
 
-# ------------------------------------------------------------------------------ item 9
+# ------------------------------------------------------------------------------ NaN or empty metrics
 
 @pytest.mark.parametrize("change, field", [
     (lambda r: r["metrics"].update(f1=math.nan), "metrics/f1"),
@@ -63,7 +63,7 @@ def _no_partials(folder: Path) -> list[str]:
     (lambda r: r.update(scores={}), "scores"),
     (lambda r: r.update(metrics={"num_references": 0.0}), "metrics"),
 ])
-def test_item_9_push_results_refuses_nan_or_empty_metrics(tmp_path, capsys, change, field):
+def test_push_results_refuses_nan_or_empty_metrics(tmp_path, capsys, change, field):
     record = _record()
     change(record)
     path = _write(tmp_path / "results.json", record)
@@ -91,7 +91,7 @@ def test_item_9_push_results_refuses_nan_or_empty_metrics(tmp_path, capsys, chan
             hub.model_card(results, model_id="me/m")
 
 
-# ------------------------------------------------------------------------------ item 4
+# ------------------------------------------------------------------------------ atomic writes
 
 def _fail_on_rename(monkeypatch, code: int):
     """Make the final rename of every atomic write fail, as a full or read-only disk would."""
@@ -103,7 +103,7 @@ def _fail_on_rename(monkeypatch, code: int):
     monkeypatch.setattr(atomic.os, "replace", failing)
 
 
-def test_item_4_results_json_and_cards_are_written_atomically(tmp_path, monkeypatch):
+def test_results_json_and_cards_are_written_atomically(tmp_path, monkeypatch):
     first = hub.RunResults(**_record("20260101T000000Z-00000001"))
     out = tmp_path / "card"
     card, json_path = hub.write_dry_run(first, out, model_id="me/m", benchmark_id=BENCHMARK)
@@ -141,7 +141,7 @@ def test_item_4_results_json_and_cards_are_written_atomically(tmp_path, monkeypa
     assert {p: p.read_bytes() for p in old} == old and _no_partials(tmp_path / "board") == []
 
 
-# ------------------------------------------------------------------------------ item 13
+# ------------------------------------------------------------------------------ unwritable --output-dir
 
 @contextmanager
 def _tmpfs(path: Path, options: str):
@@ -169,7 +169,7 @@ def _fill(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("fault", ["read-only folder", "folder given as a file", "full disk"])
-def test_item_13_push_results_dry_run_output_dir_faults(tmp_path, capsys, monkeypatch, fault):
+def test_push_results_dry_run_output_dir_faults(tmp_path, capsys, monkeypatch, fault):
     results = _write(tmp_path / "results.json", _record())
     mount = tmp_path / "mnt"
     if fault == "folder given as a file":

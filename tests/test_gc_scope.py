@@ -1,4 +1,4 @@
-"""The garbage-collector tricks restore the host's exact prior state (issue 9, item 5)."""
+"""The garbage-collector tricks restore the host's exact prior state."""
 
 from __future__ import annotations
 

@@ -400,7 +400,7 @@ def test_repeated_keys_and_fields_found_in_any_chunk(tmp_path, tax):
         read_geic(path, tax)
 
 
-# --- pinned: what the reader gave before its rewrite (issue 9); a refactor must keep all of it
+# --- pinned: what the reader gives (samples, report, warnings); a refactor must keep all of it
 
 
 def _digest(read, path) -> str:
@@ -423,7 +423,7 @@ def test_reader_pinned_on_the_embedded_samples(tax):
     assert hashlib.sha256(json.dumps(got, sort_keys=True).encode()).hexdigest()[:16] == PINNED_EMBEDDED
 
 
-PINNED_EMBEDDED = "6e5c5a0c302e6349"  # the 24 files, as recorded before the rewrite of issue 9
+PINNED_EMBEDDED = "6e5c5a0c302e6349"  # the 24 embedded files
 PINNED_REAL = {  # with the DynamicNER taxonomy (other corpora: unknown categories to "miscellaneous", blanks skipped)
     "dynamicner-example-en.json": "ec3e29f0aba08c46",
     "conll2003-test.json": "b0c895d5056af382",
