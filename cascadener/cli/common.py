@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "output_file", "int_at_least", "positive_int", "write_error"]
+__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "write_error"]
 
 
 class CliError(Exception):
@@ -107,11 +108,16 @@ def iter_jsonl(path: Path, *, invalid_json_hint: str = "") -> Iterator[tuple[int
 
     A UTF-8 byte-order mark at the start of the file is accepted (as the GEIC reader does).
 
-    Errors name the file and the line: not UTF-8, invalid JSON (followed by ``invalid_json_hint``),
-    or a line that is not a JSON object. Field checks are the caller's (``f"{path}, line {n}"``).
+    Records are separated by ``"\\n"`` only (JSON Lines), never at the other Unicode line breaks a
+    JSON string may hold raw (U+2028, U+0085, ...). Errors name the file and the line: not UTF-8,
+    invalid JSON (followed by ``invalid_json_hint``), a line that is not a JSON object, or a lone
+    surrogate in any string (naming its field). Other field checks are the caller's
+    (``f"{path}, line {n}"``).
     """
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        # JSON Lines ends a record at "\n" only: U+2028, U+0085... are valid raw inside a JSON
+        # string (predict writes them so), and str.splitlines() would cut the record there
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
     except UnicodeDecodeError as error:
         raise CliError(f"{path} is not valid UTF-8: {error}") from None
     for number, line in enumerate(lines, start=1):
@@ -124,4 +130,40 @@ def iter_jsonl(path: Path, *, invalid_json_hint: str = "") -> Iterator[tuple[int
             raise CliError(f"{where}: invalid JSON ({error.msg}){invalid_json_hint}") from None
         if not isinstance(record, dict):
             raise CliError(f"{where}: expected a JSON object")
+        found = lone_surrogate(record)
+        if found is not None:
+            field, character, position = found
+            raise CliError(f"{where}: field {field} holds a lone surrogate {ascii(character)} at character "
+                           f"{position}, which is not Unicode text (half of a cut emoji?); fix or remove it")
         yield number, record
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any, field: str = "") -> tuple[str, str, int] | None:
+    """The first lone surrogate in the strings of a JSON value: ``(field, character, position)``.
+
+    JSON's ``\\ud83d`` escape decodes to a surrogate that no UTF-8 writer accepts: text holding
+    one cannot be written back, so readers refuse it up front, naming the field.
+
+    >>> lone_surrogate({"text": "ok", "entities": [{"label": "ci\\ud83dty"}]})
+    ("'entities'[0]['label']", '\\ud83d', 2)
+    >>> lone_surrogate({"text": "\U0001F600 a whole emoji"}) is None
+    True
+    """
+    if isinstance(value, str):
+        found = None if value.isascii() else _SURROGATE.search(value)
+        return None if found is None else (field, found.group(), found.start())
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = lone_surrogate(key, f"{field} key" if field else "key") or lone_surrogate(
+                item, f"{field}[{key!r}]" if field else repr(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate(item, f"{field}[{index}]")
+            if found is not None:
+                return found
+    return None

@@ -138,7 +138,7 @@ def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -
         raise CliError(f"cannot resume: {output}, line {line} is not valid UTF-8 (byte {error.start}); "
                        "the file was changed after it was written. Start again with --overwrite") from None
     ids = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # JSON Lines: "\n" only
         if not line.strip():
             continue
         try:

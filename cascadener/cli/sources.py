@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cascadener.cli.common import CliError, existing_file, iter_jsonl, positive_int
+from cascadener.cli.common import CliError, existing_file, iter_jsonl, lone_surrogate, positive_int
 
 __all__ = ["InputRow", "InputSource", "add_source_arguments", "read_inputs", "read_jsonl_inputs", "read_geic_inputs",
            "read_builder_inputs", "read_hf_inputs"]
@@ -106,6 +106,13 @@ def read_geic_inputs(path: Path, taxonomy_path: Path | None) -> InputSource:
         raise CliError(str(error)) from None
     rows = [InputRow(id=sample.key, text=sample.text, references=tuple(e.to_dict() for e in sample.entities))
             for sample in samples]
+    for row in rows:
+        found = lone_surrogate({"sentence": row.text, "entity": [e["text"] for e in row.references],
+                                "category": [e["label"] for e in row.references]})
+        if found is not None:
+            field, character, position = found
+            raise CliError(f"{path}: sample {row.id!r}: field {field} holds a lone surrogate {ascii(character)} at "
+                           f"character {position}, which is not Unicode text (half of a cut emoji?); fix or remove it")
     description = {"name": path.name, "path": str(path), "revision": _file_revision(path),
                    "taxonomy": str(taxonomy_path) if taxonomy_path else "dynamicner",
                    "skipped_empty_samples": len(report.skipped_samples)}
