@@ -83,7 +83,7 @@ def main() -> None:
     records = json.loads(Path(args.corpus).read_text(encoding="utf-8"))["records"]
     model_dir = args.model
     if model_dir is None:
-        from cascadener.training.trainer import MEMORISE, train_cascade
+        from cascadener.training import MEMORISE, train_cascade
 
         start = time.perf_counter()
         trained = train_cascade(records, tempfile.mkdtemp(prefix="bench-pipeline-"), one_model=True, options=MEMORISE)

@@ -69,7 +69,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
     model_dir = args.model
     if model_dir is None:
-        from cascadener.training.trainer import MEMORISE, train_cascade
+        from cascadener.training import MEMORISE, train_cascade
 
         start = time.perf_counter()
         trained = train_cascade(records, work / "model", one_model=True, options=MEMORISE)

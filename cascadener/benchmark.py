@@ -39,17 +39,10 @@ from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
 from cascadener.backends.http import EndpointOptions
 from cascadener.options import PredictOptions
+from cascadener.training.recipes import TINY
 from cascadener.training.trainer import TrainOptions
 
 COLUMNS: tuple[str, ...] = GRANULARITIES  # one results column per granularity; static ones score STATIC_LEVELS
-# Training of the tiny from-scratch models on the embedded train split, sized to take minutes on
-# 2 CPU cores: the extractor (286 sentences) gets many passes, the classifier (~3,700 questions:
-# dynamic lists + three cascade levels per entity) few. One torch thread: tiny matrices gain little
-# from more, and busy cores make multi-threaded torch many times slower.
-TINY_EXTRACTOR_TRAINING = TrainOptions(epochs=15.0, learning_rate=3e-3, batch_size=16, lr_scheduler="cosine",
-                                       logging_steps=20, num_threads=1)
-TINY_CLASSIFIER_TRAINING = TrainOptions(epochs=2.0, learning_rate=3e-3, batch_size=16, lr_scheduler="cosine",
-                                        logging_steps=20, num_threads=1)
 CARD_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1", "extraction_f1",
                                  "coarse/f1", "medium/f1", "fine/f1")
 
@@ -63,7 +56,8 @@ class BenchmarkOptions:
     """What the main job runs. ``max_train``/``max_test`` (per language) give the reduced mode.
 
     ``train`` trains the extractor (and the one model of ``one_model``), ``classifier_train`` the
-    classifier; the defaults suit a tiny from-scratch model (pass others with ``base_model``).
+    classifier; the defaults are the tiny from-scratch recipe (:func:`cascadener.training.recipes.recipe`
+    gives the one for a ``base_model``).
     ``predict`` says how the test split is predicted (its ``template`` is also the one trained on;
     its ``taxonomy`` is replaced by the dataset's); ``predict_threads`` sets torch's CPU threads
     while predicting (``None``: torch's default).
@@ -78,8 +72,8 @@ class BenchmarkOptions:
     one_model: bool = False
     max_train: int | None = None
     max_test: int | None = None
-    train: TrainOptions = TINY_EXTRACTOR_TRAINING
-    classifier_train: TrainOptions = TINY_CLASSIFIER_TRAINING
+    train: TrainOptions = TINY.extractor
+    classifier_train: TrainOptions = TINY.classifier
     vocab_size: int = 2000
     predict: PredictOptions = PredictOptions(batch_size=16)
     predict_threads: int | None = None
@@ -116,7 +110,7 @@ class BenchmarkResult:
 def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = None,
                limit: int | None = None) -> SplitData:
     """One split of the dynamic configs of ``languages`` (first ``limit`` sentences per language)."""
-    from dynamicner_data import builder as dynamicner
+    from dynamicner_data.builder import builder_hash, prepare
     from dynamicner_data.errors import describe, user_error
 
     records: list[dict[str, Any]] = []
@@ -125,7 +119,7 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
         if language not in LANGUAGES:
             raise BenchmarkError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
         try:
-            builder = dynamicner.prepare(language, data_dir=data_dir)
+            builder = prepare(language, data_dir=data_dir)
         except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
             cause = user_error(error)
             if cause is None:
@@ -143,7 +137,7 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
                             "entities": [dict(e) for e in row["entities"]], "type_list": list(row["type_list"])})
     config = "all" if sorted(languages) == sorted(LANGUAGES) else "+".join(languages)
     description = {"name": "dynamicner", "config": config, "split": split,
-                   "revision": f"builder-{dynamicner.builder_hash()}",
+                   "revision": f"builder-{builder_hash()}",
                    "source": data_dir or "embedded sample", "sentences": len(records)}
     if limit is not None:
         description["limit_per_language"] = limit
@@ -256,13 +250,15 @@ def score_columns(test: SplitData, predictions: SplitPredictions) -> dict[str, d
 
 def format_table(scores: dict[str, dict[str, float]], languages: Sequence[str]) -> str:
     """F1 in percent: one row per language and ``all``, one column per granularity."""
+    from cascadener.publishing.results import language_scores
+
     header = f"{'language':<10}" + "".join(f"{c:>8}" for c in COLUMNS)
     lines = [header]
+    by_language = {column: language_scores(scores.get(column, {})) for column in COLUMNS}
     for language in [*languages, "all"]:
-        key = "f1" if language == "all" else f"language/{language}/f1"
         cells = []
         for column in COLUMNS:
-            value = scores.get(column, {}).get(key)
+            value = scores.get(column, {}).get("f1") if language == "all" else by_language[column].get(language)
             cells.append(f"{100 * value:>8.1f}" if value is not None else f"{'-':>8}")
         lines.append(f"{language:<10}" + "".join(cells))
     return "\n".join(lines)
@@ -287,12 +283,9 @@ def plot_per_label_f1(scores: dict[str, float], path: Path, *, title: str, top: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    per_label: dict[str, dict[str, float]] = {}
-    for key, value in scores.items():
-        if key.startswith("label/"):
-            label, _, name = key[len("label/"):].rpartition("/")
-            per_label.setdefault(label, {})[name] = value
-    rows = sorted(per_label.items(), key=lambda item: (-item[1].get("support", 0), item[0]))[:top]
+    from cascadener.publishing.results import label_scores
+
+    rows = sorted(label_scores(scores).items(), key=lambda item: (-item[1].get("support", 0), item[0]))[:top]
     rows.reverse()
     fig, ax = plt.subplots(figsize=(7, max(2.5, 0.22 * len(rows) + 1)))
     ax.barh([f"{label} ({int(v.get('support', 0))})" for label, v in rows], [100 * v.get("f1", 0) for _, v in rows],

@@ -50,7 +50,7 @@ class PredictOptions:
       (a :class:`dynamicner_data.taxonomy.Taxonomy`; ``None``: the packaged DynamicNER hierarchy);
     - ``self_consistency``: stage-1 samples merged per sentence (1: greedy), drawn with
       ``temperature`` and seeded by ``seed``;
-    - ``max_new_tokens``: cap on the stage-1 budget (``2 * sentence tokens + 16``); ``None``: no cap.
+    - ``max_new_tokens``: cap on the stage-1 budget (:func:`cascadener.prompts.stage1_budget`); ``None``: no cap.
     """
 
     batch_size: int = field(default=8, metadata={"identity": False})

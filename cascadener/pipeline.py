@@ -5,8 +5,8 @@ Named public steps: :meth:`CascadeNER.extract` (stage 1: batched generation, the
 :meth:`CascadeNER.classify_mentions` (stage 2: per-sample list, or the hierarchical cascade over a
 taxonomy) -> entity records ``{text, label, start, end, score}``.
 
-- Stage-1 budget: ``max_new_tokens = 2 * (sentence tokens) + 16`` per sentence (the answer is the
-  sentence plus markers), optionally capped; never the reference's fixed 512.
+- Stage-1 budget: ``max_new_tokens`` = :func:`cascadener.prompts.stage1_budget` of the sentence's tokens
+  (the answer is the sentence plus markers), optionally capped; never the reference's fixed 512.
 - Per-sample lists (``type_lists[i]``, e.g. a DynamicNER ``type_list``) are offered as one list
   ("first list" in the released format). Without one (``None``), the hierarchical cascade runs
   over ``taxonomy`` (default: the DynamicNER hierarchy): level 1, then the chosen node's children
@@ -48,7 +48,7 @@ from cascadener.backends.base import (
 )
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
-from cascadener.prompts import Stage2Template, cascade_prompt, stage1_prompt
+from cascadener.prompts import Stage2Template, cascade_prompt, stage1_budget, stage1_prompt
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
 if TYPE_CHECKING:
@@ -335,7 +335,7 @@ class CascadeNER:
             lengths = backend.token_counts([texts[i][w.start:w.end] for i, w in pieces])
         pieces_text = [texts[i][w.start:w.end] for i, w in pieces]
         prompts = [stage1_prompt(text) for text in pieces_text]
-        budgets = [2 * n + 16 for n in lengths]
+        budgets = [stage1_budget(n) for n in lengths]
         if max_new_tokens is not None:
             budgets = [min(b, max_new_tokens) for b in budgets]
         sampled = self_consistency > 1

@@ -55,6 +55,23 @@ def stage1_prompt(sentence: str) -> str:
     return sentence
 
 
+#: The stage-1 answer budget is ``STAGE1_TOKENS_PER_TEXT_TOKEN * n + STAGE1_EXTRA_TOKENS`` for a text of
+#: ``n`` tokens (:func:`stage1_budget`).
+STAGE1_TOKENS_PER_TEXT_TOKEN = 2
+STAGE1_EXTRA_TOKENS = 16
+
+
+def stage1_budget(text_tokens: int) -> int:
+    """The extractor's answer budget (``max_new_tokens``) for a text of ``text_tokens`` tokens: the answer is
+    the text again with its entities marked, so twice the text leaves room for the markers, plus a few
+    tokens for a short text and the end of the turn. Never the reference code's fixed 512.
+
+    >>> stage1_budget(10), stage1_budget(0)
+    (36, 16)
+    """
+    return STAGE1_TOKENS_PER_TEXT_TOKEN * text_tokens + STAGE1_EXTRA_TOKENS
+
+
 def mark_entities(sentence: str, spans: Sequence[tuple[int, int]]) -> str:
     """The extractor's target: ``sentence`` with each ``(start, end)`` span wrapped in ``##``.
 

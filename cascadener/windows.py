@@ -1,7 +1,7 @@
 """Texts longer than the model's context, in overlapping windows that fit: never truncated.
 
 Stage 1 answers with the whole text re-written (entities marked), so a text of ``n`` tokens needs
-about ``n`` prompt tokens and ``2n + 16`` answer tokens. When that does not fit the model's
+about ``n`` prompt tokens and :func:`cascadener.prompts.stage1_budget` answer tokens. When that does not fit the model's
 context, the pipeline
 
 1. splits the text into units: sentences (after ``. ! ? 。 ！ ？ …`` followed by whitespace, or at
@@ -36,6 +36,7 @@ import re
 from typing import Callable, NamedTuple, Sequence
 
 from cascadener.parsing import ExtractionResult, Mention, merge_mentions
+from cascadener.prompts import STAGE1_EXTRA_TOKENS, STAGE1_TOKENS_PER_TEXT_TOKEN
 
 __all__ = ["PROMPT_OVERHEAD", "Window", "context_window", "merge_windows", "split_windows", "window_limit"]
 
@@ -166,14 +167,19 @@ def merge_windows(text: str, windows: Sequence[Window], results: Sequence[Extrac
 def window_limit(context_tokens: int | None) -> int | None:
     """The most text tokens one stage-1 window may hold in a context of ``context_tokens``:
     the prompt (text + :data:`PROMPT_OVERHEAD` tokens of chat template) and the answer
-    (``2n + 16`` tokens, the pipeline's stage-1 budget) must fit; ``None`` when unknown.
+    (:func:`cascadener.prompts.stage1_budget` tokens) must fit; ``None`` when unknown.
 
-    >>> window_limit(1024), window_limit(None)
-    (314, None)
+    >>> from cascadener.prompts import stage1_budget
+    >>> n = window_limit(1024)
+    >>> n, n + PROMPT_OVERHEAD + stage1_budget(n) <= 1024 < n + 1 + PROMPT_OVERHEAD + stage1_budget(n + 1)
+    (314, True)
+    >>> window_limit(None) is None
+    True
     """
     if context_tokens is None:
         return None
-    limit = (context_tokens - PROMPT_OVERHEAD - 16) // 3
+    # n + PROMPT_OVERHEAD + (PER_TOKEN * n + EXTRA) <= context_tokens, solved for the largest n
+    limit = (context_tokens - PROMPT_OVERHEAD - STAGE1_EXTRA_TOKENS) // (1 + STAGE1_TOKENS_PER_TEXT_TOKEN)
     if limit < 1:
         raise ValueError(f"a context of {context_tokens} tokens leaves no room for text")
     return limit

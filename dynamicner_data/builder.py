@@ -85,8 +85,9 @@ _LICENSE = "Apache-2.0 (this builder); see the release for the data's terms"
 _RELEASE_REPO = "CascadeNER/AnythingNER"
 _RELEASE_URL = f"https://huggingface.co/datasets/{_RELEASE_REPO}/resolve/main/AnythingNER.7z"
 
-_LANGUAGES = LANGUAGES
 _ALL = "all"
+# the dataset's version (the shape of its rows), not the software's: datasets keys its cache folders on it
+DATASET_VERSION = datasets.Version("1.0.0")
 _SPLIT_FILES = {"train": ("train.json",), "validation": ("validation.json", "dev.json"), "test": ("test.json",)}
 _VARIANTS = ("dynamic", "balanced", "inbalanced")
 
@@ -142,10 +143,10 @@ class DynamicNERConfig(datasets.BuilderConfig):
     def validate(self) -> None:
         """Raise a ``ValueError`` naming the config and the bad option (also run by the builder,
         since ``datasets`` sets config keyword arguments on a copy without ``__post_init__``)."""
-        if self.language not in _LANGUAGES + (_ALL,):
+        if self.language not in (*LANGUAGES, _ALL):
             raise ValueError(
                 f"config {self.name!r}: unknown language {self.language!r}; expected one of "
-                f"{', '.join(_LANGUAGES + (_ALL,))}"
+                f"{', '.join((*LANGUAGES, _ALL))}"
             )
         if self.granularity not in GRANULARITIES:
             raise ValueError(
@@ -165,7 +166,7 @@ class DynamicNERConfig(datasets.BuilderConfig):
 
     @property
     def languages(self) -> tuple[str, ...]:
-        return _LANGUAGES if self.language == _ALL else (self.language,)
+        return LANGUAGES if self.language == _ALL else (self.language,)
 
 
 def builder_hash() -> str:
@@ -243,17 +244,17 @@ def _extract_root(dl_manager: datasets.DownloadManager) -> Path:
 class DynamicNER(datasets.ArrowBasedBuilder):
     """DynamicNER: multilingual fine-grained NER with per-sample dynamic type lists."""
 
-    VERSION = datasets.Version("1.0.0")
+    VERSION = DATASET_VERSION
     BUILDER_CONFIG_CLASS = DynamicNERConfig
     BUILDER_CONFIGS = [
         DynamicNERConfig(
             name=config_name(language, granularity),
-            version=datasets.Version("1.0.0"),
+            version=DATASET_VERSION,
             language=language,
             granularity=granularity,
             description=f"DynamicNER, {'all languages' if language == _ALL else language}, {granularity} type lists",
         )
-        for language in _LANGUAGES + (_ALL,)
+        for language in (*LANGUAGES, _ALL)
         for granularity in GRANULARITIES
     ]
     DEFAULT_CONFIG_NAME = _ALL
@@ -392,6 +393,10 @@ class DynamicNER(datasets.ArrowBasedBuilder):
                 logger.warning(line)
             else:
                 logger.info(line)
+
+
+CONFIG_NAMES: tuple[str, ...] = tuple(config.name for config in DynamicNER.BUILDER_CONFIGS)
+"""Every config name, in the builder's order (each language, then ``all``; each granularity within)."""
 
 
 def _local_source_paths(config: DynamicNERConfig) -> list[str]:

@@ -35,13 +35,6 @@ DEFAULT_INFOS = "dataset_infos.json"
 _SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 
 
-def all_config_names() -> list[str]:
-    """Every builder config name, in the builder's order."""
-    from dynamicner_data import builder as dynamicner
-
-    return [config.name for config in dynamicner.DynamicNER.BUILDER_CONFIGS]
-
-
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data source (default: the embedded sample)")
     group.add_argument("--data-dir", help="unpacked local copy of the release (GEIC layout) or the .7z archive")
@@ -66,20 +59,25 @@ def source_options(args: argparse.Namespace) -> SourceOptions:
     return SourceOptions(data_dir=args.data_dir, data_files=data_files, release=args.release)
 
 
-def _check_configs(names: Sequence[str]) -> list[str]:
-    known = all_config_names()
-    unknown = [n for n in names if n not in known]
+def _chosen_configs(names: Sequence[str] | None) -> list[str]:
+    """The configs ``names`` (each checked), or every config when none is named."""
+    from dynamicner_data.builder import CONFIG_NAMES
+
+    if not names:
+        return list(CONFIG_NAMES)
+    unknown = [n for n in names if n not in CONFIG_NAMES]
     if unknown:
-        raise SystemExit(f"dynamicner: unknown config(s) {', '.join(unknown)}; expected names among {', '.join(known)}")
+        raise SystemExit(f"dynamicner: unknown config(s) {', '.join(unknown)}; "
+                         f"expected names among {', '.join(CONFIG_NAMES)}")
     return list(names)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from dynamicner_data import builder as dynamicner
+    from dynamicner_data.builder import prepare
 
     source = source_options(args)
-    for name in _check_configs(args.configs or all_config_names()):
-        builder = dynamicner.prepare(
+    for name in _chosen_configs(args.configs):
+        builder = prepare(
             name,
             cache_dir=args.cache_dir,
             data_dir=source.data_dir,
@@ -98,7 +96,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from dynamicner_data.export import export
 
-    configs = _check_configs(args.configs or all_config_names())
+    configs = _chosen_configs(args.configs)
     from dynamicner_data.card import statistics_table
 
     reports = export(args.out_dir, configs, source=source_options(args))
@@ -113,12 +111,12 @@ def generate_infos(configs: Sequence[str] | None = None) -> dict:
     Features are written in the python-list form that datasets 3.6 and 5.x both read; split
     sizes are example counts (byte sizes are left out: they change with any text edit).
     """
-    from dynamicner_data import builder as dynamicner
+    from dynamicner_data.builder import CONFIG_NAMES, DynamicNER
 
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="dynamicner-infos-") as cache_dir:
-        for name in configs or all_config_names():
-            builder = dynamicner.DynamicNER(config_name=name, cache_dir=cache_dir)
+        for name in configs or CONFIG_NAMES:
+            builder = DynamicNER(config_name=name, cache_dir=cache_dir)
             builder.download_and_prepare()
             info = builder.info
             out[name] = {
@@ -183,7 +181,7 @@ def run_stats(args: argparse.Namespace) -> int:
     source = source_options(args)
     reports = []
     with tempfile.TemporaryDirectory(prefix="dynamicner-stats-") as cache_dir:
-        for name in _check_configs(args.configs or all_config_names()):
+        for name in _chosen_configs(args.configs):
             built = build_config(name, source=source, cache_dir=cache_dir)
             reports.append(built.report)
             if args.json:
@@ -207,7 +205,7 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_example(args: argparse.Namespace) -> int:
     from dynamicner_data.export import build_config
 
-    _check_configs([args.config])
+    _chosen_configs([args.config])
     with tempfile.TemporaryDirectory(prefix="dynamicner-example-") as cache_dir:
         built = build_config(args.config, source=source_options(args), cache_dir=cache_dir)
         split = _SPLIT_ALIASES.get(args.split, args.split)

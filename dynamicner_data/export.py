@@ -77,9 +77,9 @@ class BuiltConfig:
 
 def build_config(name: str, *, source: SourceOptions, cache_dir: str) -> BuiltConfig:
     """Build ``name`` from scratch in ``cache_dir`` and compute its report."""
-    from dynamicner_data import builder as dynamicner
+    from dynamicner_data.builder import DynamicNER
 
-    builder = dynamicner.DynamicNER(config_name=name, cache_dir=cache_dir, **source.builder_kwargs())
+    builder = DynamicNER(config_name=name, cache_dir=cache_dir, **source.builder_kwargs())
     builder.download_and_prepare(download_mode=datasets.DownloadMode.FORCE_REDOWNLOAD)
     dataset = builder.as_dataset()
     summary = builder.build_summary

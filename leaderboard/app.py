@@ -103,7 +103,7 @@ def label_figure(entries: list[lb.Entry], run_task: str | None, top: int = 25):
 def build_app(source: str) -> gr.Blocks:
     entries, skipped = load_entries(source)
     tasks = tasks_of(entries)
-    languages = [lang for lang in lb.LANGUAGE_ORDER if any(lang in e.languages for e in entries)]
+    languages = lb.ordered_languages(lang for e in entries for lang in e.languages)
     backends = sorted({e.backend for e in entries})
     first_task = tasks[0] if tasks else None
 

@@ -113,6 +113,6 @@ def tiny_cascade(tmp_path_factory, tiny_corpus):
     ``.sft_report`` the conversation counts. Greedy generation reproduces every target exactly
     (asserted in tests/test_training.py).
     """
-    from cascadener.training.trainer import MEMORISE, train_cascade
+    from cascadener.training import MEMORISE, train_cascade
 
     return train_cascade(tiny_corpus, tmp_path_factory.mktemp("tiny-cascade"), one_model=True, options=MEMORISE)

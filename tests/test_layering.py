@@ -291,24 +291,3 @@ def test_nothing_outside_the_cli_imports_the_cli():
 def test_at_most_ten_modules_stand_directly_in_the_wing(project_root):
     direct = sorted(path.name for path in (project_root / "cascadener").glob("*.py"))
     assert len(direct) <= 10, direct
-
-
-def test_languages_and_version_are_defined_once(project_root):
-    """LANGUAGES and __version__ have one definition each (the version comes from pyproject.toml
-    through the installed distribution's metadata)."""
-    import importlib.metadata
-    import re
-
-    import cascadener
-    import dynamicner_data
-    import dynamicner_f1
-    from cascadener import benchmark
-    from dynamicner_data import records
-
-    assert records.LANGUAGES is dynamicner_data.LANGUAGES and benchmark.LANGUAGES is dynamicner_data.LANGUAGES
-    assert cascadener.__version__ == dynamicner_data.__version__ == dynamicner_f1.__version__
-    assert dynamicner_data.__version__ == importlib.metadata.version("dynamicner-kit")
-    sources = [path for folder in ("dynamicner_data", "cascadener", "metric") for path in (project_root / folder).rglob("*.py")]
-    assigned = [str(path.relative_to(project_root)) for path in sources
-                if re.search(r"^(LANGUAGES|__version__)\s*(:[^=]*)?=\s*[(\"']", path.read_text(encoding="utf-8"), re.M)]
-    assert assigned == ["dynamicner_data/__init__.py"], assigned

@@ -201,6 +201,7 @@ def test_bad_options_fail_before_stage1(random_ner, monkeypatch):
 
 def test_stage1_budget_is_bounded_by_input_length(random_ner, monkeypatch):
     import cascadener.backends.local as pipeline_module  # the transformers backend calls them
+    from cascadener.prompts import stage1_budget
 
     seen = {}
     original = pipeline_module.generate_batched
@@ -214,10 +215,10 @@ def test_stage1_budget_is_bounded_by_input_length(random_ner, monkeypatch):
     texts = [t for t in TEXTS if t.strip()]
     random_ner.predict(texts, [TYPES] * len(texts))
     lengths = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    assert seen["budgets"] == [2 * n + 16 for n in lengths]
-    assert max(seen["budgets"]) < 512
+    assert seen["budgets"] == [stage1_budget(n) for n in lengths]  # the one definition, per text
+    assert all(n < budget < 512 for n, budget in zip(lengths, seen["budgets"]))  # room for the text; not a fixed 512
     random_ner.predict(texts, [TYPES] * len(texts), max_new_tokens=20)
-    assert seen["budgets"] == [min(20, 2 * n + 16) for n in lengths]
+    assert seen["budgets"] == [min(20, budget) for budget in map(stage1_budget, lengths)]
 
 
 def test_predict_entities_is_predict_of_one(random_ner):

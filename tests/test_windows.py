@@ -186,9 +186,10 @@ def test_the_real_model_reads_a_long_text_in_windows(tiny_cascade, tiny_corpus, 
     assert [(m.start, m.end, m.text) for m in long_result.mentions] == expected
 
     # the whole run: windows from the backend's context; stage-2 questions quote one sentence
+    from cascadener.prompts import stage1_budget
     from cascadener.windows import PROMPT_OVERHEAD
 
-    monkeypatch.setattr(backend, "context_tokens", 3 * limit + PROMPT_OVERHEAD + 16)
+    monkeypatch.setattr(backend, "context_tokens", limit + PROMPT_OVERHEAD + stage1_budget(limit))
     quoted = []
     request = CascadeNER._request
     monkeypatch.setattr(CascadeNER, "_request", staticmethod(lambda t, m, *a: quoted.append(t) or request(t, m, *a)))

@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError("the dynamicner_f1 scorer is not installed; install this project (pip install .)") from None
     from cascadener.publishing import hub
+    from cascadener.publishing.results import label_scores, language_scores
 
     path = Path(args.predictions)
     output = output_file(args.output if args.output else path.with_name(path.stem + ".results.json"), "-o")
@@ -178,19 +179,16 @@ def run(args: argparse.Namespace) -> int:
 
     shown = {key: metrics[key] for key in MAIN_KEYS if key in metrics}
     print(format_table(shown))
-    by_language = {key.split("/")[1]: value for key, value in metrics.items() if key.startswith("language/")}
+    by_language = language_scores(metrics)
     if by_language:
         print()
         print(format_table(by_language, header=("language", "f1")))
     if args.labels:
-        labels = {}
-        for key, value in metrics.items():
-            if key.startswith("label/") and key.endswith("/support"):
-                labels[key[len("label/"):].rpartition("/")[0]] = value
-        top = sorted(labels, key=lambda label: (-labels[label], label))[: args.labels]
+        labels = label_scores(metrics)
+        top = sorted(labels, key=lambda label: (-labels[label].get("support", 0), label))[: args.labels]
         if top:
             print()
-            print(format_table({label: metrics[f"label/{label}/f1"] for label in top}, header=("label", "f1")))
+            print(format_table({label: labels[label]["f1"] for label in top}, header=("label", "f1")))
     if missing:
         print(f"\n{missing} reference sentence(s) had no prediction and were scored as empty", file=sys.stderr)
 

@@ -87,9 +87,9 @@ def benchmark_tasks(benchmark_id: str, eval_yaml: str | None, *,
 
         path = Path(hf_hub_download(benchmark_id, "eval.yaml", repo_type="dataset", local_files_only=local_only))
     except Exception:  # offline and not cached, no such repo, no eval.yaml: fall back to our own list
-        from dynamicner_data.cli import all_config_names
+        from dynamicner_data.builder import CONFIG_NAMES
 
-        return ([task["id"] for task in eval_tasks(all_config_names())], None,
+        return ([task["id"] for task in eval_tasks(CONFIG_NAMES)], None,
                 "this project's task list (no eval.yaml of the benchmark in the Hub cache)")
     try:
         data = read_eval_yaml(path)

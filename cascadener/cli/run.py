@@ -29,6 +29,7 @@ __all__ = ["add_parser", "run", "benchmark_options"]
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from cascadener.benchmark import LANGUAGES
+    from cascadener.training.recipes import BASE, TINY
 
     parser = subparsers.add_parser("run", help="the main job: train (optional), predict, score, write the card",
                                    description=__doc__.split("\n\n")[0])
@@ -42,8 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="fine-tune this AutoModelForCausalLM instead of a tiny model from scratch")
     parser.add_argument("--one-model", action="store_true", help="train one model for both stages")
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters (with --base-model)")
-    parser.add_argument("--epochs", type=float, default=None, help="extractor epochs (default: 15 tiny, 3 base)")
-    parser.add_argument("--classifier-epochs", type=float, default=None, help="classifier epochs (default: 2 tiny, 1 base)")
+    parser.add_argument("--epochs", type=float, default=None, help=f"extractor epochs (default: {TINY.extractor.epochs:g} tiny, {BASE.extractor.epochs:g} base)")
+    parser.add_argument("--classifier-epochs", type=float, default=None, help=f"classifier epochs (default: {TINY.classifier.epochs:g} tiny, {BASE.classifier.epochs:g} base)")
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per model (reduced mode)")
     parser.add_argument("--max-train", type=positive_int, default=None, help="train sentences per language (reduced mode)")
@@ -65,15 +66,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def benchmark_options(args: argparse.Namespace):
     """The :class:`cascadener.benchmark.BenchmarkOptions` the arguments ask for."""
-    from cascadener.benchmark import TINY_CLASSIFIER_TRAINING, TINY_EXTRACTOR_TRAINING, BenchmarkOptions
+    from cascadener.benchmark import BenchmarkOptions
     from cascadener.options import PredictOptions
+    from cascadener.training.recipes import recipe
 
-    extractor_train, classifier_train = TINY_EXTRACTOR_TRAINING, TINY_CLASSIFIER_TRAINING
-    if args.base_model is not None:
-        rate = 2e-4 if args.lora else 2e-5
-        extractor_train = replace(extractor_train, epochs=3.0, learning_rate=rate, batch_size=8, lr_scheduler="linear",
-                                  num_threads=None)
-        classifier_train = replace(extractor_train, epochs=1.0)
+    chosen = recipe(base_model=args.base_model is not None, lora=args.lora)
+    extractor_train, classifier_train = chosen.extractor, chosen.classifier
     changes: dict = {"seed": args.seed, "lora": args.lora}
     if args.learning_rate is not None:
         changes["learning_rate"] = args.learning_rate

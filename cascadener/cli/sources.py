@@ -133,14 +133,13 @@ def _rows_from_dataset(dataset, where: str) -> list[InputRow]:
 
 
 def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputSource:
-    from dynamicner_data import builder as dynamicner
+    from dynamicner_data.builder import CONFIG_NAMES, builder_hash, prepare
     from dynamicner_data.errors import describe, user_error
 
-    names = [c.name for c in dynamicner.DynamicNER.BUILDER_CONFIGS]
-    if config not in names:
-        raise CliError(f"unknown DynamicNER config {config!r}; choose one of: {', '.join(names)}")
+    if config not in CONFIG_NAMES:
+        raise CliError(f"unknown DynamicNER config {config!r}; choose one of: {', '.join(CONFIG_NAMES)}")
     try:
-        builder = dynamicner.prepare(config, data_dir=data_dir)
+        builder = prepare(config, data_dir=data_dir)
         splits = list(builder.info.splits or {})
         if split not in splits:
             raise CliError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
@@ -153,7 +152,7 @@ def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputS
             raise
         raise CliError(f"DynamicNER {config}: {describe(cause)}") from None
     description = {"name": "dynamicner", "config": config, "split": split,
-                   "revision": f"builder-{dynamicner.builder_hash()}", "data_dir": data_dir}
+                   "revision": f"builder-{builder_hash()}", "data_dir": data_dir}
     return InputSource(kind="dynamicner", description=description,
                        rows=_rows_from_dataset(dataset, f"DynamicNER {config}/{split}"))
 

@@ -33,11 +33,6 @@ from cascadener.cli.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
 
-# Defaults by starting point: a tiny model from scratch needs a high learning rate and many passes.
-TINY_DEFAULTS = {"learning_rate": 3e-3, "epochs": 12.0, "batch_size": 16, "lr_scheduler": "cosine"}
-BASE_DEFAULTS = {"learning_rate": 2e-5, "epochs": 3.0, "batch_size": 8, "lr_scheduler": "linear"}
-LORA_LEARNING_RATE = 2e-4
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("train", help="fine-tune an extractor and a classifier",
@@ -115,31 +110,28 @@ def resolve_lists(choice: str, records: list[dict[str, Any]]) -> tuple[str, ...]
 
 
 def train_options(args: argparse.Namespace):
-    """The :class:`cascadener.training.TrainOptions` the arguments ask for (defaults by starting point)."""
-    from cascadener.training.trainer import TrainOptions
+    """The :class:`cascadener.training.recipes.Recipe` the arguments ask for: the recipe of the starting point
+    (:func:`cascadener.training.recipes.recipe`), the options given overriding it for both models.
 
-    defaults = dict(TINY_DEFAULTS if args.base_model is None else BASE_DEFAULTS)
-    if args.lora and args.base_model is not None:
-        defaults["learning_rate"] = LORA_LEARNING_RATE
-    return TrainOptions(
-        epochs=args.epochs if args.epochs is not None else defaults["epochs"],
-        max_steps=args.max_steps if args.max_steps is not None else -1,
-        learning_rate=args.learning_rate if args.learning_rate is not None else defaults["learning_rate"],
-        batch_size=args.batch_size if args.batch_size is not None else defaults["batch_size"],
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        lr_scheduler=defaults["lr_scheduler"],
-        seed=args.seed,
-        max_length=args.max_length,
-        lora=args.lora,
-        lora_r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        merge_lora=not args.no_merge_lora,
-        progress=not args.no_progress,
-        num_threads=args.threads,
-        save_steps=args.save_steps,
-        resume=args.resume,
-    )
+    >>> from cascadener.cli import build_parser
+    >>> from cascadener.training.recipes import TINY
+    >>> options = train_options(build_parser().parse_args(["train", "--dataset", "en", "-o", "out"]))
+    >>> options.extractor.epochs == TINY.extractor.epochs and options.classifier.epochs == TINY.classifier.epochs
+    True
+    >>> train_options(build_parser().parse_args(["train", "--dataset", "en", "-o", "out", "--epochs", "4"])).classifier.epochs
+    4.0
+    """
+    from cascadener.training.recipes import recipe
+
+    changes: dict[str, Any] = {
+        "gradient_accumulation_steps": args.gradient_accumulation_steps, "seed": args.seed,
+        "max_length": args.max_length, "lora": args.lora, "lora_r": args.lora_r, "lora_alpha": args.lora_alpha,
+        "lora_dropout": args.lora_dropout, "merge_lora": not args.no_merge_lora, "progress": not args.no_progress,
+        "save_steps": args.save_steps, "resume": args.resume}
+    given = {"epochs": args.epochs, "max_steps": args.max_steps, "learning_rate": args.learning_rate,
+             "batch_size": args.batch_size, "num_threads": args.threads}
+    changes.update({name: value for name, value in given.items() if value is not None})
+    return recipe(base_model=args.base_model is not None, lora=args.lora).replace(**changes)
 
 
 def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
@@ -155,7 +147,7 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
         except SftDataError as error:
             raise CliError(str(error)) from None
     dataset = concatenate_datasets(parts)
-    options = train_options(args)
+    options = train_options(args).extractor  # one model, trained like an extractor
     print(f"training one model on {len(dataset)} conversations from {len(parts)} ShareGPT file(s), start: "
           f"{args.base_model or 'tiny model from scratch'}", file=sys.stderr)
     with _training_errors(args, output_dir):
@@ -163,7 +155,7 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
                                      vocab_size=args.vocab_size)
     summary = {"source": {"sharegpt": list(args.sharegpt)}, "base_model": args.base_model,
                "extractor": str(result.output_dir), "classifier": str(result.output_dir),
-               "options": options.to_dict(),
+               "options": {"model": options.to_dict()},
                "runs": {"model": result.to_dict()}}
     _write_summary(output_dir, summary)
     print(f"model: {result.summary()}")
@@ -282,13 +274,14 @@ def run(args: argparse.Namespace) -> int:
     source = read_inputs(args)
     records = records_from_source(source.rows)
     lists = resolve_lists(args.lists, records)
-    options = train_options(args)
+    recipe = train_options(args)
     print(f"training on {len(records)} samples from {source.kind} {source.description.get('name')} "
           f"({source.description.get('config') or ''} {source.description.get('split') or ''}), lists: "
           f"{', '.join(lists)}, start: {args.base_model or 'tiny model from scratch'}", file=sys.stderr)
     with _training_errors(args, output_dir):
         result = train_cascade(records, output_dir, base_model=args.base_model, one_model=one_model,
-                               lists=lists, template=args.template, options=options, vocab_size=args.vocab_size,
+                               lists=lists, template=args.template, options=recipe.extractor,
+                               classifier_options=recipe.classifier, vocab_size=args.vocab_size,
                                export_sft=args.export_sft)
     summary = {
         "source": source.description,
@@ -297,7 +290,8 @@ def run(args: argparse.Namespace) -> int:
         "classifier": str(result.classifier),
         "lists": list(lists),
         "template": args.template,
-        "options": options.to_dict(),
+        "options": {name: (recipe.classifier if name == "classifier" else recipe.extractor).to_dict()
+                    for name in result.runs},
         "sft": result.sft_report.to_dict(),
         "runs": {name: run.to_dict() for name, run in result.runs.items()},
     }

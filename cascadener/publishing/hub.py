@@ -36,7 +36,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -53,6 +52,7 @@ from .results import (
     model_revision,
     new_run_id,
     now_iso,
+    parse_task_id,
     task_id,
     task_scores,
 )
@@ -87,7 +87,6 @@ DEFAULT_METRIC_KEYS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1",
                                         "f1_ci_low", "f1_ci_high")
 #: Where the Hub looks for eval results in a model repo (any ``.eval_results/*.yaml``); ours.
 EVAL_RESULTS_PATH = ".eval_results/dynamicner.yaml"
-_TASK = re.compile(r"^(?P<granularity>dynamic|coarse|medium|fine)(?:-(?P<lang>[a-z]{2,3})|\[(?P<langs>[a-z+]+)\])?$")
 
 
 def check_publishable(results: RunResults, *, metric_keys: Sequence[str] | None = None, where: str = "results") -> None:
@@ -150,11 +149,11 @@ def _expanded_scores(results: RunResults) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, score in results.scores.items():
         out[name] = float(score["f1"])
-        match = _TASK.match(name)
-        if match is None or match.group("lang"):
+        parts = parse_task_id(name)
+        if parts is None or (parts[0] != "all" and "+" not in parts[0]):  # custom, or a single language already
             continue
         for language, value in score.get("languages", {}).items():
-            out.setdefault(task_id(language, match.group("granularity")), float(value))
+            out.setdefault(task_id(language, parts[1]), float(value))
     return out
 
 

@@ -27,19 +27,19 @@ Example:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from cascadener.publishing.results import GRANULARITIES, ResultsError, RunResults, load_results
+from dynamicner_data import LANGUAGES
+
+from cascadener.publishing.results import (GRANULARITIES, ResultsError, RunResults, label_scores, load_results,
+                                           parse_task_id)
 
 __all__ = ["Entry", "Row", "Duplicate", "Leaderboard", "LeaderboardError", "entries_from_results", "from_folder",
            "from_results_repo", "from_benchmark", "entries_from_leaderboard", "parse_notes", "build", "per_label",
-           "granularity_of", "task_order", "LANGUAGE_ORDER"]
+           "granularity_of", "task_order", "ordered_languages"]
 
-LANGUAGE_ORDER: tuple[str, ...] = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
-_TASK = re.compile(r"^(?P<granularity>[a-z]+)")
 
 
 class LeaderboardError(ValueError):
@@ -104,8 +104,18 @@ class Leaderboard:
 
     def languages(self, task: str) -> list[str]:
         """The per-language columns of ``task``: every language any of its rows scored, in paper order."""
-        seen = {lang for row in self.tables.get(task, []) for lang in row.entry.languages}
-        return [lang for lang in LANGUAGE_ORDER if lang in seen] + sorted(seen - set(LANGUAGE_ORDER))
+        return ordered_languages({lang for row in self.tables.get(task, []) for lang in row.entry.languages})
+
+
+def ordered_languages(languages: Iterable[str]) -> list[str]:
+    """``languages`` without repeats: DynamicNER's in the paper's order (:data:`dynamicner_data.LANGUAGES`),
+    then any other in alphabetical order.
+
+    >>> ordered_languages(["ko", "xx", "en", "de", "en"])
+    ['en', 'de', 'ko', 'xx']
+    """
+    seen = set(languages)
+    return [lang for lang in LANGUAGES if lang in seen] + sorted(seen - set(LANGUAGES))
 
 
 def granularity_of(task: str) -> str:
@@ -114,8 +124,8 @@ def granularity_of(task: str) -> str:
     >>> granularity_of("fine-de"), granularity_of("dynamic[en+ja]"), granularity_of("custom[x]")
     ('fine', 'dynamic', 'custom')
     """
-    match = _TASK.match(task)
-    return match.group("granularity") if match and match.group("granularity") in GRANULARITIES else "custom"
+    parts = parse_task_id(task)
+    return "custom" if parts is None else parts[1]
 
 
 def entries_from_results(results: RunResults, *, source: str) -> list[Entry]:
@@ -152,12 +162,8 @@ def per_label(entry: Entry) -> list[tuple[str, float, int]]:
     metrics = entry.results.metrics
     granularity = entry.granularity
     prefix = f"{granularity}/" if granularity not in ("dynamic", "custom") and f"{granularity}/f1" in metrics else ""
-    start = f"{prefix}label/"
-    rows = []
-    for key, value in metrics.items():
-        if key.startswith(start) and key.endswith("/f1"):
-            label = key[len(start):-len("/f1")]
-            rows.append((label, float(value), int(metrics.get(f"{start}{label}/support", 0))))
+    rows = [(label, scores["f1"], int(scores.get("support", 0)))
+            for label, scores in label_scores(metrics, prefix=prefix).items() if "f1" in scores]
     return sorted(rows, key=lambda row: (-row[2], row[0]))
 
 
@@ -293,8 +299,13 @@ def build(entries: Iterable[Entry], *, source: str = "", tasks: Sequence[str] | 
 
 
 def task_order(task: str) -> tuple:
-    granularity = granularity_of(task)
-    rank = GRANULARITIES.index(granularity) if granularity in GRANULARITIES else len(GRANULARITIES)
-    suffix = task[len(granularity):] if granularity != "custom" else task
-    language = suffix.lstrip("-")
-    return (rank, suffix != "", LANGUAGE_ORDER.index(language) if language in LANGUAGE_ORDER else 99, task)
+    """Sort key of task ids: by granularity, every language before one, DynamicNER's languages in the paper's
+    order, custom ids last.
+
+    >>> sorted(["custom[x]", "fine-de", "dynamic-de", "fine", "dynamic-en", "dynamic"], key=task_order)
+    ['dynamic', 'dynamic-en', 'dynamic-de', 'fine', 'fine-de', 'custom[x]']
+    """
+    languages, granularity = parse_task_id(task) or (task, None)
+    rank = GRANULARITIES.index(granularity) if granularity else len(GRANULARITIES)
+    language = LANGUAGES.index(languages) if languages in LANGUAGES else len(LANGUAGES)
+    return (rank, languages != "all", language, task)

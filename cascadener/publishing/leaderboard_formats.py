@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dynamicner_data.atomic import atomic_write_text
 
-from .leaderboard import Leaderboard, Row
+from .leaderboard import Leaderboard, Row, ordered_languages
 
 __all__ = ["columns", "cells", "text_tables", "markdown", "csv_text", "html_page", "write_outputs"]
 
@@ -105,8 +105,7 @@ def markdown(board: Leaderboard) -> str:
 def csv_text(board: Leaderboard) -> str:
     """One CSV for every task: ``task`` first, then the columns of :func:`columns` (languages as ``f1_<lang>``);
     scores as fractions with full precision."""
-    languages = sorted({lang for task in board.tables for lang in board.languages(task)},
-                       key=lambda lang: (lang not in _ORDER, _ORDER.index(lang) if lang in _ORDER else 0, lang))
+    languages = ordered_languages(lang for task in board.tables for lang in board.languages(task))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["task", "rank", "model", "revision", "f1", "precision", "recall",
@@ -122,8 +121,6 @@ def csv_text(board: Leaderboard) -> str:
                              e.created_at, e.source])
     return out.getvalue()
 
-
-_ORDER = ("en", "es", "fr", "ru", "de", "zh", "ja", "ko")
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2328}

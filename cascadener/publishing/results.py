@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.typelists import GRANULARITIES
 
 __all__ = [
     "RESULTS_SCHEMA",
@@ -44,7 +45,10 @@ __all__ = [
     "validate_results",
     "results_schema",
     "task_id",
+    "parse_task_id",
     "task_scores",
+    "label_scores",
+    "language_scores",
     "model_revision",
     "evaluation_task",
     "dataset_section",
@@ -54,7 +58,8 @@ __all__ = [
 
 RESULTS_SCHEMA = "cascadener-results/2"
 SCHEMA_FILE = "results-2.schema.json"
-GRANULARITIES: tuple[str, ...] = ("dynamic", "coarse", "medium", "fine")
+_TASK_ID = re.compile(rf"^(?P<granularity>{'|'.join(GRANULARITIES)})"
+                      r"(?:-(?P<language>[a-z]{2,3})|\[(?P<languages>[a-z]{2,3}(?:\+[a-z]{2,3})+)\])?$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
@@ -84,15 +89,53 @@ def task_id(languages: str, granularity: str) -> str:
     return f"{granularity}-{languages}"
 
 
+def parse_task_id(task: str) -> tuple[str, str] | None:
+    """``(languages, granularity)`` of a task id, the inverse of :func:`task_id`; ``None`` for any other id
+    (``custom[...]``).
+
+    >>> parse_task_id("dynamic"), parse_task_id("fine-de"), parse_task_id("coarse[en+ja]"), parse_task_id("custom[x]")
+    (('all', 'dynamic'), ('de', 'fine'), ('en+ja', 'coarse'), None)
+    """
+    match = _TASK_ID.match(task)
+    if match is None:
+        return None
+    return match["language"] or match["languages"] or "all", match["granularity"]
+
+
 def task_scores(metrics: dict[str, float], *, prefix: str = "") -> dict[str, Any]:
     """The ``scores`` entry of one task from the scorer's flat dict (keys under ``prefix``)."""
-    languages = {}
-    start = f"{prefix}language/"
-    for key, value in metrics.items():
-        if key.startswith(start) and key.endswith("/f1"):
-            languages[key[len(start):-len("/f1")]] = float(value)
     return {"f1": float(metrics[f"{prefix}f1"]), "precision": float(metrics[f"{prefix}precision"]),
-            "recall": float(metrics[f"{prefix}recall"]), "languages": dict(sorted(languages.items()))}
+            "recall": float(metrics[f"{prefix}recall"]),
+            "languages": dict(sorted(language_scores(metrics, prefix=prefix).items()))}
+
+
+def label_scores(metrics: dict[str, float], *, prefix: str = "") -> dict[str, dict[str, float]]:
+    """The per-label scores in the scorer's flat dict (keys ``<prefix>label/<label>/<name>``, ``name`` one of
+    precision, recall, f1, support): label -> name -> value. A label may itself contain ``/``.
+
+    >>> label_scores({"f1": 0.5, "label/a/b/f1": 1.0, "label/a/b/support": 2, "fine/label/x/f1": 0.0})
+    {'a/b': {'f1': 1.0, 'support': 2.0}}
+    >>> label_scores({"fine/label/x/f1": 0.0}, prefix="fine/")
+    {'x': {'f1': 0.0}}
+    """
+    start = f"{prefix}label/"
+    out: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.startswith(start):
+            label, _, name = key[len(start):].rpartition("/")
+            out.setdefault(label, {})[name] = float(value)
+    return out
+
+
+def language_scores(metrics: dict[str, float], *, prefix: str = "") -> dict[str, float]:
+    """The per-language F1 in the scorer's flat dict (keys ``<prefix>language/<lang>/f1``): language -> F1.
+
+    >>> language_scores({"f1": 0.5, "language/en/f1": 0.5, "fine/language/de/f1": 0.25}, prefix="fine/")
+    {'de': 0.25}
+    """
+    start = f"{prefix}language/"
+    return {key[len(start):-len("/f1")]: float(value) for key, value in metrics.items()
+            if key.startswith(start) and key.endswith("/f1")}
 
 
 def model_revision(extractor: str | None, classifier: str | None = None) -> str:
@@ -151,12 +194,12 @@ def evaluation_task(description: dict[str, Any], languages: list[str]) -> str:
     >>> evaluation_task({"name": "dynamicner", "config": "en", "split": "train"}, ["en"])  # not the benchmark's split
     'custom[en-train]'
     """
-    from dynamicner_data.builder import DynamicNER
+    from dynamicner_data.builder import CONFIG_NAMES
     from dynamicner_data.eval_yaml import task_for_config
 
     config = description.get("config")
     split = description.get("split") or "test"
-    if config and split == "test" and config in {c.name for c in DynamicNER.BUILDER_CONFIGS}:
+    if config and split == "test" and config in CONFIG_NAMES:
         return task_for_config(str(config))
     if config and split != "test":
         config = f"{config}-{split}"

@@ -1,13 +1,14 @@
 """Training: SFT conversations (:mod:`~cascadener.training.sft`), tiny from-scratch models
-(:mod:`~cascadener.training.tiny`), Trainer fine-tuning (:mod:`~cascadener.training.trainer`) and
-model folders on disk (:mod:`~cascadener.training.model_files`).
+(:mod:`~cascadener.training.tiny`), Trainer fine-tuning (:mod:`~cascadener.training.trainer`), its
+recipes by starting point (:mod:`~cascadener.training.recipes`) and model folders on disk
+(:mod:`~cascadener.training.model_files`).
 
 The trainer's public names are importable from here too (``from cascadener.training import
 train_cascade``); nothing here imports torch until a model is built or trained.
 """
 
+from cascadener.training.recipes import BASE, MEMORISE, TINY, Recipe, recipe
 from cascadener.training.trainer import (
-    MEMORISE,
     BaseModelError,
     CascadeTrainResult,
     ResumeError,
@@ -20,5 +21,6 @@ from cascadener.training.trainer import (
     train_conversations,
 )
 
-__all__ = ["MEMORISE", "BaseModelError", "CascadeTrainResult", "ResumeError", "TrainingDataError", "TrainOptions",
-           "TrainResult", "save_model", "train", "train_cascade", "train_conversations"]
+__all__ = ["BASE", "MEMORISE", "TINY", "Recipe", "recipe", "BaseModelError", "CascadeTrainResult", "ResumeError",
+           "TrainingDataError", "TrainOptions", "TrainResult", "save_model", "train", "train_cascade",
+           "train_conversations"]

@@ -422,10 +422,6 @@ def save_model(model: Any, tokenizer: Any, output_dir: str | Path) -> Path:
     return target
 
 
-# Defaults that make a from-scratch tiny model memorise a handful of sentences (both stages).
-MEMORISE = TrainOptions(max_steps=200, learning_rate=5e-3, batch_size=32, lr_scheduler="cosine",
-                        logging_steps=10, progress=False, num_threads=1)
-
 
 def train_conversations(
     dataset: Any,
