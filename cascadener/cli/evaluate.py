@@ -11,7 +11,9 @@ fields give per-language F1; ``--hierarchical`` adds hierarchical scores over th
 
 The saved JSON is the run's results record (:class:`cascadener.publishing.hub.RunResults`): scores plus the
 dataset revision, metric version, prompt hash and pipeline options read from
-``<predictions>.meta.json``; ``cascadener push-results`` publishes it.
+``<predictions>.meta.json``; ``cascadener push-results`` publishes it. An ``-o`` that is one of the
+inputs (the predictions, their meta or lock file, the ``--jsonl``/``--geic``/``--taxonomy`` file),
+however it is spelled (relative, through a link), is refused before anything is read.
 
 Example:
     >>> print(format_table({"precision": 0.5, "recall": 1.0, "f1": 0.6667}))
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
+from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
 from cascadener.cli.sources import add_source_arguments, read_inputs
 
@@ -132,6 +135,37 @@ def _references(args: argparse.Namespace,
     return rows, 0, None
 
 
+def _inputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Every file this evaluation reads, with what it is: the predictions, their companions (the
+    meta file and the lock of ``predict``), the reference and taxonomy files."""
+    predictions = Path(args.predictions)
+    inputs = [(predictions, f"the predictions file {predictions}"),
+              (predictions.with_name(predictions.name + META_SUFFIX), f"the meta file of the predictions {predictions}"),
+              (lock_path_for(predictions), f"the lock file of the predictions {predictions}")]
+    for flag in ("jsonl", "geic", "taxonomy"):
+        value = getattr(args, flag, None)
+        if value:
+            inputs.append((Path(value), f"the --{flag} file {value}"))
+    return inputs
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)  # a hard link
+    except OSError:
+        return False
+
+
+def _check_not_an_input(output: Path, args: argparse.Namespace) -> None:
+    """Refuse an output path that would replace one of the evaluation's inputs (however spelled)."""
+    for path, what in _inputs(args):
+        if _same_file(output, path):
+            raise CliError(f"-o {output} is {what}: an input of this evaluation; give another output path "
+                           "(default: <predictions>.results.json)")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import dynamicner_f1
@@ -143,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.predictions)
     output = output_file(args.output if args.output else path.with_name(path.stem + ".results.json"), "-o")
+    _check_not_an_input(output, args)
     predictions = load_predictions(path)
     meta_path = path.with_name(path.name + META_SUFFIX)
     meta: dict[str, Any] = {}
