@@ -195,3 +195,41 @@ def test_every_unicode_line_break_round_trips_through_predict_resume_and_evaluat
     assert main(["evaluate", str(output), "-o", str(results), "--labels", "0"]) == 0
     saved = json.loads(results.read_text(encoding="utf-8"))
     assert saved["counts"]["sentences"] == len(records) and saved["metrics"]["num_references"] == len(records)
+
+
+# ------------------------------------------------------------------------ corrupt weights
+
+
+@pytest.fixture(scope="module")
+def tiny_model_folder(tmp_path_factory) -> Path:
+    """A whole tiny model folder (untrained: built in a few seconds)."""
+    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
+
+    directory = tmp_path_factory.mktemp("tiny-model")
+    create_tiny_model(["Ada met Bob in Rome .", " ".join(TYPES)], directory, vocab_size=300,
+                      options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
+    return directory
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_corrupt_weights_are_named_as_not_a_loadable_model(tiny_model_folder, tmp_path, capsys, damage):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_folder, model)
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes({"garbage": os.urandom(4096), "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    inputs = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "Ada met Bob in Rome .", "type_list": TYPES}])
+    output = tmp_path / "pred.jsonl"
+    commands = {
+        "predict": ["predict", "--jsonl", str(inputs), "--extractor", str(model), "-o", str(output)],
+        "run": ["run", "--languages", "en", "--max-test", "1", "--extractor", str(model), "-o", str(tmp_path / "run")],
+        "train": ["train", "--jsonl", str(inputs), "--base-model", str(model), "-o", str(tmp_path / "trained")],
+    }
+    flags = {"predict": "--extractor", "run": "--extractor", "train": "--base-model"}
+    for command, argv in commands.items():
+        assert main(argv) == 2, command
+        line = _one_line_error(capsys.readouterr().err, command)
+        assert f"{flags[command]} {model}: {weights} is not a loadable model" in line, line
+        assert "corrupt or truncated" in line
+    assert not output.exists() and not (tmp_path / "run").exists() and not (tmp_path / "trained").exists()

@@ -5,7 +5,8 @@
   ``cascadener train``, no model yet), ``"incomplete"`` (a config without weights) or ``"other"``.
 - :func:`check_model_argument`: a ``--extractor`` / ``--base-model`` value as a local model folder
   or a Hub id, with a message saying what is wrong (a path that does not exist, a folder without
-  a model) instead of the Hub's "Repo id must be in the form...".
+  a model, a weights file that is corrupt or truncated: :func:`unreadable_weights`) instead of the
+  Hub's "Repo id must be in the form..." or a safetensors traceback.
 - :func:`model_identity`: what ``cascadener predict --resume`` compares: a local folder by its
   resolved path and the SHA-256 of each of its top-level files (config, weights, tokenizer); a Hub
   model by its id and commit.
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = ["FolderState", "check_model_argument", "describe_identity_change", "folder_state", "has_checkpoints",
-           "looks_like_hub_id", "model_identity"]
+           "looks_like_hub_id", "model_identity", "unreadable_weights"]
 
 FolderState = Literal["missing", "empty", "model", "checkpoints", "incomplete", "other"]
 
@@ -96,6 +97,11 @@ def check_model_argument(value: str, flag: str) -> str:
     path = Path(value).expanduser()
     state = folder_state(path)
     if state == "model":
+        problem = unreadable_weights(path)
+        if problem is not None:
+            weights, reason = problem
+            raise ValueError(f"{flag} {value}: {weights} is not a loadable model: its weights are corrupt or "
+                             f"truncated ({reason}); train or copy the model again")
         return value
     if state == "missing":
         if looks_like_hub_id(value):
@@ -111,6 +117,30 @@ def check_model_argument(value: str, flag: str) -> str:
                          "give a complete model directory")
     raise ValueError(f"{flag} {value} is a directory but holds no model (no config.json with weights); "
                      "give the folder cascadener train or save_pretrained wrote")
+
+
+def unreadable_weights(folder: str | Path) -> tuple[Path, str] | None:
+    """The first ``*.safetensors`` file of a model folder whose header cannot be read, with the
+    reason; ``None`` when every one reads. Only the header is read (a few kilobytes, however large
+    the weights): it catches a truncated, empty or overwritten file, not flipped bytes in the
+    tensors (the format has no checksum).
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "model.safetensors").write_bytes(b"\\xff" * 64)
+    >>> weights, reason = unreadable_weights(folder)
+    >>> weights.name, reason
+    ('model.safetensors', 'header too large')
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), "np"):
+                pass
+        except (SafetensorError, OSError) as error:
+            return weights, str(error).removeprefix("Error while deserializing header: ")
+    return None
 
 
 def _sha256(path: Path) -> str:
