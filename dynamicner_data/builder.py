@@ -449,7 +449,8 @@ def prepare(
     if release:
         kwargs["release"] = True
     # datasets would name the build after the files' resolved paths and mtimes (a new folder per
-    # edit, none that load_dataset's cache fallback finds): name it as that fallback does instead
+    # edit, none that load_dataset's cache fallback finds): name it after the normalised sources
+    # (one build however they are spelled) and link the names that fallback computes to it
     aliases = cache.config_id_aliases(config, data_files=data_files, data_dir=data_dir)
     builder = DynamicNER(
         config_name=config,

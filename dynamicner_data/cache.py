@@ -9,10 +9,12 @@ a changed mtime with the same SHA-256 too (a ``touch`` does not rebuild).
 
 ``datasets.load_dataset("dynamicner", CONFIG, data_files=...)`` finds a prepared build through
 ``datasets``' cache fallback, which names the build folder after a hash of the ``data_files`` /
-``data_dir`` value *exactly as spelled* (``"a.json"`` and ``["a.json"]``, a relative and an
-absolute path, give different names). :func:`config_id_aliases` lists the spellings of the same
-sources (relative or absolute paths, one file as a string or a list, keys in the given or sorted
-order) and :func:`link_aliases` links each name to the one build.
+``data_dir`` value *exactly as spelled* (``"a.json"`` and ``["a.json"]``, ``"a.json"`` and
+``"./a.json"``, a relative and an absolute path, give different names). The build itself is named
+after the normalised sources (:func:`config_id`: absolute paths, lists), so every spelling of the
+same files prepares and reuses one build; :func:`config_id_aliases` lists the spellings users
+write (every file as written, relative, ``./``-relative or absolute; each split as a string or a
+list) and :func:`link_aliases` links each of those names to the one build.
 
 Example:
     >>> import tempfile, pathlib
@@ -30,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -38,8 +41,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from dynamicner_data.atomic import atomic_write_text
 
-__all__ = ["RECORD_NAME", "config_id_aliases", "fingerprint", "link_aliases", "read_record", "stale_reason",
-           "write_record"]
+__all__ = ["RECORD_NAME", "config_id", "config_id_aliases", "fingerprint", "link_aliases", "normalised_sources",
+           "read_record", "stale_reason", "write_record"]
 
 RECORD_NAME = "dynamicner_sources.json"
 _FORMAT = 1
@@ -99,29 +102,84 @@ def write_record(build_dir: str | os.PathLike, record: Mapping) -> Path:
     return atomic_write_text(Path(build_dir) / RECORD_NAME, json.dumps(record, indent=1) + "\n")
 
 
-def _spellings(path: str) -> list[str]:
-    out = [path]
-    if "://" not in path:
-        out.append(os.path.abspath(os.path.expanduser(path)))
-    return list(dict.fromkeys(out))
+def _styles(path: str) -> dict[str, str]:
+    """``path`` as written, relative to the working directory, ``./``-relative and absolute."""
+    if "://" in path:
+        return {"given": path}
+    absolute = os.path.abspath(os.path.expanduser(path))
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive (Windows): no relative spelling
+        relative = absolute
+    dotted = relative if relative.startswith(os.pardir) else os.curdir + os.sep + relative
+    return {"given": path, "relative": relative, "dotted": dotted, "absolute": absolute}
 
 
-def _data_files_variants(data_files: Mapping[str, Sequence[str] | str]) -> list[dict]:
-    """The spellings of one ``data_files`` value that ``load_dataset`` users write."""
-    items = [(split, [paths] if isinstance(paths, str) else list(paths)) for split, paths in data_files.items()]
-    variants = []
-    for absolute in (False, True):
-        spelled = [(split, [_spellings(str(p))[-1 if absolute else 0] for p in paths]) for split, paths in items]
-        for order in (spelled, sorted(spelled)):
-            variants.append({split: list(paths) for split, paths in order})
-            variants.append({split: paths[0] if len(paths) == 1 else list(paths) for split, paths in order})
+STYLES = ("given", "relative", "dotted", "absolute")
+
+
+def _as_lists(data_files: Mapping[str, Sequence[str] | str] | Sequence[str] | str) -> dict[str, list[str]]:
+    """``data_files`` as ``{split: [path, ...]}`` (a bare string or list is the ``train`` split, as in
+    ``datasets``)."""
+    if isinstance(data_files, (str, os.PathLike)):
+        return {"train": [os.fspath(data_files)]}
+    if not isinstance(data_files, Mapping):
+        return {"train": [os.fspath(p) for p in data_files]}
+    return {split: [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+            for split, paths in data_files.items()}
+
+
+def normalised_sources(*, data_files=None, data_dir: Optional[str] = None) -> dict:
+    """The sources as one spelling: absolute paths, each split a list (the config id of a build).
+
+    >>> import os
+    >>> normalised_sources(data_files={"test": "t.json"}) == {"data_files": {"test": [os.path.abspath("t.json")]}}
+    True
+    >>> normalised_sources(data_dir="./release/") == {"data_dir": os.path.abspath("release")}
+    True
+    """
+    if data_files:
+        return {"data_files": {split: [_styles(p)["absolute" if "://" not in p else "given"] for p in paths]
+                               for split, paths in _as_lists(data_files).items()}}
+    if data_dir:
+        return {"data_dir": _styles(str(data_dir))["absolute" if "://" not in str(data_dir) else "given"]}
+    return {}
+
+
+def _data_files_variants(data_files) -> list:
+    """The spellings of one ``data_files`` value that ``load_dataset`` users write: every file in
+    one style (as written, relative, ``./``-relative, absolute), each split as a list or, when it
+    holds one file, as a string; a lone ``train`` split also bare (``data_files="f.json"``). The
+    key order does not matter (``datasets`` hashes a dict's keys sorted)."""
+    items = list(_as_lists(data_files).items())
+    variants: list = []
+    for style in STYLES:
+        spelled = [(split, [_styles(p).get(style, p) for p in paths]) for split, paths in items]
+        choices = [[(split, paths)] + ([(split, paths[0])] if len(paths) == 1 else []) for split, paths in spelled]
+        for combination in itertools.product(*choices):
+            variants.append(dict(combination))
+        if [split for split, _ in spelled] == ["train"]:  # bare: data_files="f.json" or ["f.json"]
+            paths = spelled[0][1]
+            variants += [paths, paths[0]] if len(paths) == 1 else [paths]
     return variants
 
 
-def config_id_aliases(
-    config_name: str, *, data_files: Optional[Mapping] = None, data_dir: Optional[str] = None
-) -> list[str]:
-    """The config ids ``datasets``' cache fallback computes for the spellings of these sources.
+def config_id(config_name: str, *, data_files=None, data_dir: Optional[str] = None) -> str:
+    """The config id of the one build of these sources: that of their :func:`normalised_sources`,
+    so every spelling of the same files prepares (and reuses) the same build.
+
+    >>> config_id("en") == "en" and config_id("en", data_dir="d") == config_id("en", data_dir="./d/")
+    True
+    """
+    import datasets
+
+    kwargs = normalised_sources(data_files=data_files, data_dir=data_dir)
+    return datasets.BuilderConfig(name=config_name).create_config_id(config_kwargs=kwargs) if kwargs else config_name
+
+
+def config_id_aliases(config_name: str, *, data_files=None, data_dir: Optional[str] = None) -> list[str]:
+    """The config ids ``datasets``' cache fallback computes for the spellings of these sources,
+    :func:`config_id` first.
 
     >>> ids = config_id_aliases("en", data_files={"test": ["t.json"]})
     >>> len(ids) == len(set(ids)) >= 2 and all(i.startswith("en-") for i in ids)
@@ -135,11 +193,11 @@ def config_id_aliases(
     if data_files:
         kwargs_variants += [{"data_files": variant} for variant in _data_files_variants(data_files)]
     elif data_dir:
-        kwargs_variants += [{"data_dir": spelled} for spelled in _spellings(str(data_dir))]
+        kwargs_variants += [{"data_dir": spelled} for spelled in _styles(str(data_dir)).values()]
     else:
         return [config_name]
     ids = [datasets.BuilderConfig(name=config_name).create_config_id(config_kwargs=kwargs) for kwargs in kwargs_variants]
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys([config_id(config_name, data_files=data_files, data_dir=data_dir), *ids]))
 
 
 def link_aliases(build_dir: str | os.PathLike, aliases: Iterable[str]) -> list[str]:

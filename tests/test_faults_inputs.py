@@ -233,3 +233,51 @@ def test_corrupt_weights_are_named_as_not_a_loadable_model(tiny_model_folder, tm
         assert f"{flags[command]} {model}: {weights} is not a loadable model" in line, line
         assert "corrupt or truncated" in line
     assert not output.exists() and not (tmp_path / "run").exists() and not (tmp_path / "trained").exists()
+
+
+# ------------------------------------------------------------------------ spellings of the same data files
+
+
+def _geic(n: int, city: str) -> str:
+    return json.dumps({f"s{i}": {"sentence": f"Ana {i} lives in {city} .", "entity": [city], "category": ["city"]}
+                       for i in range(n)})
+
+
+@pytest.fixture()
+def data_files_work(tmp_path, monkeypatch) -> Path:
+    work = tmp_path / "work"
+    (work / "release" / "en").mkdir(parents=True)
+    (work / "music-test.json").write_text(_geic(6, "Lima"), encoding="utf-8")
+    (work / "music.json").write_text(json.dumps({"dataset": "toy", "first-level": "location, person",
+                                                 "second-level": {"location": "city"}}), encoding="utf-8")
+    for split in ("train", "dev", "test"):
+        (work / "release" / "en" / f"{split}.json").write_text(_geic(5, "Quito"), encoding="utf-8")
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_load_dataset_finds_a_prepared_config_however_its_files_are_spelled(data_files_work, tmp_path):
+    import datasets
+
+    from dynamicner_data.builder import prepare
+
+    work, cache = data_files_work, str(tmp_path / "cache")
+    built = prepare("en-coarse", cache_dir=cache, data_files={"test": ["music-test.json"], "taxonomy": ["music.json"]})
+    # preparing the same files spelled otherwise finds the same build: nothing is built again
+    again = prepare("en-coarse", cache_dir=cache, data_files={"test": f"./music-test.json",
+                                                              "taxonomy": str(work / "music.json")})
+    assert again.cache_dir == built.cache_dir and again.build_summary is None
+    spellings = [
+        {"test": "music-test.json", "taxonomy": ["music.json"]},  # one split a string, the other a list
+        {"test": ["music-test.json"], "taxonomy": "music.json"},
+        {"test": "./music-test.json", "taxonomy": "./music.json"},  # a ./ prefix
+        {"test": ["./music-test.json"], "taxonomy": "./music.json"},
+        {"taxonomy": [str(work / "music.json")], "test": str(work / "music-test.json")},  # absolute, keys reordered
+    ]
+    for data_files in spellings:
+        loaded = datasets.load_dataset("dynamicner", "en-coarse", data_files=data_files, cache_dir=cache)
+        assert loaded["test"].num_rows == 6 and loaded["test"][0]["entities"][0]["text"] == "Lima", data_files
+    prepare("en", cache_dir=cache, data_dir="release")
+    for data_dir in ("./release", "release/", str(work / "release")):
+        loaded = datasets.load_dataset("dynamicner", "en", data_dir=data_dir, cache_dir=cache)
+        assert loaded["test"].num_rows == 5 and loaded["test"][0]["entities"][0]["text"] == "Quito", data_dir
