@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from cascadener.cli.predict import INPUT_KEYS, MODEL_KEYS, OPTION_KEYS, build_parser_for_tests, run_identity
+from cascadener.cli.predict import build_parser_for_tests, run_identity
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention
 from cascadener.pipeline import CascadeNER
@@ -66,20 +66,32 @@ def test_every_option_is_a_predict_flag_and_reaches_the_options():
                                      template="short", self_consistency=2, temperature=0.5, max_new_tokens=9)
 
 
-def test_resume_keys_derive_from_the_fields():
-    identity_fields = [f.name for f in dataclasses.fields(PredictOptions) if f.metadata.get("identity", True)]
-    assert OPTION_KEYS == (*MODEL_KEYS, *INPUT_KEYS, *identity_fields)
-    # the keys the meta file has always compared are all still compared
-    assert set(OPTION_KEYS) >= {"extractor", "classifier", "classification", "off_list", "template", "type_lists",
-                                "self_consistency", "temperature", "seed", "max_new_tokens", "taxonomy"}
-    assert "batch_size" not in OPTION_KEYS
+# one other value of every flag that can change a prediction
+CHANGES = {"--extractor": "m2", "--classifier": "c", "--type-lists": "cascade", "--classification": "constrained",
+           "--off-list": "closest", "--template": "short", "--self-consistency": "2", "--temperature": "0.5",
+           "--seed": "4", "--max-new-tokens": "9"}
+
+
+def _identity(*extra: str) -> dict:
+    args = build_parser_for_tests().parse_args(["--jsonl", "x", "--extractor", "m", "-o", "o", *extra])
+    return run_identity(args, PredictOptions.from_namespace(args))
+
+
+@pytest.mark.parametrize("flag", sorted(CHANGES))
+def test_resume_sees_a_change_of_every_option_that_can_change_a_prediction(flag):
+    changed = _identity(flag, CHANGES[flag])
+    differ = {key for key in changed if changed[key] != _identity()[key]}
+    assert differ == {flag.lstrip("-").replace("-", "_")}
+
+
+def test_resume_ignores_the_batch_size_and_compares_a_new_field():
+    assert _identity("--batch-size", "3") == _identity()  # batching never changes a prediction (test_pipeline)
+    # what is compared: the flags above and the taxonomy (by its file, below); nothing else
+    assert set(_identity()) == {flag.lstrip("-").replace("-", "_") for flag in CHANGES} | {"taxonomy"}
     # a field added to the options is compared by --resume without being listed anywhere else
     extended = dataclasses.make_dataclass("Extended", [("top_k", int, dataclasses.field(default=5))],
                                           bases=(PredictOptions,), frozen=True)
-    assert extended.identity_keys() == (*PredictOptions.identity_keys(), "top_k")
-    args = build_parser_for_tests().parse_args(["--jsonl", "x", "--extractor", "m", "-o", "o", "--seed", "4"])
-    identity = run_identity(args, PredictOptions.from_namespace(args))
-    assert identity["seed"] == 4 and identity["extractor"] == "m" and identity["taxonomy"] is None
+    assert extended(top_k=6).identity() != extended().identity()
 
 
 def test_identity_names_a_taxonomy_by_its_file(tmp_path):
