@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI step (issue 2, item 6c): dynamicner.py still loads as a script on datasets 3.6.
+# CI step: dynamicner.py still loads as a script on datasets 3.6.
 # A separate virtualenv gets datasets==3.6.0 and the project without dependencies (no torch);
 # the main environment is not touched. Reuses the venv when it already has datasets 3.6.0.
 set -euo pipefail
