@@ -91,3 +91,22 @@ def test_every_test_file_is_described_in_development_md() -> None:
         f.name for f in sorted((ROOT / "tests").glob("test_*.py")) if not any(Path(f.name).match(p) for p in patterns)
     ]
     assert not missing, f"add a line for these test files to docs/development.md: {missing}"
+
+
+def test_every_module_with_examples_runs_them() -> None:
+    """Every Python file of the project that holds a ``>>>`` example lies under one of pytest's ``testpaths``,
+    which ``--doctest-modules`` collects: no module's examples are left out of the suite."""
+    import tomllib
+
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in options["addopts"].split()
+    collected = [ROOT / path for path in options["testpaths"]]
+    skipped = {ROOT / part for part in ("build", "tests/fixtures")}
+    with_examples = [path for path in ROOT.rglob("*.py")
+                     if not any(part.startswith(".") or part.endswith(".egg-info") for part in path.relative_to(ROOT).parts)
+                     and not any(path.is_relative_to(folder) for folder in skipped)
+                     and ">>> " in path.read_text(encoding="utf-8")]
+    assert len(with_examples) > 50
+    missed = [str(path.relative_to(ROOT)) for path in with_examples
+              if not any(path == place or path.is_relative_to(place) for place in collected)]
+    assert not missed, f"examples no test runs (add their folder to testpaths in pyproject.toml): {missed}"
