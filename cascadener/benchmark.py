@@ -15,14 +15,15 @@
 5. write ``predictions.jsonl``, ``results.json`` (+ ``results/<run_id>.json``), a model card
    ``README.md`` with ``model-index`` (:mod:`cascadener.publishing.hub`) and ``per_label_f1.png``.
 
-The printed table is F1 in percent, one row per language plus ``all`` (micro-averaged over every
-sentence of the chosen languages).
+The printed table is F1 in percent with two decimals (:func:`cascadener.publishing.results.percent`,
+the rounding of the results card, the eval results and the leaderboard), one row per language
+plus ``all`` (micro-averaged over every sentence of the chosen languages).
 
 Example:
-    >>> print(format_table({"dynamic": {"f1": 0.5, "language/en/f1": 0.5}}, ["en"]))
+    >>> print(format_table({"dynamic": {"f1": 0.5, "language/en/f1": 0.012849}}, ["en"]))
     language   dynamic  coarse  medium    fine
-    en            50.0       -       -       -
-    all           50.0       -       -       -
+    en            1.28       -       -       -
+    all          50.00       -       -       -
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
 
     records: list[dict[str, Any]] = []
     taxonomy = None
+    in_split = 0
     for language in languages:
         if language not in LANGUAGES:
             raise BenchmarkError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
@@ -129,6 +131,7 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
         if split not in splits:
             raise BenchmarkError(f"DynamicNER {language} has no split {split!r} (available: {', '.join(splits)})")
         dataset = builder.as_dataset(split=split)
+        in_split += len(dataset)
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
         taxonomy = taxonomy or builder.taxonomy()
@@ -138,7 +141,8 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
     config = "all" if sorted(languages) == sorted(LANGUAGES) else "+".join(languages)
     description = {"name": "dynamicner", "config": config, "split": split,
                    "revision": f"builder-{builder_hash()}",
-                   "source": data_dir or "embedded sample", "sentences": len(records)}
+                   "source": data_dir or "embedded sample", "sentences": len(records),
+                   "sentences_in_split": in_split}
     if limit is not None:
         description["limit_per_language"] = limit
     return SplitData(records=records, taxonomy=taxonomy, description=description)
@@ -249,8 +253,8 @@ def score_columns(test: SplitData, predictions: SplitPredictions) -> dict[str, d
 
 
 def format_table(scores: dict[str, dict[str, float]], languages: Sequence[str]) -> str:
-    """F1 in percent: one row per language and ``all``, one column per granularity."""
-    from cascadener.publishing.results import language_scores
+    """F1 in percent with two decimals: one row per language and ``all``, one column per granularity."""
+    from cascadener.publishing.results import format_percent, language_scores
 
     header = f"{'language':<10}" + "".join(f"{c:>8}" for c in COLUMNS)
     lines = [header]
@@ -259,7 +263,7 @@ def format_table(scores: dict[str, dict[str, float]], languages: Sequence[str]) 
         cells = []
         for column in COLUMNS:
             value = scores.get(column, {}).get("f1") if language == "all" else by_language[column].get(language)
-            cells.append(f"{100 * value:>8.1f}" if value is not None else f"{'-':>8}")
+            cells.append(f"{format_percent(value):>8}" if value is not None else f"{'-':>8}")
         lines.append(f"{language:<10}" + "".join(cells))
     return "\n".join(lines)
 
@@ -398,6 +402,9 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
                   "languages": list(options.languages), "max_train": options.max_train,
                   "max_test": options.max_test},
         counts=predictions.stats | {key: round(value, 2) for key, value in timings.items()},
+        coverage=hub.Coverage(sentences_predicted=len(test.records),
+                              sentences_in_split=test.description["sentences_in_split"], limit=options.max_test,
+                              limit_per="language" if options.max_test is not None else None).to_dict(),
     )
     paths["results"] = results.save(output_dir / "results.json")
     paths["card"], paths["run_json"] = hub.write_dry_run(results, output_dir, model_id=model_id,

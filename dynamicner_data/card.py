@@ -162,10 +162,12 @@ def benchmark_section(tasks: Sequence[Mapping[str, str]]) -> str:
         return ""
     rows = "\n".join(f"| `{t['id']}` | `{t['config']}` | `{t['split']}` |" for t in tasks)
     return (
-        "\n## Benchmark\n\nThis folder is a Hub benchmark dataset: `eval.yaml` declares one task per scored view. "
-        "Models report results in `.eval_results/*.yaml` (`cascadener push-results`), and the Hub ranks them "
-        "on this dataset's leaderboard. Each task's score is the strict micro-F1 of `dynamicner_f1` "
-        "(span and label must match), in percent.\n\n| task | config | split |\n| --- | --- | --- |\n"
+        "\n## Benchmark\n\n`eval.yaml` declares one task per scored view, for the Hub's evaluation results. "
+        "The Hub validates it when it is pushed, and lists a dataset as a benchmark only once the Hugging Face "
+        "team has added the repo to its allow-list (beta; asked for on the Hub). Then models that report "
+        "results in `.eval_results/*.yaml` (`cascadener push-results`) are ranked on this dataset's leaderboard. "
+        "Each task's score is the strict micro-F1 of `dynamicner_f1` (span and label must match), in percent "
+        "with two decimals.\n\n| task | config | split |\n| --- | --- | --- |\n"
         f"{rows}\n"
     )
 

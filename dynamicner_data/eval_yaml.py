@@ -1,9 +1,16 @@
-"""``eval.yaml``: what makes an exported DynamicNER folder a Hub benchmark dataset.
+"""``eval.yaml``: the file that declares an exported DynamicNER folder's benchmark tasks on the Hub.
 
-A dataset repo with an ``eval.yaml`` at its root is a benchmark (hub docs, "Evaluation
-Results"): the Hub collects the ``.eval_results/*.yaml`` files of model repos that name it into
-the benchmark's leaderboard. The documented fields are ``name``, ``description``,
-``evaluation_framework`` and ``tasks``, a list of ``{id, config, split}``.
+A dataset repo with an ``eval.yaml`` at its root can become a benchmark (hub docs, "Evaluation
+Results"): the Hub validates the file at push time, and registration is an allow-list (beta: the
+Hugging Face team adds a repo on request). Once registered, the Hub collects the
+``.eval_results/*.yaml`` files of model repos that name it into the benchmark's leaderboard. The
+documented fields are ``name``, ``description``, ``evaluation_framework`` and ``tasks``, a list
+of ``{id, config, split}``.
+
+``evaluation_framework`` must be one of the frameworks the Hub lists
+(:data:`HUB_EVALUATION_FRAMEWORKS`); this project's value is :data:`EVALUATION_FRAMEWORK`, the
+one place it is set. It is ``None`` (the field is left out) until DynamicNER has a task in one of
+those frameworks.
 
 One task per scored view of an exported config that has a ``test`` split:
 
@@ -34,11 +41,23 @@ from typing import Any, Sequence
 
 from dynamicner_data.typelists import GRANULARITIES
 
-__all__ = ["EVALUATION_FRAMEWORK", "EvalYamlError", "task_for_config", "eval_tasks", "eval_yaml_data",
-           "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
+__all__ = ["EVALUATION_FRAMEWORK", "HUB_EVALUATION_FRAMEWORKS", "EvalYamlError", "task_for_config", "eval_tasks",
+           "eval_yaml_data", "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
 
-EVALUATION_FRAMEWORK = "cascadener"
-"""The ``evaluation_framework`` id: results come from this project's ``cascadener`` tools."""
+#: The ``evaluation_framework`` ids the Hub accepts in ``eval.yaml``: the keys of
+#: ``EVALUATION_FRAMEWORKS`` in huggingface.js ``packages/tasks/src/eval.ts`` (as of its commit
+#: c975bd49, 2026-08-17). The Hub maintains the list; a framework is added there by pull request.
+HUB_EVALUATION_FRAMEWORKS: frozenset[str] = frozenset({
+    "exgentic", "inspect-ai", "math-arena", "mteb", "olmocr-bench", "harbor", "ifstruct", "pier", "redline-bench",
+    "archipelago", "benchflow", "apex-evals", "screenspot-pro", "swe-bench", "swe-bench-pro", "nemo-evaluator",
+    "yc-bench", "open-asr-leaderboard", "mdpbench", "real5-omnidocbench", "parsebench", "video-mme-v2", "claw-eval",
+    "researchclawbench", "pbench", "wildclawbench", "wbench", "nanofold", "mmmu", "extractbench",
+})
+
+EVALUATION_FRAMEWORK: str | None = None
+"""The ``evaluation_framework`` this project writes into ``eval.yaml``: one of
+:data:`HUB_EVALUATION_FRAMEWORKS`, or ``None`` to leave the field out. ``None`` while DynamicNER
+has no task in a framework the Hub lists (``inspect-ai`` once its Inspect task ships)."""
 
 _DESCRIPTION = (
     "DynamicNER: multilingual (8 languages), fine-grained named entity recognition where every "
@@ -80,10 +99,31 @@ def eval_tasks(configs: Sequence[str], *, split: str = "test") -> list[dict[str,
     return [{"id": task_for_config(config), "config": config, "split": split} for config in sorted(configs, key=order)]
 
 
-def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", description: str = _DESCRIPTION) -> dict:
-    """The content of ``eval.yaml`` for an export of ``configs`` (each must have a test split)."""
-    return {"name": name, "description": description, "evaluation_framework": EVALUATION_FRAMEWORK,
-            "tasks": eval_tasks(configs)}
+def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", description: str = _DESCRIPTION,
+                   evaluation_framework: str | None = EVALUATION_FRAMEWORK) -> dict:
+    """The content of ``eval.yaml`` for an export of ``configs`` (each must have a test split);
+    ``evaluation_framework`` is left out when ``None``, and must be one the Hub lists otherwise.
+
+    >>> list(eval_yaml_data(["de"], evaluation_framework="inspect-ai"))
+    ['name', 'description', 'evaluation_framework', 'tasks']
+    >>> eval_yaml_data(["de"], evaluation_framework="cascadener")
+    Traceback (most recent call last):
+    ...
+    dynamicner_data.eval_yaml.EvalYamlError: evaluation_framework 'cascadener' is not one the Hub lists ...
+    """
+    data: dict[str, Any] = {"name": name, "description": description}
+    if evaluation_framework is not None:
+        _check_framework(evaluation_framework, where="evaluation_framework")
+        data["evaluation_framework"] = evaluation_framework
+    data["tasks"] = eval_tasks(configs)
+    return data
+
+
+def _check_framework(value: Any, *, where: str) -> None:
+    if value not in HUB_EVALUATION_FRAMEWORKS:
+        raise EvalYamlError(f"{where} {value!r} is not one the Hub lists (huggingface.js eval.ts: "
+                            f"{', '.join(sorted(HUB_EVALUATION_FRAMEWORKS))}); leave it out, or add the framework "
+                            "to that list first")
 
 
 def eval_yaml_text(data: dict) -> str:
@@ -92,13 +132,22 @@ def eval_yaml_text(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def check_eval_yaml(data: Any, *, where: str) -> dict:
-    """Check the documented fields; return ``data``. Errors name ``where`` and the field."""
+def check_eval_yaml(data: Any, *, where: str, strict: bool = False) -> dict:
+    """Check the documented fields; return ``data``. Errors name ``where`` and the field. An
+    ``evaluation_framework``, when present, must be a non-empty string; with ``strict`` (what this
+    project writes) one of :data:`HUB_EVALUATION_FRAMEWORKS`. Reading another repo's file, the Hub
+    already checked it against its list, which may have grown since ours was copied."""
     if not isinstance(data, dict):
         raise EvalYamlError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
-    for key in ("name", "description", "evaluation_framework"):
+    for key in ("name", "description"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise EvalYamlError(f"{where}: field {key!r} must be a non-empty string")
+    if "evaluation_framework" in data:
+        framework = data["evaluation_framework"]
+        if not isinstance(framework, str) or not framework.strip():
+            raise EvalYamlError(f"{where}: field 'evaluation_framework' must be a non-empty string when present")
+        if strict:
+            _check_framework(framework, where=f"{where}: field 'evaluation_framework'")
     tasks = data.get("tasks")
     if not isinstance(tasks, list) or not tasks:
         raise EvalYamlError(f"{where}: field 'tasks' must be a non-empty list")

@@ -50,7 +50,7 @@ def table(entries: list[lb.Entry], *, task: str, language: str = ALL, backend: s
     scored on it are kept and they are ranked by that language's F1."""
     selected = [e for e in entries if e.task == task and (backend == ALL or e.backend == backend)]
     if language != ALL:
-        selected = [lb.Entry(**{**e.__dict__, "f1": e.languages[language]}) for e in selected if language in e.languages]
+        selected = [lb.replace(e, f1=e.languages[language]) for e in selected if language in e.languages]
     try:
         board = lb.build(selected, source="")
     except lb.LeaderboardError as error:
@@ -61,14 +61,13 @@ def table(entries: list[lb.Entry], *, task: str, language: str = ALL, backend: s
     records = []
     for row in rows:
         e = row.entry
-        records.append({"rank": row.rank, "model": e.model_id, score: round(100 * e.f1, 2),
-                        "P": None if e.precision is None or language != ALL else round(100 * e.precision, 2),
-                        "R": None if e.recall is None or language != ALL else round(100 * e.recall, 2),
-                        **{lang: round(100 * e.languages[lang], 2) if lang in e.languages else None
-                           for lang in languages},
+        records.append({"rank": row.rank, "model": e.model_id, score: e.f1,
+                        "P": None if language != ALL else e.precision,
+                        "R": None if language != ALL else e.recall,
+                        **{lang: e.languages.get(lang) for lang in languages},
                         "backend": e.backend, "method": e.method, "matching": e.matching,
-                        "metric": e.metric_version, "revision": e.model_revision[:12], "run": e.run_id,
-                        "date": e.created_at[:10]})
+                        "metric": e.metric_version, "revision": e.model_revision, "run": e.run_id,
+                        "date": e.date})
     status = f"{len(rows)} run(s) ranked on **{task}**"
     if board.duplicates:
         status += f"; {len(board.duplicates)} earlier duplicate run(s) hidden"
@@ -90,7 +89,7 @@ def label_figure(entries: list[lb.Entry], run_task: str | None, top: int = 25):
         ax.axis("off")
         return fig
     rows = rows[::-1]
-    ax.barh([f"{label} ({support})" for label, _, support in rows], [100 * f1 for _, f1, _ in rows], color="#4c72b0")
+    ax.barh([f"{label} ({support})" for label, _, support in rows], [f1 for _, f1, _ in rows], color="#4c72b0")
     ax.set_xlim(0, 100)
     ax.set_xlabel("F1 (%)")
     ax.set_title(f"{match[0].model_id}, {match[0].task}: per-label F1 (gold support)", fontsize=9)

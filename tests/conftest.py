@@ -62,6 +62,26 @@ def project_root() -> Path:
     return PROJECT_ROOT
 
 
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face Hub cache of the test's own (huggingface_hub reads ``HF_HUB_CACHE`` per call)."""
+    import huggingface_hub.constants as constants
+
+    cache = tmp_path / "hf-hub-cache"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def stub_hub(monkeypatch, hub_cache):
+    """huggingface_hub's own client, online, talking to the in-memory Hub of tests/hub_stub.py."""
+    from hub_stub import StubHub
+
+    stub = StubHub()
+    with stub.installed(monkeypatch):
+        yield stub
+
+
 # --- tiny trained CascadeNER models (owned by the training engineer) --------------------------
 
 TINY_CORPUS = PROJECT_ROOT / "tests" / "fixtures" / "tiny_corpus.json"

@@ -35,6 +35,7 @@ def _record(run_id: str = "20260101T000000Z-0000abcd", **metrics) -> dict:
         "prompt": {"template": "released", "hash": "0123456789ab"},
         "scores": {"dynamic-de": {"f1": 1 / 3, "precision": 0.5, "recall": 0.25, "languages": {"de": 1 / 3}}},
         "metrics": metrics, "counts": {"sentences": 4},
+        "coverage": {"sentences_predicted": 4, "sentences_in_split": 4, "limit": None},
     }
 
 

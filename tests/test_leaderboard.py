@@ -1,7 +1,8 @@
 """The DynamicNER leaderboard: the benchmark dataset (eval.yaml + card), the results schema,
 eval results for the Hub (--dry-run, parsed back), `cascadener leaderboard` from a folder, a cached
-results repo and the Hub benchmark leaderboard (entries built as huggingface_hub parses the Hub's
-JSON), all offline."""
+results repo and the Hub benchmark leaderboard (huggingface_hub's own client against the stub Hub of
+tests/hub_stub.py, or the offline Hub cache): ranking only comparable runs, badges, dates as
+instants, distinct revisions, escaped outputs."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def run_record(run_id: str, *, model: str = "org/alpha", revision: str = "a" * 40, created: str = "2026-01-01T00:00:00+00:00",
                scores: dict | None = None, matching: str = "strict", version: str = "0.1.0", prompt: str = "0123456789ab",
                backend: str = "transformers", method: str = "cascadener-generative", config: str = "all",
-               labels: dict | None = None) -> dict:
-    """A valid results JSON (schema 2) with the given scores per task (fractions)."""
+               labels: dict | None = None, coverage: dict | None = None) -> dict:
+    """A valid results JSON (the current schema) with the given scores per task (fractions); a full run
+    unless ``coverage`` says otherwise."""
     scores = scores or {"dynamic": (0.5, {"en": 0.5})}
     tasks = {task: {"f1": f1, "precision": f1, "recall": f1, "languages": languages}
              for task, (f1, languages) in scores.items()}
@@ -46,6 +48,7 @@ def run_record(run_id: str, *, model: str = "org/alpha", revision: str = "a" * 4
         "metric": {"name": "dynamicner_f1", "version": version, "matching": matching},
         "prompt": {"template": "released", "hash": prompt},
         "scores": tasks, "metrics": metrics, "counts": {"sentences": 10},
+        "coverage": coverage or {"sentences_predicted": 10, "sentences_in_split": 10, "limit": None},
     }
 
 
@@ -86,14 +89,19 @@ def exported(tmp_path_factory):
     return out
 
 
-def test_eval_yaml_has_the_documented_fields_and_every_task_exists_in_the_export(exported):
+def test_eval_yaml_has_the_fields_the_hub_accepts_and_every_task_exists_in_the_export(exported):
     import datasets
 
+    from dynamicner_data.eval_yaml import EVALUATION_FRAMEWORK, HUB_EVALUATION_FRAMEWORKS
+
     data = yaml.safe_load((exported / "eval.yaml").read_text(encoding="utf-8"))
-    # hub docs "Evaluation Results": name, description, evaluation_framework, tasks: [{id, config, split}]
-    assert set(data) == {"name", "description", "evaluation_framework", "tasks"}
+    # hub docs "Evaluation Results": name, description, evaluation_framework (one the Hub lists), tasks
+    assert set(data) <= {"name", "description", "evaluation_framework", "tasks"}
     assert data["name"] == "DynamicNER" and "micro-F1" in data["description"]
-    assert data["evaluation_framework"] == "cascadener"
+    if EVALUATION_FRAMEWORK is None:
+        assert "evaluation_framework" not in data  # absent, not a value the Hub would reject
+    else:
+        assert data["evaluation_framework"] == EVALUATION_FRAMEWORK and EVALUATION_FRAMEWORK in HUB_EVALUATION_FRAMEWORKS
     assert [t["id"] for t in data["tasks"]] == ["dynamic", "fine", "dynamic-de", "coarse-de"]
     for task in data["tasks"]:
         assert set(task) == {"id", "config", "split"}
@@ -108,6 +116,24 @@ def test_eval_yaml_has_the_documented_fields_and_every_task_exists_in_the_export
     configs = MetadataConfigs.from_dataset_card_data(card.data)
     for task in data["tasks"]:
         assert task["split"] in [f["split"] for f in configs[task["config"]]["data_files"]]
+    assert "allow-list" in card.text and "is a Hub benchmark dataset" not in card.text  # registration is not automatic
+
+
+def test_the_evaluation_framework_is_one_the_hub_lists_or_absent(tmp_path):
+    from dynamicner_data.eval_yaml import EvalYamlError, check_eval_yaml, eval_yaml_data, read_eval_yaml
+
+    assert "evaluation_framework" not in eval_yaml_data(["de"], evaluation_framework=None)
+    assert eval_yaml_data(["de"], evaluation_framework="inspect-ai")["evaluation_framework"] == "inspect-ai"
+    with pytest.raises(EvalYamlError, match="'cascadener' is not one the Hub lists"):
+        eval_yaml_data(["de"], evaluation_framework="cascadener")
+    data = {"name": "x", "description": "y", "evaluation_framework": "lm-eval", "tasks": [
+        {"id": "a", "config": "b", "split": "test"}]}
+    assert check_eval_yaml(data, where="theirs") is data  # another repo's file: the Hub checked it already
+    with pytest.raises(EvalYamlError, match="theirs: field 'evaluation_framework' 'lm-eval' is not one the Hub lists"):
+        check_eval_yaml(data, where="theirs", strict=True)
+    path = tmp_path / "eval.yaml"
+    path.write_text("name: x\ndescription: y\ntasks:\n- id: a\n  config: b\n  split: test\n", encoding="utf-8")
+    assert read_eval_yaml(path)["tasks"][0]["id"] == "a"  # the field is optional
 
 
 def test_dataset_card_is_complete(exported):
@@ -138,19 +164,24 @@ def test_eval_yaml_checks_name_the_field(tmp_path):
 
 # ------------------------------------------------------------------------------ results schema
 
-def test_schema_ships_as_package_data_and_is_a_valid_json_schema():
+def test_schemas_ship_as_package_data_and_are_valid_json_schemas():
     import importlib.resources
 
     import jsonschema
 
-    text = importlib.resources.files("cascadener.publishing").joinpath("schemas", "results-2.schema.json").read_text()
-    schema = json.loads(text)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema == results_schema() and schema["properties"]["schema"]["const"] == hub.RESULTS_SCHEMA
-    for field in ("model", "pipeline", "dataset", "metric", "prompt", "scores", "counts", "created_at"):
+    from cascadener.publishing.results import READABLE_SCHEMAS
+
+    assert hub.RESULTS_SCHEMA in READABLE_SCHEMAS and "cascadener-results/2" in READABLE_SCHEMAS
+    for version, name in READABLE_SCHEMAS.items():
+        schema = json.loads(importlib.resources.files("cascadener.publishing").joinpath("schemas", name).read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema == results_schema(version) and schema["properties"]["schema"]["const"] == version
+    schema = results_schema()
+    for field in ("model", "pipeline", "dataset", "metric", "prompt", "scores", "counts", "created_at", "coverage"):
         assert field in schema["required"]
     assert schema["properties"]["model"]["required"] == ["id", "revision"]
     assert schema["properties"]["dataset"]["required"] == ["id", "revision", "config", "split", "languages"]
+    assert schema["properties"]["coverage"]["required"] == ["sentences_predicted", "sentences_in_split", "limit"]
 
 
 def _broken(change):
@@ -169,6 +200,8 @@ def _broken(change):
     (lambda r: r.update(extra=1), "unknown field"),
     (lambda r: r.update(schema="cascadener-results/1"), "field 'schema' is 'cascadener-results/1'.*another version"),
     (lambda r: r["scores"]["dynamic"].update(f1=math.nan), "field 'scores/dynamic/f1' is nan"),
+    (lambda r: r.pop("coverage"), r"missing field\(s\) coverage"),
+    (lambda r: r["coverage"].update(sentences_predicted="all"), "field 'coverage/sentences_predicted' must be an integer"),
 ])
 def test_malformed_and_incompatible_results_are_refused_naming_file_and_field(tmp_path, change, message):
     path = tmp_path / "bad.json"
@@ -202,52 +235,13 @@ def test_push_results_dry_run_files_parse_back(tmp_path, exported, capsys):
         assert entry.dataset_revision == SHA and entry.date == record["created_at"]
         assert entry.source_url == ("https://huggingface.co/datasets/me/dynamicner-results/blob/main/results/"
                                     "20260105T000000Z-feedbeef.json")
-        notes = leaderboard.parse_notes(entry.notes)
-        assert notes == {"task": entry.task_id, "matching": "strict", "prompt_hash": "0123456789ab",
-                         "backend": "transformers", "method": "cascadener-generative",
-                         "metric": "dynamicner_f1 0.1.0", "run": record["run_id"]}
+        assert entry.notes == "method cascadener-generative, backend transformers, strict matching"  # short, human
     card = ModelCard.load(out / "README.md")
     index = card.data.to_dict()["model-index"][0]["results"][0]
-    assert index["dataset"]["type"] == BENCHMARK  # the legacy model-index names the benchmark
-    assert json.loads((out / "results" / f"{record['run_id']}.json").read_text()) == record
-
-
-def test_push_results_to_the_hub_uploads_eval_results_as_a_pull_request(tmp_path, monkeypatch, exported):
-    import huggingface_hub
-
-    calls = []
-    monkeypatch.setattr(huggingface_hub, "metadata_update",
-                        lambda repo_id, metadata, **kw: calls.append(("card", repo_id, kw)) or "card-url")
-
-    class FakeApi:
-        def upload_file(self, **kw):
-            calls.append(("upload", kw["repo_id"], kw))
-            return type("Info", (), {"pr_url": "https://hf.co/me/m/discussions/1", "commit_url": "c"})()
-
-        def create_repo(self, repo_id, **kw):
-            calls.append(("create_repo", repo_id, kw))
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps(run_record("r9")), encoding="utf-8")
-    assert main(["push-results", str(path), "--model-id", "someone/model", "--benchmark-id", BENCHMARK,
-                 "--eval-yaml", str(exported / "eval.yaml"), "--create-pr", "--results-repo", "me/res"]) == 0
-    card, eval_upload, create, results_upload = calls
-    assert card[1] == "someone/model" and card[2]["create_pr"] is True
-    assert eval_upload[1] == "someone/model" and eval_upload[2]["path_in_repo"] == ".eval_results/dynamicner.yaml"
-    assert eval_upload[2]["create_pr"] is True
-    assert [e["dataset"]["task_id"] for e in yaml.safe_load(eval_upload[2]["path_or_fileobj"])] == ["dynamic"]
-    assert results_upload[1] == "me/res" and results_upload[2]["path_in_repo"] == "results/r9.json"
-
-
-def test_reduced_runs_are_not_published_to_the_benchmark(tmp_path, capsys):
-    record = run_record("r")
-    record["dataset"]["limit_per_language"] = 2
-    path = tmp_path / "run.json"
-    path.write_text(json.dumps(record), encoding="utf-8")
-    assert main(["push-results", str(path), "--model-id", "me/m", "--benchmark-id", BENCHMARK, "--dry-run",
-                 "--output-dir", str(tmp_path / "o")]) == 2
-    assert "first 2 test sentence(s) per language" in capsys.readouterr().err
+    assert index["dataset"]["type"] == BENCHMARK and index["dataset"]["revision"] == SHA
+    uploaded = json.loads((out / "results" / f"{record['run_id']}.json").read_text())
+    assert uploaded["model"]["id"] == "me/cascadener-x" and uploaded["model"]["local"]["id"] == "org/alpha"
+    assert {k: v for k, v in uploaded.items() if k != "model"} == {k: v for k, v in record.items() if k != "model"}
 
 
 # ------------------------------------------------------------------------------ leaderboard
@@ -259,33 +253,103 @@ def test_leaderboard_from_a_folder_dedups_ranks_and_writes_every_format(tmp_path
     captured = capsys.readouterr()
     blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in captured.out.strip().split("\n\n")}
     dynamic = blocks["dynamic (2 runs)"]
-    assert dynamic[0].split()[:8] == ["rank", "model", "revision", "F1", "P", "R", "en", "de"]
+    assert dynamic[0].split() == ["rank", "model", "revision", "F1", "P", "R", "en", "de", "date", "badges", "backend",
+                                  "method", "matching", "metric", "prompt", "run"]
     assert [line.split()[1] for line in dynamic[1:]] == DYNAMIC_ORDER
-    assert dynamic[1].split()[3:8] == ["71.00", "71.00", "71.00", "75.00", "68.00"]
+    assert dynamic[1].split()[3:10] == ["71.00", "71.00", "71.00", "75.00", "68.00", "2026-01-02", "-"]
     assert dynamic[2].split()[3] == "65.00"  # the later alpha run replaced the earlier one
     assert [line.split()[1] for line in blocks["dynamic-de (1 run)"][1:]] == ["org/gamma"]
     assert [line.split()[1] for line in blocks["fine (1 run)"][1:]] == ["org/beta"]
-    assert "duplicate: results/r1-alpha-old.json (dynamic, 2026-01-01T00:00:00+00:00) replaced by the later " \
+    assert "duplicate: results/r1-alpha-old.json (dynamic, 2026-01-01) replaced by the later " \
            "results/r3-alpha-new.json" in captured.out
     assert "1 duplicate(s) dropped" in captured.err
-    # CSV: one row per task and model, fractions, languages as f1_<lang>
+    # CSV: one row per task and model, percent with two decimals, the whole revision, the instant in UTC
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     assert [(r["task"], r["rank"], r["model"]) for r in rows] == [
         ("dynamic", "1", "org/beta"), ("dynamic", "2", "org/alpha"), ("dynamic-de", "1", "org/gamma"),
         ("fine", "1", "org/beta")]
-    assert float(rows[0]["f1_en"]) == 0.75 and rows[2]["f1_en"] == "" and rows[1]["run_id"] == "r3-alpha-new"
+    assert rows[0]["f1_percent"] == "71.00" and rows[0]["f1_percent_en"] == "75.00" and rows[2]["f1_percent_en"] == ""
+    assert rows[0]["revision"] == "b" * 40 and rows[0]["created_at"] == "2026-01-02T00:00:00+00:00"
+    assert rows[1]["run_id"] == "r3-alpha-new" and rows[0]["status"] == "full"
     markdown = (out / "leaderboard.md").read_text()
-    assert "## dynamic (2 runs)" in markdown and "| 1 | org/beta |" in markdown
+    assert "## dynamic (2 runs)" in markdown and "| 1 | org/beta |" in markdown and "| 2026-01-02 |" in markdown
     page = (out / "leaderboard.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.index("org/beta") < page.index("org/alpha")
+    assert f'<td title="{"b" * 40}"><code>bbbbbbbbbbbb</code></td>' in page
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # self-contained: nothing to fetch
 
 
+def test_duplicates_are_resolved_by_instant_not_by_string():
+    """2026-01-01T20:00Z is later than 2026-01-02T01:00+09:00 (16:00Z), though its string sorts first: the later
+    run is kept and the earlier reported, whatever the spelling."""
+    east = run_record("r-east", created="2026-01-02T01:00:00+09:00", scores={"dynamic": (0.4, {"en": 0.4})})
+    west = run_record("r-west", created="2026-01-01T20:00:00+00:00", scores={"dynamic": (0.9, {"en": 0.9})})
+    entries = [e for record in (east, west) for e in leaderboard.entries_from_results(
+        hub.RunResults(**record), source=record["run_id"])]
+    board = leaderboard.build(entries)
+    assert [row.entry.run_id for row in board.tables["dynamic"]] == ["r-west"]
+    assert [(d.entry.run_id, d.kept.run_id) for d in board.duplicates] == [("r-east", "r-west")]
+    assert board.duplicates[0].entry.date == "2026-01-01"  # the UTC date of 2026-01-02T01:00+09:00
+
+
+def test_revisions_stay_distinct_in_every_format(tmp_path, capsys):
+    from cascadener.publishing.leaderboard_formats import csv_text, html_page, markdown
+
+    both = "local-507d6fa4afa97176+local-2361aa00bb11cc22"
+    records = [run_record("r-one", model="m", revision="local-507d6fa4afa97176"),
+               run_record("r-two", model="m", revision=both, scores={"dynamic": (0.4, {"en": 0.4})}),
+               run_record("r-three", model="m", revision="local-507d6fa4afa9ffff", scores={"dynamic": (0.3, {"en": 0.3})})]
+    assert main(["leaderboard", str(seed(tmp_path / "d", records)), "-o", str(tmp_path / "o")]) == 0
+    shown = [line.split()[2] for line in capsys.readouterr().out.split("\n\n")[0].splitlines()[2:]]
+    # cut to 12 characters all three read "local-507d6f": each part is cut where it differs from every other
+    assert shown == ["local-507d6fa4afa97", "local-507d6fa4afa97+local-2361aa", "local-507d6fa4afa9f"]
+    board = leaderboard.build(e for r in records for e in leaderboard.entries_from_results(hub.RunResults(**r),
+                                                                                        source=r["run_id"]))
+    assert {row["revision"] for row in csv.DictReader(io.StringIO(csv_text(board)))} == {
+        "local-507d6fa4afa97176", both, "local-507d6fa4afa9ffff"}
+    assert f'title="{both}"' in html_page(board) and "local-507d6fa4afa97+local-2361aa" in markdown(board)
+
+
 def test_equal_scores_share_a_rank():
-    entries = [leaderboard.Entry(source=f"{m}.json", run_id=m, created_at="2026-01-01T00:00:00Z", model_id=m,
-                                 model_revision="r", task="dynamic", f1=f1) for m, f1 in (("a", .5), ("b", .7), ("c", .5))]
+    entries = [leaderboard.Entry(source=f"{m}.json", run_id=m, created_at=None, model_id=m,
+                                 model_revision="r", task="dynamic", f1=f1) for m, f1 in (("a", 50.0), ("b", 70.0), ("c", 50.0))]
     board = leaderboard.build(entries)
     assert [(row.rank, row.entry.model_id) for row in board.tables["dynamic"]] == [(1, "b"), (2, "a"), (2, "c")]
+
+
+REDUCED = {"sentences_predicted": 4, "sentences_in_split": 10, "limit": {"sentences": 2, "per": "language"}}
+INCOMPLETE = {"sentences_predicted": 2, "sentences_in_split": 8, "limit": None}
+
+
+def test_reduced_and_incomplete_runs_are_never_ranked_with_full_runs(tmp_path, capsys):
+    schema2 = run_record("r7-old-schema", model="org/old", scores={"dynamic": (0.95, {"en": 0.95})})
+    schema2["schema"] = "cascadener-results/2"
+    del schema2["coverage"]
+    folder = seed(tmp_path / "d", SEEDED + [
+        run_record("r5-reduced", model="org/quick", scores={"dynamic": (0.99, {"en": 0.99})}, coverage=REDUCED),
+        run_record("r6-cut", model="org/cut", scores={"dynamic": (0.98, {"en": 0.98})}, coverage=INCOMPLETE),
+        schema2])
+    assert main(["leaderboard", str(folder), "--task", "dynamic", "-o", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    table = captured.out.split("\n\n")[0].splitlines()
+    assert table[0] == "dynamic (2 runs)" and [line.split()[1] for line in table[2:]] == DYNAMIC_ORDER
+    assert "not ranked: results/r5-reduced.json (dynamic, org/quick): reduced: the first 2 sentences per language, " \
+           "4 of 10" in captured.out
+    assert "not ranked: results/r6-cut.json (dynamic, org/cut): incomplete: 2 of 8 sentences predicted" in captured.out
+    assert "not ranked: results/r7-old-schema.json (dynamic, org/old): coverage not recorded" in captured.out
+    assert "2 ranked row(s) in 1 task(s); 3 not ranked" in captured.err
+
+    assert main(["leaderboard", str(folder), "--task", "dynamic", "--include-unranked", "-o", str(tmp_path / "o")]) == 0
+    table = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    assert table[0] == "dynamic (2 runs, 3 not ranked)"
+    rows = [line.split() for line in table[2:]]
+    assert [(row[0], row[1]) for row in rows] == [("1", "org/beta"), ("2", "org/alpha"), ("-", "org/quick"),
+                                                  ("-", "org/cut"), ("-", "org/old")]
+    assert [row[9] for row in rows[2:]] == ["reduced", "incomplete", "unrecorded"]  # the badge column
+    csv_rows = list(csv.DictReader(io.StringIO((tmp_path / "o" / "leaderboard.csv").read_text())))
+    assert [(r["rank"], r["status"]) for r in csv_rows][2:] == [("", "reduced"), ("", "incomplete"), ("", "unrecorded")]
+    page = (tmp_path / "o" / "leaderboard.html").read_text()
+    assert page.count('<tr class="unranked">') == 3 and '<span class="badge" title="a deliberate subset' in page
 
 
 def test_incomparable_runs_are_refused_unless_one_kind_is_selected(tmp_path, capsys):
@@ -307,7 +371,7 @@ def test_incomparable_runs_are_refused_unless_one_kind_is_selected(tmp_path, cap
 
 def test_invalid_result_files_stop_the_leaderboard_or_are_counted_with_skip_invalid(tmp_path, capsys):
     folder = seed(tmp_path / "d")
-    (folder / "results" / "torn.json").write_text('{"schema": "cascadener-results/2", "run_id"', encoding="utf-8")
+    (folder / "results" / "torn.json").write_text('{"schema": "cascadener-results/3", "run_id"', encoding="utf-8")
     assert main(["leaderboard", str(folder), "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "torn.json is not valid UTF-8 JSON" in err and "--skip-invalid" in err and "Traceback" not in err
@@ -316,6 +380,41 @@ def test_invalid_result_files_stop_the_leaderboard_or_are_counted_with_skip_inva
     assert "skipped: results file" in captured.out and "1 invalid file(s) skipped" in captured.err
     assert main(["leaderboard", str(tmp_path / "empty-dir-that-is-missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def _tags(page: str) -> list[str]:
+    """The start tags an HTML parser finds in ``page``."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append(tag)
+
+    Parser().feed(page)
+    return found
+
+
+def test_every_name_id_and_label_is_escaped_in_markdown_and_html(tmp_path, capsys):
+    import markdown_it
+
+    hostile = "<img src=x onerror=alert(7)>"
+    record = run_record("r-hostile", model=f"org/{hostile}|x*y*", backend="<b>be</b>",
+                        scores={"dynamic": (0.5, {"en": 0.5})})
+    folder = seed(tmp_path / "d", [record])
+    (folder / "results" / "r-hostile.json").rename(folder / "results" / f"{hostile}.json")
+    (folder / "results" / "torn <svg onload=alert(1)>.json").write_text("{", encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["leaderboard", str(folder), "--skip-invalid", "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = (out / "leaderboard.html").read_text()
+    assert {"img", "b", "svg"}.isdisjoint(_tags(page)) and _tags(page).count("script") == 1  # ours only
+    assert "&lt;img src=x onerror=alert(7)&gt;" in page
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render((out / "leaderboard.md").read_text())
+    assert {"img", "svg", "b", "em"}.isdisjoint(_tags(rendered))
+    assert "org/&lt;img src=x onerror=alert(7)&gt;|x*y*" in rendered  # shown as written, the | kept in its cell
+    assert "torn &lt;svg onload=alert(1)&gt;.json" in rendered
 
 
 def _cache_dataset_repo(hf_home: Path, repo_id: str, files: dict[str, str]) -> None:
@@ -341,54 +440,89 @@ def test_leaderboard_from_a_results_repo_in_the_offline_cache(tmp_path, monkeypa
     out = capsys.readouterr().out
     dynamic = out.split("\n\n")[0].splitlines()
     assert [line.split()[1] for line in dynamic[2:]] == DYNAMIC_ORDER
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "o" / "leaderboard.csv").read_text())))
+    assert rows[0]["source"] == f"https://huggingface.co/datasets/me/dynamicner-results/blob/{SHA}/results/r2-beta.json"
     assert main(["leaderboard", "me/not-cached", "-o", str(tmp_path / "o")]) == 2
     assert "cannot get the results dataset me/not-cached" in capsys.readouterr().err
 
 
-def _hub_leaderboard_json(record: dict, task: str, value: float, rank: int) -> dict:
+def _hub_item(record: dict | None, value: float, rank: int, *, model: str | None = None, url: str | None = None,
+              verified: bool = False, pull_request: int | None = None, notes: str | None = None) -> dict:
     """One item of GET /api/datasets/<id>/leaderboard, as the Hub sends it (camelCase, author object)."""
-    results = hub.RunResults(**record)
-    return {"rank": rank, "modelId": record["model"]["id"], "value": value, "filename": ".eval_results/dynamicner.yaml",
-            "verified": False, "source": {"url": hub.results_url("me/res", record["run_id"]), "isExternal": False},
-            "author": {"_id": "1", "name": record["model"]["id"].split("/")[0], "fullname": "Org",
-                       "avatarUrl": "https://hf.co/a.png", "type": "user", "isPro": False},
-            "pullRequest": 7 if rank == 2 else None, "notes": hub.notes(results, task)}
+    model = model or record["model"]["id"]
+    if url is None and record is not None:
+        url = hub.results_url("me/res", record["run_id"])
+    item = {"rank": rank, "modelId": model, "value": value, "filename": ".eval_results/dynamicner.yaml",
+            "verified": verified, "author": {"_id": "1", "name": model.split("/")[0], "fullname": "Org",
+                                             "avatarUrl": "https://hf.co/a.png", "type": "user", "isPro": False},
+            "pullRequest": pull_request, "notes": notes if notes is not None else (
+                hub.notes(hub.RunResults(**record)) if record else None)}
+    if url:
+        item["source"] = {"url": url, "name": "CascadeNER results JSON", "isExternal": False}
+    return item
 
 
-def test_leaderboard_entries_from_the_hub_benchmark_parse_like_huggingface_hub(tmp_path, monkeypatch, capsys):
-    from huggingface_hub import HfApi
+def test_leaderboard_from_the_hub_benchmark_follows_each_entry_to_its_results_json(tmp_path, capsys, stub_hub):
+    """Through huggingface_hub's own client: our entries are read from the linked results JSONs (every task of the
+    run, the Hub's badges); other tools' entries are listed as the Hub has them, never ranked with ours."""
+    beta, alpha, gamma = SEEDED[1], SEEDED[2], SEEDED[3]
+    stub_hub.add_repo("me/res", repo_type="dataset", files={
+        f"results/{r['run_id']}.json": json.dumps(r) for r in (beta, alpha, gamma)})
+    stub_hub.leaderboards[BENCHMARK] = [
+        _hub_item(beta, 71.0, 1, verified=True),
+        _hub_item(None, 69.5, 2, model="other/tool-model", url="https://huggingface.co/spaces/other/eval-logs",
+                  notes="5-shot"),
+        _hub_item(alpha, 65.0, 3, pull_request=7),
+        _hub_item(gamma, 12.0, 4),  # the linked run scored 40.00 on dynamic-de: the value is not its own
+        _hub_item(None, 0.31, 5, model="third/model", url=None),
+    ]
+    assert main(["leaderboard", BENCHMARK, "--from", "benchmark", "-o", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    blocks = {block.splitlines()[0]: block.splitlines()[1:] for block in captured.out.strip().split("\n\n")}
+    dynamic = blocks["dynamic (2 runs)"]
+    assert [(line.split()[1], line.split()[9]) for line in dynamic[1:]] == [("org/beta", "verified,"),
+                                                                            ("org/alpha", "community,")]
+    assert dynamic[1].split()[9:11] == ["verified,", "source"] and dynamic[2].split()[3] == "65.00"
+    assert [line.split()[1] for line in blocks["fine (1 run)"][1:]] == ["org/beta"]  # read from the run's JSON
+    assert "dynamic-de (1 run)" not in blocks and "other/tool-model" not in "\n".join(dynamic)
+    notes = captured.out.split("\n\n")[-1]
+    assert ("on the Hub, not ranked here: other/tool-model: 69.5 (Hub rank 2, no date) [source], "
+            ".eval_results/dynamicner.yaml, source https://huggingface.co/spaces/other/eval-logs, notes '5-shot': its "
+            "source is not a results JSON") in notes
+    assert "org/gamma: 12.0 (Hub rank 4" in notes and "is not the linked run's F1 (%) of any task" in notes
+    assert "third/model: 0.31 (Hub rank 5" in notes and "it links no source" in notes
+    assert "3 Hub entries of other tools" in captured.err
+    markdown = (tmp_path / "o" / "leaderboard.md").read_text()
+    assert "other/tool-model: 69.5" in markdown and "Badges: verified:" in markdown
+
+
+def test_hub_benchmark_entries_read_their_results_json_from_the_offline_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
     from huggingface_hub.hf_api import DatasetLeaderboardEntry
 
-    items = [DatasetLeaderboardEntry(**_hub_leaderboard_json(SEEDED[1], "dynamic", 71.0, 1)),
-             DatasetLeaderboardEntry(**_hub_leaderboard_json(SEEDED[2], "dynamic", 65.0, 2)),
-             DatasetLeaderboardEntry(**_hub_leaderboard_json(SEEDED[3], "dynamic-de", 40.0, 1))]
-    entries = leaderboard.entries_from_leaderboard(items, dataset_id=BENCHMARK)
-    assert [(e.model_id, e.task, e.f1, e.matching, e.metric_version, e.prompt_hash, e.backend) for e in entries] == [
-        ("org/beta", "dynamic", 0.71, "strict", "dynamicner_f1 0.1.0", "0123456789ab", "openai-server"),
-        ("org/alpha", "dynamic", 0.65, "strict", "dynamicner_f1 0.1.0", "0123456789ab", "transformers"),
-        ("org/gamma", "dynamic-de", 0.40, "strict", "dynamicner_f1 0.1.0", "0123456789ab", "transformers")]
-    assert entries[1].extra == {"hub_rank": 2, "verified": False, "community_pr": 7}
-    assert entries[0].run_id == "r2-beta" and entries[0].source.endswith("/results/r2-beta.json")
-
-    seen = []
-
-    def fake_leaderboard(self, repo_id, **kwargs):
-        seen.append((repo_id, kwargs))
-        return items
-
-    monkeypatch.setattr(HfApi, "get_dataset_leaderboard", fake_leaderboard)
-    assert main(["leaderboard", BENCHMARK, "--from", "benchmark", "-o", str(tmp_path / "o")]) == 0
-    assert seen == [(BENCHMARK, {"base_model_only": False})]
-    lines = capsys.readouterr().out.split("\n\n")[0].splitlines()
-    assert [line.split()[1] for line in lines[2:]] == DYNAMIC_ORDER
+    hf_home = tmp_path / "hf"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    _cache_dataset_repo(hf_home, "me/res", {f"results/{SEEDED[1]['run_id']}.json": json.dumps(SEEDED[1])})
+    items = [DatasetLeaderboardEntry(**_hub_item(SEEDED[1], 71.0, 1)),
+             DatasetLeaderboardEntry(**_hub_item(SEEDED[2], 65.0, 2))]  # not in the cache
+    entries, external = leaderboard.entries_from_leaderboard(items, dataset_id=BENCHMARK)
+    assert sorted((e.task, e.model_id, e.f1, e.model_revision) for e in entries) == [
+        ("dynamic", "org/beta", 71.0, "b" * 40), ("fine", "org/beta", 33.0, "b" * 40)]
+    assert entries[0].hub.rank == 1 and entries[0].badges == ("source",) and entries[0].results.run_id == "r2-beta"
+    (other,) = external
+    assert other.model_id == "org/alpha" and other.value == 65.0 and "its results JSON cannot be read" in other.reason
 
 
 # ------------------------------------------------------------------------------ the main job
 
 @pytest.mark.slow
 def test_main_job_results_show_in_the_leaderboard_in_one_command(tmp_path, monkeypatch, capsys):
-    """`cascadener run` writes schema-2 results into its folder; `cascadener leaderboard <folder>` ranks them,
-    and a second identical run (same models, same revision) replaces the first."""
+    """`cascadener run` writes its results (with their coverage) into its folder; `cascadener leaderboard <folder>`
+    shows them, and a second identical run (same models, same revision) replaces the first. A --max-test run
+    is reduced: listed, shown with its badge on request, never ranked."""
+    import dynamicner
+
     out = tmp_path / "cascadener-run"
     argv = ["run", "-o", str(out), "--languages", "en", "ja", "--max-train", "4", "--max-test", "2",
             "--max-steps", "4", "--threads", "1", "--max-new-tokens", "16", "--no-progress"]
@@ -397,16 +531,21 @@ def test_main_job_results_show_in_the_leaderboard_in_one_command(tmp_path, monke
     assert set(first.scores) == {"dynamic[en+ja]", "coarse[en+ja]", "medium[en+ja]", "fine[en+ja]"}
     assert first.model["revision"].startswith("local-") and first.dataset["languages"] == ["en", "ja"]
     assert first.pipeline == {**first.pipeline, "backend": "transformers", "method": "cascadener-generative"}
+    split = sum(len(dynamicner.prepare(lang).as_dataset(split="test")) for lang in ("en", "ja"))
+    assert first.coverage == {"sentences_predicted": 4, "sentences_in_split": split,
+                              "limit": {"sentences": 2, "per": "language"}}
+    assert "reduced: the first 2 sentences per language" in capsys.readouterr().err
     assert main(argv) == 0
     second = hub.load_results(out / "results.json")
     assert second.model["revision"] == first.model["revision"]
     capsys.readouterr()
     monkeypatch.chdir(tmp_path)
-    assert main(["leaderboard", "cascadener-run"]) == 0
+    assert main(["leaderboard", "cascadener-run", "--include-unranked"]) == 0
     captured = capsys.readouterr()
     dynamic = captured.out.split("\n\n")[0].splitlines()
-    assert dynamic[0] == "dynamic[en+ja] (1 run)" and dynamic[1].split()[6:8] == ["en", "ja"]
-    assert dynamic[2].split()[1] == "cascadener-tiny-dynamicner" and dynamic[2].split()[-1] == second.run_id
+    assert dynamic[0] == "dynamic[en+ja] (0 runs, 1 not ranked)" and dynamic[1].split()[6:8] == ["en", "ja"]
+    row = dynamic[2].split()
+    assert row[:2] == ["-", "cascadener-tiny-dynamicner"] and row[9] == "reduced" and row[-1] == second.run_id
     assert f"duplicate: results/{first.run_id}.json" in captured.out
     assert (tmp_path / "cascadener-leaderboard" / "leaderboard.html").is_file()
 

@@ -57,9 +57,9 @@ def test_table_and_flat_metrics():
               "fine": {"f1": 0.125, "language/en/f1": 0.2}}
     lines = format_table(scores, ["en", "de"]).splitlines()
     assert lines[0].split() == ["language", *COLUMNS]
-    assert lines[1].split() == ["en", "50.0", "-", "-", "20.0"]
-    assert lines[2].split() == ["de", "0.0", "-", "-", "-"]
-    assert lines[3].split() == ["all", "25.0", "-", "-", "12.5"]
+    assert lines[1].split() == ["en", "50.00", "-", "-", "20.00"]
+    assert lines[2].split() == ["de", "0.00", "-", "-", "-"]
+    assert lines[3].split() == ["all", "25.00", "-", "-", "12.50"]
     assert flat_metrics(scores)["fine/language/en/f1"] == 0.2
     assert gold_at_level({"label": "x", "path": []}, 3) == "x"
     assert gold_at_level({"label": "c", "path": ["a", "b", "c"]}, 1) == "a"

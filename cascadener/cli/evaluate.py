@@ -11,7 +11,10 @@ fields give per-language F1; ``--hierarchical`` adds hierarchical scores over th
 
 The saved JSON is the run's results record (:class:`cascadener.publishing.hub.RunResults`): scores plus the
 dataset revision, metric version, prompt hash and pipeline options read from
-``<predictions>.meta.json``; ``cascadener push-results`` publishes it. An ``-o`` that is one of the
+``<predictions>.meta.json``, and its coverage: the sentences predicted against those of the split
+(the references source's, else the count ``predict`` recorded in the meta file). A run that did
+not predict every sentence (interrupted, ``--limit``, predictions missing) is saved and scored,
+said so on stderr, but ``cascadener push-results`` and the leaderboard's ranking refuse it. An ``-o`` that is one of the
 inputs (the predictions, their meta or lock file, the ``--jsonl``/``--geic``/``--taxonomy`` file),
 however it is spelled (relative, through a link), is refused before anything is read.
 
@@ -37,7 +40,7 @@ from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
 from cascadener.cli.sources import add_source_arguments, read_inputs
 
-__all__ = ["add_parser", "run", "format_table", "load_predictions"]
+__all__ = ["add_parser", "run", "format_table", "load_predictions", "coverage_of"]
 
 MAIN_KEYS = ("precision", "recall", "f1", "macro_f1", "extraction_precision", "extraction_recall", "extraction_f1",
              "hierarchical_precision", "hierarchical_recall", "hierarchical_f1", "f1_ci_low", "f1_ci_high",
@@ -99,6 +102,30 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default=None, help="results JSON (default: <predictions>.results.json)")
     parser.set_defaults(func=run)
     return parser
+
+
+def coverage_of(*, predicted: int, source: dict[str, Any] | None, meta: dict[str, Any],
+                references: int) -> Any:
+    """The run's :class:`~cascadener.publishing.results.Coverage`: ``predicted`` sentences against the
+    split's, counted from the references source (``references`` rows) when one was given, else from the
+    meta file of ``predict`` (its input's sentence count); a ``--limit`` makes it a reduced run.
+
+    >>> coverage_of(predicted=2, source=None, meta={"sentences": 8, "source": {}}, references=2).describe()
+    'incomplete: 2 of 8 sentences predicted'
+    >>> coverage_of(predicted=3, source={"limit": 3}, meta={}, references=3).status
+    'reduced'
+    """
+    from cascadener.publishing.results import Coverage
+
+    if source is not None:
+        limit = source.get("limit")
+        return Coverage(sentences_predicted=predicted, sentences_in_split=None if limit else references,
+                        limit=limit, limit_per="input" if limit else None)
+    limit = (meta.get("source") or {}).get("limit")
+    counted = meta.get("sentences")
+    split = counted if isinstance(counted, int) and not limit else None
+    return Coverage(sentences_predicted=predicted, sentences_in_split=split, limit=limit,
+                    limit_per="input" if limit else None)
 
 
 def _references(args: argparse.Namespace,
@@ -227,6 +254,10 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"\n{missing} reference sentence(s) had no prediction and were scored as empty", file=sys.stderr)
 
+    coverage = coverage_of(predicted=len(rows) - missing, source=source, meta=meta, references=len(rows))
+    if coverage.status != "full":
+        print(f"coverage: {coverage.describe()}; the results are saved but not published or ranked with full runs",
+              file=sys.stderr)
     options = meta.get("options", {})
     description = dict(source or meta.get("source", {}))
     run_languages = sorted({row.language for row in rows if row.language})
@@ -248,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
         scores={task: hub.task_scores(metrics)},
         counts={"sentences": len(rows), "missing_predictions": missing, **meta.get("stats", {})},
+        coverage=coverage.to_dict(),
     )
     try:
         results.save(output)

@@ -4,19 +4,24 @@
 (``results/<run_id>.json``: the output folder of ``cascadener run``, a ``push-results --dry-run``
 folder, a clone of the results repo), else a results dataset repo id on the Hub (fetched with
 ``snapshot_download``; with ``HF_HUB_OFFLINE=1`` only the local cache is read). ``--from
-benchmark`` reads the Hub's leaderboard of a benchmark dataset (``get_dataset_leaderboard``).
+benchmark`` reads the Hub's leaderboard of a benchmark dataset (``get_dataset_leaderboard``) and
+follows each entry's ``source.url`` to the results JSON it links (through the Hub cache); entries
+of other tools are listed as the Hub has them, never ranked with ours.
 
-For the same model revision, task, metric version and prompt hash only the latest run is kept;
-the others are reported. Runs whose metric version or matching differ are not ranked together:
-the command stops and names them (``--matching``/``--metric-version`` select one kind). The
+For the same model revision, task, metric version and prompt hash only the latest run is kept
+(compared as instants); the others are reported. Only runs that predicted their whole split are
+ranked: reduced (``--max-test``, ``--limit``), incomplete and unrecorded runs are listed below the
+tables, or shown in them without a rank and with their badge (``--include-unranked``). Runs whose
+metric version or matching differ are not ranked together: the command stops and names them
+(``--matching``/``--metric-version`` select one kind). Scores are percent with two decimals. The
 tables are printed, and written to ``--output-dir`` as ``leaderboard.md``, ``leaderboard.csv``
 and a self-contained ``leaderboard.html``.
 
 Example:
     >>> from cascadener.cli import build_parser
     >>> args = build_parser().parse_args(["leaderboard", "cascadener-run", "--task", "dynamic"])
-    >>> args.source, args.origin, args.task, args.output_dir
-    ('cascadener-run', 'auto', ['dynamic'], 'cascadener-leaderboard')
+    >>> args.source, args.origin, args.task, args.output_dir, args.include_unranked
+    ('cascadener-run', 'auto', ['dynamic'], 'cascadener-leaderboard', False)
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--task", nargs="+", default=None, help="only these task ids")
     parser.add_argument("--matching", default=None, help="only runs scored with this matching mode")
     parser.add_argument("--metric-version", default=None, help="only runs scored with this metric version")
+    parser.add_argument("--include-unranked", action="store_true",
+                        help="show reduced, incomplete and unrecorded runs in the tables, without a rank, with a badge "
+                             "(default: listed below the tables)")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="report invalid results files and rank the others (default: stop at the first)")
     parser.add_argument("-o", "--output-dir", default="cascadener-leaderboard",
@@ -57,15 +65,17 @@ def load_board(args: argparse.Namespace):
     if origin == "auto":
         origin = "folder" if Path(args.source).exists() or args.source.count("/") != 1 else "results-repo"
     skipped: list[str] = []
+    external: list = []
     if origin == "folder":
         entries, skipped = leaderboard.from_folder(args.source, skip_invalid=args.skip_invalid)
     elif origin == "results-repo":
         entries, skipped = leaderboard.from_results_repo(args.source, revision=args.revision,
                                                          skip_invalid=args.skip_invalid)
     else:
-        entries = leaderboard.from_benchmark(args.source)
+        entries, external = leaderboard.from_benchmark(args.source)
     return leaderboard.build(entries, source=args.source, tasks=args.task, matching=args.matching,
-                             metric_version=args.metric_version, skipped=skipped)
+                             metric_version=args.metric_version, skipped=skipped,
+                             include_unranked=args.include_unranked, external=external)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,15 +86,19 @@ def run(args: argparse.Namespace) -> int:
         board = load_board(args)
     except LeaderboardError as error:
         raise CliError(str(error)) from None
-    if not board.tables:
+    if not board.tables and not board.hidden and not board.external:
         raise CliError(f"no runs in {args.source} match the selection (task, matching, metric version)")
     print(text_tables(board))
     try:
         paths = write_outputs(board, args.output_dir)
     except OSError as error:
         raise CliError(f"cannot write to {args.output_dir}: {error.strerror or error}") from None
-    runs = sum(len(rows) for rows in board.tables.values())
-    print(f"\n{runs} ranked row(s) in {len(board.tables)} task(s); {len(board.duplicates)} duplicate(s) dropped, "
-          f"{len(board.skipped)} invalid file(s) skipped", file=sys.stderr)
+    ranked = sum(row.rank is not None for rows in board.tables.values() for row in rows)
+    unranked = len(board.hidden) + sum(row.rank is None for rows in board.tables.values() for row in rows)
+    summary = (f"\n{ranked} ranked row(s) in {len(board.tables)} task(s); {unranked} not ranked (reduced or "
+               f"incomplete); {len(board.duplicates)} duplicate(s) dropped, {len(board.skipped)} invalid file(s) skipped")
+    if args.origin == "benchmark" or board.external:
+        summary += f"; {len(board.external)} Hub entr{'y' if len(board.external) == 1 else 'ies'} of other tools"
+    print(summary, file=sys.stderr)
     print("wrote " + ", ".join(str(path) for path in paths.values()), file=sys.stderr)
     return 0

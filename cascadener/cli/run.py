@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,13 +135,18 @@ def run(args: argparse.Namespace) -> int:
         result = run_benchmark(benchmark_options(args))
     except (BenchmarkError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
+    from cascadener.publishing.results import Coverage, format_percent
+
     scores = result.scores
+    coverage = Coverage.of(result.results)
+    if coverage.status != "full":
+        print(f"\n{coverage.describe()}: neither ranked with full runs nor publishable", file=sys.stderr)
     print("\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
           "coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
     print(result.table)
     dynamic = scores["dynamic"]
-    print(f"\ndynamic: precision {100 * dynamic['precision']:.1f}  recall {100 * dynamic['recall']:.1f}  "
-          f"f1 {100 * dynamic['f1']:.1f}  extraction f1 {100 * dynamic['extraction_f1']:.1f}  "
+    print(f"\ndynamic: precision {format_percent(dynamic['precision'])}  recall {format_percent(dynamic['recall'])}  "
+          f"f1 {format_percent(dynamic['f1'])}  extraction f1 {format_percent(dynamic['extraction_f1'])}  "
           f"({int(dynamic['num_predictions'])} predicted, {int(dynamic['num_references'])} gold entities)")
     counts = result.results.counts
     print(f"time: load {counts['load_seconds']:.0f}s, train {counts['train_seconds']:.0f}s, "

@@ -7,35 +7,46 @@ the shipped schema). Publishing (:func:`push_results`) writes, with huggingface_
   :class:`~huggingface_hub.EvalResultEntry` per benchmark task the run covers (serialised with
   :func:`~huggingface_hub.eval_result_entries_to_yaml`). The Hub collects these files into the
   leaderboard of the benchmark dataset (``--benchmark-id``, the exported dataset with its
-  ``eval.yaml``). ``value`` is the task's **strict micro-F1 in percent** (0-100, two decimals);
-  ``notes`` carries matching, prompt hash, backend, method, metric version and run id; with
-  ``create_pr=True`` the file arrives as a pull request (a "community" result);
+  ``eval.yaml``). ``value`` is the task's **strict micro-F1 in percent** (two decimals,
+  :func:`~cascadener.publishing.results.percent`); ``dataset.revision`` a 40-hex commit of the
+  benchmark repo or absent; ``notes`` a short human line (method, backend, matching);
+  ``source.url`` the run's results JSON, which holds its full identity; with ``create_pr=True``
+  the file arrives as a pull request (a "community" result);
 - the legacy ``model-index`` of the model card (:class:`~huggingface_hub.EvalResult` via
-  :func:`~huggingface_hub.metadata_update`), whose ``dataset.type`` is the benchmark id;
-- ``results/<run_id>.json`` in the results dataset repo (one file per run, never overwritten).
+  :func:`~huggingface_hub.metadata_update`), whose ``dataset.type`` is the benchmark id, with the
+  same unit (percent, two decimals) and the same dataset revision;
+- ``results/<run_id>.json`` in the results dataset repo (one file per run, never overwritten),
+  naming the model as published (:func:`published`: the model repo and its commit; the identity
+  the run was scored under stays in ``model.local``).
 
-The token is never an argument: huggingface_hub reads it from ``HF_TOKEN`` or the stored
-``hf auth login``; this module never writes or prints it. :func:`write_dry_run` and
-:func:`write_eval_results` write the same files to a local folder instead, atomically.
+Only runs that predicted their whole split are published (:func:`check_complete`). The token is
+never an argument: huggingface_hub reads it from ``HF_TOKEN`` or the stored ``hf auth login``;
+this module never writes or prints it. :func:`write_dry_run` and :func:`write_eval_results` write
+the same files to a local folder instead, atomically.
 
 Example:
     >>> results = RunResults(run_id="r1", created_at="2026-01-01T00:00:00+00:00",
     ...     model={"id": "me/ext", "revision": "unknown", "extractor": "me/ext", "classifier": "me/ext"},
-    ...     dataset={"id": "dynamicner", "config": "en", "split": "test", "revision": "abc", "languages": ["en"]},
+    ...     dataset={"id": "dynamicner", "config": "en", "split": "test", "revision": "builder-abc", "languages": ["en"]},
     ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"},
     ...     prompt={"template": "released", "hash": "0123456789ab"}, metrics={"f1": 0.5, "precision": 0.4,
-    ...     "recall": 0.6}, scores={"dynamic-en": {"f1": 0.5, "precision": 0.4, "recall": 0.6, "languages": {"en": 0.5}}},
-    ...     pipeline={"backend": "transformers", "method": "cascadener-generative"})
-    >>> [(r.metric_type, r.metric_value, r.dataset_type) for r in eval_results(results, benchmark_id="me/DynamicNER")]
-    [('precision', 0.4, 'me/DynamicNER'), ('recall', 0.6, 'me/DynamicNER'), ('f1', 0.5, 'me/DynamicNER')]
+    ...     "recall": 0.6667}, scores={"dynamic-en": {"f1": 0.5, "precision": 0.4, "recall": 0.6667, "languages": {"en": 0.5}}},
+    ...     pipeline={"backend": "transformers", "method": "cascadener-generative"},
+    ...     coverage={"sentences_predicted": 8, "sentences_in_split": 8, "limit": None})
+    >>> [(r.metric_type, r.metric_value, r.dataset_revision) for r in eval_results(results, benchmark_id="me/DynamicNER")]
+    [('precision', 40.0, None), ('recall', 66.67, None), ('f1', 50.0, None)]
     >>> entries, skipped = eval_result_entries(results, benchmark_id="me/DynamicNER", tasks=["dynamic-en"])
-    >>> [(e.task_id, e.value) for e in entries], skipped
-    ([('dynamic-en', 50.0)], [])
+    >>> [(e.task_id, e.value, e.notes) for e in entries], skipped
+    ([('dynamic-en', 50.0, 'method cascadener-generative, backend transformers, strict matching')], [])
+    >>> published(results, model_id="me/cascadener-en", model_revision="0" * 40).model["local"]
+    {'id': 'me/ext', 'revision': 'unknown'}
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -44,15 +55,17 @@ from dynamicner_data.atomic import atomic_path, atomic_write_text
 from .results import (
     GRANULARITIES,
     RESULTS_SCHEMA,
+    Coverage,
     ResultsError,
     RunResults,
     dataset_section,
     evaluation_task,
+    expanded_task_scores,
     load_results,
     model_revision,
     new_run_id,
     now_iso,
-    parse_task_id,
+    percent,
     task_id,
     task_scores,
 )
@@ -71,7 +84,14 @@ __all__ = [
     "dataset_section",
     "task_id",
     "task_scores",
+    "Coverage",
     "check_publishable",
+    "check_complete",
+    "is_commit",
+    "check_commit",
+    "cached_commit",
+    "published",
+    "notes",
     "eval_results",
     "eval_result_entries",
     "eval_results_yaml",
@@ -87,6 +107,50 @@ DEFAULT_METRIC_KEYS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1",
                                         "f1_ci_low", "f1_ci_high")
 #: Where the Hub looks for eval results in a model repo (any ``.eval_results/*.yaml``); ours.
 EVAL_RESULTS_PATH = ".eval_results/dynamicner.yaml"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_commit(value: object) -> bool:
+    """Whether ``value`` is a full git commit sha (40 lowercase hex digits), what the Hub's ``revision``
+    fields hold.
+
+    >>> is_commit("0123456789abcdef0123456789abcdef01234567"), is_commit("main"), is_commit("builder-ca3dcf97")
+    (True, False, False)
+    """
+    return isinstance(value, str) and _COMMIT.match(value) is not None
+
+
+def check_commit(value: str | None, *, what: str) -> str | None:
+    """``value`` lower-cased when it is a 40-hex commit sha (or ``None``); else :class:`ValueError` naming ``what``.
+
+    >>> check_commit("0123456789ABCDEF0123456789ABCDEF01234567", what="--dataset-revision")
+    '0123456789abcdef0123456789abcdef01234567'
+    >>> check_commit("main", what="--dataset-revision")
+    Traceback (most recent call last):
+    ...
+    ValueError: --dataset-revision 'main' is not a commit: give the full 40-hex sha of the repo's commit ...
+    """
+    if value is None:
+        return None
+    if not is_commit(value.lower()):
+        raise ValueError(f"{what} {value!r} is not a commit: give the full 40-hex sha of the repo's commit (a branch, "
+                         "a tag or a short sha can move or collide), e.g. HfApi().dataset_info(repo_id).sha")
+    return value.lower()
+
+
+def cached_commit(repo_id: str, *, repo_type: str, filenames: Sequence[str]) -> tuple[str, str] | None:
+    """``(commit, filename)`` of the first of ``filenames`` found in the local Hub cache of ``repo_id`` (the
+    snapshot it belongs to), else ``None``. Reads the cache only: nothing goes to the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in filenames:
+        try:
+            path = try_to_load_from_cache(repo_id, filename, repo_type=repo_type)
+        except Exception:  # an id huggingface_hub refuses: nothing cached under it
+            return None
+        if isinstance(path, str) and is_commit(Path(path).parent.name):
+            return Path(path).parent.name, filename
+    return None
 
 
 def check_publishable(results: RunResults, *, metric_keys: Sequence[str] | None = None, where: str = "results") -> None:
@@ -113,17 +177,62 @@ def check_publishable(results: RunResults, *, metric_keys: Sequence[str] | None 
                 raise ResultsError(f"{where}: field 'scores/{task}/{name}' is {value!r}: refusing to publish it")
 
 
+def check_complete(results: RunResults, *, where: str = "results") -> None:
+    """Refuse what must not reach a benchmark: a run that did not predict its whole split (reduced by
+    ``--max-test``/``--limit``, interrupted, predictions missing) or whose coverage was never recorded."""
+    coverage = Coverage.of(results)
+    if coverage.status == "full":
+        return
+    if coverage.status == "unrecorded":
+        raise ResultsError(f"{where}: run {results.run_id} is a results file of schema 2, which does not record how "
+                           "much of the split was predicted: score its predictions again with cascadener evaluate "
+                           "(or rerun cascadener run) to publish it")
+    raise ResultsError(f"{where}: run {results.run_id} is {coverage.describe()}: only runs that predicted the whole "
+                       "test split can be published to a benchmark")
+
+
+def notes(results: RunResults) -> str:
+    """The ``notes`` of an eval result: a short human line, how the number was obtained (method, backend,
+    matching). The run's full identity is in its results JSON, which ``source.url`` links.
+
+    >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={},
+    ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"}, prompt={"hash": "ab"},
+    ...     metrics={}, pipeline={"backend": "openai", "method": "cascadener-constrained"})
+    >>> notes(r)
+    'method cascadener-constrained, backend openai, strict matching'
+    """
+    return (f"method {results.pipeline.get('method', 'unknown')}, backend {results.pipeline.get('backend', 'unknown')}, "
+            f"{results.metric.get('matching', 'unknown')} matching")
+
+
+def published(results: RunResults, *, model_id: str, model_revision: str | None) -> RunResults:
+    """``results`` as published for the model repo ``model_id`` at commit ``model_revision`` (``unknown``
+    when not known): ``model.id`` and ``model.revision`` name the published model; the identity the run
+    was scored under stays in ``model.local``. Unchanged when it already names that model."""
+    revision = model_revision or "unknown"
+    model = dict(results.model)
+    if model.get("id") == model_id and (model_revision is None or model.get("revision") == revision):
+        return results
+    local = model.get("local") or {"id": str(model.get("id")), "revision": str(model.get("revision"))}
+    model.update(id=model_id, revision=revision, local=local)
+    return replace(results, model=model)
+
+
 def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = None,
-                 benchmark_id: str | None = None) -> list:
+                 benchmark_id: str | None = None, dataset_revision: str | None = None,
+                 source_url: str | None = None) -> list:
     """One legacy :class:`huggingface_hub.EvalResult` per headline score (:data:`DEFAULT_METRIC_KEYS`
-    present in the results, or ``metric_keys``); ``dataset_type`` is ``benchmark_id`` when given."""
+    present in the results, or ``metric_keys``), in percent with two decimals like every published score;
+    ``dataset_type`` is ``benchmark_id`` when given; ``dataset_revision`` a 40-hex commit or absent (a
+    builder hash stays in the results JSON)."""
     from huggingface_hub import EvalResult
 
     check_publishable(results, metric_keys=metric_keys)
+    revision = check_commit(dataset_revision, what="the dataset revision")
     keys = list(metric_keys) if metric_keys is not None else [k for k in DEFAULT_METRIC_KEYS if k in results.metrics]
     dataset = results.dataset
     metric_args = {"matching": results.metric.get("matching"), "prompt_hash": results.prompt.get("hash"),
-                   "metric_version": results.metric.get("version")}
+                   "metric_version": results.metric.get("version"), "unit": "percent"}
     dataset_type = benchmark_id or str(dataset.get("id") or dataset.get("name", "dynamicner"))
     return [
         EvalResult(
@@ -133,43 +242,17 @@ def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = Non
             dataset_name=str(dataset.get("pretty_name") or "DynamicNER"),
             dataset_config=dataset.get("config"),
             dataset_split=dataset.get("split"),
-            dataset_revision=dataset.get("revision"),
+            dataset_revision=revision,
             metric_type=key,
-            metric_name=f"{results.metric.get('name', 'dynamicner_f1')} {key}",
-            metric_value=float(results.metrics[key]),
+            metric_name=f"{results.metric.get('name', 'dynamicner_f1')} {key} (%)",
+            metric_value=percent(results.metrics[key]),
             metric_config=results.metric.get("matching"),
             metric_args={k: v for k, v in metric_args.items() if v is not None},
+            source_name="CascadeNER results JSON" if source_url else None,
+            source_url=source_url,
         )
         for key in keys
     ]
-
-
-def _expanded_scores(results: RunResults) -> dict[str, float]:
-    """Task id -> F1 (fraction) for every task the run covers, per-language views included."""
-    out: dict[str, float] = {}
-    for name, score in results.scores.items():
-        out[name] = float(score["f1"])
-        parts = parse_task_id(name)
-        if parts is None or (parts[0] != "all" and "+" not in parts[0]):  # custom, or a single language already
-            continue
-        for language, value in score.get("languages", {}).items():
-            out.setdefault(task_id(language, parts[1]), float(value))
-    return out
-
-
-def notes(results: RunResults, task: str | None = None) -> str:
-    """The ``notes`` of an eval result: how the number was obtained, as ``key=value`` pairs.
-
-    >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={},
-    ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"}, prompt={"hash": "ab"},
-    ...     metrics={}, pipeline={"backend": "transformers", "method": "cascadener-generative"})
-    >>> notes(r, "dynamic-en").split("; ")
-    ['task=dynamic-en', 'matching=strict', 'prompt_hash=ab', 'backend=transformers', 'method=cascadener-generative', 'metric=dynamicner_f1 0.1.0', 'run=r']
-    """
-    pairs = [("task", task), ("matching", results.metric.get("matching")), ("prompt_hash", results.prompt.get("hash")),
-             ("backend", results.pipeline.get("backend")), ("method", results.pipeline.get("method")),
-             ("metric", f"{results.metric.get('name')} {results.metric.get('version')}"), ("run", results.run_id)]
-    return "; ".join(f"{key}={value}" for key, value in pairs if key != "task" or task)
 
 
 def results_url(results_repo: str | None, run_id: str) -> str | None:
@@ -183,26 +266,25 @@ def eval_result_entries(results: RunResults, *, benchmark_id: str, tasks: Iterab
                         dataset_revision: str | None = None, results_repo: str | None = None) -> tuple[list, list[str]]:
     """``(entries, skipped)``: one :class:`huggingface_hub.EvalResultEntry` per task of ``tasks`` (the
     benchmark's ``eval.yaml`` task ids) that the run covers; ``skipped`` lists the run's tasks the
-    benchmark does not declare. ``value`` is the strict micro-F1 in percent."""
+    benchmark does not declare. ``value`` is the strict micro-F1 in percent (two decimals); the run must
+    have predicted its whole split (:func:`check_complete`)."""
     from huggingface_hub import EvalResultEntry
 
     check_publishable(results)
-    limit = results.dataset.get("limit_per_language")
-    if limit is not None:
-        raise ResultsError(f"run {results.run_id} scored only the first {limit} test sentence(s) per language "
-                           "(--max-test): only runs on the whole test split can be published to a benchmark")
+    check_complete(results)
+    revision = check_commit(dataset_revision, what="the dataset revision")
     declared = list(tasks)
-    covered = _expanded_scores(results)
+    covered = expanded_task_scores(results)
     entries = [
         EvalResultEntry(
             dataset_id=benchmark_id,
             task_id=name,
-            value=round(100.0 * covered[name], 2),
-            dataset_revision=dataset_revision,
+            value=percent(covered[name]),
+            dataset_revision=revision,
             date=results.created_at,
             source_url=results_url(results_repo, results.run_id),
             source_name="CascadeNER results JSON" if results_repo else None,
-            notes=notes(results, name),
+            notes=notes(results),
         )
         for name in declared if name in covered
     ]
@@ -223,14 +305,15 @@ def _model_name(results: RunResults, model_id: str | None) -> str:
 
 
 def model_card(results: RunResults, *, model_id: str | None = None, metric_keys: Sequence[str] | None = None,
-               benchmark_id: str | None = None):
-    """A :class:`huggingface_hub.ModelCard` whose YAML ``model-index`` carries the run's scores."""
+               benchmark_id: str | None = None, dataset_revision: str | None = None, source_url: str | None = None):
+    """A :class:`huggingface_hub.ModelCard` whose YAML ``model-index`` carries the run's scores (percent)."""
     from huggingface_hub import ModelCard, ModelCardData
 
     name = _model_name(results, model_id)
     data = ModelCardData(
         model_name=name,
-        eval_results=eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id),
+        eval_results=eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id,
+                                  dataset_revision=dataset_revision, source_url=source_url),
         library_name="transformers",
         pipeline_tag="text-generation",
         tags=["named-entity-recognition", "cascadener", "dynamicner"],
@@ -241,7 +324,8 @@ def model_card(results: RunResults, *, model_id: str | None = None, metric_keys:
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
         f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}."
     )
-    rows = "\n".join(f"| {key} | {results.metrics[key]:.4f} |" for key in DEFAULT_METRIC_KEYS if key in results.metrics)
+    rows = "\n".join(f"| {key} | {percent(results.metrics[key]):.2f} |" for key in DEFAULT_METRIC_KEYS
+                     if key in results.metrics)
     return ModelCard.from_template(data, template_str=_CARD_TEMPLATE, model_id=name, model_summary=description,
                                    results_table=rows, run_id=results.run_id)
 
@@ -256,8 +340,8 @@ _CARD_TEMPLATE = """---
 
 ## Evaluation (run {{ run_id }})
 
-| metric | value |
-| --- | --- |
+| metric | value (%) |
+| --- | ---: |
 {{ results_table }}
 
 Scored with `cascadener evaluate`; published with `cascadener push-results`.
@@ -272,11 +356,13 @@ def _prepare_folder(folder: Path) -> None:
 
 def write_dry_run(results: RunResults, output_dir: str | Path, *, model_id: str | None = None,
                   metric_keys: Sequence[str] | None = None, benchmark_id: str | None = None,
+                  dataset_revision: str | None = None, source_url: str | None = None,
                   appendix: str = "") -> tuple[Path, Path]:
     """Write ``README.md`` (the card, ``appendix`` added to its text) and ``results/<run_id>.json`` under
     ``output_dir`` (each atomically); return both paths."""
     output_dir = Path(output_dir)
-    card = model_card(results, model_id=model_id, metric_keys=metric_keys, benchmark_id=benchmark_id)
+    card = model_card(results, model_id=model_id, metric_keys=metric_keys, benchmark_id=benchmark_id,
+                      dataset_revision=dataset_revision, source_url=source_url)
     _prepare_folder(output_dir)
     _prepare_folder(output_dir / "results")
     card_path = atomic_write_text(output_dir / "README.md", str(card) + appendix)
@@ -295,21 +381,25 @@ def write_eval_results(entries: Sequence, output_dir: str | Path) -> Path:
 
 def push_results(results: RunResults, *, model_id: str, results_repo: str | None = None,
                  metric_keys: Sequence[str] | None = None, create_results_repo: bool = True,
-                 benchmark_id: str | None = None, entries: Sequence = (), create_pr: bool = False) -> dict[str, str]:
+                 benchmark_id: str | None = None, dataset_revision: str | None = None, entries: Sequence = (),
+                 create_pr: bool = False) -> dict[str, str]:
     """Publish: ``model-index`` of ``model_id`` via ``metadata_update`` (``dataset.type`` = ``benchmark_id``),
     ``entries`` as ``.eval_results/dynamicner.yaml`` to the model repo (a pull request with ``create_pr``),
-    ``results/<run_id>.json`` to the ``results_repo`` dataset. Authentication: ``HF_TOKEN`` or the stored
-    login (never passed here)."""
+    ``results/<run_id>.json`` to the ``results_repo`` dataset (``results`` as given: pass
+    :func:`published` results). Authentication: ``HF_TOKEN`` or the stored login (never passed here)."""
     from huggingface_hub import HfApi, metadata_update
     from huggingface_hub.repocard_data import eval_results_to_model_index
 
     index = eval_results_to_model_index(_model_name(results, model_id),
-                                        eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id))
+                                        eval_results(results, metric_keys=metric_keys, benchmark_id=benchmark_id,
+                                                     dataset_revision=dataset_revision,
+                                                     source_url=results_url(results_repo, results.run_id)))
     message = f"Add CascadeNER results {results.run_id}"
     update = {"repo_type": "model", "commit_message": message}
     if create_pr:
         update["create_pr"] = True
-    out = {"model_card": metadata_update(model_id, {"model-index": index}, **update)}
+    info = metadata_update(model_id, {"model-index": index}, **update)
+    out = {"model_card": str(getattr(info, "pr_url", None) or getattr(info, "commit_url", info))}
     api = None
     if entries:
         api = HfApi()
@@ -332,4 +422,4 @@ def push_results(results: RunResults, *, model_id: str, results_repo: str | None
     return out
 
 
-__all__ += ["GRANULARITIES", "notes"]
+__all__ += ["GRANULARITIES"]

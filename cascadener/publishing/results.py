@@ -1,12 +1,17 @@
 """The results JSON of one evaluation run: a versioned schema, its dataclass, checks and task ids.
 
 Every run (``cascadener evaluate``, ``cascadener run``) writes one results JSON. Its shape is the
-JSON Schema shipped with the package (``cascadener/publishing/schemas/results-2.schema.json``, version
+JSON Schema shipped with the package (``cascadener/publishing/schemas/results-3.schema.json``, version
 :data:`RESULTS_SCHEMA`): model id and revision, backend and method, dataset id, revision, config,
-split and languages, metric name, version and matching, prompt hash, scores per task and per
-language, the scorer's flat metrics, counts and ``created_at``. :func:`load_results` validates a
-file against it with ``jsonschema`` and refuses malformed or incompatible files with an error
-naming the file and the field; non-finite numbers (NaN, infinity) are refused too.
+split and languages, coverage (sentences predicted of the split), metric name, version and
+matching, prompt hash, scores per task and per language, the scorer's flat metrics, counts and
+``created_at``. :func:`load_results` validates a file against the schema of its version with
+``jsonschema`` (version 2, written before coverage was recorded, is still read) and refuses
+malformed or incompatible files with an error naming the file and the field; non-finite numbers
+(NaN, infinity) are refused too. :meth:`RunResults.save` checks the same before it writes.
+
+Scores are fractions in the JSON. Wherever a person reads one (tables, eval results, model
+cards, leaderboards) it is :func:`percent`: percent with two decimals, rounded once, the same way.
 
 Task ids follow the benchmark's ``eval.yaml`` (:mod:`dynamicner_data.eval_yaml`): ``dynamic``
 (every language, per-sample type lists), ``dynamic-<lang>``, ``coarse`` / ``medium`` / ``fine``
@@ -18,6 +23,8 @@ Example:
     ('dynamic', 'dynamic-de', 'fine-de', 'coarse[en+ja]')
     >>> task_scores({"f1": 0.5, "precision": 0.4, "recall": 0.6, "language/en/f1": 0.5})
     {'f1': 0.5, 'precision': 0.4, 'recall': 0.6, 'languages': {'en': 0.5}}
+    >>> percent(0.0128), format_percent(1 / 3)
+    (1.28, '33.33')
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -39,7 +47,12 @@ from dynamicner_data.typelists import GRANULARITIES
 
 __all__ = [
     "RESULTS_SCHEMA",
+    "READABLE_SCHEMAS",
     "RunResults",
+    "Coverage",
+    "percent",
+    "format_percent",
+    "parse_instant",
     "ResultsError",
     "load_results",
     "validate_results",
@@ -49,6 +62,7 @@ __all__ = [
     "task_scores",
     "label_scores",
     "language_scores",
+    "expanded_task_scores",
     "model_revision",
     "evaluation_task",
     "dataset_section",
@@ -56,8 +70,12 @@ __all__ = [
     "now_iso",
 ]
 
-RESULTS_SCHEMA = "cascadener-results/2"
-SCHEMA_FILE = "results-2.schema.json"
+RESULTS_SCHEMA = "cascadener-results/3"
+#: Every version :func:`load_results` reads, with its schema file (package data). Version 2 has no
+#: ``coverage``: its runs read as "coverage not recorded" (:class:`Coverage`).
+READABLE_SCHEMAS: dict[str, str] = {"cascadener-results/2": "results-2.schema.json",
+                                    "cascadener-results/3": "results-3.schema.json"}
+SCHEMA_FILE = READABLE_SCHEMAS[RESULTS_SCHEMA]
 _TASK_ID = re.compile(rf"^(?P<granularity>{'|'.join(GRANULARITIES)})"
                       r"(?:-(?P<language>[a-z]{2,3})|\[(?P<languages>[a-z]{2,3}(?:\+[a-z]{2,3})+)\])?$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -65,6 +83,127 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 class ResultsError(ValueError):
     """A results JSON that is malformed, of another schema version, or not publishable."""
+
+
+_CENT = Decimal("0.01")
+
+
+def percent(fraction: float) -> float:
+    """A score in [0, 1] as percent with two decimals: the one unit and rounding of every score a person
+    reads. Rounded half up on the shortest decimal form of the number, so ``0.12345`` gives 12.35
+    whatever its binary value (``100 * 0.12345`` is 12.344999...).
+
+    >>> percent(0.0128), percent(0.012849), percent(0.12345), percent(1 / 3), percent(1.0)
+    (1.28, 1.28, 12.35, 33.33, 100.0)
+    """
+    return float(Decimal(repr(float(fraction))).scaleb(2).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def format_percent(fraction: float | None) -> str:
+    """:func:`percent` as text with two decimals, ``-`` for a missing score.
+
+    >>> format_percent(0.0128), format_percent(0.5), format_percent(None)
+    ('1.28', '50.00', '-')
+    """
+    return "-" if fraction is None else f"{percent(fraction):.2f}"
+
+
+def parse_instant(value: str | None) -> datetime | None:
+    """An ISO-8601 date or date-time as a timezone-aware instant (UTC when it names no offset);
+    ``None`` for a missing or unreadable value. Compare these, never the strings: the same instant
+    has many spellings.
+
+    >>> parse_instant("2026-01-02T01:00:00+09:00") < parse_instant("2026-01-01T20:00:00+00:00")
+    True
+    >>> parse_instant("2026-01-15"), parse_instant("2026-01-15T10:30:00Z").isoformat(), parse_instant("soon")
+    (datetime.datetime(2026, 1, 15, 0, 0, tzinfo=datetime.timezone.utc), '2026-01-15T10:30:00+00:00', None)
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of its split a run predicted (the results JSON's ``coverage``).
+
+    ``status`` is ``full`` when every sentence of the split has a prediction; ``reduced`` for a
+    deliberate subset (``cascadener run --max-test``, ``--limit``); ``incomplete`` for any other
+    shortfall (an interrupted run, predictions missing, a split that could not be counted);
+    ``unrecorded`` for a results JSON of schema 2, written before coverage was recorded. Only full
+    runs are ranked together and published to a benchmark.
+
+    >>> Coverage(sentences_predicted=8, sentences_in_split=8).status
+    'full'
+    >>> c = Coverage(sentences_predicted=16, sentences_in_split=64, limit=2, limit_per="language")
+    >>> c.status, c.describe()
+    ('reduced', 'reduced: the first 2 sentences per language, 16 of 64')
+    >>> Coverage(sentences_predicted=2, sentences_in_split=8).describe()
+    'incomplete: 2 of 8 sentences predicted'
+    """
+
+    sentences_predicted: int
+    sentences_in_split: int | None
+    limit: int | None = None
+    limit_per: str | None = None
+    recorded: bool = True
+
+    @property
+    def status(self) -> str:
+        if not self.recorded:
+            return "unrecorded"
+        if self.sentences_in_split is not None and self.sentences_predicted >= self.sentences_in_split:
+            return "full"
+        return "reduced" if self.limit is not None else "incomplete"
+
+    def describe(self) -> str:
+        """The status in words, with the counts."""
+        status = self.status
+        of = f" of {self.sentences_in_split}" if self.sentences_in_split is not None else ""
+        if status == "full":
+            return f"full: {self.sentences_predicted}{of} sentences"
+        if status == "reduced":
+            per = "per language" if self.limit_per == "language" else "of the input"
+            return f"reduced: the first {self.limit} sentences {per}, {self.sentences_predicted}{of}"
+        if status == "incomplete":
+            if self.sentences_in_split is None:
+                return (f"incomplete: {self.sentences_predicted} sentences predicted, the split's size unknown (score "
+                        "with the references source, e.g. --dataset, so that evaluate can count it)")
+            return f"incomplete: {self.sentences_predicted}{of} sentences predicted"
+        return "coverage not recorded (results schema 2): score the predictions again to record it"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``coverage`` object of the results JSON."""
+        limit = None if self.limit is None else {"sentences": self.limit, "per": self.limit_per or "input"}
+        return {"sentences_predicted": self.sentences_predicted, "sentences_in_split": self.sentences_in_split,
+                "limit": limit}
+
+    @classmethod
+    def of(cls, results: "RunResults") -> "Coverage":
+        """The coverage of ``results``; for schema 2, what it shows of it (a ``--max-test`` limit, missing
+        predictions), else ``unrecorded``."""
+        data = results.coverage
+        if isinstance(data, dict):
+            limit = data.get("limit") or {}
+            return cls(sentences_predicted=int(data["sentences_predicted"]),
+                       sentences_in_split=data.get("sentences_in_split"),
+                       limit=limit.get("sentences"), limit_per=limit.get("per"))
+        sentences = results.counts.get("sentences") if isinstance(results.counts, dict) else None
+        sentences = sentences if isinstance(sentences, int) else 0
+        limit = results.dataset.get("limit_per_language") if isinstance(results.dataset, dict) else None
+        if limit is not None:
+            return cls(sentences_predicted=sentences, sentences_in_split=None, limit=int(limit), limit_per="language")
+        missing = results.counts.get("missing_predictions") if isinstance(results.counts, dict) else None
+        if isinstance(missing, int) and missing > 0:
+            return cls(sentences_predicted=sentences - missing, sentences_in_split=sentences)
+        return cls(sentences_predicted=sentences, sentences_in_split=None, recorded=False)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -136,6 +275,26 @@ def language_scores(metrics: dict[str, float], *, prefix: str = "") -> dict[str,
     start = f"{prefix}language/"
     return {key[len(start):-len("/f1")]: float(value) for key, value in metrics.items()
             if key.startswith(start) and key.endswith("/f1")}
+
+
+def expanded_task_scores(results: "RunResults") -> dict[str, float]:
+    """Task id -> F1 (fraction) of every task the run covers: its ``scores``, and the one-language task of
+    each language column of a multi-language task (``dynamic``'s ``en`` column is task ``dynamic-en``).
+
+    >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={}, metric={}, prompt={},
+    ...     metrics={}, scores={"dynamic": {"f1": 0.5, "precision": 0.5, "recall": 0.5, "languages": {"en": 0.25}}})
+    >>> expanded_task_scores(r)
+    {'dynamic': 0.5, 'dynamic-en': 0.25}
+    """
+    out: dict[str, float] = {}
+    for name, score in results.scores.items():
+        out[name] = float(score["f1"])
+        parts = parse_task_id(name)
+        if parts is None or (parts[0] != "all" and "+" not in parts[0]):  # custom, or a single language already
+            continue
+        for language, value in score.get("languages", {}).items():
+            out.setdefault(task_id(language, parts[1]), float(value))
+    return out
 
 
 def model_revision(extractor: str | None, classifier: str | None = None) -> str:
@@ -232,6 +391,7 @@ class RunResults:
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     pipeline: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] | None = None
     schema: str = RESULTS_SCHEMA
 
     def __post_init__(self) -> None:
@@ -243,24 +403,34 @@ class RunResults:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["coverage"] is None:  # schema 2 has none; a schema-3 file without one fails validation
+            del data["coverage"]
         return {"schema": data.pop("schema"), **data}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def save(self, path: str | Path) -> Path:
-        """Write the JSON to ``path`` atomically (a temporary sibling renamed into place)."""
+        """Write the JSON to ``path`` atomically (a temporary sibling renamed into place), after checking it
+        against its schema (:class:`ResultsError` names the field): no file is written that would not load."""
+        validate_results(json.loads(self.to_json()), where=f"results for {path}")
         return atomic_write_text(path, self.to_json())
+
+    @property
+    def created(self) -> datetime | None:
+        """``created_at`` as a timezone-aware instant."""
+        return parse_instant(self.created_at)
 
     @property
     def tasks(self) -> list[str]:
         return list(self.scores)
 
 
-@lru_cache(maxsize=1)
-def results_schema() -> dict[str, Any]:
-    """The JSON Schema of :data:`RESULTS_SCHEMA` (package data)."""
-    text = resources.files("cascadener.publishing").joinpath("schemas", SCHEMA_FILE).read_text(encoding="utf-8")
+@lru_cache(maxsize=None)
+def results_schema(version: str = RESULTS_SCHEMA) -> dict[str, Any]:
+    """The JSON Schema of results ``version`` (default :data:`RESULTS_SCHEMA`; package data)."""
+    name = READABLE_SCHEMAS[version]
+    text = resources.files("cascadener.publishing").joinpath("schemas", name).read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -292,12 +462,14 @@ def validate_results(data: Any, *, where: str) -> None:
     if not isinstance(data, dict):
         raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema")
-    if version != RESULTS_SCHEMA:
+    if version not in READABLE_SCHEMAS:
         hint = ""
         if isinstance(version, str) and version.startswith("cascadener-results/"):
             hint = " (written by another version of cascadener; score the predictions again with this one)"
-        raise ResultsError(f"{where}: field 'schema' is {version!r}, expected {RESULTS_SCHEMA!r}{hint}")
-    required = results_schema()["required"]
+        expected = " or ".join(repr(v) for v in READABLE_SCHEMAS)
+        raise ResultsError(f"{where}: field 'schema' is {version!r}, expected {expected}{hint}")
+    schema = results_schema(version)
+    required = schema["required"]
     missing = [key for key in ("run_id", "created_at", *required) if key not in data]
     if missing:
         raise ResultsError(f"{where}: missing field(s) {', '.join(dict.fromkeys(missing))}")
@@ -305,7 +477,7 @@ def validate_results(data: Any, *, where: str) -> None:
     if bad is not None:
         raise ResultsError(f"{where}: field '{_field(bad)}' is {_get(data, bad)!r}: scores and counts must be finite "
                            "numbers (a NaN usually means an empty reference or prediction set)")
-    validator = jsonschema.Draft202012Validator(results_schema())
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         error = errors[0]
