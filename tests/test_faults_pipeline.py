@@ -192,6 +192,7 @@ def test_train_resume_keeps_finished_models_and_continues_interrupted_ones(train
     cut = tmp_path / "cut"
     shutil.copytree(full / "extractor", cut / "extractor")
     shutil.copytree(full / "classifier" / "checkpoints" / "checkpoint-1", cut / "classifier" / "checkpoints" / "checkpoint-1")
+    shutil.copy(full / "train_identity.json", cut)  # what the run recorded before training: its arguments
     extractor = _digest(cut / "extractor")
     capsys.readouterr()
     assert main([*argv, "-o", str(cut)]) == 2  # without --resume: the checkpoints are not thrown away

@@ -12,6 +12,12 @@ into the saved weights. Saves ``OUTPUT/extractor`` and ``OUTPUT/classifier`` (or
 with ``--one-model``) plus ``OUTPUT/train_summary.json``; both load with
 ``CascadeNER.from_pretrained``.
 
+One training per output folder: ``OUTPUT.lock`` (:class:`cascadener.cli.locking.OutputLock`) is held
+for the whole run, and a second ``cascadener train`` into the same folder is refused, naming the
+holder. A finished model is never replaced without ``--overwrite``. With ``--save-steps``, the run
+first records its base model, data and recipe in ``OUTPUT/train_identity.json``; ``--resume``
+continues only a run with the same three, and names the first difference otherwise.
+
 Example:
     >>> from cascadener.cli import build_parser
     >>> args = build_parser().parse_args(["train", "--dataset", "en", "-o", "out"])
@@ -24,11 +30,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from .common import CliError, check_model_path, existing_file, positive_int, write_error
+from cascadener.cli.locking import OutputLock, OutputLocked
 from cascadener.cli.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
@@ -147,7 +155,15 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
         except SftDataError as error:
             raise CliError(str(error)) from None
     dataset = concatenate_datasets(parts)
-    options = train_options(args).extractor  # one model, trained like an extractor
+    recipe = train_options(args)
+    options = recipe.extractor  # one model, trained like an extractor
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in args.sharegpt:
+        digest.update(hashlib.sha256(Path(name).read_bytes()).digest())
+    data = {"source": {"sharegpt": [str(Path(name).resolve()) for name in args.sharegpt]}, "sha256": digest.hexdigest()}
+    _record_identity(args, output_dir, run_identity(args, recipe, data=data, lists=()))
     print(f"training one model on {len(dataset)} conversations from {len(parts)} ShareGPT file(s), start: "
           f"{args.base_model or 'tiny model from scratch'}", file=sys.stderr)
     with _training_errors(args, output_dir):
@@ -241,10 +257,153 @@ def _check_output_dir(output_dir: Path) -> None:
         raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error}") from None
 
 
+IDENTITY_FILE = "train_identity.json"
+IDENTITY_FORMAT = 1
+# TrainOptions fields that do not change what is trained (how often to log or checkpoint, threads...)
+NOT_RECIPE = ("progress", "num_threads", "save_steps", "resume", "logging_steps")
+
+
+def records_digest(records: list[dict[str, Any]]) -> str:
+    """SHA-256 of the training records as JSON (what is trained on, whatever file it came from).
+
+    >>> records_digest([{"id": "a", "text": "x"}]) == records_digest([{"text": "x", "id": "a"}])
+    True
+    """
+    import hashlib
+
+    return hashlib.sha256(json.dumps(records, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def run_identity(args: argparse.Namespace, recipe, *, data: dict[str, Any], lists: tuple[str, ...]) -> dict[str, Any]:
+    """What ``--resume`` compares: the base model (resolved folder and file hashes, or Hub id), the
+    data (its source and the digest of what is trained on) and the recipe (every option that
+    changes the trained weights, for each model)."""
+    from cascadener.training.model_files import model_identity
+
+    def weights_options(options) -> dict[str, Any]:
+        return {key: value for key, value in options.to_dict().items() if key not in NOT_RECIPE}
+
+    one_model = bool(args.one_model or args.sharegpt)
+    models = {"model": recipe.extractor} if one_model else {"extractor": recipe.extractor,
+                                                            "classifier": recipe.classifier}
+    return json.loads(json.dumps({
+        "format": IDENTITY_FORMAT,
+        "base_model": model_identity(args.base_model) if args.base_model is not None else None,
+        "data": data,
+        "recipe": {"one_model": one_model, "lists": list(lists), "template": args.template,
+                   "vocab_size": args.vocab_size if args.base_model is None else None,
+                   "models": {name: weights_options(options) for name, options in models.items()}},
+    }))
+
+
+def _describe_base(identity: dict[str, Any] | None) -> str:
+    if identity is None:
+        return "a tiny model from scratch"
+    return identity.get("path") or identity.get("hub_id") or "?"
+
+
+def _flag(key: str) -> str:
+    return "--no-merge-lora" if key == "merge_lora" else "--" + key.replace("_", "-")
+
+
+def identity_difference(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """``None`` when ``now`` continues the run recorded as ``before``, else what differs.
+
+    >>> first = {"base_model": None, "data": {"sha256": "a"}, "recipe": {"models": {"model": {"seed": 0}}}}
+    >>> identity_difference(first, {**first, "recipe": {"models": {"model": {"seed": 1}}}})
+    "the recipe differs from the first run's: --seed was 0, now 1"
+    >>> identity_difference(first, first) is None
+    True
+    """
+    from cascadener.training.model_files import describe_identity_change
+
+    then, here = before.get("base_model"), now.get("base_model")
+    if then != here:
+        if then and here:
+            return f"the base model differs from the first run's: {describe_identity_change('base model', then, here)}"
+        return f"the base model differs from the first run's: {_describe_base(then)} then, {_describe_base(here)} now"
+    then, here = before.get("data") or {}, now.get("data") or {}
+    if then != here:
+        if then.get("source") != here.get("source"):
+            return f"the training data differs from the first run's: {then.get('source')} then, {here.get('source')} now"
+        return ("the training data differs from the first run's: the same source, other samples "
+                f"(SHA-256 {str(then.get('sha256'))[:12]} then, {str(here.get('sha256'))[:12]} now)")
+    old, new = before.get("recipe") or {}, now.get("recipe") or {}
+    pairs = [(key, old.get(key), new.get(key)) for key in dict.fromkeys([*old, *new]) if key != "models"]
+    old_models, new_models = old.get("models") or {}, new.get("models") or {}
+    for name in dict.fromkeys([*old_models, *new_models]):
+        first, second = old_models.get(name) or {}, new_models.get(name) or {}
+        pairs += [(key, first.get(key), second.get(key)) for key in dict.fromkeys([*first, *second])]
+    for key, first, second in pairs:
+        if first != second:
+            return f"the recipe differs from the first run's: {_flag(key)} was {first!r}, now {second!r}"
+    return None
+
+
+def _check_resume_identity(output_dir: Path, identity: dict[str, Any]) -> None:
+    """Refuse a ``--resume`` whose base model, data or recipe is not the interrupted run's."""
+    path = output_dir / IDENTITY_FILE
+    try:
+        before = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"cannot resume {output_dir}: {path}, which records the first run's base model, data and "
+                       "recipe, is missing (a run of an older version?); start again with --overwrite") from None
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot resume {output_dir}: {path} is not readable ({error}); "
+                       "start again with --overwrite") from None
+    if not isinstance(before, dict) or before.get("format") != IDENTITY_FORMAT:
+        raise CliError(f"cannot resume {output_dir}: {path} was written by another version of cascadener train; "
+                       "start again with --overwrite")
+    difference = identity_difference(before, identity)
+    if difference:
+        raise CliError(f"cannot resume {output_dir}: {difference}; resume with the first run's arguments, or start "
+                       "again with --overwrite")
+
+
+def _record_identity(args: argparse.Namespace, output_dir: Path, identity: dict[str, Any]) -> None:
+    """``--resume``: check ``identity`` against the first run's. A run that writes checkpoints
+    (``--save-steps``, what ``--resume`` continues) records it before anything is trained; any
+    other run removes the record of an earlier one."""
+    path = output_dir / IDENTITY_FILE
+    if args.resume:
+        _check_resume_identity(output_dir, identity)
+        return
+    from dynamicner_data.atomic import atomic_write_text
+
+    try:
+        if args.save_steps:
+            atomic_write_text(path, json.dumps(identity, indent=2, ensure_ascii=False) + "\n")
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        raise write_error(path, error) from None
+
+
 def run(args: argparse.Namespace) -> int:
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise CliError(f"--output-dir {output_dir} is a file; give a folder")
+    lock = OutputLock(os.path.abspath(output_dir))
+    try:
+        lock.acquire()
+    except OutputLocked as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error}") from None
+    try:
+        if lock.stale_holder is not None:
+            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output_dir}",
+                  file=sys.stderr)
+        return _run_locked(args, output_dir)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace, output_dir: Path) -> int:
+    """:func:`run` while this process holds the output folder's lock: nothing checked here can
+    change under it (two trainings into one folder never both pass :func:`check_targets`)."""
     from cascadener.training.trainer import train_cascade
 
-    output_dir = Path(args.output_dir)
     sources = [flag for flag, value in (("--dataset", args.dataset), ("--hf-dataset", args.hf_dataset),
                                         ("--geic", args.geic), ("--jsonl", args.jsonl), ("--sharegpt", args.sharegpt))
                if value]
@@ -255,8 +414,6 @@ def run(args: argparse.Namespace) -> int:
     targets = [output_dir / "model"] if one_model else [output_dir / "extractor", output_dir / "classifier"]
     if args.resume and args.overwrite:
         raise CliError("--resume and --overwrite exclude each other")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise CliError(f"--output-dir {output_dir} is a file; give a folder")
     check_targets(targets, resume=args.resume, overwrite=args.overwrite)
     check_model_path(args.base_model, "--base-model")
     if args.lora_dropout < 0 or args.lora_dropout >= 1:
@@ -275,6 +432,8 @@ def run(args: argparse.Namespace) -> int:
     records = records_from_source(source.rows)
     lists = resolve_lists(args.lists, records)
     recipe = train_options(args)
+    data = {"source": {"kind": source.kind, **source.description}, "sha256": records_digest(records)}
+    _record_identity(args, output_dir, run_identity(args, recipe, data=data, lists=lists))
     print(f"training on {len(records)} samples from {source.kind} {source.description.get('name')} "
           f"({source.description.get('config') or ''} {source.description.get('split') or ''}), lists: "
           f"{', '.join(lists)}, start: {args.base_model or 'tiny model from scratch'}", file=sys.stderr)
