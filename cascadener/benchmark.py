@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -112,11 +113,13 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
                limit: int | None = None) -> SplitData:
     """One split of the dynamic configs of ``languages`` (first ``limit`` sentences per language)."""
     from dynamicner_data.builder import builder_hash, prepare
+    from dynamicner_data.cache import content_digest
     from dynamicner_data.errors import describe, user_error
 
     records: list[dict[str, Any]] = []
     taxonomy = None
     in_split = 0
+    contents: dict[str, str | None] = {}
     for language in languages:
         if language not in LANGUAGES:
             raise BenchmarkError(f"unknown language {language!r}; choose from {', '.join(LANGUAGES)}")
@@ -131,6 +134,7 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
         if split not in splits:
             raise BenchmarkError(f"DynamicNER {language} has no split {split!r} (available: {', '.join(splits)})")
         dataset = builder.as_dataset(split=split)
+        contents[language] = content_digest(builder.cache_dir)
         in_split += len(dataset)
         if limit is not None:
             dataset = dataset.select(range(min(limit, len(dataset))))
@@ -143,6 +147,8 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
                    "revision": f"builder-{builder_hash()}",
                    "source": data_dir or "embedded sample", "sentences": len(records),
                    "sentences_in_split": in_split}
+    if any(contents.values()):  # the files read (the embedded sample is covered by the builder's revision)
+        description["sha256"] = hashlib.sha256(json.dumps(contents, sort_keys=True).encode("utf-8")).hexdigest()
     if limit is not None:
         description["limit_per_language"] = limit
     return SplitData(records=records, taxonomy=taxonomy, description=description)
@@ -163,8 +169,14 @@ def gold_at_level(entity: dict[str, Any], level: int) -> str:
 # ----------------------------------------------------------------------------------------- models
 
 def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str, Any]:
-    return {"languages": list(options.languages), "max_train": options.max_train, "data": train.description,
-            "base_model": options.base_model, "one_model": options.one_model, "template": options.predict.template,
+    """What the models of ``output_dir/models`` were trained from: reused only when all is equal. The
+    data by content (the SHA-256 of the source files, the builder's revision), not by path; a local
+    base model by the SHA-256 of its files."""
+    from cascadener.training.model_files import model_identity
+
+    data = {key: value for key, value in train.description.items() if key != "source"}
+    return {"languages": list(options.languages), "max_train": options.max_train, "data": data,
+            "base_model": model_identity(options.base_model) if options.base_model is not None else None, "one_model": options.one_model, "template": options.predict.template,
             "vocab_size": options.vocab_size,
             "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
 

@@ -41,7 +41,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from dynamicner_data.atomic import atomic_write_text
 
-__all__ = ["RECORD_NAME", "config_id", "config_id_aliases", "fingerprint", "link_aliases", "normalised_sources",
+__all__ = ["RECORD_NAME", "config_id", "config_id_aliases", "content_digest", "fingerprint", "link_aliases", "normalised_sources",
            "read_record", "stale_reason", "write_record"]
 
 RECORD_NAME = "dynamicner_sources.json"
@@ -96,6 +96,37 @@ def read_record(build_dir: str | os.PathLike) -> Optional[dict]:
         return json.loads((Path(build_dir) / RECORD_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def content_digest(build_dir: str | os.PathLike) -> Optional[str]:
+    """SHA-256 of the content of the source files recorded beside a build: each file's SHA-256
+    with its path relative to the files' common folder (so the same files moved elsewhere have
+    the same digest, and swapping two files' contents does not). ``None`` when the build read no
+    local file (the embedded sample, which :func:`dynamicner_data.builder.builder_hash` covers)
+    or has no record.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("train.json", "test.json"):
+    ...     _ = (folder / name).write_text(name)
+    >>> _ = write_record(folder, fingerprint([folder / "train.json", folder / "test.json"]))
+    >>> before = content_digest(folder)
+    >>> _ = (folder / "train.json").write_text("test.json")
+    >>> _ = (folder / "test.json").write_text("train.json")
+    >>> _ = write_record(folder, fingerprint([folder / "train.json", folder / "test.json"]))
+    >>> content_digest(folder) == before
+    False
+    """
+    record = read_record(build_dir)
+    files = (record or {}).get("files") or []
+    if not files:
+        return None
+    paths = [entry["path"] for entry in files]
+    root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0])
+    digest = hashlib.sha256()
+    for entry in sorted(files, key=lambda entry: entry["path"]):
+        digest.update(f"{os.path.relpath(entry['path'], root)}\0{entry['sha256']}\n".encode("utf-8"))
+    return digest.hexdigest()
 
 
 def write_record(build_dir: str | os.PathLike, record: Mapping) -> Path:

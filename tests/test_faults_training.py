@@ -145,3 +145,41 @@ def test_train_resume_refuses_another_base_model_data_or_recipe(train_data, tiny
     summary = json.loads((out / "train_summary.json").read_text(encoding="utf-8"))
     assert summary["base_model"] is None and summary["source"]["path"] == str(train_data)
     assert (out / "model" / "model.safetensors").is_file()
+
+
+# ------------------------------------------------------------------ the main job reuses models of the same data only
+
+
+def _geic(texts: list[str]) -> str:
+    return json.dumps({f"s{i}": {"sentence": text, "entity": [text.split()[0]], "category": ["person"]}
+                       for i, text in enumerate(texts)})
+
+
+@pytest.mark.slow
+def test_main_job_retrains_after_the_training_data_changed_in_place(tmp_path, capsys):
+    data = tmp_path / "DATA"
+    (data / "en").mkdir(parents=True)
+    train_file = data / "en" / "train.json"
+    train_file.write_text(_geic(["Ada met Bob .", "Bob met Cy ."]), encoding="utf-8")
+    for split in ("dev", "test"):
+        (data / "en" / f"{split}.json").write_text(_geic(["Ada met Cy ."]), encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["run", "--languages", "en", "--data-dir", str(data), "-o", str(out), "--max-steps", "1",
+            "--threads", "1", "--max-new-tokens", "4", "--no-progress"]
+
+    def trained_on() -> dict[str, bytes]:
+        return {name: (out / "models" / name / "tokenizer.json").read_bytes() for name in ("extractor", "classifier")}
+
+    assert main(argv) == 0
+    first = trained_on()
+    assert main(argv) == 0
+    assert "reusing the models trained by an identical earlier run" in capsys.readouterr().err
+    # the same sample count and size, another text: the dataset is rebuilt, and so are the models
+    edited = _geic(["Ann met Bob .", "Bob met Cy ."])
+    assert len(edited) == len(train_file.read_text(encoding="utf-8"))
+    train_file.write_text(edited, encoding="utf-8")
+    assert main(argv) == 0
+    assert "reusing" not in capsys.readouterr().err
+    assert trained_on() != first and b"Ann" in trained_on()["extractor"]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["model"]["trained"] and not results["model"].get("reused")

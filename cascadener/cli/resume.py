@@ -58,7 +58,8 @@ def resolved_paths(meta: dict[str, Any]) -> dict[str, str]:
 
 
 SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the input file", "limit": "--limit",
-                "split": "--split", "config": "--config", "data_dir": "--data-dir", "taxonomy": "--taxonomy"}
+                "split": "--split", "config": "--config", "data_dir": "--data-dir", "taxonomy": "--taxonomy",
+                "sha256": "the SHA-256 of its files"}
 
 
 def _flag(section: str, key: str) -> str:

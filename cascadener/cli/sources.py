@@ -153,6 +153,11 @@ def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputS
         raise CliError(f"DynamicNER {config}: {describe(cause)}") from None
     description = {"name": "dynamicner", "config": config, "split": split,
                    "revision": f"builder-{builder_hash()}", "data_dir": data_dir}
+    from dynamicner_data.cache import content_digest
+
+    digest = content_digest(builder.cache_dir)  # the files read, by content (None: the embedded sample)
+    if digest is not None:
+        description["sha256"] = digest
     return InputSource(kind="dynamicner", description=description,
                        rows=_rows_from_dataset(dataset, f"DynamicNER {config}/{split}"))
 
