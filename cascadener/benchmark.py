@@ -39,6 +39,8 @@ from typing import Any, Sequence
 from dynamicner_data import LANGUAGES
 from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
+from dynamicner_data.atomic import atomic_paths
+
 from cascadener.backends.http import EndpointOptions
 from cascadener.options import PredictOptions
 from cascadener.training.recipes import TINY
@@ -51,6 +53,15 @@ CARD_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "macro_f1", "extra
 
 class BenchmarkError(ValueError):
     """A user-facing problem with the benchmark's inputs (bad language, missing split, ...)."""
+
+
+class OutputWriteError(BenchmarkError):
+    """A write into the output folder failed (a full or read-only disk); the message names the
+    file, the cause, and what was kept."""
+
+    def __init__(self, path: Path, error: OSError, kept: str) -> None:
+        super().__init__(f"cannot write {path}: {error.strerror or error}; {kept}")
+        self.errno = error.errno
 
 
 @dataclass(frozen=True)
@@ -175,54 +186,100 @@ def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str,
     from cascadener.training.model_files import model_identity
 
     data = {key: value for key, value in train.description.items() if key != "source"}
+    base_model = model_identity(options.base_model) if options.base_model is not None else None
     return {"languages": list(options.languages), "max_train": options.max_train, "data": data,
-            "base_model": model_identity(options.base_model) if options.base_model is not None else None, "one_model": options.one_model, "template": options.predict.template,
+            "base_model": base_model, "one_model": options.one_model, "template": options.predict.template,
             "vocab_size": options.vocab_size,
             "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
 
 
-def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> tuple[str, str, dict[str, Any]]:
-    """The extractor and classifier to use: given, reused from an identical earlier run in
-    ``output_dir/models`` (resume), or trained now. Returns their paths and a description."""
+MODELS_DIR = "models"
+STAGED_MODELS_DIR = "models.next"  # trained by a run whose outputs are not written yet
+STAMP = "benchmark_train.json"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The models a run predicts with: where to load them from now (``extractor``, ``classifier``),
+    what the results record (``info``, with the paths they have once the run's outputs are in
+    place), and ``staged``: the ``models.next`` folder that replaces ``models`` with the outputs."""
+
+    extractor: str
+    classifier: str
+    info: dict[str, Any]
+    staged: Path | None = None
+
+
+def _matching_stamp(folder: Path, fingerprint: dict[str, Any], names: tuple[str, str]) -> dict[str, Any] | None:
+    """The stamp of ``folder`` when it vouches for models trained from ``fingerprint``."""
+    from cascadener.training.model_files import folder_state
+
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("fingerprint") != fingerprint:
+        return None
+    return stamp if all(folder_state(folder / name) == "model" for name in names) else None
+
+
+def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> ModelChoice:
+    """The extractor and classifier to use: given; reused from an identical earlier run (its
+    ``output_dir/models``, or the ``models.next`` of one that trained them and then failed to
+    write its outputs); or trained now into ``models.next``, which replaces ``models`` together
+    with the run's other outputs (:func:`write_outputs`), so the results in the folder always
+    describe the models beside them."""
     if options.extractor is not None:
         classifier = options.classifier or options.extractor
-        return options.extractor, classifier, {"extractor": options.extractor, "classifier": classifier,
-                                               "trained": False}
+        return ModelChoice(options.extractor, classifier, {"extractor": options.extractor, "classifier": classifier,
+                                                           "trained": False})
+    import shutil
+
     from dynamicner_data.atomic import atomic_write_text
 
-    from cascadener.training.model_files import folder_state
-    from cascadener.training.trainer import train_cascade
+    from cascadener.training.trainer import as_os_error, train_cascade
 
     assert train is not None
-    models_dir = Path(options.output_dir) / "models"
-    stamp_path = models_dir / "benchmark_train.json"
+    output_dir = Path(options.output_dir)
+    models_dir, staged_dir = output_dir / MODELS_DIR, output_dir / STAGED_MODELS_DIR
     fingerprint = _train_fingerprint(options, train)
     names = ("model", "model") if options.one_model else ("extractor", "classifier")
-    if (not options.retrain and stamp_path.is_file()
-            and json.loads(stamp_path.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
-            and all(folder_state(models_dir / n) == "model" for n in names)):
-        print(f"reusing the models trained by an identical earlier run in {models_dir} (--retrain to redo)",
-              file=sys.stderr)
-        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
-        return (str(models_dir / names[0]), str(models_dir / names[1]),
-                {"extractor": str(models_dir / names[0]), "classifier": str(models_dir / names[1]),
-                 "trained": True, "reused": True, "base_model": options.base_model, "training": stamp["training"]})
-    # The stamp vouches for the models beside it: gone while they are being replaced, so an
-    # interrupted training never leaves one model of this run reused with one of another.
-    stamp_path.unlink(missing_ok=True)
-    result = train_cascade(train.records, models_dir, base_model=options.base_model, one_model=options.one_model,
-                           lists=("type_list", "hierarchy"), taxonomy=train.taxonomy, template=options.predict.template,
-                           options=replace(options.train, progress=options.progress),
-                           classifier_options=replace(options.classifier_train, progress=options.progress),
-                           vocab_size=options.vocab_size)
-    training = {"sft": result.sft_report.to_dict(),
-                "runs": {name: run.to_dict(with_history=False) for name, run in result.runs.items()}}
-    atomic_write_text(stamp_path, json.dumps({"fingerprint": fingerprint, "training": training}, indent=2,
-                                             ensure_ascii=False) + "\n")
+    final = {"extractor": str(models_dir / names[0]), "classifier": str(models_dir / names[1])}
+    if not options.retrain:
+        for folder in (models_dir, staged_dir):
+            stamp = _matching_stamp(folder, fingerprint, names)
+            if stamp is not None:
+                print(f"reusing the models trained by an identical earlier run in {folder} (--retrain to redo)",
+                      file=sys.stderr)
+                return ModelChoice(str(folder / names[0]), str(folder / names[1]),
+                                   final | {"trained": True, "reused": True, "base_model": options.base_model,
+                                            "training": stamp["training"]},
+                                   staged=folder if folder == staged_dir else None)
+    try:
+        if staged_dir.exists():  # models of other options, or a training that was interrupted
+            shutil.rmtree(staged_dir)
+        result = train_cascade(train.records, staged_dir, base_model=options.base_model, one_model=options.one_model,
+                               lists=("type_list", "hierarchy"), taxonomy=train.taxonomy,
+                               template=options.predict.template,
+                               options=replace(options.train, progress=options.progress),
+                               classifier_options=replace(options.classifier_train, progress=options.progress),
+                               vocab_size=options.vocab_size)
+        training = {"sft": result.sft_report.to_dict(),
+                    "runs": {name: run.to_dict(with_history=False) for name, run in result.runs.items()}}
+        # the stamp vouches for the models beside it: written last, once both are whole
+        atomic_write_text(staged_dir / STAMP, json.dumps({"fingerprint": fingerprint, "training": training},
+                                                         indent=2, ensure_ascii=False) + "\n")
+    except Exception as error:
+        disk = as_os_error(error)
+        if disk is None:
+            raise
+        kept = (f"the outputs of the earlier run in {output_dir} are unchanged" if models_dir.exists()
+                else "no partial model was left")
+        raise OutputWriteError(Path(disk.filename) if disk.filename else staged_dir, disk, kept) from None
     print(result.summary(), file=sys.stderr)
-    return (str(result.extractor), str(result.classifier),
-            {"extractor": str(result.extractor), "classifier": str(result.classifier), "trained": True,
-             "base_model": options.base_model, "training": training})
+    return ModelChoice(str(result.extractor), str(result.classifier),
+                       final | {"trained": True, "base_model": options.base_model, "training": training},
+                       staged=staged_dir)
 
 
 # ----------------------------------------------------------------------------------------- predict
@@ -312,7 +369,7 @@ def plot_per_label_f1(scores: dict[str, float], path: Path, *, title: str, top: 
     ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
 
@@ -335,6 +392,53 @@ def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str
     )
 
 
+# ----------------------------------------------------------------------------------------- outputs
+
+def write_outputs(output_dir: Path, *, test: SplitData, predictions: SplitPredictions, results: Any, card: str,
+                  plot_scores: dict[str, float], staged_models: Path | None = None) -> dict[str, Path]:
+    """Write the run's outputs as one set (:func:`dynamicner_data.atomic.atomic_paths`):
+    ``predictions.jsonl``, ``results.json`` and its copy ``results/<run_id>.json``, the card
+    ``README.md``, ``per_label_f1.png`` and, when this run trained them, ``models`` (from
+    ``staged_models``). Each is written in full to a temporary sibling first; only then do they
+    replace the earlier run's, together. A failed write (a full or read-only disk) raises
+    :class:`OutputWriteError` and leaves the earlier set as it was (and trained models in
+    ``staged_models``, reused by the next run)."""
+    paths = {"predictions": output_dir / "predictions.jsonl", "results": output_dir / "results.json",
+             "run_json": output_dir / "results" / f"{results.run_id}.json", "card": output_dir / "README.md",
+             "plot": output_dir / "per_label_f1.png"}
+    if staged_models is not None:
+        paths["models"] = output_dir / MODELS_DIR
+    earlier = any(path.exists() for key, path in paths.items() if key != "run_json")
+    kept = (f"the outputs of the earlier run in {output_dir} are unchanged" if earlier
+            else f"no output was written to {output_dir}")
+    if staged_models is not None:
+        kept += f"; the trained models are kept in {staged_models} for the next run with the same options"
+    try:
+        (output_dir / "results").mkdir(exist_ok=True)
+        staged = {paths["models"]: staged_models} if staged_models is not None else {}
+        with atomic_paths(list(paths.values()), staged=staged) as partials:
+            partial = dict(zip(paths, partials))
+            with partial["predictions"].open("w", encoding="utf-8") as out:
+                for record, dynamic, cascade in zip(test.records, predictions.dynamic, predictions.cascade):
+                    out.write(json.dumps({"id": record["id"], "language": record["language"], "text": record["text"],
+                                          "type_list": record["type_list"], "entities": dynamic,
+                                          "cascade_entities": cascade, "references": record["entities"]},
+                                         ensure_ascii=False) + "\n")
+            partial["results"].write_text(results.to_json(), encoding="utf-8")
+            partial["run_json"].write_text(results.to_json(), encoding="utf-8")
+            partial["card"].write_text(card, encoding="utf-8")
+            plot_per_label_f1(plot_scores, partial["plot"],
+                              title=f"DynamicNER test ({test.description['config']}), dynamic lists: "
+                                    "per-label F1 (support)")
+    except OSError as error:
+        failed = Path(error.filename) if isinstance(error.filename, str) else output_dir
+        for key, path in paths.items():  # name the output, not its temporary sibling
+            if failed.name.startswith(f".{path.name}.partial-"):
+                failed = path
+        raise OutputWriteError(failed, error, kept) from None
+    return paths
+
+
 # ----------------------------------------------------------------------------------------- main
 
 def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
@@ -346,7 +450,10 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     from cascadener.prompts import prompt_hash
 
     output_dir = Path(options.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputWriteError(output_dir, error, "nothing was written") from None
     timings: dict[str, float] = {}
     started = time.perf_counter()
     test = load_split(options.languages, "test", data_dir=options.data_dir, limit=options.max_test)
@@ -356,7 +463,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     timings["load_seconds"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    extractor, classifier, model_info = ensure_models(options, train)
+    models = ensure_models(options, train)
+    extractor, classifier, model_info = models.extractor, models.classifier, models.info
     timings["train_seconds"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -382,14 +490,6 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     scores = score_columns(test, predictions)
     table = format_table(scores, options.languages)
 
-    paths: dict[str, Path] = {}
-    paths["predictions"] = output_dir / "predictions.jsonl"
-    with paths["predictions"].open("w", encoding="utf-8") as out:
-        for record, dynamic, cascade in zip(test.records, predictions.dynamic, predictions.cascade):
-            out.write(json.dumps({"id": record["id"], "language": record["language"], "text": record["text"],
-                                  "type_list": record["type_list"], "entities": dynamic,
-                                  "cascade_entities": cascade, "references": record["entities"]},
-                                 ensure_ascii=False) + "\n")
     timings["total_seconds"] = time.perf_counter() - started
     model_id = None if model_info.get("trained") is False else "cascadener-tiny-dynamicner"
     if options.base_model is not None and model_info.get("trained"):
@@ -397,7 +497,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     results = hub.RunResults(
         run_id=hub.new_run_id(),
         created_at=hub.now_iso(),
-        model=model_info | {"id": model_id or extractor, "revision": hub.model_revision(extractor, classifier),
+        model=model_info | {"id": model_id or model_info["extractor"],
+                            "revision": hub.model_revision(extractor, classifier),
                             "base_model": options.base_model},
         dataset=test.description | {"id": "dynamicner", "languages": list(options.languages),
                                     "pretty_name": "DynamicNER"},
@@ -418,11 +519,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
                               sentences_in_split=test.description["sentences_in_split"], limit=options.max_test,
                               limit_per="language" if options.max_test is not None else None).to_dict(),
     )
-    paths["results"] = results.save(output_dir / "results.json")
-    paths["card"], paths["run_json"] = hub.write_dry_run(results, output_dir, model_id=model_id,
-                                                         metric_keys=[k for k in CARD_METRICS if k in results.metrics],
-                                                         appendix=card_section(table, test, model_info))
-    paths["plot"] = plot_per_label_f1(scores["dynamic"], output_dir / "per_label_f1.png",
-                                      title=f"DynamicNER test ({test.description['config']}), dynamic lists: "
-                                            "per-label F1 (support)")
+    card = hub.model_card(results, model_id=model_id, metric_keys=[k for k in CARD_METRICS if k in results.metrics])
+    paths = write_outputs(output_dir, test=test, predictions=predictions, results=results,
+                          card=str(card) + card_section(table, test, model_info),
+                          plot_scores=scores["dynamic"], staged_models=models.staged)
     return BenchmarkResult(scores=scores, table=table, results=results, paths=paths, timings=timings)

@@ -5,8 +5,13 @@ release), trains a tiny extractor and classifier on the train split unless ``--e
 given (``--base-model`` fine-tunes that model instead), predicts the test split, scores it with
 dynamicner_f1 and prints F1 per language and granularity. Writes to ``--output-dir``:
 ``results.json``, ``README.md`` (model card with ``model-index``), ``per_label_f1.png``,
-``predictions.jsonl`` and, when trained, ``models/``. Re-running with the same options reuses the
-trained models (``--retrain`` to redo).
+``predictions.jsonl`` and, when trained, ``models/``. Re-running with the same options and data
+reuses the trained models (``--retrain`` to redo).
+
+One run per output folder: ``OUTPUT.lock`` is held for the whole run and a second ``cascadener
+run`` into the same folder is refused, naming the holder. The outputs are replaced as one set
+(:func:`cascadener.benchmark.write_outputs`): a run that fails (a full or read-only disk: one
+line, no traceback) leaves the earlier run's set as it was.
 
 Example:
     >>> from cascadener.cli import build_parser
@@ -18,12 +23,18 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from .backend_args import add_backend_arguments, check_backend_arguments
-from .common import CliError, check_model_path, positive_int
+from .common import CliError, check_model_path, positive_int, write_error
+from .locking import OutputLock, OutputLocked, lock_path_for
+
+# a write that failed for want of room or permission: the user's disk, not a bug
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 __all__ = ["add_parser", "run", "benchmark_options"]
 
@@ -131,10 +142,30 @@ def run(args: argparse.Namespace) -> int:
                         ("--base-model", args.base_model)):
         if args.backend != "openai":  # served models are named by the server
             check_model_path(value, flag)
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise CliError(f"--output-dir {output_dir} is a file; give a folder")
+    lock = OutputLock(os.path.abspath(output_dir))
     try:
+        lock.acquire()
+    except OutputLocked as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error} (cannot create its lock "
+                       f"file {lock_path_for(output_dir)})") from None
+    try:
+        if lock.stale_holder is not None:
+            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output_dir}",
+                  file=sys.stderr)
         result = run_benchmark(benchmark_options(args))
     except (BenchmarkError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
+    except OSError as error:
+        if error.errno not in DISK_ERRORS:
+            raise
+        raise write_error(error.filename or output_dir, error) from None
+    finally:
+        lock.release()
     from cascadener.publishing.results import Coverage, format_percent
 
     scores = result.scores
