@@ -19,4 +19,15 @@ try:
 except _metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["DISTRIBUTION", "LANGUAGES", "__version__"]
+CITATION = """\
+@inproceedings{dynamicner2025,
+  title = {DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition},
+  booktitle = {Proceedings of the 2025 Conference on Empirical Methods in Natural Language Processing (EMNLP)},
+  year = {2025},
+  eprint = {2409.11022},
+  archivePrefix = {arXiv},
+}
+"""
+"""The DynamicNER paper's BibTeX: the builder's citation, the dataset card's and the leaderboard Space's."""
+
+__all__ = ["CITATION", "DISTRIBUTION", "LANGUAGES", "__version__"]

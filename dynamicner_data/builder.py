@@ -54,22 +54,13 @@ from typing import Iterator, Optional
 import datasets
 import pyarrow as pa
 
-from dynamicner_data import LANGUAGES, cache, records
+from dynamicner_data import CITATION, LANGUAGES, cache, records
 from dynamicner_data.archive import extract_7z
 from dynamicner_data.gc_scope import paused_gc
 from dynamicner_data.geic import read_geic_columns
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import GRANULARITIES, DynamicOptions
 
-_CITATION = """\
-@inproceedings{dynamicner2025,
-  title = {DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition},
-  booktitle = {Proceedings of the 2025 Conference on Empirical Methods in Natural Language Processing (EMNLP)},
-  year = {2025},
-  eprint = {2409.11022},
-  archivePrefix = {arXiv},
-}
-"""
 
 _DESCRIPTION = """\
 DynamicNER: multilingual (en, es, fr, ru, de, zh, ja, ko), fine-grained named entity recognition
@@ -294,7 +285,7 @@ class DynamicNER(datasets.ArrowBasedBuilder):
             features=records.dataset_features(self.taxonomy(), self.config.granularity),
             homepage=_HOMEPAGE,
             license=_LICENSE,
-            citation=_CITATION,
+            citation=CITATION,
         )
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:

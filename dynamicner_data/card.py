@@ -28,7 +28,7 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from dynamicner_data import LANGUAGES
+from dynamicner_data import CITATION, LANGUAGES
 from dynamicner_data.records import BuildSummary
 from dynamicner_data.taxonomy import Taxonomy
 from dynamicner_data.typelists import LabelVariation, label_statistics, label_variation
@@ -241,13 +241,6 @@ parent; normalized entropy: H / log2 K; Gini; CV: coefficient of variation of la
 ## Citation
 
 ```bibtex
-@inproceedings{{dynamicner2025,
-  title = {{DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition}},
-  booktitle = {{Proceedings of EMNLP 2025}},
-  year = {{2025}},
-  eprint = {{2409.11022}},
-  archivePrefix = {{arXiv}},
-}}
-```
+{CITATION}```
 """
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
