@@ -103,7 +103,7 @@ def copies(source: str) -> list[tuple[int, str]]:
 HOMES = {
     ("dynamicner_data/__init__.py", "the languages"),  # LANGUAGES
     ("dynamicner_data/builder.py", "a dataset version"),  # DATASET_VERSION
-    ("dynamicner_data/typelists/static.py", "the granularities"),  # STATIC_LEVELS (GRANULARITIES derives from it)
+    ("dynamicner_data/__init__.py", "the granularities"),  # STATIC_LEVELS (GRANULARITIES derives from it)
     ("cascadener/training/recipes.py", "a training recipe"),  # TINY, BASE, MEMORISE
     ("cascadener/publishing/results.py", "the metric's"),  # label_scores, language_scores
     # the metric defines its own keys and stands alone (it imports nothing of ours)

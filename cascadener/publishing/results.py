@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from dynamicner_data.atomic import atomic_write_text
-from dynamicner_data.typelists import GRANULARITIES
+from dynamicner_data import GRANULARITIES
 
 __all__ = [
     "RESULTS_SCHEMA",

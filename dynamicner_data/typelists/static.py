@@ -23,22 +23,17 @@ Example:
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
+from .. import GRANULARITIES, STATIC_LEVELS
 from ..taxonomy import Taxonomy, TypeNode, is_catch_all_name
 from .assignment import TypeListAssignment, TypeListBatch
 from .tables import TypeTables, display_names, type_tables
 
 __all__ = ["STATIC_LEVELS", "GRANULARITIES", "StaticLevel", "static_type_list", "static_type_lists"]
 
-STATIC_LEVELS: Mapping[str, int] = MappingProxyType({"coarse": 1, "medium": 2, "fine": 3})
-"""Taxonomy level (1-based) of each static granularity."""
-
-GRANULARITIES: tuple[str, ...] = ("dynamic", *STATIC_LEVELS)
-"""Every granularity, ``dynamic`` first: ``("dynamic", "coarse", "medium", "fine")``."""
 
 
 class StaticLevel:
