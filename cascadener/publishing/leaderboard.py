@@ -24,6 +24,8 @@ duplicates; ranks only full runs (every sentence of the split predicted): reduce
 hidden, or listed unranked with their badge on request (``include_unranked``); refuses to rank runs
 together whose metric version or matching mode differ (:class:`LeaderboardError`, naming the
 files); and ranks each task by F1 (equal scores share a rank), with per-language F1 columns.
+:func:`averages` ranks the setups of a board by their mean F1 over several tasks (the cross-task
+average of the leaderboard Space).
 
 Example:
     >>> a = Entry(source="a.json", run_id="a", created_at=parse_instant("2026-01-01T00:00:00Z"), model_id="m1",
@@ -69,7 +71,7 @@ from cascadener.publishing.results import (
 __all__ = ["Entry", "ExternalEntry", "HubInfo", "Row", "Duplicate", "Leaderboard", "LeaderboardError", "BADGES",
            "entries_from_results", "from_folder", "from_results_repo", "from_benchmark", "entries_from_leaderboard",
            "results_json_location", "build", "per_label", "granularity_of", "task_order", "revision_labels",
-           "ordered_languages", "parse_instant", "replace"]
+           "ordered_languages", "parse_instant", "replace", "AverageRow", "averages", "setup_of"]
 
 #: Every badge a row can carry, with what it means (shown in the formats' legends).
 BADGES: dict[str, str] = {
@@ -535,3 +537,66 @@ def task_order(task: str) -> tuple:
     rank = GRANULARITIES.index(granularity) if granularity else len(GRANULARITIES)
     language = LANGUAGES.index(languages) if languages in LANGUAGES else len(LANGUAGES)
     return (rank, languages != "all", language, task)
+
+
+@dataclass(frozen=True)
+class AverageRow:
+    """One setup's F1 over several tasks: the mean in percent (two decimals), ranked among the setups
+    ranked in every task; ``rank`` and ``average`` are ``None`` for a setup that lacks a task (``missing``)
+    or is not full in one of them."""
+
+    rank: int | None
+    average: float | None
+    entries: dict[str, Entry]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def entry(self) -> Entry:
+        """The entry of the first task it has: the setup's model, revision, backend, method and run."""
+        return next(iter(self.entries.values()))
+
+    @property
+    def date(self) -> str:
+        """The latest date of its entries."""
+        return max(entry.date for entry in self.entries.values())
+
+
+def setup_of(entry: Entry) -> tuple:
+    """What one line of a cross-task table stands for: :attr:`Entry.key` without the task."""
+    return (entry.model_id, entry.model_revision, entry.metric_version, entry.matching, entry.prompt_hash,
+            entry.backend, entry.method, entry.status)
+
+
+def averages(board: Leaderboard, tasks: Sequence[str]) -> list[AverageRow]:
+    """The cross-task average of ``board``'s rows over ``tasks`` (as on the Open LLM Leaderboard): one row
+    per setup (:func:`setup_of`), ranked by the mean of its F1 over every task, equal means sharing a rank;
+    setups that miss a task or are not ranked in one follow, unranked.
+
+    >>> a = Entry(source="a.json", run_id="a", created_at=parse_instant("2026-01-01T00:00:00Z"), model_id="m1",
+    ...     model_revision="r1", task="dynamic", f1=50.0, metric_version="0.1.0", matching="strict", prompt_hash="p")
+    >>> rows = [a, replace(a, task="fine", f1=20.0), replace(a, model_id="m2", f1=40.0),
+    ...         replace(a, model_id="m2", task="fine", f1=40.0), replace(a, model_id="m3", f1=90.0)]
+    >>> [(row.rank, row.entry.model_id, row.average, row.missing) for row in averages(build(rows), ["dynamic", "fine"])]
+    [(1, 'm2', 40.0, ()), (2, 'm1', 35.0, ()), (None, 'm3', None, ('fine',))]
+    """
+    setups: dict[tuple, dict[str, Row]] = {}
+    for task in tasks:
+        for row in board.tables.get(task, []):
+            setups.setdefault(setup_of(row.entry), {})[task] = row
+    complete: list[tuple[float, dict[str, Row]]] = []
+    rest: list[AverageRow] = []
+    for rows in setups.values():
+        ordered = {task: rows[task] for task in tasks if task in rows}
+        missing = tuple(task for task in tasks if task not in rows)
+        entries = {task: row.entry for task, row in ordered.items()}
+        if missing or any(row.rank is None for row in ordered.values()):
+            rest.append(AverageRow(rank=None, average=None, entries=entries, missing=missing))
+        else:
+            complete.append((round(sum(row.entry.f1 for row in ordered.values()) / len(tasks), 2), ordered))
+    complete.sort(key=lambda item: (-item[0], *_order(next(iter(item[1].values())).entry)[1:]))
+    ranked: list[AverageRow] = []
+    for position, (mean, rows) in enumerate(complete, start=1):
+        rank = ranked[-1].rank if ranked and ranked[-1].average == mean else position
+        ranked.append(AverageRow(rank=rank, average=mean, entries={t: r.entry for t, r in rows.items()}))
+    rest.sort(key=lambda row: (len(row.missing), _order(row.entry)))
+    return ranked + rest
