@@ -40,6 +40,7 @@ import gradio as gr
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # leaderboard_view.py beside this file
 
 from cascadener.publishing import leaderboard as lb  # noqa: E402
+from dynamicner_data import CITATION  # noqa: E402
 from cascadener.publishing.results import GRANULARITIES  # noqa: E402
 from leaderboard_view import (  # noqa: E402
     ALL,
@@ -115,15 +116,6 @@ SUBMIT = """\
 Reduced or interrupted runs are refused by `push-results` and never ranked with full runs.
 """
 
-CITATION = """\
-@inproceedings{dynamicner2025,
-  title = {DynamicNER: A Dynamic, Multilingual, and Fine-Grained Dataset for LLM-based Named Entity Recognition},
-  booktitle = {Proceedings of the 2025 Conference on Empirical Methods in Natural Language Processing (EMNLP)},
-  year = {2025},
-  eprint = {2409.11022},
-  archivePrefix = {arXiv},
-}"""
-
 CSS = """
 .lb-scroll { overflow-x: auto; max-height: 70vh; overflow-y: auto; border: 1px solid var(--border-color-primary); }
 .lb-table { border-collapse: separate; border-spacing: 0; font-size: 0.9rem; width: max-content; min-width: 100%; }
@@ -131,6 +123,8 @@ CSS = """
   white-space: nowrap; text-align: left; background: var(--background-fill-primary); }
 .lb-table thead th { position: sticky; top: 0; z-index: 2; background: var(--background-fill-secondary); }
 .lb-table th button { all: unset; cursor: pointer; font-weight: 600; }
+.lb-table a, .lb-external a { color: var(--link-text-color); text-decoration: underline; }
+.lb-table a.lb-badge { text-decoration: none; }
 .lb-table th button:focus-visible { outline: 2px solid var(--color-accent); }
 .lb-table td.lb-number, .lb-table td.lb-score, .lb-table td.lb-rank { text-align: right; font-variant-numeric: tabular-nums; }
 .lb-table td.lb-score { font-weight: 600; }
@@ -243,7 +237,7 @@ def build_app(source: str | None = None, *, kind: str = "results", max_age: floa
                 gr.Markdown(SUBMIT)
             with gr.Tab("Citation", id="citation"):
                 gr.Markdown("Please cite the DynamicNER paper when you use this benchmark:")
-                gr.Code(CITATION, language=None, label="BibTeX", elem_id="citation", interactive=False)
+                gr.Code(CITATION.strip(), language=None, label="BibTeX", elem_id="citation", interactive=False)
 
         filter_inputs = [task, language, backend, scoring, search, unranked]
         view_outputs = [status, table, external, scores, run, per_label, download]

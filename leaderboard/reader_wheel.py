@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path, nargs="?", default=Path(__file__).resolve().parent,
                         help="where to write the wheel (default: the Space folder, leaderboard/)")
     args = parser.parse_args(argv)
-    print(build(args.out_dir))
+    path = build(args.out_dir)
+    print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
     return 0
 
 

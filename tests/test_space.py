@@ -280,6 +280,7 @@ def test_space_runs_from_the_reader_wheel_without_torch_or_transformers(tmp_path
     assert done.stdout.splitlines()[1].startswith("ok")
 
 
+@pytest.mark.slow  # starts a Python process
 def test_import_cascadener_loads_no_torch_or_transformers():
     """`import cascadener` and the reader (`cascadener.publishing.leaderboard`) stay clear of the pipeline's
     heavy dependencies (checked in a fresh interpreter, where nothing else imported them yet)."""
