@@ -284,15 +284,18 @@ def build_app(source: str | None = None, *, kind: str = "results", max_age: floa
 
         reload_inputs = [granularity, *filter_inputs, columns, sort_state, run]
         reload_outputs = [task, language, backend, scoring, *view_outputs]
-        app.load(lambda *v: on_reload(*v, fresh=False), reload_inputs, reload_outputs)
-        refresh.click(lambda *v: on_reload(*v, fresh=True), reload_inputs, reload_outputs)
-        granularity.change(on_granularity, [granularity, task], task)
+        # One queue for every event that renders the view: each runs after the ones triggered before it, so a
+        # filter change that starts before a refresh never overwrites the refreshed table with the old runs.
+        serial = {"concurrency_id": "view", "concurrency_limit": 1}
+        app.load(lambda *v: on_reload(*v, fresh=False), reload_inputs, reload_outputs, **serial)
+        refresh.click(lambda *v: on_reload(*v, fresh=True), reload_inputs, reload_outputs, **serial)
+        granularity.change(on_granularity, [granularity, task], task, **serial)
         for control in (task, language, backend, scoring, unranked, columns):
-            control.change(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs)
-        search.submit(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs)
-        search.blur(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs)
-        table.sort(on_sort, [*filter_inputs, columns, sort_state], [sort_state, table, download])
-        run.change(lambda value: label_chart(find_entry(runs.snapshot, value)), run, per_label)
+            control.change(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs, **serial)
+        search.submit(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs, **serial)
+        search.blur(on_filters, [*filter_inputs, columns, sort_state, run], view_outputs, **serial)
+        table.sort(on_sort, [*filter_inputs, columns, sort_state], [sort_state, table, download], **serial)
+        run.change(lambda value: label_chart(find_entry(runs.snapshot, value)), run, per_label, **serial)
     return app
 
 
