@@ -18,8 +18,8 @@ tags, replicated 30 times (about 110k sentences), in three seeded scenarios:
    storage, whose cost is then the floor). Goal: at most 1.2x both ways.
 
 Every comparison starts by collecting and freezing (``gc.freeze``) what is alive: the scenarios,
-about 15 million objects. Otherwise each full collection walks them all (0.5 to 0.8 s here, more than
-the metric's own cost) and lands in whichever timed call crosses the collector's threshold, so a
+about 15 million objects. Otherwise each full collection walks them all (more than the metric's own
+cost: docs/performance.md) and lands in whichever timed call crosses the collector's threshold, so a
 ratio would say which call was unlucky. Frozen, each call pays the collections of its own objects.
 
 Run from the repository root: ``python bench/bench_metric.py [--repeats 3]``. The ratios are the last line.

@@ -12,10 +12,9 @@ manager, which restores the exact prior state:
   exactly that. A host that switches the collector while a pause is active has its change
   overridden on exit (the collector's state is one global flag).
 
-``gc.freeze()`` is not used: measured with ``bench/bench_dataset.py`` (100k sentences), freezing the
-parsed corpus after the pause gained nothing over the pause alone (1.13x and 1.12x of the json
-builder with it, 1.12x and 1.09x without; 1.50x and 1.61x with neither), and ``gc.unfreeze()``
-cannot tell a host's frozen objects from ours.
+``gc.freeze()`` is not used: freezing the parsed corpus after the pause gained nothing over the
+pause alone in ``bench/bench_dataset.py`` (the figures: ``docs/performance.md``, "The garbage
+collector"), and ``gc.unfreeze()`` cannot tell a host's frozen objects from ours.
 
 Example:
     >>> import gc

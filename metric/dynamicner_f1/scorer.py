@@ -68,10 +68,10 @@ def no_gc() -> Iterator[None]:
 
     Scoring allocates hundreds of thousands of small tuples and no reference cycles; each allocation
     burst would otherwise trigger full collections that walk every live object (the caller's data
-    included). Reference counting still frees everything. Measured on the 110k-sentence corpus of
-    ``bench/bench_metric.py`` (scenario B, tags then spans): 0.67 s with the pause, 0.72 s without. Nested and concurrent uses (threads) share
-    one pause: the first to enter records whether the collector was on, the last to leave restores
-    exactly that. (The metric is published standalone, so this is its own copy of
+    included). Reference counting still frees everything (what the pause gains on the corpus of
+    ``bench/bench_metric.py``: the project's ``docs/performance.md``). Nested and concurrent uses
+    (threads) share one pause: the first to enter records whether the collector was on, the last to
+    leave restores exactly that. (The metric is published standalone, so this is its own copy of
     ``dynamicner_data.gc_scope.paused_gc``.)
 
     >>> import gc
