@@ -110,3 +110,55 @@ def test_every_module_with_examples_runs_them() -> None:
     missed = [str(path.relative_to(ROOT)) for path in with_examples
               if not any(path == place or path.is_relative_to(place) for place in collected)]
     assert not missed, f"examples no test runs (add their folder to testpaths in pyproject.toml): {missed}"
+
+
+def _printed_stats() -> list[tuple[str, list[str]]]:
+    """``(where, keys)`` of every run's counts the docs print: a ``PredictStats(...)`` repr, and the
+    ``wrote N predictions to F (key value, ...)`` line of ``cascadener predict``."""
+    found = []
+    for path in (README, *DOCS):
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"PredictStats\(([^)]*)\)", text):
+            found.append((f"{path.name}: PredictStats(...)", re.findall(r"(\w+)=", match.group(1))))
+        for match in re.finditer(r"wrote \d+ predictions to \S+ \(([^)]*)\)", text):
+            keys = [item.rsplit(" ", 1)[0].replace(" ", "_") for item in match.group(1).split(", ")]
+            found.append((f"{path.name}: 'wrote N predictions'", keys))
+    return found
+
+
+def test_printed_stats_are_the_fields_of_predict_stats() -> None:
+    """A doc that prints a run's counts prints every field of ``PredictStats``, in order: regenerate it with
+    ``python docs/regenerate.py`` when the dataclass changes."""
+    import dataclasses
+
+    from cascadener.pipeline import PredictStats
+
+    fields = [field.name for field in dataclasses.fields(PredictStats)]
+    printed = _printed_stats()
+    assert len(printed) >= 3, printed  # pipeline.md (Python and the command line) and serving.md
+    stale = [where for where, keys in printed if keys != fields]
+    assert not stale, f"printed counts that are not PredictStats' fields {fields}: {stale}"
+
+
+def test_every_regenerated_section_has_its_markers() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regenerate", ROOT / "docs" / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    assert {section.name for section in regenerate.SECTIONS} >= {"pipeline-session", "pipeline-python",
+                                                                 "serving-session", "suite-counts"}
+    for section in regenerate.SECTIONS:
+        block(section.doc, section.name)  # exactly one pair of markers
+
+
+def test_the_record_dataset_md_shows_is_what_its_command_prints(capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from dynamicner_data import cli
+
+    text = (ROOT / "docs" / "dataset.md").read_text(encoding="utf-8")
+    command = re.search(r"One real record \(`(dynamicner example [^`]*)`", text).group(1)
+    shown = re.search(r"```json\n(.*?)\n```", text[text.index(command):], flags=re.S).group(1)
+    assert cli.main(command.split()[1:]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(shown)

@@ -24,10 +24,11 @@ from dynamicner_data.builder import CONFIG_NAMES
 from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
 ROOT = Path(__file__).resolve().parents[1]
-# every module that ships or runs: the packages, the script, the benchmarks and the Space (not tests/)
+# every module that ships or runs: the packages, the script, the benchmarks, the Space and the docs' script
+# (not tests/, which may state expected values)
 SOURCES = sorted([*ROOT.glob("dynamicner_data/**/*.py"), *ROOT.glob("cascadener/**/*.py"),
                   *ROOT.glob("metric/dynamicner_f1/*.py"), ROOT / "dynamicner.py", *ROOT.glob("bench/*.py"),
-                  *ROOT.glob("leaderboard/*.py")])
+                  *ROOT.glob("leaderboard/*.py"), *ROOT.glob("docs/*.py")])
 VERSION = importlib.metadata.version(dynamicner_data.DISTRIBUTION)
 
 
