@@ -375,18 +375,23 @@ def plot_per_label_f1(scores: dict[str, float], path: Path, *, title: str, top: 
 
 
 def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str:
-    """Markdown appended to the model card: the per-language table and what the numbers mean."""
+    """Markdown appended to the model card: the per-language table and what the numbers mean (names escaped)."""
+    from cascadener.publishing.leaderboard_formats import markdown_escape
+
     if not model_info.get("trained"):
-        origin = f"the given models (extractor `{model_info['extractor']}`, classifier `{model_info['classifier']}`)"
+        origin = (f"the given models (extractor {markdown_escape(str(model_info['extractor']))}, classifier "
+                  f"{markdown_escape(str(model_info['classifier']))})")
     elif model_info.get("base_model"):
-        origin = f"`{model_info['base_model']}` fine-tuned on the DynamicNER train split ({test.description['source']})"
+        origin = (f"{markdown_escape(str(model_info['base_model']))} fine-tuned on the DynamicNER train split "
+                  f"({markdown_escape(str(test.description['source']))})")
     else:
         origin = (f"tiny (~0.5M parameters) Qwen2 models trained from scratch on the train split of the "
-                  f"{test.description['source']}: they mostly memorise and are no estimate of CascadeNER's quality")
+                  f"{markdown_escape(str(test.description['source']))}: they mostly memorise and are no estimate of "
+                  "CascadeNER's quality")
     return (
         "\n\n## DynamicNER F1 (%) per language and granularity\n\n"
         f"Models: {origin}. Test split: {test.description['sentences']} sentences "
-        f"({test.description['source']}). `dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: "
+        f"({markdown_escape(str(test.description['source']))}). `dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: "
         "the hierarchical cascade read at taxonomy level 1/2/3. Strict span + label matching.\n\n"
         f"```\n{table}\n```\n"
     )

@@ -269,14 +269,20 @@ def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, caps
     captured = capsys.readouterr()
     from huggingface_hub import ModelCard
 
+    from cascadener.publishing.results import percent
+
     card = ModelCard.load(card_dir / "README.md")
     results = json.loads((tmp_path / "results.json").read_text())
     f1 = [r for r in card.data.eval_results if r.metric_type == "f1"][0]
-    assert f1.metric_value == pytest.approx(results["metrics"]["f1"])
-    assert f1.dataset_revision == results["dataset"]["revision"]
+    assert f1.metric_value == percent(results["metrics"]["f1"])  # percent, two decimals
+    assert results["dataset"]["revision"].startswith("builder-") and f1.dataset_revision is None  # not a commit
+    assert results["coverage"]["sentences_predicted"] == results["coverage"]["sentences_in_split"]
     [json_file] = (card_dir / "results").iterdir()
     assert json_file.name == f"{results['run_id']}.json"
-    assert json.loads(json_file.read_text()) == results
+    uploaded = json.loads(json_file.read_text())
+    assert uploaded["model"]["id"] == "me/tiny-cascadener"  # the model as published, the scored identity kept
+    assert uploaded["model"]["local"] == {"id": results["model"]["id"], "revision": results["model"]["revision"]}
+    assert {k: v for k, v in uploaded.items() if k != "model"} == {k: v for k, v in results.items() if k != "model"}
     written = "".join(p.read_text() for p in card_dir.rglob("*") if p.is_file())
     assert secret not in written and secret not in captured.out + captured.err
 

@@ -344,3 +344,15 @@ def test_evaluate_records_coverage_and_an_interrupted_run_is_neither_published_n
                  str(tmp_path / "full.json")]) == 0
     assert hub.Coverage.of(hub.load_results(tmp_path / "full.json")).status == "full"
     assert "coverage:" not in capsys.readouterr().err
+
+
+def test_the_model_card_shows_names_as_written(tmp_path):
+    import markdown_it
+
+    hostile = "runs/<img src=x onerror=alert(7)>_*x*"
+    card = hub.model_card(_results(model={"id": hostile, "revision": "unknown"},
+                                   dataset={"id": "<b>set</b>", "config": "de", "split": "test", "revision": None,
+                                            "languages": ["de"]}))
+    rendered = markdown_it.MarkdownIt("commonmark").render(card.text)
+    assert "<img" not in rendered and "<b>" not in rendered and "<em>" not in rendered
+    assert "runs/&lt;img src=x onerror=alert(7)&gt;_*x*" in rendered and "&lt;b&gt;set&lt;/b&gt;" in rendered

@@ -52,6 +52,8 @@ from typing import Any, Iterable, Sequence
 
 from dynamicner_data.atomic import atomic_path, atomic_write_text
 
+from .leaderboard_formats import markdown_escape
+
 from .results import (
     GRANULARITIES,
     RESULTS_SCHEMA,
@@ -319,15 +321,16 @@ def model_card(results: RunResults, *, model_id: str | None = None, metric_keys:
         tags=["named-entity-recognition", "cascadener", "dynamicner"],
         datasets=[benchmark_id or str(results.dataset.get("id") or results.dataset.get("name", "dynamicner"))],
     )
-    description = (
+    description = markdown_escape(
         f"CascadeNER model evaluated on {results.dataset.get('id') or results.dataset.get('name')} "
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
-        f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}."
+        f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}. "
+        "Scores in percent."
     )
     rows = "\n".join(f"| {key} | {percent(results.metrics[key]):.2f} |" for key in DEFAULT_METRIC_KEYS
                      if key in results.metrics)
-    return ModelCard.from_template(data, template_str=_CARD_TEMPLATE, model_id=name, model_summary=description,
-                                   results_table=rows, run_id=results.run_id)
+    return ModelCard.from_template(data, template_str=_CARD_TEMPLATE, model_id=markdown_escape(name),
+                                   model_summary=description, results_table=rows, run_id=results.run_id)
 
 
 _CARD_TEMPLATE = """---
