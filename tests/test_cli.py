@@ -275,7 +275,7 @@ def test_predict_evaluate_push_results_dry_run(inputs, model_dir, tmp_path, caps
     results = json.loads((tmp_path / "results.json").read_text())
     f1 = [r for r in card.data.eval_results if r.metric_type == "f1"][0]
     assert f1.metric_value == percent(results["metrics"]["f1"])  # percent, two decimals
-    assert results["dataset"]["revision"].startswith("builder-") and f1.dataset_revision is None  # not a commit
+    assert results["dataset"]["revision"].startswith("sha256:") and f1.dataset_revision is None  # a file hash: no commit
     assert results["coverage"]["sentences_predicted"] == results["coverage"]["sentences_in_split"]
     [json_file] = (card_dir / "results").iterdir()
     assert json_file.name == f"{results['run_id']}.json"
