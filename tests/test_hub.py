@@ -356,3 +356,20 @@ def test_the_model_card_shows_names_as_written(tmp_path):
     rendered = markdown_it.MarkdownIt("commonmark").render(card.text)
     assert "<img" not in rendered and "<b>" not in rendered and "<em>" not in rendered
     assert "runs/&lt;img src=x onerror=alert(7)&gt;_*x*" in rendered and "&lt;b&gt;set&lt;/b&gt;" in rendered
+
+
+def test_a_later_run_replaces_the_scores_of_an_earlier_one_on_the_model_repo(tmp_path, capsys, stub_hub):
+    stub_hub.add_repo("me/model", files={"config.json": "{}"})
+    first = _write(tmp_path, _results(), "first.json")
+    later = _results(run_id="20260102T000000Z-00000002", created_at="2026-01-02T00:00:00+00:00",
+                     metrics={"precision": 0.75, "recall": 0.5, "f1": 0.6},
+                     scores={"dynamic-de": {"f1": 0.6, "precision": 0.75, "recall": 0.5, "languages": {"de": 0.6}}})
+    for path in (first, _write(tmp_path, later, "later.json")):
+        assert main(["push-results", str(path), "--model-id", "me/model", "--benchmark-id", BENCHMARK]) == 0
+    capsys.readouterr()
+    (entry,) = parse_eval_result_entries(yaml.safe_load(stub_hub.file("me/model", ".eval_results/dynamicner.yaml")))
+    card = stub_hub.file("me/model", "README.md").decode()
+    _, index = model_index_to_eval_results(yaml.safe_load(card.split("---")[1])["model-index"])
+    assert entry.value == 60.0 and entry.date == "2026-01-02T00:00:00+00:00"
+    assert sorted((r.metric_type, r.metric_value) for r in index) == [("f1", 60.0), ("precision", 75.0),
+                                                                      ("recall", 50.0)]

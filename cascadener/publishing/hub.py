@@ -398,7 +398,8 @@ def push_results(results: RunResults, *, model_id: str, results_repo: str | None
                                                      dataset_revision=dataset_revision,
                                                      source_url=results_url(results_repo, results.run_id)))
     message = f"Add CascadeNER results {results.run_id}"
-    update = {"repo_type": "model", "commit_message": message}
+    # a newer run of the same model replaces the scores of an earlier one (the eval results file is replaced too)
+    update = {"repo_type": "model", "commit_message": message, "overwrite": True}
     if create_pr:
         update["create_pr"] = True
     info = metadata_update(model_id, {"model-index": index}, **update)
