@@ -337,7 +337,8 @@ def test_reduced_and_incomplete_runs_are_never_ranked_with_full_runs(tmp_path, c
            "4 of 10" in captured.out
     assert "not ranked: results/r6-cut.json (dynamic, org/cut): incomplete: 2 of 8 sentences predicted" in captured.out
     assert "not ranked: results/r7-old-schema.json (dynamic, org/old): coverage not recorded" in captured.out
-    assert "2 ranked row(s) in 1 task(s); 3 not ranked" in captured.err
+    assert "2 ranked row(s) in 1 task(s); 3 row(s) not ranked" in captured.err
+    assert "3 row(s) of 3 run(s) not ranked" in captured.out
 
     assert main(["leaderboard", str(folder), "--task", "dynamic", "--include-unranked", "-o", str(tmp_path / "o")]) == 0
     table = capsys.readouterr().out.split("\n\n")[0].splitlines()

@@ -95,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write to {args.output_dir}: {error.strerror or error}") from None
     ranked = sum(row.rank is not None for rows in board.tables.values() for row in rows)
     unranked = len(board.hidden) + sum(row.rank is None for rows in board.tables.values() for row in rows)
-    summary = (f"\n{ranked} ranked row(s) in {len(board.tables)} task(s); {unranked} not ranked (reduced or "
-               f"incomplete); {len(board.duplicates)} duplicate(s) dropped, {len(board.skipped)} invalid file(s) skipped")
+    summary = (f"\n{ranked} ranked row(s) in {len(board.tables)} task(s); {unranked} row(s) not ranked (reduced, "
+               f"incomplete or unrecorded runs); {len(board.duplicates)} duplicate(s) dropped, {len(board.skipped)} "
+               "invalid file(s) skipped")
     if args.origin == "benchmark" or board.external:
         summary += f"; {len(board.external)} Hub entr{'y' if len(board.external) == 1 else 'ies'} of other tools"
     print(summary, file=sys.stderr)

@@ -114,8 +114,9 @@ def notes(board: Leaderboard) -> list[str]:
 def _hidden_hint(board: Leaderboard) -> list[str]:
     if not board.hidden:
         return []
-    return [f"{len(board.hidden)} run(s) not ranked (not every sentence of the split predicted): listed above; "
-            "--include-unranked shows them in the tables, without a rank"]
+    runs = len({entry.run_id for entry in board.hidden})
+    return [f"{len(board.hidden)} row(s) of {runs} run(s) not ranked (not every sentence of the split predicted): "
+            "listed above; --include-unranked shows them in the tables, without a rank"]
 
 
 def text_tables(board: Leaderboard) -> str:
