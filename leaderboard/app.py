@@ -308,10 +308,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                         default=os.environ.get("LEADERBOARD_FROM", "results"),
                         help="results (a folder or results dataset) or benchmark (the Hub's leaderboard of the "
                              "benchmark dataset); env LEADERBOARD_FROM")
+    # string defaults go through type=, so a bad environment value is a usage error, not a traceback
+    parser.add_argument("--max-age", type=float, default=os.environ.get("LEADERBOARD_MAX_AGE", str(MAX_AGE)),
+                        help="seconds a read of the source serves new pages before it is read again "
+                             "(env LEADERBOARD_MAX_AGE; Refresh reads at once)")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=int, default=os.environ.get("GRADIO_SERVER_PORT", "7860"))
     args = parser.parse_args(argv)
-    runs = Runs(args.source, args.kind)
+    if args.kind not in SOURCE_KINDS:  # argparse checks choices on the command line, not on a default
+        parser.error(f"LEADERBOARD_FROM: invalid choice {args.kind!r} (choose from {', '.join(SOURCE_KINDS)})")
+    runs = Runs(args.source, args.kind, max_age=args.max_age)
     if runs.snapshot.problem:
         print(f"leaderboard: no runs yet: {runs.snapshot.problem}", flush=True)
     build_app(runs=runs).launch(server_name=args.host, server_port=args.port, show_error=True, theme=THEME, css=CSS)

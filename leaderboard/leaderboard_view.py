@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
 import re
 import threading
 import time
@@ -36,8 +35,9 @@ AVERAGE = "average"
 SOURCE_KINDS = ("results", "benchmark")
 TABLE_ID = "leaderboard-table"
 HUB = "https://huggingface.co"
-#: Seconds a read of the source is reused by a new page before it is read again (``Refresh`` reads at once).
-MAX_AGE = float(os.environ.get("LEADERBOARD_MAX_AGE", "300"))
+#: Seconds a read of the source is reused by a new page before it is read again (``Refresh`` reads at once);
+#: the Space's ``--max-age`` / ``LEADERBOARD_MAX_AGE``.
+MAX_AGE = 300.0
 #: Hub repo ids: ``owner/name`` (a model id without an owner, or a local path, is shown unlinked).
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 

@@ -289,6 +289,20 @@ def test_import_cascadener_loads_no_torch_or_transformers():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.slow  # starts a Python process that imports gradio
+@pytest.mark.parametrize("argv, env, says", [
+    (["--port", "http"], {}, "argument --port: invalid int value: 'http'"),
+    ([], {"LEADERBOARD_MAX_AGE": "soon"}, "argument --max-age: invalid float value: 'soon'"),
+    ([], {"LEADERBOARD_FROM": "hub"}, "LEADERBOARD_FROM: invalid choice 'hub' (choose from results, benchmark)"),
+])
+def test_space_command_line_refuses_bad_settings_without_a_traceback(argv, env, says):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LEADERBOARD_", "GRADIO_SERVER"))},
+           "GRADIO_ANALYTICS_ENABLED": "False", **env}
+    done = subprocess.run([sys.executable, str(SPACE / "app.py"), *argv], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
 # ------------------------------------------------------------------------------ the page, in Chromium
 
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
