@@ -23,7 +23,7 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # Fixtures that train, build or load a model. A test that uses one (directly or through another
 # fixture) must be marked ``@pytest.mark.slow`` so that ``pytest -m "not slow"`` stays fast;
 # collection stops with the list of unmarked tests otherwise. Add a new model fixture here.
-MODEL_FIXTURES = frozenset({"tiny_cascade", "model_dir", "random_tiny", "tiny_base", "tiny_dir"})
+MODEL_FIXTURES = frozenset({"tiny_cascade", "model_dir", "random_tiny", "tiny_base", "tiny_dir", "untrained_tiny"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -136,3 +136,17 @@ def tiny_cascade(tmp_path_factory, tiny_corpus):
     from cascadener.training import MEMORISE, train_cascade
 
     return train_cascade(tiny_corpus, tmp_path_factory.mktemp("tiny-cascade"), one_model=True, options=MEMORISE)
+
+
+@pytest.fixture(scope="session")
+def untrained_tiny(tmp_path_factory) -> Path:
+    """A tiny Qwen2 model folder, untrained (built in seconds, byte-level tokenizer: any text
+    encodes), for tests where what a model predicts does not matter, only what the commands read
+    and write around it. Slow: only for ``slow`` tests."""
+    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
+
+    directory = tmp_path_factory.mktemp("untrained-tiny")
+    create_tiny_model(["Ada met Bob in Rome .", "The Amazon flows through Peru and Brazil .",
+                       "person city river country"], directory, vocab_size=300,
+                      options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
+    return directory

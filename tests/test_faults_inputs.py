@@ -135,17 +135,6 @@ def test_jsonl_readers_split_records_on_newline_only(tmp_path, capsys):
     assert json.loads(results.read_text(encoding="utf-8"))["counts"]["missing_predictions"] == 0
 
 
-@pytest.fixture(scope="module")
-def line_break_model(tmp_path_factory) -> Path:
-    """A tiny untrained model (a few seconds to build): what it predicts does not matter here."""
-    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
-
-    directory = tmp_path_factory.mktemp("line-break-model")
-    create_tiny_model(["Paris is nice .", "Ada met Bob in Rome .", " ".join(TYPES)], directory, vocab_size=300,
-                      options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
-    return directory
-
-
 def _interrupt_after(monkeypatch, calls: int):
     from cascadener.pipeline import CascadeNER
 
@@ -163,7 +152,7 @@ def _interrupt_after(monkeypatch, calls: int):
 
 @pytest.mark.slow
 def test_every_unicode_line_break_round_trips_through_predict_resume_and_evaluate(
-        line_break_model, tmp_path, capsys, monkeypatch):
+        untrained_tiny, tmp_path, capsys, monkeypatch):
     breaks = [*LINE_BREAKS, "\r\n"]
     texts = [f"Ada met Bob{brk}in Rome{brk}." for brk in breaks]
     records = [{"id": f"s{k}", "text": text, "type_list": TYPES,
@@ -173,7 +162,7 @@ def test_every_unicode_line_break_round_trips_through_predict_resume_and_evaluat
     inputs = _write_jsonl(tmp_path / "in.jsonl", records)
 
     def predict(output, *extra):
-        return main(["predict", "--jsonl", str(inputs), "--extractor", str(line_break_model), "-o", str(output),
+        return main(["predict", "--jsonl", str(inputs), "--extractor", str(untrained_tiny), "-o", str(output),
                      "--batch-size", "2", "--chunk-size", "2", "--max-new-tokens", "8", "--no-progress", *extra])
 
     reference = tmp_path / "reference.jsonl"
@@ -200,22 +189,11 @@ def test_every_unicode_line_break_round_trips_through_predict_resume_and_evaluat
 # ------------------------------------------------------------------------ corrupt weights
 
 
-@pytest.fixture(scope="module")
-def tiny_model_folder(tmp_path_factory) -> Path:
-    """A whole tiny model folder (untrained: built in a few seconds)."""
-    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
-
-    directory = tmp_path_factory.mktemp("tiny-model")
-    create_tiny_model(["Ada met Bob in Rome .", " ".join(TYPES)], directory, vocab_size=300,
-                      options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
-    return directory
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
-def test_corrupt_weights_are_named_as_not_a_loadable_model(tiny_model_folder, tmp_path, capsys, damage):
+def test_corrupt_weights_are_named_as_not_a_loadable_model(untrained_tiny, tmp_path, capsys, damage):
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_folder, model)
+    shutil.copytree(untrained_tiny, model)
     weights = model / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes({"garbage": os.urandom(4096), "truncated": data[: len(data) // 2], "empty": b""}[damage])

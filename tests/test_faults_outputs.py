@@ -80,18 +80,6 @@ def test_evaluate_refuses_to_write_over_any_of_its_inputs(tmp_path, capsys, monk
 # ------------------------------------------------------------------ cascadener run: the output folder
 
 
-@pytest.fixture(scope="module")
-def run_model(tmp_path_factory) -> Path:
-    """A tiny untrained model for ``run --extractor`` (built in seconds): what it predicts does not
-    matter here, only what is written."""
-    from cascadener.training.tiny import TinyModelOptions, create_tiny_model
-
-    directory = tmp_path_factory.mktemp("run-model")
-    create_tiny_model(["The Amazon flows through Peru and Brazil .", "person city river country"], directory,
-                      vocab_size=300, options=TinyModelOptions(hidden_size=32, intermediate_size=64, seed=1))
-    return directory
-
-
 def _run_argv(model: Path, output: Path, *extra: str) -> list[str]:
     return ["run", "--languages", "en", "--extractor", str(model), "-o", str(output), "--threads", "1",
             "--max-new-tokens", "6", "--no-progress", *extra]
@@ -143,15 +131,15 @@ def _fill_leaving(disk: Path, room: int) -> Path:
 
 
 @pytest.mark.slow
-def test_a_rerun_that_fails_on_a_full_disk_leaves_the_earlier_outputs_whole(run_model, tmp_path, capsys):
+def test_a_rerun_that_fails_on_a_full_disk_leaves_the_earlier_outputs_whole(untrained_tiny, tmp_path, capsys):
     with _tmpfs(tmp_path / "disk", "4m") as disk:
         out = disk / "run"
-        assert main(_run_argv(run_model, out, "--max-test", "2")) == 0
+        assert main(_run_argv(untrained_tiny, out, "--max-test", "2")) == 0
         first = _consistent(out)
         before = _snapshot(out)
         capsys.readouterr()
         filler = _fill_leaving(disk, 8192)  # room for the lock file, not for a new set of outputs
-        assert main(_run_argv(run_model, out, "--max-test", "4")) == 2
+        assert main(_run_argv(untrained_tiny, out, "--max-test", "4")) == 2
         line = _one_line_error(capsys.readouterr().err, "run")
         assert f"cannot write {out}" in line and "No space left on device" in line
         assert f"the outputs of the earlier run in {out} are unchanged" in line
@@ -159,26 +147,26 @@ def test_a_rerun_that_fails_on_a_full_disk_leaves_the_earlier_outputs_whole(run_
         assert sorted(p.name for p in disk.iterdir()) == ["filler", "run"]  # the lock file is gone too
         # with room again, the new run replaces the whole set
         filler.unlink()
-        assert main(_run_argv(run_model, out, "--max-test", "4")) == 0
+        assert main(_run_argv(untrained_tiny, out, "--max-test", "4")) == 0
         second = _consistent(out)
         assert second["run_id"] != first["run_id"] and second["counts"]["sentences"] == 4
 
 
 @pytest.mark.slow
-def test_run_into_a_read_only_folder_is_a_one_line_error(run_model, tmp_path, capsys):
+def test_run_into_a_read_only_folder_is_a_one_line_error(untrained_tiny, tmp_path, capsys):
     with _tmpfs(tmp_path / "ro", "1m") as disk:
-        assert main(_run_argv(run_model, disk / "run", "--max-test", "1")) == 0
+        assert main(_run_argv(untrained_tiny, disk / "run", "--max-test", "1")) == 0
         before = _snapshot(disk / "run")
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True, capture_output=True)
         capsys.readouterr()
         # a folder inside the read-only file system: refused before any work
         for out in (disk / "run", disk / "new"):
-            assert main(_run_argv(run_model, out, "--max-test", "1")) == 2
+            assert main(_run_argv(untrained_tiny, out, "--max-test", "1")) == 2
             line = _one_line_error(capsys.readouterr().err, "run")
             assert line == (f"cascadener run: error: --output-dir {out} is not writable: Read-only file system "
                             f"(cannot create its lock file {out}.lock)")
         # the read-only file system itself as the output folder (its lock file beside it can be made)
-        assert main(_run_argv(run_model, disk, "--max-test", "1")) == 2
+        assert main(_run_argv(untrained_tiny, disk, "--max-test", "1")) == 2
         line = _one_line_error(capsys.readouterr().err, "run")
         assert f"cannot write {disk}" in line and "Read-only file system" in line
         assert _snapshot(disk / "run") == before
@@ -186,10 +174,10 @@ def test_run_into_a_read_only_folder_is_a_one_line_error(run_model, tmp_path, ca
 
 
 @pytest.mark.slow
-def test_a_second_run_into_the_same_folder_is_refused(run_model, tmp_path, capsys):
+def test_a_second_run_into_the_same_folder_is_refused(untrained_tiny, tmp_path, capsys):
     out = tmp_path / "run"
     lock = tmp_path / "run.lock"
-    first = subprocess.Popen([sys.executable, "-m", "cascadener", *_run_argv(run_model, out, "--max-test", "6")],
+    first = subprocess.Popen([sys.executable, "-m", "cascadener", *_run_argv(untrained_tiny, out, "--max-test", "6")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     try:
@@ -198,7 +186,7 @@ def test_a_second_run_into_the_same_folder_is_refused(run_model, tmp_path, capsy
             assert first.poll() is None, first.stderr.read()
             assert time.time() < deadline, "the first run never took its lock"
             time.sleep(0.02)
-        assert main(_run_argv(run_model, out, "--max-test", "1")) == 2
+        assert main(_run_argv(untrained_tiny, out, "--max-test", "1")) == 2
         line = _one_line_error(capsys.readouterr().err, "run")
         assert f"{out} is being written by pid {first.pid} on host" in line and f"(lock file {lock})" in line
     finally:

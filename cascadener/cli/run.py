@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .backend_args import add_backend_arguments, check_backend_arguments
 from .common import CliError, check_model_path, positive_int, write_error
-from .locking import OutputLock, OutputLocked, lock_path_for
+from .locking import OutputLock, OutputLocked
 
 # a write that failed for want of room or permission: the user's disk, not a bug
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     except OSError as error:
         raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error} (cannot create its lock "
-                       f"file {lock_path_for(output_dir)})") from None
+                       f"file {lock.lock_path})") from None
     try:
         if lock.stale_holder is not None:
             print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output_dir}",
