@@ -22,7 +22,9 @@ class FaultProxy:
     ``faults``: actions consumed one per POST, in arrival order: ``("status", code, headers)``,
     ``("hang", seconds)`` (answers nothing for that long, then closes), ``("delay", seconds)``
     (forwards after a pause). ``delay_for(body) -> seconds`` delays every forwarded request.
-    ``respond(body) -> dict`` answers without an upstream. ``log`` keeps (headers, body) of every POST.
+    ``respond(body) -> dict`` answers without an upstream (HTTP 200), or ``-> (status, dict)`` with
+    another status (a server that rejects a field it does not know answers 422 naming it).
+    ``log`` keeps (headers, body) of every POST.
     """
 
     def __init__(self, upstream: str | None = None, *, respond: Callable[[dict], dict] | None = None) -> None:
@@ -70,8 +72,10 @@ class FaultProxy:
                 if proxy.delay_for is not None:
                     time.sleep(proxy.delay_for(body))
                 if proxy.respond is not None:
-                    payload = json.dumps(proxy.respond(body)).encode()
-                    self.send_response(200)
+                    answer = proxy.respond(body)
+                    status, answer = answer if isinstance(answer, tuple) else (200, answer)
+                    payload = json.dumps(answer).encode()
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
