@@ -305,9 +305,9 @@ class AnswerMatch:
         return self.label is not None
 
 
-def match_answer(answer: str, options: Sequence[str]) -> AnswerMatch:
-    """Map ``answer`` to one of ``options``: exact, then normalized (case, spaces, punctuation), then
-    the single longest option whose normalized form appears as whole words in the answer
+def match_answer(answer: str, choices: Sequence[str]) -> AnswerMatch:
+    """Map ``answer`` to one of ``choices``: exact, then normalized (case, spaces, punctuation), then
+    the single longest choice whose normalized form appears as whole words in the answer
     (``"It is a city."`` -> ``city``). Anything else is off-list.
 
     >>> match_answer("sports team/league", ["sports team/league", "person"]).how
@@ -318,32 +318,32 @@ def match_answer(answer: str, options: Sequence[str]) -> AnswerMatch:
     False
     """
     stripped = answer.strip()
-    for index, option in enumerate(options):
-        if option == stripped:
-            return AnswerMatch(answer, option, index, "exact")
+    for index, choice in enumerate(choices):
+        if choice == stripped:
+            return AnswerMatch(answer, choice, index, "exact")
     wanted = normalize_answer(answer)
-    normalized = [normalize_answer(option) for option in options]
-    for index, option in enumerate(normalized):
-        if option and option == wanted:
-            return AnswerMatch(answer, options[index], index, "normalized")
+    normalized = [normalize_answer(choice) for choice in choices]
+    for index, choice in enumerate(normalized):
+        if choice and choice == wanted:
+            return AnswerMatch(answer, choices[index], index, "normalized")
     padded = f" {wanted} "
-    hits = [(len(option), -index) for index, option in enumerate(normalized) if option and f" {option} " in padded]
+    hits = [(len(choice), -index) for index, choice in enumerate(normalized) if choice and f" {choice} " in padded]
     if hits:
         best = max(hits)
         if sum(1 for hit in hits if hit[0] == best[0]) == 1:
             index = -best[1]
-            return AnswerMatch(answer, options[index], index, "contained")
+            return AnswerMatch(answer, choices[index], index, "contained")
     return AnswerMatch(answer, None, None, "off-list")
 
 
-def closest_option(answer: str, options: Sequence[str]) -> int:
-    """Index of the option most similar to ``answer`` (difflib ratio on normalized text; first on ties).
+def closest_option(answer: str, choices: Sequence[str]) -> int:
+    """Index of the choice most similar to ``answer`` (difflib ratio on normalized text; first on ties).
 
     >>> closest_option("organisation", ["person", "organization"])
     1
     """
-    if not options:
-        raise ValueError("closest_option needs at least one option")
+    if not choices:
+        raise ValueError("closest_option needs at least one choice")
     wanted = normalize_answer(answer)
-    ratios = [difflib.SequenceMatcher(None, wanted, normalize_answer(option)).ratio() for option in options]
-    return max(range(len(options)), key=lambda index: (ratios[index], -index))
+    ratios = [difflib.SequenceMatcher(None, wanted, normalize_answer(choice)).ratio() for choice in choices]
+    return max(range(len(choices)), key=lambda index: (ratios[index], -index))

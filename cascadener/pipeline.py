@@ -411,11 +411,11 @@ class CascadeNER:
         return out
 
     @staticmethod
-    def _request(text: str, mention: Mention, options: tuple[str, ...], level: int,
+    def _request(text: str, mention: Mention, choices: tuple[str, ...], level: int,
                  template: Stage2Template) -> ClassifyRequest:
-        prompt = cascade_prompt(mention.text, text, options, level=level, template=template, start=mention.start,
+        prompt = cascade_prompt(mention.text, text, choices, level=level, template=template, start=mention.start,
                                 end=mention.end)
-        return ClassifyRequest(prompt=prompt, options=options)
+        return ClassifyRequest(prompt=prompt, choices=choices)
 
     # ------------------------------------------------------------------------------ both
 

@@ -81,7 +81,7 @@ def test_constrained_always_valid_with_probabilities(random_ner):
     results = classify(random_ner.classifier, random_ner.classifier_tokenizer, requests,
                        options=ClassifyOptions(mode="constrained", batch_size=4))
     for request, result in zip(requests, results):
-        assert result.label in request.options and request.options[result.index] == result.label
+        assert result.label in request.choices and request.choices[result.index] == result.label
         assert sum(result.probabilities) == pytest.approx(1.0, abs=1e-5)
         assert result.score == max(result.probabilities)
         assert result.how == "constrained"

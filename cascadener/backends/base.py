@@ -93,15 +93,16 @@ class ClassifyOptions:
 
 @dataclass(frozen=True)
 class ClassifyRequest:
-    """One stage-2 question: the user prompt and the options it offers (non-empty, unique)."""
+    """One stage-2 question: the user prompt and the choices it offers (the candidate labels, non-empty,
+    unique)."""
 
     prompt: str
-    options: tuple[str, ...]
+    choices: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Classification:
-    """The chosen option. ``how``: ``generated`` (answer matched the list), ``constrained``,
+    """The chosen label. ``how``: ``generated`` (answer matched the list), ``constrained``,
     ``fallback-constrained`` / ``fallback-closest`` (off-list answer resolved), ``only-option``.
     ``score``: a probability, or ``None`` where the backend gives none (a server without logprobs)."""
 

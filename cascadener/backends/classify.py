@@ -116,7 +116,7 @@ def _softmax(values: Sequence[float]) -> list[float]:
 
 def _option_ids(tokenizer, requests: Sequence[ClassifyRequest]) -> dict[str, tuple[int, ...]]:
     """Token ids of every distinct option, tokenized once in one batch call."""
-    options = list(dict.fromkeys(option for request in requests for option in request.options))
+    options = list(dict.fromkeys(option for request in requests for option in request.choices))
     if not options:
         return {}
     ids = tokenizer(options, add_special_tokens=False)["input_ids"]
@@ -126,7 +126,7 @@ def _option_ids(tokenizer, requests: Sequence[ClassifyRequest]) -> dict[str, tup
 def _score_requests(tokenizer, prompt_ids: Sequence[list[int]], requests: Sequence[ClassifyRequest], end_id: int):
     option_ids = _option_ids(tokenizer, requests)
     return [
-        ScoreRequest(prompt_ids=tuple(ids), candidates=tuple(option_ids[option] + (end_id,) for option in request.options))
+        ScoreRequest(prompt_ids=tuple(ids), candidates=tuple(option_ids[option] + (end_id,) for option in request.choices))
         for ids, request in zip(prompt_ids, requests)
     ]
 
@@ -139,8 +139,8 @@ def _constrained(model, tokenizer, requests, prompt_ids, *, batch_size, how: str
     for request, logprobs in zip(requests, scores):
         probabilities = _softmax(logprobs)
         best = max(range(len(probabilities)), key=lambda i: (probabilities[i], -i))
-        out.append(Classification(label=request.options[best], index=best, score=probabilities[best],
-                                  answer=request.options[best], how=how, probabilities=tuple(probabilities)))
+        out.append(Classification(label=request.choices[best], index=best, score=probabilities[best],
+                                  answer=request.choices[best], how=how, probabilities=tuple(probabilities)))
     return out
 
 
@@ -158,13 +158,13 @@ def classify(
     ``usage`` (a :class:`cascadener.backends.base.Usage`) counts the prompts run and their tokens.
     """
     for index, request in enumerate(requests):
-        if not request.options:
+        if not request.choices:
             raise ValueError(f"classification request {index} offers no options")
     results: list[Classification | None] = [None] * len(requests)
     todo = []
     for index, request in enumerate(requests):
-        if len(request.options) == 1:
-            results[index] = Classification(label=request.options[0], index=0, score=1.0, answer=request.options[0],
+        if len(request.choices) == 1:
+            results[index] = Classification(label=request.choices[0], index=0, score=1.0, answer=request.choices[0],
                                             how="only-option", probabilities=(1.0,))
         else:
             todo.append(index)
@@ -183,7 +183,7 @@ def classify(
             on_batch(len(todo))
         return [r for r in results if r is not None]
     option_ids = _option_ids(tokenizer, [requests[i] for i in todo])
-    budgets = [max(len(option_ids[option]) for option in requests[i].options) + 4 for i in todo]
+    budgets = [max(len(option_ids[option]) for option in requests[i].choices) + 4 for i in todo]
     generated = generate_batched(model, tokenizer, prompt_ids, max_new_tokens=budgets,
                                  options=GenerationOptions(batch_size=options.batch_size, with_scores=True),
                                  on_batch=on_batch)
@@ -192,7 +192,7 @@ def classify(
     off_list: list[int] = []
     for position, (index, outputs) in enumerate(zip(todo, generated)):
         answer = outputs[0].text
-        match = match_answer(answer, requests[index].options)
+        match = match_answer(answer, requests[index].choices)
         if match.label is None:
             off_list.append(position)
             continue
@@ -212,7 +212,7 @@ def classify(
         for position in off_list:
             index = todo[position]
             answer = generated[position][0].text
-            best = closest_option(answer, requests[index].options)
-            results[index] = Classification(label=requests[index].options[best], index=best, score=0.0,
+            best = closest_option(answer, requests[index].choices)
+            results[index] = Classification(label=requests[index].choices[best], index=best, score=0.0,
                                             answer=answer, how="fallback-closest")
     return [r for r in results if r is not None]

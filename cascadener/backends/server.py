@@ -142,7 +142,7 @@ class OpenAIBackend:
         on_batch: Callable[[int], None] | None = None,
     ) -> list[Classification]:
         for index, request in enumerate(requests):
-            if not request.options:
+            if not request.choices:
                 raise ValueError(f"classification request {index} offers no options")
         if options.mode == "constrained" and self.server_constraints == "none":
             raise ValueError("constrained classification on a server needs choice constraints: "
@@ -150,9 +150,9 @@ class OpenAIBackend:
         results: list[Classification | None] = [None] * len(requests)
         todo = []
         for index, request in enumerate(requests):
-            if len(request.options) == 1:
-                results[index] = Classification(label=request.options[0], index=0, score=1.0,
-                                                answer=request.options[0], how="only-option", probabilities=(1.0,))
+            if len(request.choices) == 1:
+                results[index] = Classification(label=request.choices[0], index=0, score=1.0,
+                                                answer=request.choices[0], how="only-option", probabilities=(1.0,))
             else:
                 todo.append(index)
         if not todo:
@@ -163,7 +163,7 @@ class OpenAIBackend:
         constrained = constrained and self.constraint_field() is not None
         off_list = []
         for index, answer in zip(todo, answers):
-            match = match_answer(answer.text, requests[index].options)
+            match = match_answer(answer.text, requests[index].choices)
             if match.label is None:
                 off_list.append((index, answer))
                 continue
@@ -175,7 +175,7 @@ class OpenAIBackend:
                                  what="stage 2 fallback")
             still = []
             for (index, first), answer in zip(retry, again):
-                match = match_answer(answer.text, requests[index].options)
+                match = match_answer(answer.text, requests[index].choices)
                 if match.label is None:
                     still.append((index, first))
                     continue
@@ -183,8 +183,8 @@ class OpenAIBackend:
                                                 answer=first.text, how="fallback-constrained")
             retry = still
         for index, answer in retry:
-            best = closest_option(answer.text, requests[index].options)
-            results[index] = Classification(label=requests[index].options[best], index=best, score=0.0,
+            best = closest_option(answer.text, requests[index].choices)
+            results[index] = Classification(label=requests[index].choices[best], index=best, score=0.0,
                                             answer=answer.text, how="fallback-closest")
         return [r for r in results if r is not None]
 
@@ -204,9 +204,9 @@ class OpenAIBackend:
 
     def _answer(self, requests: Sequence[ClassifyRequest], *, constrain: bool, usage: Usage | None,
                 on_batch: Callable[[int], None] | None, what: str = "stage 2") -> list[GeneratedText]:
-        budgets = [max(self.token_counts(request.options)) + 4 for request in requests]
+        budgets = [max(self.token_counts(request.choices)) + 4 for request in requests]
         bodies = [self._maker(request.prompt, max_tokens=budget, temperature=0.0, top_p=None, seed=0,
-                              choice=request.options if constrain else None)
+                              choice=request.choices if constrain else None)
                   for request, budget in zip(requests, budgets)]
         labels = [self._label(what, i, len(requests), request.prompt) for i, request in enumerate(requests)]
         responses = self.client.complete(bodies, labels=labels, usage=usage, on_done=on_batch)
