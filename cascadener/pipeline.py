@@ -12,8 +12,8 @@ taxonomy) -> entity records ``{text, label, start, end, score}``.
   over ``taxonomy`` (default: the DynamicNER hierarchy): level 1, then the chosen node's children
   ("second list"), then theirs ("third list"), until a leaf. The label is the deepest chosen name;
   the score the product of the level scores.
-- Off-list answers are counted in :class:`PredictStats` and resolved (see :mod:`cascadener.backends.classify`);
-  sentences are never dropped. Invented stage-1 mentions are dropped and counted.
+- Off-list answers are counted in :class:`PredictStats` and resolved (the stage-2 chain,
+  :mod:`cascadener.stage2`); sentences are never dropped. Invented stage-1 mentions are dropped and counted.
 - Long texts: a text whose stage-1 prompt and answer would not fit the model's context
   (:attr:`Backend.context_tokens`, or ``max_text_tokens``) is read in overlapping windows and its
   mentions merged back onto the whole text (:mod:`cascadener.windows`); each stage-2 question
@@ -49,6 +49,7 @@ from cascadener.backends.base import (
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import Stage2Template, cascade_prompt, stage1_budget, stage1_prompt
+from cascadener.stage2 import check_capabilities, classify
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
 if TYPE_CHECKING:
@@ -256,6 +257,11 @@ class CascadeNER:
             raise ValueError("classifier_base_url needs classifier_model (the model that server serves)")
         return cls.from_backends(extractor, classifier)
 
+    def check(self, options: PredictOptions) -> None:
+        """Refuse (``ValueError``), before any work, options the backends cannot apply (e.g. constrained
+        classification on a server without choice constraints)."""
+        check_capabilities(self.classifier_backend.capabilities, options.classify_options())
+
     def describe(self) -> dict[str, Any]:
         """The backends as recorded in the predictions meta: ``{"extractor": {...}, "classifier": {...}}``."""
         return {"extractor": self.extractor_backend.describe(), "classifier": self.classifier_backend.describe()}
@@ -385,8 +391,8 @@ class CascadeNER:
         if listed:
             requests = [self._request(quoted[t][m], placed[t][m], tuple(dict.fromkeys(type_lists[t])), 1, template)
                         for t, m in listed]
-            for (t, m), result in zip(listed, self.classifier_backend.classify(requests, options=options, usage=usage,
-                                                                              on_batch=on_batch)):
+            for (t, m), result in zip(listed, classify(self.classifier_backend, requests, options=options, usage=usage,
+                                                       on_batch=on_batch)):
                 out[t][m].append(result)
         if cascaded:
             if taxonomy is None:
@@ -403,7 +409,7 @@ class CascadeNER:
                 choices = {key: taxonomy.children(nodes[key]) for key in active}
                 requests = [self._request(quoted[t][m], placed[t][m], tuple(node.name for node in choices[(t, m)]),
                                           level, template) for t, m in active]
-                results = self.classifier_backend.classify(requests, options=options, usage=usage, on_batch=on_batch)
+                results = classify(self.classifier_backend, requests, options=options, usage=usage, on_batch=on_batch)
                 for key, result in zip(active, results):
                     nodes[key] = choices[key][result.index]
                     out[key[0]][key[1]].append(result)
@@ -449,6 +455,7 @@ class CascadeNER:
             max_new_tokens=max_new_tokens))
         texts = _check_texts(texts)
         lists = _check_type_lists(type_lists, len(texts))
+        self.check(options)
         bar = None
         if progress:
             from tqdm.auto import tqdm

@@ -247,7 +247,7 @@ def room_of(module: str) -> tuple[int, str] | None:
 
 
 def test_room_of():
-    assert room_of("cascadener.backends.classify") == (1, "backends")
+    assert room_of("cascadener.backends.scoring") == (1, "backends")
     assert room_of("cascadener.cli.sources") == (5, "cli")
     assert room_of("cascadener") == (6, "entry points") and room_of("cascadener.testing.launch") is None
     with pytest.raises(AssertionError, match="belongs to no room"):

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from cascadener.backends.base import ClassifyOptions, ClassifyRequest, GenerationOptions
-from cascadener.backends.classify import ScoreRequest, candidate_logprobs, classify
+from cascadener.backends.scoring import ScoreRequest, candidate_logprobs
 from cascadener.backends.generation import encode_chat, generate_batched
 from cascadener.parsing import Mention
 from cascadener.pipeline import CascadeNER
+from cascadener.stage2 import classify
 from cascadener.training.tiny import TinyModelOptions, create_tiny_model
 
 pytestmark = pytest.mark.slow  # every test here runs a tiny model (random weights or trained)
@@ -78,8 +79,7 @@ def test_kv_cache_scores_equal_full_pass(random_ner):
 
 def test_constrained_always_valid_with_probabilities(random_ner):
     requests = [ClassifyRequest(f"Which type is {t}?", tuple(TYPES[: 2 + i % 4])) for i, t in enumerate(TEXTS)]
-    results = classify(random_ner.classifier, random_ner.classifier_tokenizer, requests,
-                       options=ClassifyOptions(mode="constrained", batch_size=4))
+    results = classify(random_ner.classifier_backend, requests, options=ClassifyOptions(mode="constrained", batch_size=4))
     for request, result in zip(requests, results):
         assert result.label in request.choices and request.choices[result.index] == result.label
         assert sum(result.probabilities) == pytest.approx(1.0, abs=1e-5)
@@ -143,13 +143,14 @@ def test_hierarchical_prompts_use_level_ordinals(random_ner, monkeypatch):
     taxonomy = Taxonomy.from_dict({"dataset": "toy", "first-level": "person, location",
                                    "second-level": {"person": "artist, scientist", "location": "city, river"}})
     seen = []
-    import cascadener.backends.local as pipeline_module  # the transformers backend calls them
+    backend = random_ner.classifier_backend
+    choose = backend.choose
 
-    def spy(model, tokenizer, requests, *, options, on_batch=None, usage=None):
+    def spy(requests, **keywords):  # the questions the classifier is asked
         seen.extend(request.prompt for request in requests)
-        return classify(model, tokenizer, requests, options=options)
+        return choose(requests, **keywords)
 
-    monkeypatch.setattr(pipeline_module, "classify", spy)
+    monkeypatch.setattr(backend, "choose", spy)
     random_ner.classify_mentions([TEXTS[0]], [[Mention(37, 43, "London")]], [None], taxonomy=taxonomy,
                                  options=ClassifyOptions(mode="constrained"))
     assert seen[0] == ('The ##London## in the sentence: "Ada Lovelace met Charles Babbage in London ." '

@@ -17,6 +17,7 @@ from cascadener.backends.base import ClassifyOptions, ClassifyRequest, Generatio
 from cascadener.backends.http import ChatClient, EndpointOptions, ServerError
 from cascadener.backends.server import OpenAIBackend
 from cascadener.pipeline import CascadeNER
+from cascadener.stage2 import classify
 
 
 def spans(predictions):
@@ -120,8 +121,8 @@ def test_off_list_answers_are_asked_again_with_choice_constraints(mode, field):
     with FaultProxy(respond=vllm_like) as proxy:
         backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints=mode)
         usage = Usage()
-        out = backend.classify([request], options=ClassifyOptions(), usage=usage)[0]
-        constrained = backend.classify([request], options=ClassifyOptions(mode="constrained"))[0]
+        out = classify(backend, [request], options=ClassifyOptions(), usage=usage)[0]
+        constrained = classify(backend, [request], options=ClassifyOptions(mode="constrained"))[0]
     first, second, third = proxy.posts()
     assert field not in first and first["temperature"] == 0 and first["logprobs"] is True and first["seed"] == 0
     assert second[field] in ({"choice": ["person", "city"]}, ["person", "city"])
@@ -135,10 +136,10 @@ def test_off_list_answers_are_asked_again_with_choice_constraints(mode, field):
 def test_without_constraints_off_list_answers_take_the_closest_option():
     with FaultProxy(respond=lambda body: completion("citty")) as proxy:
         backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="none")
-        out = backend.classify([ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions())[0]
+        out = classify(backend, [ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions())[0]
         with pytest.raises(ValueError, match="constrained classification on a server needs choice constraints"):
-            backend.classify([ClassifyRequest("Which?", ("person", "city"))],
-                             options=ClassifyOptions(mode="constrained"))
+            classify(backend, [ClassifyRequest("Which?", ("person", "city"))],
+                     options=ClassifyOptions(mode="constrained"))
     assert (out.label, out.how, out.score) == ("city", "fallback-closest", 0.0)
     assert len(proxy.posts()) == 1 and "structured_outputs" not in proxy.posts()[0]
 
@@ -146,8 +147,8 @@ def test_without_constraints_off_list_answers_take_the_closest_option():
 def test_a_server_ignoring_constraints_is_caught_by_the_list_check():
     with FaultProxy(respond=lambda body: completion("a vehicle")) as proxy:  # ignores structured_outputs
         backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="choice")
-        out = backend.classify([ClassifyRequest("Which?", ("person", "vehicle maker"))],
-                               options=ClassifyOptions(mode="constrained"))[0]
+        out = classify(backend, [ClassifyRequest("Which?", ("person", "vehicle maker"))],
+                       options=ClassifyOptions(mode="constrained"))[0]
     assert out.off_list and out.how == "fallback-closest" and out.label == "vehicle maker"
 
 
@@ -291,7 +292,7 @@ def test_auto_constraints_fall_back_where_the_server_rejects_them(served_tiny, l
         sent = [p for p in proxy.posts() if "structured_outputs" in p or "guided_choice" in p]
         strict = OpenAIBackend(fast_client(proxy.base_url, timeout=300), served_tiny.model, server_constraints="choice")
         with pytest.raises(ServerError, match="HTTP 422.*structured_outputs"):
-            strict.classify([ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions(mode="constrained"))
+            classify(strict, [ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions(mode="constrained"))
     assert backend.client.dropped == {"structured_outputs", "guided_choice"} and backend.constraint_field() is None
     assert sent and sent[0]["structured_outputs"]["choice"]
     assert spans(got) == spans(local_tiny.predict(texts, lists))

@@ -17,6 +17,7 @@ from cascadener.backends.base import ClassifyOptions, ClassifyRequest, Usage
 from cascadener.backends.http import ChatClient, EndpointOptions
 from cascadener.backends.server import OpenAIBackend
 from cascadener.prompts import stage2_prompt
+from cascadener.stage2 import classify
 
 # ------------------------------------------------------------------------------ served: scripted servers
 
@@ -64,7 +65,7 @@ def served(url: str, constraints: str = "auto") -> OpenAIBackend:
 
 def ask(backend, requests, *, usage=None, **options):
     """The stage-2 chain of ``backend`` over ``requests``."""
-    return backend.classify(requests, options=ClassifyOptions(**options), usage=usage)
+    return classify(backend, requests, options=ClassifyOptions(**options), usage=usage)
 
 
 def outcome(result) -> tuple:
@@ -250,8 +251,10 @@ def test_local_off_list_answers_fall_back(memorised):
     assert fallback[0].probabilities == pytest.approx(scored.probabilities, abs=1e-6)
     assert fallback[0].score == pytest.approx(scored.score, abs=1e-6)
     assert (fallback[1].label, fallback[1].how) == (label2, "generated")
-    assert usage.requests == 2
-    assert usage.prompt_tokens == _prompt_tokens(backend, [prompt, prompt2])
+    # the retry runs the off-list question's prompt again (scoring counts no completion tokens), as a
+    # server's constrained retry is a second request
+    assert usage.requests == 3
+    assert usage.prompt_tokens == _prompt_tokens(backend, [prompt, prompt2, prompt])
     assert usage.completion_tokens == _label_tokens(backend, [label, label2])
     usage = Usage()
     closest = ask(backend, [off], usage=usage, off_list="closest")[0]

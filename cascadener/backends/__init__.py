@@ -1,14 +1,17 @@
-"""Backends: what runs the model under the pipeline (see :mod:`cascadener.backends.base`).
+"""Backends: what runs the model under the methods (see :mod:`cascadener.backends.base`).
 
 - :class:`~cascadener.backends.local.TransformersBackend`: a local ``AutoModelForCausalLM``;
 - :class:`~cascadener.backends.server.OpenAIBackend`: an OpenAI-compatible chat-completions
   endpoint, through :class:`~cascadener.backends.http.ChatClient`.
 
+They are registered by name in :mod:`cascadener.backends.registry`:
+
 >>> from cascadener.backends import BACKENDS
->>> BACKENDS
+>>> tuple(BACKENDS)
 ('transformers', 'openai')
 """
 
-from cascadener.backends.base import BACKENDS, Backend, Usage
+from cascadener.backends.base import Backend, Capabilities, Choice, Usage
+from cascadener.backends.registry import BACKENDS, DEFAULT_BACKEND, backend_class
 
-__all__ = ["BACKENDS", "Backend", "Usage"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "Capabilities", "Choice", "Usage", "backend_class"]

@@ -1,21 +1,26 @@
-"""What the pipeline asks of a backend, and the usage it counts.
+"""What the pipeline asks of a backend, and the records that cross the boundary.
 
 A backend runs ONE model (the extractor or the classifier; one object may serve both). The
-pipeline (:class:`cascadener.pipeline.CascadeNER`) builds every prompt, parses every answer and
-keeps the order; a backend only
+methods above it (:mod:`cascadener.methods`: CascadeNER's two stages, the stage-2 chain of
+:mod:`cascadener.stage2`) build every prompt, parse every answer, resolve off-list answers and
+keep the order; a backend only provides primitives:
 
-- counts tokens (:meth:`Backend.token_counts`, for the per-prompt budgets),
-- generates (:meth:`Backend.generate`: stage 1, and any free-text answer), and
-- answers stage-2 questions (:meth:`Backend.classify`: generative answers mapped to the list,
-  off-list answers resolved, and constrained choice where the backend can: candidate scoring on a
-  local model, server-side choice constraints on a server).
+- :meth:`Backend.token_counts`: token counts, for the per-prompt budgets;
+- :meth:`Backend.generate`: free answers to prompts, each within its own token budget (stage 1,
+  and stage 2's generative answers);
+- :meth:`Backend.choose`: one answer per question kept to its choices: every choice scored on a
+  local model, choice-constrained generation on a server;
+- :attr:`Backend.capabilities`: what it can do (:class:`Capabilities`: can it keep answers to the
+  choices, does it give scores), so that a run asking for what it cannot do is refused before any
+  work (:func:`cascadener.stage2.check_capabilities`).
 
 Anything above that (windows over long texts, chunking for ``--resume``, the cascade over a
-taxonomy) stays in the pipeline, the same for every backend.
+taxonomy, the stage-2 chain) is the same for every backend.
 
-Two implementations: :class:`cascadener.backends.local.TransformersBackend` (a local
-``AutoModelForCausalLM``) and :class:`cascadener.backends.server.OpenAIBackend` (any
-OpenAI-compatible ``/v1/chat/completions`` endpoint).
+Two implementations, registered by name in :mod:`cascadener.backends.registry`:
+:class:`cascadener.backends.local.TransformersBackend` (a local ``AutoModelForCausalLM``) and
+:class:`cascadener.backends.server.OpenAIBackend` (any OpenAI-compatible ``/v1/chat/completions``
+endpoint).
 
 Example:
     >>> usage = Usage(requests=2, prompt_tokens=30, completion_tokens=8)
@@ -29,11 +34,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
-__all__ = ["Backend", "Usage", "BACKENDS", "GenerationOptions", "GeneratedText", "ClassifyMode", "OffListFallback",
-           "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest", "Classification"]
-
-#: Names accepted by ``--backend``.
-BACKENDS: tuple[str, ...] = ("transformers", "openai")
+__all__ = ["Backend", "Usage", "Capabilities", "Choice", "GenerationOptions", "GeneratedText", "ClassifyMode",
+           "OffListFallback", "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest",
+           "Classification"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,12 @@ OFF_LIST_FALLBACKS: tuple[str, ...] = ("constrained", "closest")
 
 @dataclass(frozen=True)
 class ClassifyOptions:
+    """How stage 2 answers (:func:`cascadener.stage2.classify`): ``mode`` ``"generative"`` (the model
+    writes its answer, matched to the choices) or ``"constrained"`` (the answer kept to the choices);
+    ``off_list``, for generative answers off the list: ``"constrained"`` (ask again, kept to the
+    choices) or ``"closest"`` (the textually closest choice); ``batch_size``: questions per forward
+    pass on a local model."""
+
     mode: ClassifyMode = "generative"
     off_list: OffListFallback = "constrained"
     batch_size: int = 8
@@ -98,6 +107,48 @@ class ClassifyRequest:
 
     prompt: str
     choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer of :meth:`Backend.choose`.
+
+    ``answer``: the chosen text. ``index``: the chosen choice, where the backend guarantees one
+    (candidate scoring); ``None`` where the answer is text the chain must match to the list (a
+    server's constrained answer: a server may ignore a constraint). ``score``: the answer's
+    probability (``None`` where the backend gives none); ``probabilities``: one per choice, where
+    every choice was scored. ``constrained``: whether the constraint was applied to this answer
+    (``False``: the server refused every constraint field, the answer was free).
+    """
+
+    answer: str
+    index: int | None = None
+    score: float | None = None
+    probabilities: tuple[float, ...] | None = None
+    constrained: bool = True
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do in stage 2, as far as it knows now.
+
+    ``choice``: can :meth:`Backend.choose` keep answers to the choices? ``True``: always (every
+    choice scored on a local model); ``None``: it asks the server to, and every answer is checked
+    against the list (a server may ignore the request); ``False``: it cannot, so a run that needs
+    it is refused before any work. ``scores``: do answers carry probabilities? ``True``: always;
+    ``None``: where the server returns token log-probabilities; ``False``: never. ``constraint``:
+    how answers are kept to the choices (``"candidate scoring"``, a server's request field such as
+    ``"structured_outputs"``; ``None``: not at all). ``remedy``: what would give the missing
+    capability, named when a run is refused.
+
+    >>> Capabilities(choice=True, scores=True, constraint="candidate scoring").choice
+    True
+    """
+
+    choice: bool | None
+    scores: bool | None
+    constraint: str | None = None
+    remedy: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,12 +190,19 @@ class Usage:
 
 @runtime_checkable
 class Backend(Protocol):
-    """The interface the pipeline talks to (see the module docstring)."""
+    """The interface the methods talk to (see the module docstring)."""
 
+    #: the registry's name (``--backend``), and its one-line description (``--backend``'s help)
     name: str
+    description: str
     #: the model's context length in tokens, ``None`` when unknown: a text whose stage-1 prompt and
     #: answer would not fit is read in windows (:mod:`cascadener.windows`)
     context_tokens: int | None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do in stage 2 now (a server learns what it rejects)."""
+        ...
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Token count of each text (an upper bound where the tokenizer is not at hand)."""
@@ -159,21 +217,25 @@ class Backend(Protocol):
         seed: int = 0,
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
+        what: str = "stage 1",
     ) -> list[list[GeneratedText]]:
         """For each user prompt (chat-formatted with the system prompt), in input order,
-        ``options.num_return_sequences`` answers within the prompt's own token budget."""
+        ``options.num_return_sequences`` answers within the prompt's own token budget
+        (``max_new_tokens[i]``). ``usage`` counts what was run; ``on_batch(n)`` reports ``n``
+        prompts done; ``what`` names the requests in errors (``"stage 2"``)."""
         ...
 
-    def classify(
+    def choose(
         self,
         requests: Sequence[ClassifyRequest],
         *,
-        options: ClassifyOptions,
+        batch_size: int = 8,
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
-    ) -> list[Classification]:
-        """One :class:`cascadener.backends.classify.Classification` per request, in order; off-list
-        answers are resolved and marked (``Classification.off_list``), never dropped."""
+        what: str = "stage 2",
+    ) -> list[Choice]:
+        """One :class:`Choice` per question, in order, kept to its choices as far as
+        :attr:`capabilities` says (a backend that cannot raises ``ValueError``)."""
         ...
 
     def describe(self) -> dict[str, Any]:

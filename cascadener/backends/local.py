@@ -1,10 +1,11 @@
 """The ``transformers`` backend: a local ``AutoModelForCausalLM`` and its tokenizer.
 
-This is the pipeline's original code path, unchanged: prompts rendered with the tokenizer's chat
-template, batched left-padded generation with per-prompt budgets and the shared-prefix KV cache
-(:mod:`cascadener.backends.generation`), stage 2 by :func:`cascadener.backends.classify.classify` (generative
-answers, or every candidate scored on the KV cache). Usage counts the prompts run and their
-tokens; there are no retries.
+Prompts are rendered with the tokenizer's chat template; :meth:`TransformersBackend.generate` runs
+batched left-padded generation with per-prompt budgets and the shared-prefix KV cache
+(:mod:`cascadener.backends.generation`); :meth:`TransformersBackend.choose` scores every choice on
+the KV cache (:mod:`cascadener.backends.scoring`), so answers are always kept to the choices and
+always scored. Usage counts the prompts run and their tokens (scoring counts no completion
+tokens); there are no retries.
 
 Example (a random tiny model):
     >>> from cascadener.training.tiny import train_tokenizer, build_model, TinyModelOptions
@@ -25,15 +26,15 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from cascadener.backends.base import (
-    Classification,
-    ClassifyOptions,
+    Capabilities,
+    Choice,
     ClassifyRequest,
     GeneratedText,
     GenerationOptions,
     Usage,
 )
-from cascadener.backends.classify import classify
 from cascadener.backends.generation import encode_chat, generate_batched
+from cascadener.backends.scoring import score_choices
 
 __all__ = ["TransformersBackend"]
 
@@ -54,6 +55,9 @@ class TransformersBackend:
     """A local model (see the module docstring); ``model.eval()`` is called once here."""
 
     name = "transformers"
+    description = "load the models here (AutoModelForCausalLM)"
+    #: every choice scored: answers always on the list, always with a probability
+    capabilities = Capabilities(choice=True, scores=True, constraint="candidate scoring")
 
     def __init__(self, model, tokenizer) -> None:
         self.model = model
@@ -75,6 +79,7 @@ class TransformersBackend:
         seed: int = 0,
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
+        what: str = "stage 1",
     ) -> list[list[GeneratedText]]:
         prompt_ids = encode_chat(self.tokenizer, prompts)
         if options.do_sample:
@@ -89,15 +94,26 @@ class TransformersBackend:
             usage.completion_tokens += sum(len(out.token_ids) + out.finished for outs in outputs for out in outs)
         return outputs
 
-    def classify(
+    def choose(
         self,
         requests: Sequence[ClassifyRequest],
         *,
-        options: ClassifyOptions,
+        batch_size: int = 8,
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
-    ) -> list[Classification]:
-        return classify(self.model, self.tokenizer, requests, options=options, on_batch=on_batch, usage=usage)
+        what: str = "stage 2",
+    ) -> list[Choice]:
+        if not requests:
+            return []
+        prompt_ids = encode_chat(self.tokenizer, [request.prompt for request in requests])
+        chosen = score_choices(self.model, self.tokenizer, prompt_ids, [request.choices for request in requests],
+                               batch_size=batch_size)
+        if usage is not None:
+            usage.requests += len(prompt_ids)
+            usage.prompt_tokens += sum(len(ids) for ids in prompt_ids)
+        if on_batch is not None:
+            on_batch(len(requests))
+        return chosen
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": str(getattr(self.model, "name_or_path", "") or "")}

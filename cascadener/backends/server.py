@@ -16,10 +16,13 @@ Token budgets: without the model's tokenizer, a text's token count is bounded by
 length (byte-level BPE never needs more tokens than bytes), so the budgets are upper bounds of
 the local ones; generation still stops at the end of the turn.
 
-Stage 2 (``server_constraints``):
+Stage 2: the chain (answer, match, constrained retry, closest) is :func:`cascadener.stage2.classify`,
+the same as for the local backend; this backend gives it free answers (:meth:`OpenAIBackend.generate`)
+and answers kept to the choices (:meth:`OpenAIBackend.choose`) through a constraint field
+(``server_constraints``):
 
-- ``"none"``: generative answers only (as released); an off-list answer is counted and resolved
-  by the closest option (``off_list="closest"`` behaviour: the server cannot score candidates);
+- ``"none"``: no constraint (:attr:`OpenAIBackend.capabilities` ``choice=False``): an off-list
+  answer is resolved by the closest choice, and constrained classification is refused;
 - ``"choice"``: vLLM structured outputs, ``{"structured_outputs": {"choice": [...]}}``
   (vLLM >= 0.10.2); a server that rejects the field is an error;
 - ``"guided"``: ``{"guided_choice": [...]}`` (vLLM before 0.12);
@@ -50,15 +53,14 @@ import math
 from typing import Any, Callable, Literal, Sequence
 
 from cascadener.backends.base import (
-    Classification,
-    ClassifyOptions,
+    Capabilities,
+    Choice,
     ClassifyRequest,
     GeneratedText,
     GenerationOptions,
     Usage,
 )
 from cascadener.backends.http import ChatClient, EndpointOptions
-from cascadener.parsing import closest_option, match_answer
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
 __all__ = ["OpenAIBackend", "ServerConstraints", "SERVER_CONSTRAINTS", "CONSTRAINT_FIELDS"]
@@ -72,12 +74,15 @@ CONSTRAINT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 #: Fields a server may reject without failing the run (dropped from later requests).
 OPTIONAL_FIELDS: tuple[str, ...] = ("logprobs", "seed")
+_NO_CONSTRAINT = ("server_constraints 'auto', 'choice' or 'guided' on a server that applies them "
+                  "(or classification 'generative')")
 
 
 class OpenAIBackend:
     """One model behind an OpenAI-compatible endpoint (see the module docstring)."""
 
     name = "openai"
+    description = "an OpenAI-compatible /v1/chat/completions server (vLLM, SGLang, TGI, llama.cpp, transformers serve)"
 
     def __init__(self, client: ChatClient, model: str, *, server_constraints: ServerConstraints = "auto",
                  system: str | None = SYSTEM_PROMPT, context_tokens: int | None = None) -> None:
@@ -133,60 +138,40 @@ class OpenAIBackend:
             results[i].append(_generated(response))
         return results
 
-    def classify(
+    @property
+    def capabilities(self) -> Capabilities:
+        """Answers are kept to the choices where the server applies the constraint field (``None``:
+        every answer is checked against the list); not at all with ``server_constraints="none"``, or
+        once the server rejected every field ``auto`` tries. Scores where the server returns logprobs."""
+        field = self.constraint_field()
+        if field is None:
+            return Capabilities(choice=False, scores=None, constraint=None, remedy=_NO_CONSTRAINT)
+        return Capabilities(choice=None, scores=None, constraint=field)
+
+    def choose(
         self,
         requests: Sequence[ClassifyRequest],
         *,
-        options: ClassifyOptions,
+        batch_size: int = 8,
         usage: Usage | None = None,
         on_batch: Callable[[int], None] | None = None,
-    ) -> list[Classification]:
-        for index, request in enumerate(requests):
-            if not request.choices:
-                raise ValueError(f"classification request {index} offers no options")
-        if options.mode == "constrained" and self.server_constraints == "none":
-            raise ValueError("constrained classification on a server needs choice constraints: "
-                             "server_constraints 'auto', 'choice' or 'guided' (or classification 'generative')")
-        results: list[Classification | None] = [None] * len(requests)
-        todo = []
-        for index, request in enumerate(requests):
-            if len(request.choices) == 1:
-                results[index] = Classification(label=request.choices[0], index=0, score=1.0,
-                                                answer=request.choices[0], how="only-option", probabilities=(1.0,))
-            else:
-                todo.append(index)
-        if not todo:
-            return [r for r in results if r is not None]
-        constrained = options.mode == "constrained"
-        answers = self._answer([requests[i] for i in todo], constrain=constrained, usage=usage, on_batch=on_batch)
+        what: str = "stage 2",
+    ) -> list[Choice]:
+        """Each question asked with its choices in the constraint field (greedy, budget: the longest
+        choice's token bound + 4). The answers are text: the server may have ignored the field.
+        ``batch_size`` is unused (requests go out ``concurrency`` at a time)."""
+        if self.server_constraints == "none":
+            raise ValueError(f"constrained classification on a server needs choice constraints: {_NO_CONSTRAINT}")
+        budgets = [max(self.token_counts(request.choices)) + 4 for request in requests]
+        bodies = [self._maker(request.prompt, max_tokens=budget, temperature=0.0, top_p=None, seed=0,
+                              choice=request.choices)
+                  for request, budget in zip(requests, budgets)]
+        labels = [self._label(what, i, len(requests), request.prompt) for i, request in enumerate(requests)]
+        responses = self.client.complete(bodies, labels=labels, usage=usage, on_done=on_batch)
         # ``auto`` on a server that rejected every constraint field: the answers were free, say so
-        constrained = constrained and self.constraint_field() is not None
-        off_list = []
-        for index, answer in zip(todo, answers):
-            match = match_answer(answer.text, requests[index].choices)
-            if match.label is None:
-                off_list.append((index, answer))
-                continue
-            results[index] = Classification(label=match.label, index=match.index, score=_probability(answer),
-                                            answer=answer.text, how="constrained" if constrained else "generated")
-        retry = [(index, answer) for index, answer in off_list]
-        if retry and not constrained and options.off_list == "constrained" and self.constraint_field() is not None:
-            again = self._answer([requests[i] for i, _ in retry], constrain=True, usage=usage, on_batch=None,
-                                 what="stage 2 fallback")
-            still = []
-            for (index, first), answer in zip(retry, again):
-                match = match_answer(answer.text, requests[index].choices)
-                if match.label is None:
-                    still.append((index, first))
-                    continue
-                results[index] = Classification(label=match.label, index=match.index, score=_probability(answer),
-                                                answer=first.text, how="fallback-constrained")
-            retry = still
-        for index, answer in retry:
-            best = closest_option(answer.text, requests[index].choices)
-            results[index] = Classification(label=requests[index].choices[best], index=best, score=0.0,
-                                            answer=answer.text, how="fallback-closest")
-        return [r for r in results if r is not None]
+        constrained = self.constraint_field() is not None
+        return [Choice(answer=answer.text, score=_probability(answer), constrained=constrained)
+                for answer in map(_generated, responses)]
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "base_url": self.client.options.base_url, "model": self.model,
@@ -201,16 +186,6 @@ class OpenAIBackend:
         return None
 
     # ------------------------------------------------------------------------------ requests
-
-    def _answer(self, requests: Sequence[ClassifyRequest], *, constrain: bool, usage: Usage | None,
-                on_batch: Callable[[int], None] | None, what: str = "stage 2") -> list[GeneratedText]:
-        budgets = [max(self.token_counts(request.choices)) + 4 for request in requests]
-        bodies = [self._maker(request.prompt, max_tokens=budget, temperature=0.0, top_p=None, seed=0,
-                              choice=request.choices if constrain else None)
-                  for request, budget in zip(requests, budgets)]
-        labels = [self._label(what, i, len(requests), request.prompt) for i, request in enumerate(requests)]
-        responses = self.client.complete(bodies, labels=labels, usage=usage, on_done=on_batch)
-        return [_generated(response) for response in responses]
 
     def _maker(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float | None, seed: int,
                choice: Sequence[str] | None = None) -> Callable[[frozenset[str]], dict[str, Any]]:

@@ -43,7 +43,7 @@ def _non_negative_int(value: str) -> int:
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    from cascadener.backends.base import BACKENDS
+    from cascadener.backends.registry import BACKENDS
     from cascadener.backends.server import SERVER_CONSTRAINTS
 
     group = parser.add_argument_group("backend (docs/serving.md)")
