@@ -105,6 +105,20 @@ def test_bad_endpoint_options():
         OpenAIBackend(ChatClient(EndpointOptions("http://127.0.0.1:1/v1")), "m", server_constraints="maybe")
 
 
+def test_from_endpoint_keeps_every_endpoint_option():
+    """The endpoint options reach the clients whole, backoff included; a classifier on another server
+    gets its own client with the same options but its URL."""
+    endpoint = EndpointOptions("http://127.0.0.1:9/v1", api_key_env="MY_KEY", concurrency=3, timeout=7.0,
+                               max_retries=2, backoff=0.25, max_backoff=4.0)
+    ner = CascadeNER.from_endpoint(endpoint, "m", "c", classifier_endpoint="http://127.0.0.1:10/v1")
+    assert ner.extractor_backend.client.options == endpoint
+    assert ner.classifier_backend.client.options == EndpointOptions(
+        "http://127.0.0.1:10/v1", api_key_env="MY_KEY", concurrency=3, timeout=7.0, max_retries=2, backoff=0.25,
+        max_backoff=4.0)
+    assert CascadeNER.from_endpoint("http://127.0.0.1:9/v1", "m").extractor_backend.client.options == \
+        EndpointOptions("http://127.0.0.1:9/v1")
+
+
 def vllm_like(body: dict) -> dict:
     """A scripted server that honours structured outputs: constrained answers come from the choice list;
     free answers are off-list; token log-probabilities are returned."""
