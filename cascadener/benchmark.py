@@ -41,7 +41,8 @@ from dynamicner_data.typelists import GRANULARITIES, STATIC_LEVELS
 
 from dynamicner_data.atomic import atomic_paths
 
-from cascadener.backends.http import EndpointOptions
+from cascadener.backends.base import BackendSettings
+from cascadener.backends.local import LocalSettings
 from cascadener.options import PredictOptions
 from cascadener.training.recipes import TINY
 from cascadener.training.trainer import TrainOptions
@@ -91,9 +92,9 @@ class BenchmarkOptions:
     predict: PredictOptions = PredictOptions(batch_size=16)
     predict_threads: int | None = None
     device: str | None = None
-    # the openai backend: extractor/classifier are the served model names, nothing is trained
-    endpoint: EndpointOptions | None = None
-    server_constraints: str = "auto"
+    # a backend that holds its own weights (a server, e.g. EndpointSettings): extractor/classifier are
+    # the served model names, nothing is trained
+    served: BackendSettings | None = None
     retrain: bool = False
     progress: bool = True
 
@@ -283,6 +284,18 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> ModelCh
 
 
 # ----------------------------------------------------------------------------------------- predict
+
+def prediction_backend(options: BenchmarkOptions, extractor: str, classifier: str) -> BackendSettings:
+    """The backend the test split is predicted on: the served models (``options.served``, as given),
+    or the local models ``extractor`` and ``classifier`` (given or just trained).
+
+    >>> prediction_backend(BenchmarkOptions(Path("out"), device="cpu"), "models/e", "models/c").models()
+    {'extractor': 'models/e', 'classifier': 'models/c'}
+    """
+    if options.served is not None:
+        return options.served
+    return LocalSettings(extractor, classifier, device=options.device)
+
 
 @dataclass
 class SplitPredictions:
@@ -479,14 +492,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     if options.predict_threads:
         torch.set_num_threads(options.predict_threads)
     try:
-        if options.endpoint is not None:  # the served models: nothing loads here
-            endpoint = options.endpoint
-            ner = CascadeNER.from_endpoint(endpoint.base_url, extractor, classifier, api_key_env=endpoint.api_key_env,
-                                           concurrency=endpoint.concurrency, timeout=endpoint.timeout,
-                                           max_retries=endpoint.max_retries,
-                                           server_constraints=options.server_constraints)
-        else:
-            ner = CascadeNER.from_pretrained(extractor, classifier, device=options.device)
+        settings = prediction_backend(options, extractor, classifier)
+        ner = CascadeNER.from_settings(settings)
         predictions = predict_test(ner, test, options)
     finally:
         torch.set_num_threads(threads_before)
@@ -512,7 +519,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
-        pipeline={"backend": "transformers" if options.endpoint is None else "openai",
+        pipeline={"backend": settings.backend,
                   "method": f"cascadener-{options.predict.classification}",
                   "classification": options.predict.classification, "batch_size": options.predict.batch_size,
                   "columns": {"dynamic": "per-sample type_list",

@@ -33,11 +33,12 @@ Example (a random tiny model; real use loads a fine-tuned checkpoint directory o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cascadener.backends.base import (
     Backend,
+    BackendSettings,
     Classification,
     ClassifyMode,
     ClassifyOptions,
@@ -46,6 +47,9 @@ from cascadener.backends.base import (
     OffListFallback,
     Usage,
 )
+from cascadener.backends.http import EndpointOptions
+from cascadener.backends.local import LocalSettings, pick_device
+from cascadener.backends.server import EndpointSettings, ServerConstraints
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import Stage2Template, cascade_prompt, stage1_budget, stage1_prompt
@@ -57,23 +61,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictOptions", "PredictStats", "entity_record",
            "pick_device"]
-
-
-def pick_device(device: str | None = None) -> str:
-    """``device`` as given, else ``cuda`` when available, else ``mps``, else ``cpu`` (decided at run time).
-
-    >>> pick_device("cpu")
-    'cpu'
-    """
-    if device is not None:
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 @dataclass
@@ -211,51 +198,42 @@ class CascadeNER:
     @classmethod
     def from_endpoint(
         cls,
-        base_url: str,
+        endpoint: EndpointOptions | str,
         model: str,
         classifier_model: str | None = None,
         *,
-        classifier_base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        timeout: float = 120.0,
-        max_retries: int = 5,
-        server_constraints: str = "auto",
+        classifier_endpoint: EndpointOptions | str | None = None,
+        server_constraints: ServerConstraints = "auto",
         context_tokens: int | None = None,
     ) -> "CascadeNER":
         """Both stages on an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, llama.cpp,
-        Ollama, ``transformers serve``, a hosted API): ``base_url`` up to ``/v1``, ``model`` the served
-        model name (``classifier_model``: another served model for stage 2, on ``classifier_base_url``
-        when it is another server).
+        Ollama, ``transformers serve``, a hosted API): ``model`` the served model name
+        (``classifier_model``: another served model for stage 2, at ``classifier_endpoint`` when it is
+        another server).
 
-        The key is read from the environment variable named ``api_key_env`` (unset: no key, as local
-        servers expect), never passed as an argument. ``concurrency`` requests in flight, each
-        bounded by ``timeout`` seconds and retried up to ``max_retries`` times (429, 5xx, timeouts,
-        connection errors). ``server_constraints``: ``"auto"``, ``"choice"``, ``"guided"`` or
-        ``"none"`` (see :mod:`cascadener.backends.server`). ``context_tokens``: the served model's
-        context; longer texts are read in windows (``None``: sent whole, as the server may reject them).
+        ``endpoint``: an :class:`~cascadener.backends.http.EndpointOptions` (the URL up to ``/v1``,
+        the environment variable holding the key, requests in flight, timeout, retries and backoff),
+        every field of which reaches the client; or just the URL, with the defaults. The key is never
+        an argument. ``server_constraints``: ``"auto"``, ``"choice"``, ``"guided"`` or ``"none"`` (see
+        :mod:`cascadener.backends.server`). ``context_tokens``: the served model's context; longer
+        texts are read in windows (``None``: sent whole, as the server may reject them).
 
-        >>> ner = CascadeNER.from_endpoint("http://127.0.0.1:8000/v1", "my-model", concurrency=4)
+        >>> ner = CascadeNER.from_endpoint(EndpointOptions("http://127.0.0.1:8000/v1", concurrency=4), "my-model")
         >>> ner.extractor_backend.describe()["model"], ner.classifier_backend is ner.extractor_backend
         ('my-model', True)
         """
-        from cascadener.backends.http import ChatClient, EndpointOptions
-        from cascadener.backends.server import OpenAIBackend
+        endpoint = EndpointOptions(endpoint) if isinstance(endpoint, str) else endpoint
+        if isinstance(classifier_endpoint, str):
+            classifier_endpoint = replace(endpoint, base_url=classifier_endpoint)
+        return cls.from_settings(EndpointSettings(
+            endpoint, model, classifier_model, classifier_endpoint=classifier_endpoint,
+            server_constraints=server_constraints, context_tokens=context_tokens))
 
-        client = ChatClient(EndpointOptions(base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                            timeout=timeout, max_retries=max_retries))
-        extractor = OpenAIBackend(client, model, server_constraints=server_constraints,  # type: ignore[arg-type]
-                                  context_tokens=context_tokens)
-        classifier = None
-        if classifier_base_url is not None and classifier_base_url.rstrip("/") != base_url.rstrip("/"):
-            client = ChatClient(EndpointOptions(classifier_base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                                timeout=timeout, max_retries=max_retries))
-        if classifier_model is not None and (classifier_model != model or client is not extractor.client):
-            classifier = OpenAIBackend(client, classifier_model, server_constraints=server_constraints,  # type: ignore[arg-type]
-                                       context_tokens=context_tokens)
-        elif client is not extractor.client:
-            raise ValueError("classifier_base_url needs classifier_model (the model that server serves)")
-        return cls.from_backends(extractor, classifier)
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> "CascadeNER":
+        """A pipeline on the backends ``settings`` build (a registered backend's settings:
+        :class:`~cascadener.backends.local.LocalSettings`, :class:`~cascadener.backends.server.EndpointSettings`)."""
+        return cls.from_backends(*settings.build())
 
     def check(self, options: PredictOptions) -> None:
         """Refuse (``ValueError``), before any work, options the backends cannot apply (e.g. constrained
@@ -281,20 +259,8 @@ class CascadeNER:
         ``classifier=None`` (or the same path) uses one model for both stages. ``torch_dtype`` is a
         ``torch.dtype`` or its name (``"bfloat16"``, ``"auto"``).
         """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        target = pick_device(device)
-
-        def load(path: str):
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
-            return model.to(target), tokenizer
-
-        model, tokenizer = load(str(extractor))
-        if classifier is None or str(classifier) == str(extractor):
-            return cls(model, tokenizer)
-        classifier_model, classifier_tokenizer = load(str(classifier))
-        return cls(model, tokenizer, classifier_model, classifier_tokenizer)
+        return cls.from_settings(LocalSettings(str(extractor), None if classifier is None else str(classifier),
+                                               device=device, dtype=torch_dtype, trust_remote_code=trust_remote_code))
 
     # ------------------------------------------------------------------------------ stage 1
 

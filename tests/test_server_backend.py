@@ -246,7 +246,7 @@ def test_openai_backend_equals_transformers_backend(served_tiny, local_tiny, tin
     texts = [r["text"] for r in tiny_corpus] + [""]
     lists = [r["type_list"] for r in tiny_corpus] + [["person", "city"]]
     expected = local_tiny.predict(texts, lists)
-    ner = CascadeNER.from_endpoint(served_tiny.base_url, served_tiny.model, concurrency=4)
+    ner = CascadeNER.from_endpoint(EndpointOptions(served_tiny.base_url, concurrency=4), served_tiny.model)
     got = ner.predict(texts, lists)
     assert spans(got) == spans(expected)
     assert spans(got)[:-1] == [[(e["text"], e["label"], e["start"], e["end"]) for e in r["entities"]]

@@ -11,7 +11,11 @@ They are registered by name in :mod:`cascadener.backends.registry`:
 ('transformers', 'openai')
 """
 
-from cascadener.backends.base import Backend, Capabilities, Choice, Usage
+from cascadener.backends.base import Backend, BackendSettings, Capabilities, Choice, Usage
+from cascadener.backends.http import EndpointOptions
+from cascadener.backends.local import LocalSettings
 from cascadener.backends.registry import BACKENDS, DEFAULT_BACKEND, backend_class
+from cascadener.backends.server import EndpointSettings
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "Capabilities", "Choice", "Usage", "backend_class"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "Backend", "BackendSettings", "Capabilities", "Choice", "EndpointOptions",
+           "EndpointSettings", "LocalSettings", "Usage", "backend_class"]

@@ -32,11 +32,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 __all__ = ["Backend", "Usage", "Capabilities", "Choice", "GenerationOptions", "GeneratedText", "ClassifyMode",
            "OffListFallback", "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest",
-           "Classification"]
+           "Classification", "BackendSettings"]
 
 
 @dataclass(frozen=True)
@@ -240,4 +240,51 @@ class Backend(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What identifies the backend's outputs, for the predictions meta (never a credential)."""
+        ...
+
+
+class BackendSettings(Protocol):
+    """Everything a registered backend needs to be built, known before it is (each backend class names
+    its own as ``settings_type``: :class:`~cascadener.backends.local.LocalSettings`,
+    :class:`~cascadener.backends.server.EndpointSettings`). A frozen dataclass; the command line
+    builds it with :meth:`from_namespace` and checks a run with it before any work."""
+
+    #: the registry name of the backend it builds
+    backend: ClassVar[str]
+    #: whether the backend loads model weights here (so they can be checked, identified by their files,
+    #: and trained here first); a server holds its own
+    loads_weights: ClassVar[bool]
+    #: the command-line flags (argparse dests) it is read from, with their defaults
+    flags: ClassVar[Mapping[str, Any]]
+    #: what a flag does, said when it is given to another backend
+    hints: ClassVar[Mapping[str, str]]
+
+    @classmethod
+    def from_namespace(cls, args: Any) -> "BackendSettings":
+        """The settings of parsed command-line arguments; ``ValueError`` naming the flag otherwise."""
+        ...
+
+    def models(self) -> dict[str, str]:
+        """Local model files per role (``extractor``, ``classifier``): checked before loading and
+        identified by their files; empty for a server."""
+        ...
+
+    def identity(self) -> dict[str, Any]:
+        """What ``--resume`` compares beyond the model files (never a URL's secret or a key)."""
+        ...
+
+    def record(self) -> dict[str, Any] | None:
+        """What is recorded beside the identity but not compared (a server's URL, timeouts)."""
+        ...
+
+    def capabilities(self) -> Capabilities:
+        """The stage-2 capabilities of the backends it builds, before they are built."""
+        ...
+
+    def in_flight(self, batch_size: int) -> int:
+        """How many prompts the backend processes at once."""
+        ...
+
+    def build(self) -> tuple[Backend, Backend | None]:
+        """The extractor's backend and the classifier's (``None``: the extractor's)."""
         ...

@@ -23,7 +23,9 @@ Example (a random tiny model):
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from cascadener.backends.base import (
     Capabilities,
@@ -36,7 +38,7 @@ from cascadener.backends.base import (
 from cascadener.backends.generation import encode_chat, generate_batched
 from cascadener.backends.scoring import score_choices
 
-__all__ = ["TransformersBackend"]
+__all__ = ["TransformersBackend", "LocalSettings", "pick_device", "load_model"]
 
 #: tokenizers without a real limit report a huge ``model_max_length`` (1e30); ignore those
 _NO_LIMIT = 10**9
@@ -51,13 +53,116 @@ def _context_tokens(model, tokenizer) -> int | None:
     return min(known) if known else None
 
 
+def pick_device(device: str | None = None) -> str:
+    """``device`` as given, else ``cuda`` when available, else ``mps``, else ``cpu`` (decided at run time).
+
+    >>> pick_device("cpu")
+    'cpu'
+    """
+    if device is not None:
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def load_model(path: str, *, device: str | None = None, torch_dtype: Any = None, trust_remote_code: bool = False):
+    """``(model, tokenizer)`` of a directory or Hub id, through ``AutoModelForCausalLM`` and
+    ``AutoTokenizer``, on ``device`` (:func:`pick_device`). ``torch_dtype``: a ``torch.dtype`` or its
+    name (``"bfloat16"``, ``"auto"``; ``None``: the checkpoint's)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    return model.to(pick_device(device)), tokenizer
+
+
+#: every choice scored: answers always on the list, always with a probability
+_CAPABILITIES = Capabilities(choice=True, scores=True, constraint="candidate scoring")
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What the ``transformers`` backend loads: the extractor and the classifier (``None``: the
+    extractor, one model for both stages), from a directory or Hub id, on ``device``.
+
+    Known before anything loads: the paths to check (:meth:`models`), and what ``--resume`` compares
+    (:meth:`identity`: nothing here, the models are compared by their files).
+
+    >>> settings = LocalSettings("models/extractor")
+    >>> settings.models(), settings.identity(), settings.capabilities().choice
+    ({'extractor': 'models/extractor', 'classifier': 'models/extractor'}, {}, True)
+    """
+
+    extractor: str
+    classifier: str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    trust_remote_code: bool = False
+
+    #: the registry name of the backend these settings build
+    backend: ClassVar[str] = "transformers"
+    loads_weights: ClassVar[bool] = True
+    #: the command-line flags (argparse dests) these settings are read from, with their defaults
+    flags: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"extractor": None, "classifier": None, "device": None, "dtype": None, "trust_remote_code": False})
+    #: what a flag does, said when it is given to another backend
+    hints: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {"extractor": "loads a local model", "classifier": "loads a local model"})
+
+    def __post_init__(self) -> None:
+        if not self.extractor:
+            raise ValueError("give the extractor: a model directory or Hub id")
+
+    @classmethod
+    def from_namespace(cls, args: Any) -> "LocalSettings":
+        """The settings of parsed command-line arguments (``--extractor``, ``--classifier``, ``--device``,
+        ``--dtype``, ``--trust-remote-code``; the ones a command does not define keep their defaults)."""
+        if not getattr(args, "extractor", None):
+            raise ValueError(f"--extractor is required with --backend {cls.backend} (or use another --backend)")
+        return cls(**{flag: getattr(args, flag) for flag in cls.flags if hasattr(args, flag)})
+
+    def models(self) -> dict[str, str]:
+        """The model of each role, as given (the files that identify the run)."""
+        return {"extractor": self.extractor, "classifier": self.classifier or self.extractor}
+
+    def identity(self) -> dict[str, Any]:
+        """What ``--resume`` compares beyond the models' files: nothing."""
+        return {}
+
+    def record(self) -> dict[str, Any] | None:
+        """What is recorded beside the identity: nothing (no server)."""
+        return None
+
+    def capabilities(self) -> Capabilities:
+        return _CAPABILITIES
+
+    def in_flight(self, batch_size: int) -> int:
+        """Prompts processed at once: a batch."""
+        return batch_size
+
+    def build(self) -> tuple["TransformersBackend", "TransformersBackend | None"]:
+        """The extractor's backend and the classifier's (``None``: the extractor's); loads the models."""
+        extractor = TransformersBackend.from_pretrained(self.extractor, device=self.device, torch_dtype=self.dtype,
+                                                        trust_remote_code=self.trust_remote_code)
+        if self.classifier is None or str(self.classifier) == str(self.extractor):
+            return extractor, None
+        return extractor, TransformersBackend.from_pretrained(self.classifier, device=self.device,
+                                                              torch_dtype=self.dtype,
+                                                              trust_remote_code=self.trust_remote_code)
+
+
 class TransformersBackend:
     """A local model (see the module docstring); ``model.eval()`` is called once here."""
 
-    name = "transformers"
+    name = LocalSettings.backend
     description = "load the models here (AutoModelForCausalLM)"
-    #: every choice scored: answers always on the list, always with a probability
-    capabilities = Capabilities(choice=True, scores=True, constraint="candidate scoring")
+    settings_type = LocalSettings
+    capabilities = _CAPABILITIES
 
     def __init__(self, model, tokenizer) -> None:
         self.model = model
@@ -114,6 +219,19 @@ class TransformersBackend:
         if on_batch is not None:
             on_batch(len(requests))
         return chosen
+
+    @classmethod
+    def from_pretrained(cls, path: str, *, device: str | None = None, torch_dtype: Any = None,
+                        trust_remote_code: bool = False) -> "TransformersBackend":
+        """The backend of a directory or Hub id (:func:`load_model`)."""
+        model, tokenizer = load_model(str(path), device=device, torch_dtype=torch_dtype,
+                                      trust_remote_code=trust_remote_code)
+        return cls(model, tokenizer)
+
+    @property
+    def commit(self) -> str | None:
+        """The Hub commit the weights were loaded from (``None`` for a local directory)."""
+        return getattr(getattr(self.model, "config", None), "_commit_hash", None)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": str(getattr(self.model, "name_or_path", "") or "")}

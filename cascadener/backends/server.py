@@ -50,7 +50,9 @@ Example (no request is sent):
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from cascadener.backends.base import (
     Capabilities,
@@ -63,7 +65,7 @@ from cascadener.backends.base import (
 from cascadener.backends.http import ChatClient, EndpointOptions
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
-__all__ = ["OpenAIBackend", "ServerConstraints", "SERVER_CONSTRAINTS", "CONSTRAINT_FIELDS"]
+__all__ = ["OpenAIBackend", "EndpointSettings", "ServerConstraints", "SERVER_CONSTRAINTS", "CONSTRAINT_FIELDS"]
 
 ServerConstraints = Literal["auto", "choice", "guided", "none"]
 SERVER_CONSTRAINTS: tuple[str, ...] = ("auto", "choice", "guided", "none")
@@ -78,11 +80,136 @@ _NO_CONSTRAINT = ("server_constraints 'auto', 'choice' or 'guided' on a server t
                   "(or classification 'generative')")
 
 
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What the ``openai`` backend talks to: ``model`` served at ``endpoint`` for both stages
+    (``classifier_model``: another served model for stage 2, at ``classifier_endpoint`` when it is
+    another server), with ``server_constraints`` and the served model's ``context_tokens``.
+
+    Every :class:`~cascadener.backends.http.EndpointOptions` field reaches the client as given.
+    Known before any request: what ``--resume`` compares (:meth:`identity`: the served models and
+    what changes their answers, never a URL or a key) and what is recorded beside it (:meth:`record`).
+
+    >>> settings = EndpointSettings(EndpointOptions("http://127.0.0.1:8000/v1", backoff=0.1), "m")
+    >>> settings.identity()
+    {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None}
+    >>> settings.build()[0].client.options.backoff, settings.models()
+    (0.1, {})
+    """
+
+    endpoint: EndpointOptions
+    model: str
+    classifier_model: str | None = None
+    classifier_endpoint: EndpointOptions | None = None
+    server_constraints: ServerConstraints = "auto"
+    context_tokens: int | None = None
+
+    #: the registry name of the backend these settings build
+    backend: ClassVar[str] = "openai"
+    loads_weights: ClassVar[bool] = False
+    #: the command-line flags (argparse dests) these settings are read from, with their defaults
+    flags: ClassVar[Mapping[str, Any]] = MappingProxyType({
+        "base_url": None, "model": None, "classifier_model": None, "classifier_base_url": None,
+        "api_key_env": EndpointOptions.api_key_env, "concurrency": EndpointOptions.concurrency,
+        "timeout": EndpointOptions.timeout, "max_retries": EndpointOptions.max_retries,
+        "server_constraints": "auto", "context_tokens": None})
+    #: what a flag does, said when it is given to another backend
+    hints: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    def __post_init__(self) -> None:
+        if self.server_constraints not in SERVER_CONSTRAINTS:
+            raise ValueError(f"unknown server_constraints {self.server_constraints!r}; "
+                             f"allowed: {', '.join(SERVER_CONSTRAINTS)}")
+        if not self.model:
+            raise ValueError("give the model name the server serves (GET /v1/models lists them)")
+        if self.context_tokens is not None and self.context_tokens < 1:
+            raise ValueError(f"context_tokens must be >= 1, got {self.context_tokens}")
+        if self._classifier_client_differs() and self.classifier_model is None:
+            raise ValueError("classifier_endpoint needs classifier_model (the model that server serves)")
+
+    @classmethod
+    def from_namespace(cls, args: Any) -> "EndpointSettings":
+        """The settings of parsed command-line arguments named like :attr:`flags` (``--base-url``,
+        ``--model``, ``--classifier-model``, ``--classifier-base-url``, ``--api-key-env``,
+        ``--concurrency``, ``--timeout``, ``--max-retries``, ``--server-constraints``,
+        ``--context-tokens``); ``ValueError`` naming the flag otherwise."""
+        values = {flag: getattr(args, flag, default) for flag, default in cls.flags.items()}
+        missing = [flag for flag, name in (("--base-url", "base_url"), ("--model", "model")) if not values[name]]
+        if missing:
+            raise ValueError(f"--backend {cls.backend} needs {' and '.join(missing)}")
+        if values["classifier_base_url"] and not values["classifier_model"]:
+            raise ValueError("--classifier-base-url needs --classifier-model (the model that server serves)")
+        endpoints = {}
+        for flag, name in (("--base-url", "base_url"), ("--classifier-base-url", "classifier_base_url")):
+            if values[name] is None:
+                continue
+            try:
+                endpoints[name] = EndpointOptions(values[name], api_key_env=values["api_key_env"],
+                                                  concurrency=values["concurrency"], timeout=values["timeout"],
+                                                  max_retries=values["max_retries"])
+            except ValueError as error:
+                raise ValueError(f"{flag}: {error}") from None
+        return cls(endpoints["base_url"], values["model"], values["classifier_model"],
+                   classifier_endpoint=endpoints.get("classifier_base_url"),
+                   server_constraints=values["server_constraints"], context_tokens=values["context_tokens"])
+
+    def _classifier_client_differs(self) -> bool:
+        return (self.classifier_endpoint is not None
+                and self.classifier_endpoint.base_url.rstrip("/") != self.endpoint.base_url.rstrip("/"))
+
+    def models(self) -> dict[str, str]:
+        """Local model files: none (the server holds the weights)."""
+        return {}
+
+    def identity(self) -> dict[str, Any]:
+        """What ``--resume`` compares: the served models and what changes their answers. The URL is
+        not part of it (the same model moved to another host gives the same outputs)."""
+        return {"backend": self.backend, "extractor": self.model, "classifier": self.classifier_model,
+                "server_constraints": self.server_constraints, "context_tokens": self.context_tokens}
+
+    def record(self) -> dict[str, Any]:
+        """The server settings recorded beside the identity (not compared on resume; never a key)."""
+        classifier = self.classifier_endpoint.base_url if self.classifier_endpoint is not None else None
+        return {"base_url": self.endpoint.base_url, "classifier_base_url": classifier,
+                "api_key_env": self.endpoint.api_key_env, "concurrency": self.endpoint.concurrency,
+                "timeout": self.endpoint.timeout, "max_retries": self.endpoint.max_retries}
+
+    def capabilities(self) -> Capabilities:
+        """What the backend can do before it learns what the server rejects (:attr:`OpenAIBackend.capabilities`)."""
+        return _capabilities(CONSTRAINT_FIELDS[self.server_constraints][:1])
+
+    def in_flight(self, batch_size: int) -> int:
+        """Prompts processed at once: the requests in flight."""
+        return self.endpoint.concurrency
+
+    def build(self) -> tuple["OpenAIBackend", "OpenAIBackend | None"]:
+        """The extractor's backend and the classifier's (``None``: the extractor's). Sends nothing."""
+        client = ChatClient(self.endpoint)
+        extractor = OpenAIBackend(client, self.model, server_constraints=self.server_constraints,
+                                  context_tokens=self.context_tokens)
+        if self._classifier_client_differs():
+            assert self.classifier_endpoint is not None
+            client = ChatClient(self.classifier_endpoint)
+        if self.classifier_model is None or (self.classifier_model == self.model and client is extractor.client):
+            return extractor, None
+        return extractor, OpenAIBackend(client, self.classifier_model, server_constraints=self.server_constraints,
+                                        context_tokens=self.context_tokens)
+
+
+def _capabilities(fields: Sequence[str]) -> Capabilities:
+    """Answers are kept to the choices where a constraint field is sent (``None``: every answer is
+    checked against the list, a server may ignore the field); scores where logprobs come back."""
+    if not fields:
+        return Capabilities(choice=False, scores=None, constraint=None, remedy=_NO_CONSTRAINT)
+    return Capabilities(choice=None, scores=None, constraint=fields[0])
+
+
 class OpenAIBackend:
     """One model behind an OpenAI-compatible endpoint (see the module docstring)."""
 
-    name = "openai"
+    name = EndpointSettings.backend
     description = "an OpenAI-compatible /v1/chat/completions server (vLLM, SGLang, TGI, llama.cpp, transformers serve)"
+    settings_type = EndpointSettings
 
     def __init__(self, client: ChatClient, model: str, *, server_constraints: ServerConstraints = "auto",
                  system: str | None = SYSTEM_PROMPT, context_tokens: int | None = None) -> None:
@@ -144,9 +271,7 @@ class OpenAIBackend:
         every answer is checked against the list); not at all with ``server_constraints="none"``, or
         once the server rejected every field ``auto`` tries. Scores where the server returns logprobs."""
         field = self.constraint_field()
-        if field is None:
-            return Capabilities(choice=False, scores=None, constraint=None, remedy=_NO_CONSTRAINT)
-        return Capabilities(choice=None, scores=None, constraint=field)
+        return _capabilities(() if field is None else (field,))
 
     def choose(
         self,

@@ -1,5 +1,6 @@
 """The backend options ``cascadener predict`` and ``cascadener run`` share: which backend runs the
-model, and for ``--backend openai``, where the server is and how to talk to it.
+model (``--backend``, one of :data:`cascadener.backends.registry.BACKENDS`), and for a server,
+where it is and how to talk to it.
 
 ``--backend transformers`` (default) loads ``--extractor``/``--classifier`` locally;
 ``--backend openai --base-url URL --model NAME [--classifier-model NAME]`` sends the same prompts
@@ -7,13 +8,15 @@ to an OpenAI-compatible ``/v1/chat/completions`` server. The API key is read fro
 variable named by ``--api-key-env`` (default ``OPENAI_API_KEY``): there is no option that takes the
 key itself, so it never lands in a shell history, a process list, a meta file or a results JSON.
 
+Each backend reads its own flags into its settings (``settings_type.from_namespace``); a flag of
+another backend, given, is refused (:func:`backend_settings`).
+
 Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
     >>> add_backend_arguments(parser)
     >>> args = parser.parse_args(["--backend", "openai", "--base-url", "http://127.0.0.1:8000/v1", "--model", "m"])
-    >>> check_backend_arguments(args)
-    >>> backend_identity(args)
+    >>> backend_settings(args).identity()
     {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None}
 """
 
@@ -22,10 +25,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cascadener.backends.base import BackendSettings
+from cascadener.backends.http import EndpointOptions
+from cascadener.backends.registry import BACKENDS, DEFAULT_BACKEND, backend_class
+from cascadener.backends.server import SERVER_CONSTRAINTS, EndpointSettings
 from cascadener.cli.common import CliError, int_at_least, positive_int
 
-__all__ = ["add_backend_arguments", "check_backend_arguments", "backend_identity", "endpoint_pipeline",
-           "server_description"]
+__all__ = ["add_backend_arguments", "backend_settings", "foreign_flags"]
 
 
 def _positive_float(value: str) -> float:
@@ -42,96 +48,65 @@ def _non_negative_int(value: str) -> int:
     return int_at_least(value, 0)
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    from cascadener.backends.registry import BACKENDS
-    from cascadener.backends.server import SERVER_CONSTRAINTS
-
-    group = parser.add_argument_group("backend (docs/serving.md)")
-    group.add_argument("--backend", choices=BACKENDS, default="transformers",
-                       help="transformers: load the models here; openai: an OpenAI-compatible server (default: %(default)s)")
-    group.add_argument("--base-url", default=None, help="openai: the server's URL up to /v1, e.g. http://127.0.0.1:8000/v1")
-    group.add_argument("--model", default=None, help="openai: the served model name for both stages")
-    group.add_argument("--classifier-model", default=None, help="openai: another served model for stage 2")
-    group.add_argument("--classifier-base-url", default=None,
-                       help="openai: the URL of the server of --classifier-model, when it is another server")
-    group.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                       help="openai: the environment variable holding the API key (unset: no key) (default: %(default)s)")
-    group.add_argument("--concurrency", type=positive_int, default=8,
-                       help="openai: requests in flight (default: %(default)s)")
-    group.add_argument("--timeout", type=_positive_float, default=120.0,
-                       help="openai: seconds per request attempt (default: %(default)s)")
-    group.add_argument("--max-retries", type=_non_negative_int, default=5,
-                       help="openai: retries on 429, 5xx, timeouts and connection errors (default: %(default)s)")
-    group.add_argument("--context-tokens", type=positive_int, default=None,
-                       help="openai: the served model's context length; longer texts are read in overlapping "
-                            "windows (default: sent whole)")
-    group.add_argument("--server-constraints", choices=SERVER_CONSTRAINTS, default="auto",
-                       help="openai, stage 2: choice constraints; choice = vLLM structured_outputs, guided = "
-                            "guided_choice (vLLM < 0.12), auto = the first the server accepts (default: %(default)s)")
-
-
-def check_backend_arguments(args: argparse.Namespace) -> None:
-    """User errors of the backend options, before anything is loaded or sent."""
-    if args.backend == "openai":
-        missing = [flag for flag, value in (("--base-url", args.base_url), ("--model", args.model)) if not value]
-        if missing:
-            raise CliError(f"--backend openai needs {' and '.join(missing)}")
-        if args.classifier_base_url and not args.classifier_model:
-            raise CliError("--classifier-base-url needs --classifier-model (the model that server serves)")
-        for flag in ("extractor", "classifier"):
-            if getattr(args, flag, None):
-                raise CliError(f"--{flag} loads a local model; with --backend openai use --model/--classifier-model")
-        if getattr(args, "classification", None) == "constrained" and args.server_constraints == "none":
-            raise CliError("--classification constrained on a server needs choice constraints: "
-                           "--server-constraints auto, choice or guided")
-        from cascadener.backends.http import EndpointOptions
-
-        for flag, url in (("--base-url", args.base_url), ("--classifier-base-url", args.classifier_base_url)):
-            if url is None:
-                continue
-            try:
-                EndpointOptions(url, api_key_env=args.api_key_env)
-            except ValueError as error:
-                raise CliError(f"{flag}: {error}") from None
-    else:
-        used = [flag for flag, value in (("--base-url", args.base_url), ("--model", args.model),
-                                         ("--classifier-model", args.classifier_model),
-                                         ("--context-tokens", args.context_tokens),
-                                         ("--classifier-base-url", args.classifier_base_url)) if value]
-        if used:
-            raise CliError(f"{', '.join(used)} only appl{'y' if len(used) > 1 else 'ies'} with --backend openai")
-        if getattr(args, "extractor", None) is None and getattr(args, "requires_extractor", True):
-            raise CliError("--extractor is required with --backend transformers (or use --backend openai)")
+def add_backend_arguments(parser: argparse.ArgumentParser, *, model_group: Any = None) -> None:
+    """``--backend`` (into ``model_group``, default: the parser) and the server's options (a group of their own)."""
+    where = model_group if model_group is not None else parser
+    where.add_argument("--backend", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
+                       help="where the models run: " + "; ".join(f"{name}: {cls.description}"
+                                                                 for name, cls in BACKENDS.items()))
+    defaults = EndpointSettings.flags
+    group = parser.add_argument_group(f"server (--backend {EndpointSettings.backend}; docs/serving.md)")
+    group.add_argument("--base-url", default=defaults["base_url"],
+                       help="the server's URL up to /v1, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--model", default=defaults["model"], help="the served model name, for both stages")
+    group.add_argument("--classifier-model", default=defaults["classifier_model"],
+                       help="another served model for stage 2")
+    group.add_argument("--classifier-base-url", default=defaults["classifier_base_url"],
+                       help="the URL of the server of --classifier-model, when it is another server")
+    group.add_argument("--api-key-env", default=defaults["api_key_env"],
+                       help="the environment variable holding the API key (unset: no key is sent)")
+    group.add_argument("--concurrency", type=positive_int, default=defaults["concurrency"], help="requests in flight")
+    group.add_argument("--timeout", type=_positive_float, default=defaults["timeout"],
+                       help="seconds per request attempt")
+    group.add_argument("--max-retries", type=_non_negative_int, default=defaults["max_retries"],
+                       help="retries on 429, 5xx, timeouts and connection errors")
+    group.add_argument("--context-tokens", type=positive_int, default=defaults["context_tokens"],
+                       help="the served model's context length; longer texts are read in overlapping windows "
+                            "(none: sent whole)")
+    group.add_argument("--server-constraints", choices=SERVER_CONSTRAINTS, default=defaults["server_constraints"],
+                       help="stage 2's choice constraints: choice = vLLM structured_outputs, guided = guided_choice "
+                            "(vLLM < 0.12), auto = the first the server accepts, none = no constraint")
+    assert EndpointOptions.api_key_env == defaults["api_key_env"]  # the settings' defaults are the client's
 
 
-def backend_identity(args: argparse.Namespace) -> dict[str, Any]:
-    """What identifies the backend's predictions (compared by ``--resume``): never a URL's secret or a key.
+def foreign_flags(args: argparse.Namespace) -> str | None:
+    """The flags given that only another backend reads, as the user's error (``None``: none)."""
+    chosen = backend_class(args.backend).settings_type
+    for name, cls in BACKENDS.items():
+        other = cls.settings_type
+        if other is chosen:
+            continue
+        given = [flag for flag, default in other.flags.items()
+                 if flag not in chosen.flags and getattr(args, flag, default) not in (None, False, default)]
+        if not given:
+            continue
+        first = given[0]
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+        if first in other.hints:
+            return f"--{first.replace('_', '-')} {other.hints[first]}; it only applies with --backend {name}"
+        return f"{flags} only appl{'y' if len(given) > 1 else 'ies'} with --backend {name}"
+    return None
 
-    The server's URL is not part of it: the same model moved to another host gives the same outputs.
-    """
-    if args.backend == "openai":
-        return {"backend": "openai", "extractor": args.model, "classifier": args.classifier_model,
-                "server_constraints": args.server_constraints, "context_tokens": args.context_tokens}
-    return {"backend": "transformers"}
 
-
-def server_description(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The server settings recorded beside the options (not compared on resume)."""
-    if args.backend != "openai":
-        return None
-    return {"base_url": args.base_url, "classifier_base_url": args.classifier_base_url,
-            "api_key_env": args.api_key_env, "concurrency": args.concurrency,
-            "timeout": args.timeout, "max_retries": args.max_retries}
-
-
-def endpoint_pipeline(args: argparse.Namespace):
-    """The :class:`cascadener.pipeline.CascadeNER` of ``--backend openai``."""
-    from cascadener.pipeline import CascadeNER
-
+def backend_settings(args: argparse.Namespace) -> BackendSettings:
+    """The settings of the chosen backend (:data:`cascadener.backends.registry.BACKENDS`) from the
+    command line, checked before anything loads or is sent; a :class:`CliError` naming the flag otherwise."""
+    chosen = backend_class(args.backend).settings_type
     try:
-        return CascadeNER.from_endpoint(args.base_url, args.model, args.classifier_model,
-                                        classifier_base_url=args.classifier_base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
-                                        timeout=args.timeout, max_retries=args.max_retries,
-                                        server_constraints=args.server_constraints, context_tokens=args.context_tokens)
-    except (ValueError, ImportError) as error:
+        settings = chosen.from_namespace(args)
+    except ValueError as error:
         raise CliError(str(error)) from None
+    wrong = foreign_flags(args)
+    if wrong:
+        raise CliError(wrong)
+    return settings

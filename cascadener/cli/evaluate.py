@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from cascadener.backends.registry import DEFAULT_BACKEND
 from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
 from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
@@ -273,7 +274,7 @@ def run(args: argparse.Namespace) -> int:
         metric={"name": "dynamicner_f1", "version": dynamicner_f1.__version__, "matching": args.matching,
                 "hierarchical": bool(args.hierarchical), "bootstrap": args.bootstrap},
         prompt={"template": options.get("template"), "hash": options.get("prompt_hash")},
-        pipeline={"backend": options.get("backend") or "transformers",
+        pipeline={"backend": options.get("backend") or DEFAULT_BACKEND,  # a local run's identity names none
                   "method": f"cascadener-{options.get('classification') or 'generative'}",
                   **{key: value for key, value in options.items() if key not in ("prompt_hash", "template")}},
         metrics=metrics,

@@ -41,13 +41,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cascadener.cli.backend_args import (
-    add_backend_arguments,
-    backend_identity,
-    check_backend_arguments,
-    endpoint_pipeline,
-    server_description,
-)
+from cascadener.cli.backend_args import add_backend_arguments, backend_settings
 from cascadener.cli import resume
 from cascadener.cli.common import CliError, check_model_path, output_file, positive_int, write_error
 from cascadener.options import PredictOptions
@@ -153,13 +147,18 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise CliError("--resume and --overwrite exclude each other")
     output = output_file(args.output, "-o")
-    check_backend_arguments(args)
-    if args.backend != "openai":  # a served model is named by the server, not a local path
-        try:
-            check_model_path(args.extractor, "--extractor")
-            check_model_path(args.classifier, "--classifier")
-        except CliError as error:
-            raise CliError(f"cannot load the model: {error}") from None
+    settings = backend_settings(args)
+    try:
+        for role, path in settings.models().items():  # local files; a served model is named by the server
+            check_model_path(path, f"--{role}")
+    except CliError as error:
+        raise CliError(f"cannot load the model: {error}") from None
+    from cascadener.stage2 import check_capabilities
+
+    try:  # what the backend cannot do is refused before any work
+        check_capabilities(settings.capabilities(), PredictOptions.from_namespace(args).classify_options())
+    except ValueError as error:
+        raise CliError(str(error)) from None
     lock = OutputLock(output)
     try:
         lock.acquire()
@@ -171,12 +170,12 @@ def run(args: argparse.Namespace) -> int:
         if lock.stale_holder is not None:
             print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output}",
                   file=sys.stderr)
-        return _run_locked(args, output)
+        return _run_locked(args, output, settings)
     finally:
         lock.release()
 
 
-def _run_locked(args: argparse.Namespace, output: Path) -> int:
+def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     """:func:`run` while this process holds the output's lock."""
     from cascadener.prompts import prompt_hash
 
@@ -199,17 +198,17 @@ def _run_locked(args: argparse.Namespace, output: Path) -> int:
     predict_options = PredictOptions.from_namespace(args, taxonomy=taxonomy)
     options = run_identity(args, predict_options)
     options["prompt_hash"] = prompt_hash(template=predict_options.template)
-    if args.backend != "transformers":  # the server's model names stand for extractor/classifier
-        options.update(backend_identity(args))
-    chunk = args.chunk_size or 4 * (args.concurrency if args.backend == "openai" else args.batch_size)
+    options.update(settings.identity())  # a server's model names stand for extractor/classifier
+    chunk = args.chunk_size or 4 * settings.in_flight(args.batch_size)
     meta: dict[str, Any] = {"format": resume.FORMAT, "source": {"kind": source.kind, **source.description},
                             "options": options, "layout": {"batch_size": args.batch_size, "chunk_size": chunk}}
     meta = json.loads(json.dumps(meta))  # JSON values, as read back on resume
     meta["resolved"] = resume.resolved_paths(meta)
     meta |= {"models": {}, "committed": {"sentences": 0, "bytes": 0}, "stats": {}, "sentences": len(source.rows),
              "complete": False}
-    if args.backend != "transformers":
-        meta["server"] = server_description(args)  # not compared by --resume: another host, same outputs
+    record = settings.record()
+    if record is not None:
+        meta["server"] = record  # not compared by --resume: another host, same outputs
     previous = None
     if args.resume and output.exists():
         previous = resume.read_meta(meta_path)
@@ -223,17 +222,13 @@ def _run_locked(args: argparse.Namespace, output: Path) -> int:
     from cascadener.training.model_files import describe_identity_change, model_identity
     from cascadener.pipeline import CascadeNER, PredictStats
 
-    if args.backend == "openai":
-        ner = endpoint_pipeline(args)  # served models: identified by backend_identity in the options
-    else:
-        try:
-            ner = CascadeNER.from_pretrained(args.extractor, args.classifier, device=args.device,
-                                             torch_dtype=args.dtype, trust_remote_code=args.trust_remote_code)
-        except (OSError, ValueError) as error:  # missing files, unreachable Hub id
-            raise CliError(f"cannot load the model: {error}") from None
-        for role, model, value in (("extractor", ner.extractor, args.extractor),
-                                   ("classifier", ner.classifier, args.classifier or args.extractor)):
-            meta["models"][role] = model_identity(value, commit=getattr(model.config, "_commit_hash", None))
+    try:
+        ner = CascadeNER.from_settings(settings)
+    except (OSError, ValueError, ImportError) as error:  # missing files, unreachable Hub id
+        raise CliError(f"cannot load the model: {error}") from None
+    built = {"extractor": ner.extractor_backend, "classifier": ner.classifier_backend}
+    for role, path in settings.models().items():  # local weights: identified by their files
+        meta["models"][role] = model_identity(path, commit=getattr(built[role], "commit", None))
     committed = resume.Committed(0, 0, [], 0)
     if previous is not None:
         for role in meta["models"]:

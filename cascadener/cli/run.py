@@ -29,9 +29,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .backend_args import add_backend_arguments, check_backend_arguments
+from .backend_args import add_backend_arguments, backend_settings, foreign_flags
 from .common import CliError, check_model_path, positive_int, write_error
 from .locking import OutputLock, OutputLocked
+from cascadener.backends.registry import backend_class
 
 # a write that failed for want of room or permission: the user's disk, not a bug
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -105,29 +106,33 @@ def benchmark_options(args: argparse.Namespace):
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
         retrain=args.retrain, progress=not args.no_progress,
     )
-    return replace(options, **_endpoint_options(args))
+    return replace(options, **_served_options(args))
 
 
-def _endpoint_options(args: argparse.Namespace) -> dict:
-    """``--backend openai``: the served model names stand for the extractor and classifier."""
-    if getattr(args, "backend", "transformers") != "openai":
+def _served_options(args: argparse.Namespace) -> dict:
+    """A backend that holds its own weights (a server): its settings; the served model names stand for
+    the extractor and classifier, nothing is trained."""
+    if backend_class(args.backend).settings_type.loads_weights:
         return {}
-    from cascadener.backends.http import EndpointOptions
-
-    return {"extractor": args.model, "classifier": args.classifier_model, "server_constraints": args.server_constraints,
-            "endpoint": EndpointOptions(args.base_url, api_key_env=args.api_key_env, concurrency=args.concurrency,
-                                        timeout=args.timeout, max_retries=args.max_retries)}
+    served = backend_settings(args)
+    identity = served.identity()
+    return {"extractor": identity["extractor"], "classifier": identity["classifier"], "served": served}
 
 
 def run(args: argparse.Namespace) -> int:
     from cascadener.benchmark import BenchmarkError, run_benchmark
 
-    check_backend_arguments(args)
-    if args.backend == "openai":
+    wrong = foreign_flags(args)
+    if wrong:
+        raise CliError(wrong)
+    local = backend_class(args.backend).settings_type.loads_weights
+    if not local:
+        backend_settings(args)  # its own checks, before anything else
         trained = [flag for flag, value in (("--base-model", args.base_model), ("--lora", args.lora),
                                             ("--one-model", args.one_model)) if value]
         if trained:
-            raise CliError(f"{', '.join(trained)}: --backend openai trains nothing (it scores the served models)")
+            raise CliError(f"{', '.join(trained)}: --backend {args.backend} trains nothing (it scores the served "
+                           "models)")
         if args.classifier_base_url:
             raise CliError("cascadener run serves both stages from --base-url; --classifier-base-url is for predict")
     if args.classifier is not None and args.extractor is None:
@@ -140,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--data-dir {args.data_dir} does not exist")
     for flag, value in (("--extractor", args.extractor), ("--classifier", args.classifier),
                         ("--base-model", args.base_model)):
-        if args.backend != "openai":  # served models are named by the server
+        if local:  # served models are named by the server
             check_model_path(value, flag)
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
