@@ -43,6 +43,7 @@ from dynamicner_data.atomic import atomic_paths
 
 from cascadener.backends.base import BackendSettings
 from cascadener.backends.local import LocalSettings
+from cascadener.methods import DEFAULT_METHOD
 from cascadener.options import PredictOptions
 from cascadener.training.recipes import TINY
 from cascadener.training.trainer import TrainOptions
@@ -72,7 +73,8 @@ class BenchmarkOptions:
     ``train`` trains the extractor (and the one model of ``one_model``), ``classifier_train`` the
     classifier; the defaults are the tiny from-scratch recipe (:func:`cascadener.training.recipes.recipe`
     gives the one for a ``base_model``).
-    ``predict`` says how the test split is predicted (its ``template`` is also the one trained on;
+    ``method`` (a name in :data:`cascadener.methods.METHODS`) predicts the test split with the options
+    ``predict`` (its ``template`` is also the one trained on;
     its ``taxonomy`` is replaced by the dataset's); ``predict_threads`` sets torch's CPU threads
     while predicting (``None``: torch's default).
     """
@@ -89,6 +91,7 @@ class BenchmarkOptions:
     train: TrainOptions = TINY.extractor
     classifier_train: TrainOptions = TINY.classifier
     vocab_size: int = 2000
+    method: str = DEFAULT_METHOD
     predict: PredictOptions = PredictOptions(batch_size=16)
     predict_threads: int | None = None
     device: str | None = None
@@ -307,8 +310,8 @@ class SplitPredictions:
 
 
 def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitPredictions:
-    """Stage 1 once; stage 2 against each sample's ``type_list`` and down the taxonomy
-    (:meth:`cascadener.pipeline.CascadeNER.run` with ``cascade=True``)."""
+    """The method's run with ``cascade=True`` (:class:`cascadener.methods.Method`): for CascadeNER,
+    stage 1 once, stage 2 against each sample's ``type_list`` and down the taxonomy."""
     run = ner.run([r["text"] for r in test.records], [r["type_list"] for r in test.records],
                   options=replace(options.predict, taxonomy=test.taxonomy), cascade=True, progress=options.progress)
     return SplitPredictions(dynamic=[p.entities for p in run.predictions],
@@ -464,8 +467,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     from dynamicner_f1 import __version__ as metric_version
 
     from cascadener.publishing import hub
-    from cascadener.pipeline import CascadeNER
-    from cascadener.prompts import prompt_hash
+    from cascadener.methods import method_class
 
     output_dir = Path(options.output_dir)
     try:
@@ -493,7 +495,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         torch.set_num_threads(options.predict_threads)
     try:
         settings = prediction_backend(options, extractor, classifier)
-        ner = CascadeNER.from_settings(settings)
+        method = method_class(options.method)
+        ner = method.from_settings(settings)
         predictions = predict_test(ner, test, options)
     finally:
         torch.set_num_threads(threads_before)
@@ -515,12 +518,12 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         dataset=test.description | {"id": "dynamicner", "languages": list(options.languages),
                                     "pretty_name": "DynamicNER"},
         metric={"name": "dynamicner_f1", "version": metric_version, "matching": "strict"},
-        prompt={"template": options.predict.template, "hash": prompt_hash(template=options.predict.template)},
+        prompt={"template": options.predict.template, "hash": method.prompt_hash(options.predict)},
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
         pipeline={"backend": settings.backend,
-                  "method": f"cascadener-{options.predict.classification}",
+                  "method": f"{options.method}-{options.predict.classification}",
                   "classification": options.predict.classification, "batch_size": options.predict.batch_size,
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},

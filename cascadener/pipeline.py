@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from cascadener.backends.base import (
     Backend,
     BackendSettings,
+    Capabilities,
     Classification,
     ClassifyMode,
     ClassifyOptions,
@@ -52,7 +53,7 @@ from cascadener.backends.local import LocalSettings, pick_device
 from cascadener.backends.server import EndpointSettings, ServerConstraints
 from cascadener.options import PredictOptions
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
-from cascadener.prompts import Stage2Template, cascade_prompt, stage1_budget, stage1_prompt
+from cascadener.prompts import Stage2Template, cascade_prompt, prompt_hash, stage1_budget, stage1_prompt
 from cascadener.stage2 import check_capabilities, classify
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
@@ -160,7 +161,16 @@ class PredictionRun:
 
 
 class CascadeNER:
-    """Extractor + classifier (possibly one model). Build with :meth:`from_pretrained`."""
+    """Extractor + classifier (possibly one model). Build with :meth:`from_pretrained`, :meth:`from_endpoint`,
+    :meth:`from_settings` or :meth:`from_backends`.
+
+    A method (:class:`cascadener.methods.Method`, registered as ``cascadener``): its options are
+    :class:`~cascadener.options.PredictOptions`.
+    """
+
+    name = "cascadener"
+    description = "CascadeNER: stage 1 marks the mentions, stage 2 picks each one's type from its list"
+    options_type = PredictOptions
 
     def __init__(self, extractor, extractor_tokenizer, classifier=None, classifier_tokenizer=None) -> None:
         from cascadener.backends.local import TransformersBackend
@@ -235,10 +245,22 @@ class CascadeNER:
         :class:`~cascadener.backends.local.LocalSettings`, :class:`~cascadener.backends.server.EndpointSettings`)."""
         return cls.from_backends(*settings.build())
 
+    @classmethod
+    def check_capabilities(cls, options: PredictOptions, *, extractor: Capabilities, classifier: Capabilities) -> None:
+        """Refuse (``ValueError``), before any work, options that backends with these capabilities cannot
+        apply (e.g. constrained classification on a server without choice constraints). Stage 1 asks
+        only for free answers; stage 2's policy needs what :func:`cascadener.stage2.check_capabilities` says."""
+        check_capabilities(classifier, options.classify_options())
+
     def check(self, options: PredictOptions) -> None:
-        """Refuse (``ValueError``), before any work, options the backends cannot apply (e.g. constrained
-        classification on a server without choice constraints)."""
-        check_capabilities(self.classifier_backend.capabilities, options.classify_options())
+        """:meth:`check_capabilities` with the backends' own capabilities (what they know now)."""
+        self.check_capabilities(options, extractor=self.extractor_backend.capabilities,
+                                classifier=self.classifier_backend.capabilities)
+
+    @classmethod
+    def prompt_hash(cls, options: PredictOptions) -> str:
+        """The hash of the prompts the options send (:func:`cascadener.prompts.prompt_hash`)."""
+        return prompt_hash(template=options.template)
 
     def describe(self) -> dict[str, Any]:
         """The backends as recorded in the predictions meta: ``{"extractor": {...}, "classifier": {...}}``."""

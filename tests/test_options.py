@@ -86,8 +86,9 @@ def test_resume_sees_a_change_of_every_option_that_can_change_a_prediction(flag)
 
 def test_resume_ignores_the_batch_size_and_compares_a_new_field():
     assert _identity("--batch-size", "3") == _identity()  # batching never changes a prediction (test_pipeline)
-    # what is compared: the flags above and the taxonomy (by its file, below); nothing else
-    assert set(_identity()) == {flag.lstrip("-").replace("-", "_") for flag in CHANGES} | {"taxonomy"}
+    # what is compared: the flags above, the taxonomy (by its file, below) and the method (one is
+    # registered: test_methods.py resumes with another); nothing else
+    assert set(_identity()) == {flag.lstrip("-").replace("-", "_") for flag in CHANGES} | {"taxonomy", "method"}
     # a field added to the options is compared by --resume without being listed anywhere else
     extended = dataclasses.make_dataclass("Extended", [("top_k", int, dataclasses.field(default=5))],
                                           bases=(PredictOptions,), frozen=True)

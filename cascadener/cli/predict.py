@@ -44,6 +44,7 @@ from typing import Any
 from cascadener.cli.backend_args import add_backend_arguments, backend_settings
 from cascadener.cli import resume
 from cascadener.cli.common import CliError, check_model_path, output_file, positive_int, write_error
+from cascadener import methods
 from cascadener.options import PredictOptions
 from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_inputs
 from dynamicner_data.atomic import atomic_write_text
@@ -57,6 +58,9 @@ META_SUFFIX = ".meta.json"
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
+    parser.add_argument("--method", choices=tuple(methods.METHODS), default=methods.DEFAULT_METHOD,
+                        help="how entities are found: " + "; ".join(f"{name}: {cls.description}"
+                                                                    for name, cls in methods.METHODS.items()))
     parser.add_argument("--extractor", default=None,
                         help="stage-1 model: local directory or Hub id (--backend transformers, the default)")
     parser.add_argument("--classifier", default=None, help="stage-2 model (default: the extractor)")
@@ -99,21 +103,25 @@ def build_parser_for_tests() -> argparse.ArgumentParser:
 
 # ------------------------------------------------------------------------------ output / resume
 
+METHOD_KEYS = ("method",)  # how entities are found
 MODEL_KEYS = ("extractor", "classifier")  # which models predict
 INPUT_KEYS = ("type_lists",)  # how the inputs are read
-# what --resume compares: the models, the input reading and every PredictOptions field that can change a prediction
-OPTION_KEYS = (*MODEL_KEYS, *INPUT_KEYS, *PredictOptions.identity_keys())
+# what --resume compares: the method, the models, the input reading and every field of the method's
+# options that can change a prediction (the default method's here)
+OPTION_KEYS = (*METHOD_KEYS, *MODEL_KEYS, *INPUT_KEYS,
+               *methods.method_class(methods.DEFAULT_METHOD).options_type.identity_keys())
 
 
 def run_identity(args: argparse.Namespace, options: PredictOptions) -> dict[str, Any]:
-    """The ``options`` of the meta file, compared by ``--resume``: :data:`OPTION_KEYS` as JSON values.
+    """The ``options`` of the meta file, compared by ``--resume``: the method, the models, the input
+    reading and ``options.identity()`` (:data:`OPTION_KEYS` for the default method), as JSON values.
 
     >>> args = build_parser_for_tests().parse_args(["--jsonl", "in.jsonl", "--extractor", "m", "-o", "o"])
     >>> identity = run_identity(args, PredictOptions.from_namespace(args))
-    >>> tuple(identity) == OPTION_KEYS, identity["extractor"], identity["taxonomy"]
-    (True, 'm', None)
+    >>> tuple(identity) == OPTION_KEYS, identity["method"], identity["extractor"], identity["taxonomy"]
+    (True, 'cascadener', 'm', None)
     """
-    return {**{key: getattr(args, key) for key in (*MODEL_KEYS, *INPUT_KEYS)}, **options.identity()}
+    return {**{key: getattr(args, key) for key in (*METHOD_KEYS, *MODEL_KEYS, *INPUT_KEYS)}, **options.identity()}
 
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:
@@ -153,10 +161,11 @@ def run(args: argparse.Namespace) -> int:
             check_model_path(path, f"--{role}")
     except CliError as error:
         raise CliError(f"cannot load the model: {error}") from None
-    from cascadener.stage2 import check_capabilities
-
+    method = methods.method_class(args.method)
+    capabilities = settings.capabilities()
     try:  # what the backend cannot do is refused before any work
-        check_capabilities(settings.capabilities(), PredictOptions.from_namespace(args).classify_options())
+        method.check_capabilities(method.options_type.from_namespace(args), extractor=capabilities,
+                                  classifier=capabilities)
     except ValueError as error:
         raise CliError(str(error)) from None
     lock = OutputLock(output)
@@ -177,8 +186,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     """:func:`run` while this process holds the output's lock."""
-    from cascadener.prompts import prompt_hash
-
     meta_path = output.with_name(output.name + META_SUFFIX)
     if output.exists() and output.stat().st_size > 0 and not (args.resume or args.overwrite):
         raise CliError(f"{output} exists; pass --resume to continue it or --overwrite to replace it")
@@ -195,9 +202,10 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
             taxonomy = Taxonomy.from_file(args.taxonomy)
         except (TaxonomyError, OSError) as error:
             raise CliError(str(error)) from None
-    predict_options = PredictOptions.from_namespace(args, taxonomy=taxonomy)
+    method = methods.method_class(args.method)
+    predict_options = method.options_type.from_namespace(args, taxonomy=taxonomy)
     options = run_identity(args, predict_options)
-    options["prompt_hash"] = prompt_hash(template=predict_options.template)
+    options["prompt_hash"] = method.prompt_hash(predict_options)
     options.update(settings.identity())  # a server's model names stand for extractor/classifier
     chunk = args.chunk_size or 4 * settings.in_flight(args.batch_size)
     meta: dict[str, Any] = {"format": resume.FORMAT, "source": {"kind": source.kind, **source.description},
@@ -220,10 +228,10 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
 
     from cascadener.backends.http import ServerError
     from cascadener.training.model_files import describe_identity_change, model_identity
-    from cascadener.pipeline import CascadeNER, PredictStats
+    from cascadener.pipeline import PredictStats
 
     try:
-        ner = CascadeNER.from_settings(settings)
+        ner = method.from_settings(settings)
     except (OSError, ValueError, ImportError) as error:  # missing files, unreachable Hub id
         raise CliError(f"cannot load the model: {error}") from None
     built = {"extractor": ner.extractor_backend, "classifier": ner.classifier_backend}
@@ -273,7 +281,7 @@ def _predict_chunks(args, ner, rows, predict_options, meta, meta_path: Path, out
             part = rows[start:start + chunk]
             lists = [None if args.type_lists == "cascade" else row.type_list for row in part]
             try:
-                result = ner.run([row.text for row in part], lists, **predict_options.keywords())
+                result = ner.run([row.text for row in part], lists, options=predict_options)
             except server_error as error:
                 raise CliError(f"{error}; the {start} predictions written so far are kept: "
                                "run the same command with --resume to continue") from None

@@ -32,6 +32,7 @@ from pathlib import Path
 from .backend_args import add_backend_arguments, backend_settings, foreign_flags
 from .common import CliError, check_model_path, positive_int, write_error
 from .locking import OutputLock, OutputLocked
+from cascadener import methods
 from cascadener.backends.registry import backend_class
 
 # a write that failed for want of room or permission: the user's disk, not a bug
@@ -50,6 +51,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES, metavar="LANG",
                         help=f"languages to run (default: all of {' '.join(LANGUAGES)})")
     parser.add_argument("--data-dir", default=None, help="the full DynamicNER release (default: the embedded sample)")
+    parser.add_argument("--method", choices=tuple(methods.METHODS), default=methods.DEFAULT_METHOD,
+                        help="how entities are found: " + "; ".join(f"{name}: {cls.description}"
+                                                                    for name, cls in methods.METHODS.items()))
     parser.add_argument("--extractor", default=None, help="trained stage-1 model (directory or Hub id): skip training")
     parser.add_argument("--classifier", default=None, help="trained stage-2 model (default: the extractor)")
     parser.add_argument("--base-model", default=None,
@@ -102,7 +106,7 @@ def benchmark_options(args: argparse.Namespace):
         output_dir=Path(args.output_dir), languages=tuple(dict.fromkeys(args.languages)), data_dir=args.data_dir,
         extractor=args.extractor, classifier=args.classifier, base_model=args.base_model, one_model=args.one_model,
         max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
-        predict=PredictOptions.from_namespace(args), device=args.device,
+        method=args.method, predict=PredictOptions.from_namespace(args), device=args.device,
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
         retrain=args.retrain, progress=not args.no_progress,
     )
