@@ -169,7 +169,7 @@ class CascadeNER:
     """
 
     name = "cascadener"
-    description = "CascadeNER: stage 1 marks the mentions, stage 2 picks each one's type from its list"
+    description = "two stages: the extractor marks the mentions, the classifier picks each one's type from its list"
     options_type = PredictOptions
 
     def __init__(self, extractor, extractor_tokenizer, classifier=None, classifier_tokenizer=None) -> None:

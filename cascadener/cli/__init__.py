@@ -1,8 +1,10 @@
 """The ``cascadener`` command line: one sub-command per module of this package.
 
-Each sub-command module defines ``add_parser(subparsers)`` (registers its arguments and
-sets ``func``) and a function ``run(args) -> int``. Register a new module by adding its
-name to ``SUBCOMMANDS``. A sub-command reports bad input by raising
+Each sub-command module defines ``add_parser(subparsers)`` (registers its arguments, each with
+help, in named groups: input, model, output, ...; sets ``func``; returns the parser) and a function
+``run(args) -> int``. Register a new module by adding its name to ``SUBCOMMANDS``. Every help
+shows the options' defaults (:class:`cascadener.cli.common.HelpFormatter`), and every ``choices=``
+comes from the library's constants and registries, never literals (``tests/test_cli_help.py``). A sub-command reports bad input by raising
 :class:`cascadener.cli.common.CliError`: :func:`main` prints ``cascadener <command>: error: <message>``
 and returns 2.
 
@@ -19,7 +21,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from cascadener.cli.common import CliError
+from cascadener.cli.common import CliError, HelpFormatter
 
 SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run", "leaderboard")
 
@@ -29,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cascadener",
         description="CascadeNER on DynamicNER: predict, evaluate, train, publish.",
+        formatter_class=HelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"{__name__}.{name}")
-        module.add_parser(subparsers)
+        module.add_parser(subparsers).formatter_class = HelpFormatter  # every option shows its default
     return parser
 
 

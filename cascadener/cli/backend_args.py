@@ -14,7 +14,8 @@ another backend, given, is refused (:func:`backend_settings`).
 Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
-    >>> add_backend_arguments(parser)
+    >>> add_backend_argument(parser)
+    >>> add_server_arguments(parser)
     >>> args = parser.parse_args(["--backend", "openai", "--base-url", "http://127.0.0.1:8000/v1", "--model", "m"])
     >>> backend_settings(args).identity()
     {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None}
@@ -31,7 +32,7 @@ from cascadener.backends.registry import BACKENDS, DEFAULT_BACKEND, backend_clas
 from cascadener.backends.server import SERVER_CONSTRAINTS, EndpointSettings
 from cascadener.cli.common import CliError, int_at_least, positive_int
 
-__all__ = ["add_backend_arguments", "backend_settings", "foreign_flags"]
+__all__ = ["add_backend_argument", "add_server_arguments", "backend_settings", "foreign_flags"]
 
 
 def _positive_float(value: str) -> float:
@@ -48,12 +49,15 @@ def _non_negative_int(value: str) -> int:
     return int_at_least(value, 0)
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser, *, model_group: Any = None) -> None:
-    """``--backend`` (into ``model_group``, default: the parser) and the server's options (a group of their own)."""
-    where = model_group if model_group is not None else parser
-    where.add_argument("--backend", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
+def add_backend_argument(group: Any) -> None:
+    """``--backend``: one of :data:`cascadener.backends.registry.BACKENDS`, described from it."""
+    group.add_argument("--backend", choices=tuple(BACKENDS), default=DEFAULT_BACKEND,
                        help="where the models run: " + "; ".join(f"{name}: {cls.description}"
                                                                  for name, cls in BACKENDS.items()))
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's options, in a group of their own (defaults: :class:`EndpointSettings`'s)."""
     defaults = EndpointSettings.flags
     group = parser.add_argument_group(f"server (--backend {EndpointSettings.backend}; docs/serving.md)")
     group.add_argument("--base-url", default=defaults["base_url"],

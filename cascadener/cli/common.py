@@ -19,12 +19,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CliError", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "write_error"]
+__all__ = ["CliError", "HelpFormatter", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "write_error"]
 
 
 class CliError(Exception):
@@ -77,6 +78,33 @@ def check_model_path(value: str | None, flag: str) -> str | None:
         return check_model_argument(value, flag)
     except ValueError as error:
         raise CliError(str(error)) from None
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """The help of every ``cascadener`` command: each option's default is shown (``(default: 8)``),
+    except where there is none to show (``None``, or a flag's ``False``): there the option's own
+    help says what happens without it.
+
+    >>> parser = argparse.ArgumentParser(prog="p", formatter_class=HelpFormatter)
+    >>> _ = parser.add_argument("--batch-size", type=int, default=8, help="sentences per batch")
+    >>> _ = parser.add_argument("--device", default=None, help="cpu, cuda (none: the best available)")
+    >>> print(parser.format_help().split("options:")[1].strip())  # doctest: +NORMALIZE_WHITESPACE
+    -h, --help            show this help message and exit
+    --batch-size BATCH_SIZE
+                          sentences per batch (default: 8)
+    --device DEVICE       cpu, cuda (none: the best available)
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        if isinstance(action.default, (list, tuple)):  # as typed on the command line: en de, not ['en', 'de']
+            action = copy.copy(action)
+            action.default = " ".join(map(str, action.default))
+        return super()._expand_help(action)
 
 
 def int_at_least(value: str, minimum: int) -> int:

@@ -92,15 +92,23 @@ class ScoredSentence(NamedTuple):
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("evaluate", help="score predictions with dynamicner_f1",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("predictions", help="predictions JSONL written by cascadener predict")
-    add_source_arguments(parser, required=False)
-    parser.add_argument("--matching", choices=("strict", "text", "partial", "boundary"), default="strict")
-    parser.add_argument("--hierarchical", action="store_true",
-                        help="add hierarchical scores over --taxonomy (default: DynamicNER)")
-    parser.add_argument("--bootstrap", type=int, default=None, help="resamples for a 95%% F1 interval")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--labels", type=int, default=10, help="print the N most frequent labels (0: none)")
-    parser.add_argument("-o", "--output", default=None, help="results JSON (default: <predictions>.results.json)")
+    from dynamicner_f1 import MATCHING
+
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument("predictions", help="predictions JSONL written by cascadener predict")
+    add_source_arguments(parser, required=False, title="references (for predictions written without them)")
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument("--matching", choices=MATCHING, default=MATCHING[0],
+                         help="when a prediction hits a reference: strict = same span and label; text = same "
+                              "text and label; partial = overlapping span, same label; boundary = same span")
+    scoring.add_argument("--hierarchical", action="store_true",
+                         help="add hierarchical scores over --taxonomy (none given: DynamicNER's)")
+    scoring.add_argument("--bootstrap", type=int, default=None,
+                         help="resamples for a 95%% F1 interval (none: no interval)")
+    scoring.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    scoring.add_argument("--labels", type=int, default=10, help="print the N most frequent labels (0: none)")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output", default=None, help="results JSON (none: <predictions>.results.json)")
     parser.set_defaults(func=run)
     return parser
 

@@ -35,24 +35,34 @@ from .common import CliError
 __all__ = ["add_parser", "run", "load_board"]
 
 
+#: what ``--from`` says the source is (``auto``: decided from the source)
+ORIGINS: tuple[str, ...] = ("auto", "folder", "results-repo", "benchmark")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("leaderboard", help="rank runs per task from results files or the Hub",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="folder with results/*.json, a results dataset repo id, or (--from "
+    from dynamicner_f1 import MATCHING
+
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument("source", help="folder with results/*.json, a results dataset repo id, or (--from "
                                        "benchmark) a benchmark dataset repo id")
-    parser.add_argument("--from", dest="origin", choices=("auto", "folder", "results-repo", "benchmark"),
-                        default="auto", help="what SOURCE is (default: a folder if it exists, else a results repo)")
-    parser.add_argument("--revision", default=None, help="revision of the results repo (default: main)")
-    parser.add_argument("--task", nargs="+", default=None, help="only these task ids")
-    parser.add_argument("--matching", default=None, help="only runs scored with this matching mode")
-    parser.add_argument("--metric-version", default=None, help="only runs scored with this metric version")
-    parser.add_argument("--include-unranked", action="store_true",
-                        help="show reduced, incomplete and unrecorded runs in the tables, without a rank, with a badge "
-                             "(default: listed below the tables)")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="report invalid results files and rank the others (default: stop at the first)")
-    parser.add_argument("-o", "--output-dir", default="cascadener-leaderboard",
-                        help="folder for leaderboard.md/.csv/.html (default: %(default)s)")
+    inputs.add_argument("--from", dest="origin", choices=ORIGINS, default=ORIGINS[0],
+                        help="what SOURCE is (auto: a folder if it exists, else a results repo)")
+    inputs.add_argument("--revision", default=None, help="revision of the results repo (none: main)")
+    filters = parser.add_argument_group("filters")
+    filters.add_argument("--task", nargs="+", default=None, help="only these task ids (none: every task)")
+    filters.add_argument("--matching", choices=MATCHING, default=None,
+                         help="only runs scored with this matching mode (none: any)")
+    filters.add_argument("--metric-version", default=None, help="only runs scored with this metric version (none: any)")
+    filters.add_argument("--include-unranked", action="store_true",
+                         help="show reduced, incomplete and unrecorded runs in the tables, without a rank, with a "
+                              "badge (without it: listed below the tables)")
+    filters.add_argument("--skip-invalid", action="store_true",
+                         help="report invalid results files and rank the others (without it: stop at the first)")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output-dir", default="cascadener-leaderboard",
+                        help="folder for leaderboard.md/.csv/.html")
     parser.set_defaults(func=run)
     return parser
 

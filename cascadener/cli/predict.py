@@ -41,11 +41,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cascadener.cli.backend_args import add_backend_arguments, backend_settings
+from cascadener.backends.base import CLASSIFY_MODES, OFF_LIST_FALLBACKS
+from cascadener.backends.local import LocalSettings
+from cascadener.cli.backend_args import add_backend_argument, add_server_arguments, backend_settings
 from cascadener.cli import resume
-from cascadener.cli.common import CliError, check_model_path, output_file, positive_int, write_error
+from cascadener.cli.common import CliError, HelpFormatter, check_model_path, output_file, positive_int, write_error
 from cascadener import methods
 from cascadener.options import PredictOptions
+from cascadener.prompts import STAGE2_TEMPLATES
 from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_inputs
 from dynamicner_data.atomic import atomic_write_text
 from cascadener.cli.locking import OutputLock, OutputLocked
@@ -56,35 +59,65 @@ __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "ad
 META_SUFFIX = ".meta.json"
 
 
+#: where each input's type list comes from (``--type-lists``)
+TYPE_LIST_SOURCES: tuple[str, ...] = ("sample", "cascade")
+
+
+def add_method_argument(group) -> None:
+    """``--method``: one of :data:`cascadener.methods.METHODS` (``predict`` and ``run``)."""
+    group.add_argument("--method", choices=tuple(methods.METHODS), default=methods.DEFAULT_METHOD,
+                       help="how entities are found: " + "; ".join(f"{name}: {cls.description}"
+                                                                   for name, cls in methods.METHODS.items()))
+
+
+def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sampled stage-1 outputs") -> None:
+    """How CascadeNER predicts: the fields of :class:`cascadener.options.PredictOptions` that ``run``
+    and ``predict`` share, their choices the library's own constants."""
+    group.add_argument("--batch-size", type=positive_int, default=batch_size,
+                       help="sentences (stage 1) or questions (stage 2) per forward pass")
+    group.add_argument("--classification", choices=CLASSIFY_MODES, default=PredictOptions.classification,
+                       help="stage 2: generative = the classifier writes its answer; constrained = the answer is "
+                            "kept to the list (every choice scored locally; a choice constraint on a server)")
+    group.add_argument("--template", choices=STAGE2_TEMPLATES, default=PredictOptions.template,
+                       help="the stage-2 prompt format (released = the authors' SFT data)")
+    group.add_argument("--seed", type=int, default=PredictOptions.seed, help=seed)
+    group.add_argument("--max-new-tokens", type=positive_int, default=PredictOptions.max_new_tokens,
+                       help="cap on each sentence's stage-1 token budget (none: no cap)")
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser)
-    parser.add_argument("--method", choices=tuple(methods.METHODS), default=methods.DEFAULT_METHOD,
-                        help="how entities are found: " + "; ".join(f"{name}: {cls.description}"
-                                                                    for name, cls in methods.METHODS.items()))
-    parser.add_argument("--extractor", default=None,
-                        help="stage-1 model: local directory or Hub id (--backend transformers, the default)")
-    parser.add_argument("--classifier", default=None, help="stage-2 model (default: the extractor)")
-    parser.add_argument("-o", "--output", required=True, help="predictions JSONL to write")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--batch-size", type=positive_int, default=8)
-    parser.add_argument("--chunk-size", type=positive_int, default=None,
-                        help="sentences predicted between two writes (default: 4 x batch size)")
-    parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
-    parser.add_argument("--off-list", choices=("constrained", "closest"), default="constrained",
-                        help="fallback for generative answers that are not in the list")
-    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
-    parser.add_argument("--type-lists", choices=("sample", "cascade"), default="sample",
-                        help="sample: each input's type_list (cascade when it has none); cascade: always the taxonomy")
-    parser.add_argument("--self-consistency", type=positive_int, default=1, help="stage-1 samples to merge")
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="cap on the stage-1 budget")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    parser.add_argument("--dtype", default=None, help="torch dtype name, e.g. bfloat16 (default: the checkpoint's)")
-    parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_backend_arguments(parser)
+    inputs = add_source_arguments(parser)
+    inputs.add_argument("--type-lists", choices=TYPE_LIST_SOURCES, default=TYPE_LIST_SOURCES[0],
+                        help="sample: each input's type_list (the cascade when it has none); cascade: always the "
+                             "taxonomy")
+    model = parser.add_argument_group("model")
+    add_method_argument(model)
+    add_backend_argument(model)
+    model.add_argument("--extractor", default=None,
+                       help=f"stage-1 model: a local directory or Hub id (--backend {LocalSettings.backend})")
+    model.add_argument("--classifier", default=None, help="stage-2 model (none: the extractor)")
+    model.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (none: the best available)")
+    model.add_argument("--dtype", default=None, help="torch dtype name, e.g. bfloat16 (none: the checkpoint's)")
+    model.add_argument("--trust-remote-code", action="store_true",
+                       help="run the model's own code from the Hub (transformers' trust_remote_code)")
+    prediction = parser.add_argument_group("prediction")
+    add_prediction_arguments(prediction, batch_size=PredictOptions.batch_size)
+    prediction.add_argument("--off-list", choices=OFF_LIST_FALLBACKS, default=PredictOptions.off_list,
+                            help="generative answers off the list: constrained = asked again, kept to the list; "
+                                 "closest = the textually closest type")
+    prediction.add_argument("--self-consistency", type=positive_int, default=PredictOptions.self_consistency,
+                            help="stage-1 samples merged per sentence (1: greedy)")
+    prediction.add_argument("--temperature", type=float, default=PredictOptions.temperature,
+                            help="sampling temperature of --self-consistency > 1")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output", required=True, help="predictions JSONL to write")
+    output.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
+    output.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    output.add_argument("--chunk-size", type=positive_int, default=None,
+                        help="sentences predicted between two writes (none: 4 x the prompts processed at once: "
+                             "--batch-size, or a server's --concurrency)")
+    output.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_server_arguments(parser)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -96,7 +129,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def build_parser_for_tests() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cascadener predict")
+    parser = argparse.ArgumentParser(prog="cascadener predict", formatter_class=HelpFormatter)
     _add_arguments(parser)
     return parser
 

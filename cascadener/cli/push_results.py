@@ -64,27 +64,30 @@ def _commit(value: str) -> str:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("push-results", help="publish results to the benchmark, a model card and a "
                                    "results dataset", description=__doc__.split("\n\n")[0])
-    parser.add_argument("results", help="results JSON written by cascadener evaluate or cascadener run")
-    parser.add_argument("--model-id", type=_repo_id, required=True,
-                        help="model repo receiving .eval_results/dynamicner.yaml and the model-index")
-    parser.add_argument("--benchmark-id", type=_repo_id, default=None,
-                        help="Hub id of the exported DynamicNER dataset (with its eval.yaml)")
-    parser.add_argument("--eval-yaml", default=None,
-                        help="the benchmark's eval.yaml (default: from the Hub cache, else this project's tasks)")
-    parser.add_argument("--dataset-revision", type=_commit, default=None,
-                        help="40-hex commit of the benchmark dataset repo the run scored (default: the commit of its "
-                             "eval.yaml or card in the Hub cache, else none)")
-    parser.add_argument("--model-revision", type=_commit, default=None,
-                        help="40-hex commit of the model repo the scored weights are (default: its current commit; "
-                             "in a dry run, from the Hub cache)")
-    parser.add_argument("--results-repo", type=_repo_id, default=None,
-                        help="dataset repo receiving results/<run_id>.json")
-    parser.add_argument("--metrics", default=None,
-                        help="comma-separated metric keys for model-index (default: all overall scores)")
-    parser.add_argument("--create-pr", action="store_true",
-                        help="open pull requests on the model repo (when you do not own it: a community result)")
-    parser.add_argument("--dry-run", action="store_true", help="write every file locally, no network")
-    parser.add_argument("--output-dir", default=None, help="folder for --dry-run output")
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument("results", help="results JSON written by cascadener evaluate or cascadener run")
+    hub = parser.add_argument_group("hub")
+    hub.add_argument("--model-id", type=_repo_id, required=True,
+                     help="model repo receiving .eval_results/dynamicner.yaml and the model-index")
+    hub.add_argument("--benchmark-id", type=_repo_id, default=None,
+                     help="Hub id of the exported DynamicNER dataset (with its eval.yaml)")
+    hub.add_argument("--eval-yaml", default=None,
+                     help="the benchmark's eval.yaml (none: from the Hub cache, else this project's tasks)")
+    hub.add_argument("--dataset-revision", type=_commit, default=None,
+                     help="40-hex commit of the benchmark dataset repo the run scored (none: the commit of its "
+                          "eval.yaml or card in the Hub cache, else none)")
+    hub.add_argument("--model-revision", type=_commit, default=None,
+                     help="40-hex commit of the model repo the scored weights are (none: its current commit; "
+                          "in a dry run, from the Hub cache)")
+    hub.add_argument("--results-repo", type=_repo_id, default=None,
+                     help="dataset repo receiving results/<run_id>.json (none: no upload of the results JSON)")
+    hub.add_argument("--metrics", default=None,
+                     help="comma-separated metric keys for model-index (none: all overall scores)")
+    hub.add_argument("--create-pr", action="store_true",
+                     help="open pull requests on the model repo (when you do not own it: a community result)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--dry-run", action="store_true", help="write every file locally, no network")
+    output.add_argument("--output-dir", default=None, help="folder for --dry-run output")
     parser.set_defaults(func=run)
     return parser
 

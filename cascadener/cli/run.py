@@ -29,10 +29,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .backend_args import add_backend_arguments, backend_settings, foreign_flags
+from .backend_args import add_backend_argument, add_server_arguments, backend_settings, foreign_flags
 from .common import CliError, check_model_path, positive_int, write_error
 from .locking import OutputLock, OutputLocked
-from cascadener import methods
+from .predict import add_method_argument, add_prediction_arguments
 from cascadener.backends.registry import backend_class
 
 # a write that failed for want of room or permission: the user's disk, not a bug
@@ -42,42 +42,53 @@ __all__ = ["add_parser", "run", "benchmark_options"]
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from cascadener.benchmark import LANGUAGES
-    from cascadener.training.recipes import BASE, TINY
+    from cascadener.benchmark import LANGUAGES, BenchmarkOptions
+    from cascadener.training.recipes import BASE, LORA_LEARNING_RATE, TINY
 
     parser = subparsers.add_parser("run", help="the main job: train (optional), predict, score, write the card",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output-dir", default="cascadener-run", help="folder for results (default: %(default)s)")
-    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES, metavar="LANG",
-                        help=f"languages to run (default: all of {' '.join(LANGUAGES)})")
-    parser.add_argument("--data-dir", default=None, help="the full DynamicNER release (default: the embedded sample)")
-    parser.add_argument("--method", choices=tuple(methods.METHODS), default=methods.DEFAULT_METHOD,
-                        help="how entities are found: " + "; ".join(f"{name}: {cls.description}"
-                                                                    for name, cls in methods.METHODS.items()))
-    parser.add_argument("--extractor", default=None, help="trained stage-1 model (directory or Hub id): skip training")
-    parser.add_argument("--classifier", default=None, help="trained stage-2 model (default: the extractor)")
-    parser.add_argument("--base-model", default=None,
-                        help="fine-tune this AutoModelForCausalLM instead of a tiny model from scratch")
-    parser.add_argument("--one-model", action="store_true", help="train one model for both stages")
-    parser.add_argument("--lora", action="store_true", help="train LoRA adapters (with --base-model)")
-    parser.add_argument("--epochs", type=float, default=None, help=f"extractor epochs (default: {TINY.extractor.epochs:g} tiny, {BASE.extractor.epochs:g} base)")
-    parser.add_argument("--classifier-epochs", type=float, default=None, help=f"classifier epochs (default: {TINY.classifier.epochs:g} tiny, {BASE.classifier.epochs:g} base)")
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--max-steps", type=positive_int, default=None, help="cap on steps per model (reduced mode)")
-    parser.add_argument("--max-train", type=positive_int, default=None, help="train sentences per language (reduced mode)")
-    parser.add_argument("--max-test", type=positive_int, default=None, help="test sentences per language (reduced mode)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="torch CPU threads (default: 1 for tiny models trained here, torch's default otherwise)")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="cap on the stage-1 budget")
-    parser.add_argument("--classification", choices=("generative", "constrained"), default="generative")
-    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
-    parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--retrain", action="store_true", help="train again even if an identical run left models")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_backend_arguments(parser)
-    parser.set_defaults(func=run, requires_extractor=False)
+    data = parser.add_argument_group("input")
+    data.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES, metavar="LANG",
+                      help="languages to run")
+    data.add_argument("--data-dir", default=None, help="the full DynamicNER release (none: the embedded sample)")
+    data.add_argument("--max-train", type=positive_int, default=None,
+                      help="train sentences per language (reduced mode; none: all)")
+    data.add_argument("--max-test", type=positive_int, default=None,
+                      help="test sentences per language (reduced mode; none: all)")
+    model = parser.add_argument_group("model")
+    add_method_argument(model)
+    add_backend_argument(model)
+    model.add_argument("--extractor", default=None,
+                       help="a trained stage-1 model (directory or Hub id): skip training (none: train both)")
+    model.add_argument("--classifier", default=None, help="a trained stage-2 model (none: the extractor)")
+    model.add_argument("--device", default=None, help="cpu, cuda, mps (none: the best available)")
+    training = parser.add_argument_group("training (without --extractor)")
+    training.add_argument("--base-model", default=None,
+                          help="fine-tune this AutoModelForCausalLM (none: a tiny model from scratch)")
+    training.add_argument("--one-model", action="store_true", help="train one model for both stages")
+    training.add_argument("--lora", action="store_true", help="train LoRA adapters (with --base-model)")
+    training.add_argument("--epochs", type=float, default=None,
+                          help=f"extractor epochs (none: {TINY.extractor.epochs:g} tiny, {BASE.extractor.epochs:g} "
+                               "base)")
+    training.add_argument("--classifier-epochs", type=float, default=None,
+                          help=f"classifier epochs (none: {TINY.classifier.epochs:g} tiny, "
+                               f"{BASE.classifier.epochs:g} base)")
+    training.add_argument("--learning-rate", type=float, default=None,
+                          help=f"peak learning rate (none: {TINY.extractor.learning_rate:g} tiny, "
+                               f"{BASE.extractor.learning_rate:g} base, {LORA_LEARNING_RATE:g} LoRA)")
+    training.add_argument("--max-steps", type=positive_int, default=None,
+                          help="cap on steps per model (reduced mode; none: the epochs decide)")
+    training.add_argument("--threads", type=positive_int, default=None,
+                          help="torch CPU threads (none: 1 for tiny models trained here, torch's default otherwise)")
+    training.add_argument("--retrain", action="store_true", help="train again even if an identical run left models")
+    prediction = parser.add_argument_group("prediction")
+    add_prediction_arguments(prediction, batch_size=BenchmarkOptions.predict.batch_size,
+                             seed="seed of training and of sampled stage-1 outputs")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output-dir", default="cascadener-run", help="folder for results")
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_server_arguments(parser)
+    parser.set_defaults(func=run)
     return parser
 
 

@@ -15,7 +15,8 @@ Bad input raises :class:`cascadener.cli.common.CliError` naming the file, line o
 Example:
     >>> import argparse
     >>> parser = argparse.ArgumentParser()
-    >>> add_source_arguments(parser)
+    >>> add_source_arguments(parser).title
+    'input'
     >>> args = parser.parse_args(["--dataset", "en", "--split", "dev"])
     >>> args.dataset, args.split, args.data_dir
     ('en', 'dev', None)
@@ -195,16 +196,24 @@ def read_inputs(args: argparse.Namespace) -> InputSource:
     return source
 
 
-def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument("--dataset", metavar="CONFIG", help="a DynamicNER builder config, e.g. en, de-fine, all")
-    group.add_argument("--hf-dataset", metavar="PATH_OR_ID", help="datasets.load_dataset path (Parquet folder, Hub id)")
-    group.add_argument("--geic", metavar="FILE", help="a GEIC JSON file")
-    group.add_argument("--jsonl", metavar="FILE", help='a JSONL file of {"id", "text", "type_list"?, "entities"?}')
-    parser.add_argument("--split", default="test", help="split of --dataset / --hf-dataset (default: test)")
-    parser.add_argument("--config", default=None, help="config name of --hf-dataset")
-    parser.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub")
-    parser.add_argument("--data-dir", default=None,
-                        help="local DynamicNER release for --dataset: its folder or its archive (.7z)")
-    parser.add_argument("--taxonomy", default=None, help="taxonomy file (authors' format) for --geic and the cascade")
-    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences")
+def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True,
+                         title: str = "input") -> argparse._ArgumentGroup:
+    """The source options, in an argument group named ``title`` (returned: a command adds its own input
+    options to it); exactly one of ``--dataset``, ``--hf-dataset``, ``--geic``, ``--jsonl``
+    (``required``: one must be given)."""
+    group = parser.add_argument_group(title)
+    one = group.add_mutually_exclusive_group(required=required)
+    one.add_argument("--dataset", metavar="CONFIG", help="a DynamicNER builder config, e.g. en, de-fine, all")
+    one.add_argument("--hf-dataset", metavar="PATH_OR_ID", help="datasets.load_dataset path (Parquet folder, Hub id)")
+    one.add_argument("--geic", metavar="FILE", help="a GEIC JSON file")
+    one.add_argument("--jsonl", metavar="FILE", help='a JSONL file of {"id", "text", "type_list"?, "entities"?}')
+    group.add_argument("--split", default="test", help="split of --dataset / --hf-dataset")
+    group.add_argument("--config", default=None, help="config name of --hf-dataset")
+    group.add_argument("--dataset-revision", default=None, help="revision of --hf-dataset on the Hub (none: its default branch)")
+    group.add_argument("--data-dir", default=None,
+                       help="local DynamicNER release for --dataset: its folder or its archive (.7z) "
+                            "(none: the embedded sample)")
+    group.add_argument("--taxonomy", default=None,
+                       help="taxonomy file (authors' format) for --geic and the cascade (none: DynamicNER's)")
+    group.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences (none: all)")
+    return group

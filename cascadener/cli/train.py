@@ -38,51 +38,78 @@ from typing import Any, Iterator
 from .common import CliError, check_model_path, existing_file, positive_int, write_error
 from cascadener.cli.locking import OutputLock, OutputLocked
 from cascadener.cli.sources import add_source_arguments, read_inputs
+from cascadener.options import PredictOptions
+from cascadener.prompts import STAGE2_TEMPLATES
+from cascadener.training.sft import LIST_SOURCES
 
 __all__ = ["add_parser", "run", "records_from_source", "train_options"]
 
 
+#: ``--lists``: the stage-2 list sources of :func:`cascadener.training.sft.build_sft`, each, both, or
+#: chosen from the data (``auto``)
+LIST_CHOICES: tuple[str, ...] = ("auto", *LIST_SOURCES, "both")
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from cascadener.training.recipes import BASE, LORA_LEARNING_RATE, TINY
+    from cascadener.training.trainer import TrainOptions
+
     parser = subparsers.add_parser("train", help="fine-tune an extractor and a classifier",
                                    description=__doc__.split("\n\n")[0])
-    add_source_arguments(parser, required=False)
-    parser.add_argument("--sharegpt", nargs="+", metavar="FILE", default=None,
-                        help="train ONE model (OUTPUT/model) on ShareGPT conversation files instead "
-                             "(e.g. exported with --export-sft, or the released CascadeNER SFT data)")
+    data = add_source_arguments(parser, required=False)
+    data.add_argument("--sharegpt", nargs="+", metavar="FILE", default=None,
+                      help="train ONE model (OUTPUT/model) on ShareGPT conversation files instead "
+                           "(e.g. exported with --export-sft, or the released CascadeNER SFT data)")
+    data.add_argument("--lists", choices=LIST_CHOICES, default="auto",
+                      help="stage-2 lists: each sample's type_list, the taxonomy levels, or both "
+                           "(auto: type_list when every sample has one, else hierarchy)")
+    data.add_argument("--template", choices=STAGE2_TEMPLATES, default=PredictOptions.template,
+                      help="the stage-2 prompt format trained on (predict with the same)")
+    data.add_argument("--max-length", type=positive_int, default=TrainOptions.max_length,
+                      help="longer conversations (in tokens) are skipped and reported")
     parser.set_defaults(split="train", func=run)
-    parser.add_argument("-o", "--output-dir", required=True, help="folder for the trained model(s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace models already in --output-dir")
-    parser.add_argument("--base-model", default=None,
-                        help="AutoModelForCausalLM directory or Hub id (default: a tiny model from scratch)")
-    parser.add_argument("--one-model", action="store_true", help="one model for both stages")
-    parser.add_argument("--lists", choices=("auto", "type_list", "hierarchy", "both"), default="auto",
-                        help="stage-2 lists: each sample's type_list, the taxonomy levels, or both "
-                             "(auto: type_list when every sample has one, else hierarchy)")
-    parser.add_argument("--template", choices=("released", "marked", "short"), default="released")
-    parser.add_argument("--epochs", type=float, default=None)
-    parser.add_argument("--max-steps", type=positive_int, default=None, help="overrides --epochs")
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--batch-size", type=positive_int, default=None)
-    parser.add_argument("--gradient-accumulation-steps", type=positive_int, default=1)
-    parser.add_argument("--max-length", type=positive_int, default=2048,
-                        help="longer conversations are skipped and reported")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lora", action="store_true", help="train a LoRA adapter (peft) instead of all weights")
-    parser.add_argument("--lora-r", type=positive_int, default=8)
-    parser.add_argument("--lora-alpha", type=positive_int, default=16)
-    parser.add_argument("--lora-dropout", type=float, default=0.05)
-    parser.add_argument("--no-merge-lora", action="store_true",
-                        help="save the adapter instead of merged weights (loading then needs peft)")
-    parser.add_argument("--vocab-size", type=positive_int, default=2000, help="tokenizer size of a tiny model")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads while training")
-    parser.add_argument("--save-steps", type=positive_int, default=None,
-                        help="checkpoint every N steps into OUTPUT/<model>/checkpoints")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last checkpoint (written with --save-steps); "
-                             "models that had finished are kept")
-    parser.add_argument("--export-sft", default=None, metavar="DIR",
+    model = parser.add_argument_group("model")
+    model.add_argument("--base-model", default=None,
+                       help="AutoModelForCausalLM directory or Hub id (none: a tiny model from scratch)")
+    model.add_argument("--one-model", action="store_true", help="one model for both stages")
+    model.add_argument("--vocab-size", type=positive_int, default=2000, help="tokenizer size of a tiny model")
+    model.add_argument("--lora", action="store_true", help="train a LoRA adapter (peft) instead of all weights")
+    model.add_argument("--lora-r", type=positive_int, default=TrainOptions.lora_r, help="LoRA rank")
+    model.add_argument("--lora-alpha", type=positive_int, default=TrainOptions.lora_alpha, help="LoRA scaling alpha")
+    model.add_argument("--lora-dropout", type=float, default=0.05,
+                       help="dropout on the LoRA layers, in [0, 1)")
+    model.add_argument("--no-merge-lora", action="store_true",
+                       help="save the adapter instead of merged weights (loading then needs peft)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=float, default=None,
+                          help=f"passes over the data, both models (none: the recipe's: "
+                               f"{TINY.extractor.epochs:g} extractor / {TINY.classifier.epochs:g} classifier tiny, "
+                               f"{BASE.extractor.epochs:g} / {BASE.classifier.epochs:g} base)")
+    training.add_argument("--max-steps", type=positive_int, default=None,
+                          help="optimizer steps per model, overrides --epochs (none: the epochs decide)")
+    training.add_argument("--learning-rate", type=float, default=None,
+                          help=f"peak learning rate (none: {TINY.extractor.learning_rate:g} tiny, "
+                               f"{BASE.extractor.learning_rate:g} base, {LORA_LEARNING_RATE:g} LoRA)")
+    training.add_argument("--batch-size", type=positive_int, default=None,
+                          help=f"conversations per step (none: {TINY.extractor.batch_size} tiny, "
+                               f"{BASE.extractor.batch_size} base)")
+    training.add_argument("--gradient-accumulation-steps", type=positive_int,
+                          default=TrainOptions.gradient_accumulation_steps,
+                          help="batches summed into one optimizer step")
+    training.add_argument("--seed", type=int, default=TrainOptions.seed, help="seed of initialisation and shuffling")
+    training.add_argument("--threads", type=positive_int, default=None,
+                          help="torch CPU threads while training (none: the recipe's: 1 tiny, torch's default base)")
+    training.add_argument("--save-steps", type=positive_int, default=None,
+                          help="checkpoint every N steps into OUTPUT/<model>/checkpoints (none: no checkpoints)")
+    training.add_argument("--resume", action="store_true",
+                          help="continue an interrupted run from its last checkpoint (written with --save-steps); "
+                               "models that had finished are kept")
+    output = parser.add_argument_group("output")
+    output.add_argument("-o", "--output-dir", required=True, help="folder for the trained model(s)")
+    output.add_argument("--overwrite", action="store_true", help="replace models already in --output-dir")
+    output.add_argument("--export-sft", default=None, metavar="DIR",
                         help="also write the conversations as ShareGPT JSON (stage1.json, stage2.json)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    output.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 

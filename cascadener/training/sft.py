@@ -51,6 +51,8 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 from cascadener.prompts import SYSTEM_PROMPT, Stage2Template, cascade_prompt, chat_messages, mark_entities, stage1_prompt
 
 ListSource = Literal["type_list", "hierarchy"]
+#: where stage-2 lists come from: each sample's own ``type_list``, or the taxonomy levels
+LIST_SOURCES: tuple[str, ...] = ("type_list", "hierarchy")
 Unplaced = Literal["skip_sentence", "keep_sentence"]
 STAGES: tuple[str, ...] = ("extract", "classify")
 SHAREGPT_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system"}
@@ -188,7 +190,7 @@ def build_sft(
     if unknown:
         raise ValueError(f"unknown stage(s) {sorted(unknown)}; allowed: {', '.join(STAGES)}")
     sources = (lists,) if isinstance(lists, str) else tuple(lists)
-    if not sources or any(source not in ("type_list", "hierarchy") for source in sources):
+    if not sources or any(source not in LIST_SOURCES for source in sources):
         raise ValueError(f"lists must be 'type_list', 'hierarchy' or a sequence of them, got {lists!r}")
     if unplaced not in ("skip_sentence", "keep_sentence"):
         raise ValueError(f"unplaced must be 'skip_sentence' or 'keep_sentence', got {unplaced!r}")
