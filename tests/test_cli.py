@@ -365,7 +365,7 @@ def test_type_lists_cascade_ignores_input_lists(inputs, model_dir, tmp_path, mon
 
     def spy(self, texts, type_lists=None, **kwargs):
         seen.extend(type_lists)
-        assert kwargs["taxonomy"] is not None and kwargs["taxonomy"].name == "toy"
+        assert kwargs["options"].taxonomy is not None and kwargs["options"].taxonomy.name == "toy"
         return original(self, texts, type_lists, **kwargs)
 
     taxonomy = tmp_path / "toy.json"
