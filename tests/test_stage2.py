@@ -137,6 +137,17 @@ def test_served_constrained_chain_needs_a_constraint():
     assert proxy.posts() == []
 
 
+def test_a_policy_the_backend_cannot_apply_is_refused_before_stage_1():
+    from cascadener.pipeline import CascadeNER
+
+    with FaultProxy(respond=scripted()) as proxy:
+        ner = CascadeNER.from_endpoint(EndpointOptions(proxy.base_url, max_retries=0), "m", server_constraints="none")
+        with pytest.raises(ValueError, match="constrained classification needs choice constraints, which this "
+                                             "backend cannot apply: server_constraints 'auto', 'choice' or 'guided'"):
+            ner.predict(["Ada met Bob ."], [["person", "city"]], classification="constrained")
+    assert proxy.posts() == []  # not even stage 1
+
+
 def test_served_chain_where_the_server_rejects_every_constraint_field():
     """``auto`` drops each field the server refuses (422 naming it) and sends the question again;
     with none left, answers are free: labelled ``generated``, never retried."""
