@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-from seqeval.scheme import IOB2
+from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, Entities
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metric"))
 
+from dynamicner_f1.bio import decode_tags  # noqa: E402
 from dynamicner_f1.scorer import score_tags  # noqa: E402
 
 
@@ -117,14 +119,41 @@ def test_default_and_strict_differ_on_iob1_style_starts(conll_tags: tuple) -> No
 
 
 _TAGS = st.sampled_from(["O", "O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-geo-political entity", "I-geo-political entity"])
-_SEQS = st.lists(st.lists(_TAGS, min_size=0, max_size=8), min_size=1, max_size=8)
+# types that seqeval's two modes name differently: strict strips "-" from both ends ("B--" is type "_")
+_DASHED = st.sampled_from(["O", "O", "B-X", "I-X", "B-X-", "I-X-", "B--X", "I--X", "B--", "I--", "I-_", "B-Y", "I-Y"])
+
+
+def seqeval_chunks(sequences: list[list[str]], strict: bool) -> list[list[tuple[int, int, str]]]:
+    """seqeval's own chunks per sentence as (start, end exclusive, type)."""
+    if strict:
+        entities = Entities(sequences, IOB2, suffix=False).entities
+        return [[(e.start, e.end, e.tag) for e in sentence] for sentence in entities]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [[(start, end + 1, label) for label, start, end in get_entities(list(seq))] for seq in sequences]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sequences=st.lists(st.lists(st.one_of(_TAGS, _DASHED), max_size=10), min_size=1, max_size=6))
+def test_decoded_chunks_equal_seqeval_chunks(sequences: list[list[str]]) -> None:
+    """Chunk by chunk (offsets and types, not only the scores), both rules, dashed types included."""
+    for rule, strict in (("lenient", False), ("strict", True)):
+        assert decode_tags(sequences, rule=rule).per_sample() == seqeval_chunks(sequences, strict)
+
+
+def test_decoded_chunks_equal_seqeval_chunks_with_many_types() -> None:
+    rng = random.Random(7)
+    tags = ["O"] + [f"{p}-T{k}" for k in range(400) for p in "BI"]
+    sequences = [[rng.choice(tags) if rng.random() < 0.6 else "I-T1" for _ in range(rng.randrange(12))] for _ in range(300)]
+    for rule, strict in (("lenient", False), ("strict", True)):
+        assert decode_tags(sequences, rule=rule).per_sample() == seqeval_chunks(sequences, strict)
 
 
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None)
-@given(gold=_SEQS, data=st.data())
+@given(gold=st.lists(st.lists(st.one_of(_TAGS, _DASHED), max_size=8), min_size=1, max_size=8), data=st.data())
 def test_bio_equals_seqeval_on_random_sequences(gold: list[list[str]], data: st.DataObject) -> None:
-    pred = [data.draw(st.lists(_TAGS, min_size=len(seq), max_size=len(seq))) for seq in gold]
+    pred = [data.draw(st.lists(st.one_of(_TAGS, _DASHED), min_size=len(seq), max_size=len(seq))) for seq in gold]
     if data.draw(st.booleans()):  # identical sentences take the shortcut of the fast path
         pred = [list(g) if data.draw(st.booleans()) else p for g, p in zip(gold, pred)]
     for rule, strict in (("lenient", False), ("strict", True)):
