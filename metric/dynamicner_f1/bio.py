@@ -8,71 +8,42 @@ Two rules, both equal to seqeval on IOB2 tags (``O``, ``B-<type>``, ``I-<type>``
     over ``I-X``; an ``I-X`` that continues nothing belongs to no chunk. As in seqeval, ``-`` is
     stripped from both ends of a type (``B--X`` and ``I-X-`` are type ``X``; only dashes: ``_``).
 
-Chunks never cross sentences. Offsets are token indices, ``end`` exclusive. Decoding maps each
-distinct tag to two characters and finds chunks with one regular expression over the joined corpus,
-so the Python work is per chunk, not per token; :func:`count_exact` (strict matching, no per-sample
-output) skips sentences whose two sides are equal and counts the rest with numpy.
+Chunks never cross sentences. Offsets are token indices, ``end`` exclusive.
+
+Two steps, each result passed on explicitly. :func:`encode_pair` checks both sides (errors name the
+sample and the field) and reads every tag once into an :class:`EncodedTags`: one small integer per
+token. Then :func:`count_exact` (strict matching, micro and per-type counts) or :func:`decode`
+(chunks per sample, for everything else) find the chunks, both with the one rule in
+:func:`_find_chunks`, vectorised over the whole corpus with numpy.
 
 Example:
-    >>> decoded = decode_tags([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], rule="lenient", field="predictions")
-    >>> decoded.per_sample()
-    [[(0, 2, 'PER'), (3, 4, 'LOC')], [(0, 1, 'ORG')]]
-    >>> decode_tags([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], rule="strict", field="predictions").per_sample()
+    >>> encoded = encode_pair([["B-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]], [["B-PER", "I-PER", "O", "O"], ["O"]])
+    >>> predicted, gold = decode(encoded, rule="lenient")
+    >>> predicted.per_sample(), gold.per_sample()
+    ([[(0, 2, 'PER'), (3, 4, 'LOC')], [(0, 1, 'ORG')]], [[(0, 2, 'PER')], []])
+    >>> decode(encoded, rule="strict")[0].per_sample()
     [[(0, 2, 'PER')], []]
+    >>> dict(count_exact(encoded, rule="lenient").tp)
+    {'PER': 1}
 """
 
 from __future__ import annotations
 
 import array
-import bisect
 import collections
 import itertools
 import operator
-import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
 
 RULES: tuple[str, ...] = ("lenient", "strict")
 
-# Two characters per token: "O" -> "\x00\x00", B-<type k> -> "\x01" + chr(base + k),
-# I-<type k> -> "\x02" + chr(base + k); a chunk is then one regex match with a back-reference.
-_O = "\x00\x00"
-_CHUNK = {
-    "lenient": re.compile("[\x01\x02](.)(?:\x02\\1)*", re.S),
-    "strict": re.compile("\x01(.)(?:\x02\\1)*", re.S),
-}
-# The same rules over raw tags joined by "\n" (sentences separated by a blank line): types only.
-_RAW_CHUNK = {
-    "lenient": re.compile(r"^[BI]-([^\n]+)\n(?:I-\1\n)*", re.M),
-    "strict": re.compile(r"^B-([^\n]+)\n(?:I-\1\n)*", re.M),
-}
 
-
-@dataclass(frozen=True)
-class DecodedTags:
-    """Chunks of a whole corpus as ``(global_start, global_end, type)`` token offsets.
-
-    ``starts[i]`` is the global index of sentence ``i``'s first token (sentences are separated by
-    one virtual ``O``). Global offsets keep every chunk unique, so matching needs no sample index;
-    :meth:`sample_of` recovers it when needed.
-    """
-
-    chunks: list[tuple[int, int, str]]
-    starts: list[int]
-
-    def sample_of(self, global_start: int) -> int:
-        """Index of the sentence that holds a global token index."""
-        return bisect.bisect_right(self.starts, global_start) - 1
-
-    def per_sample(self) -> list[list[tuple[int, int, str]]]:
-        """Chunks per sentence with sentence-local token offsets."""
-        out: list[list[tuple[int, int, str]]] = [[] for _ in self.starts]
-        for start, end, label in self.chunks:
-            i = self.sample_of(start)
-            base = self.starts[i]
-            out[i].append((start - base, end - base, label))
-        return out
+def _is_tag(tag: object) -> bool:
+    return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and "\n" not in tag))
 
 
 def _tag_error(sequences: Sequence, field: str, bad: object, first_index: int) -> ValueError:
@@ -84,10 +55,6 @@ def _tag_error(sequences: Sequence, field: str, bad: object, first_index: int) -
                     f"sample {i}: {field}[{i}][{j}] is {tag!r}; expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'"
                 )
     return ValueError(f"{field}: invalid tag {bad!r}")  # pragma: no cover - bad always comes from sequences
-
-
-def _is_tag(tag: object) -> bool:
-    return isinstance(tag, str) and (tag == "O" or (len(tag) > 2 and tag[0] in "BI" and tag[1] == "-" and "\n" not in tag))
 
 
 def _first_bad_tag(sequences: Sequence, field: str, first_index: int) -> ValueError:
@@ -104,14 +71,7 @@ def _first_bad_tag(sequences: Sequence, field: str, first_index: int) -> ValueEr
     return ValueError(f"{field}: invalid tags")  # pragma: no cover - only called when a tag is bad
 
 
-def _tag_set(sequences: Sequence, field: str, first_index: int) -> set:
-    try:
-        return set(itertools.chain.from_iterable(sequences))
-    except TypeError:  # an unhashable value (a span dict, a list): name the sample and the field
-        raise _first_bad_tag(sequences, field, first_index) from None
-
-
-def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> set[str]:
+def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) -> None:
     """Raise ``ValueError`` naming the sample and field unless every sample is a list of IOB2 tags.
 
     Example:
@@ -120,7 +80,7 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
         ...
         ValueError: sample 0: references[0][1] is 'E-PER'; expected an IOB2 tag: 'O', 'B-<type>' or 'I-<type>'
 
-    ``first_index`` numbers the samples after those of earlier batches. Returns the set of tags.
+    ``first_index`` numbers the samples after those of earlier batches.
     """
     if not isinstance(sequences, (list, tuple)):
         raise ValueError(f"{field} must be a list of tag sequences, got {type(sequences).__name__}")
@@ -129,355 +89,155 @@ def check_sequences(sequences: Sequence, *, field: str, first_index: int = 0) ->
             if not isinstance(seq, (list, tuple)):
                 i = first_index + n
                 raise ValueError(f"sample {i}: {field}[{i}] is {seq!r}; expected a list of IOB2 tags")
-    tags = _tag_set(sequences, field, first_index)
+    try:
+        tags = set(itertools.chain.from_iterable(sequences))
+    except TypeError:  # an unhashable value (a span dict, a list): name the sample and the field
+        raise _first_bad_tag(sequences, field, first_index) from None
     for tag in tags:
         if not _is_tag(tag):
             raise _tag_error(sequences, field, tag, first_index)
-    return tags
 
 
-class TagSet(set):
-    """The tags :func:`check_pair` saw, plus the one-byte ids it gave every token on the way
-    (``encoding``), so :func:`count_exact` on the same two lists need not read each tag again.
-    Set operations return plain sets (without the encoding)."""
-
-    encoding: "_Encoding | None" = None
-
-
-@dataclass(frozen=True)
-class _Encoding:
-    predictions: Sequence | None  # the lists the ids were read from (None once detached)
-    references: Sequence | None
-    tags: tuple[str, ...]  # tag of each id
-    gold_ids: bytes  # every reference token
-    pred_ids: bytes  # the tokens of the predictions that differ from their reference
-    differ: list[bool]
+def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], first_index: int = 0) -> None:
+    """``ValueError`` naming the first sample whose prediction and reference lengths differ."""
+    if list(map(len, predictions)) != list(map(len, references)):
+        for n, (p, g) in enumerate(zip(predictions, references)):
+            if len(p) != len(g):
+                i = first_index + n
+                raise ValueError(
+                    f"sample {i}: predictions[{i}] has {len(p)} tags but references[{i}] has {len(g)}; "
+                    "tag sequences must align token by token"
+                )
 
 
-def detached(tags: set) -> _Encoding | None:
-    """The ids :func:`check_pair` gave one batch, without the batch's lists (kept until compute)."""
-    encoding = getattr(tags, "encoding", None)
-    return None if encoding is None else replace(encoding, predictions=None, references=None)
+@dataclass(frozen=True, eq=False)
+class EncodedTags:
+    """Both sides of checked tag sequences, one integer id per token (what :func:`encode_pair` returns).
+
+    ``tags[k]`` is the tag of id ``k``; ``lengths[i]`` the number of tokens of sample ``i`` on both
+    sides. ``gold_ids`` holds every reference token. A prediction equal to its reference is not
+    stored again: ``pred_ids`` holds the tokens of the predictions whose ``differ`` flag is set, in
+    order. Ids are ``uint8`` while at most 256 distinct tags occur, else ``uint32``.
+    """
+
+    tags: tuple[str, ...]
+    lengths: np.ndarray
+    gold_ids: np.ndarray
+    pred_ids: np.ndarray
+    differ: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.lengths)
 
 
-def joined(parts: Sequence[_Encoding], predictions: Sequence, references: Sequence) -> TagSet | None:
-    """The ids of consecutive checked batches as one :class:`TagSet` for ``predictions``/``references``,
-    the lists that hold those batches in order (as evaluate reads its storage back), so
-    :func:`count_exact` does not read each tag again. ``None`` when the sizes do not match the lists
-    or all batches together use more than 256 distinct tags.
+def _ids(sequences: Sequence[Sequence[str]], ids: dict) -> np.ndarray:
+    """The id of every tag in order (new tags get the next id): one C-level pass in the usual case."""
+    get = ids.__getitem__
+    try:
+        return np.frombuffer(bytes(map(get, itertools.chain.from_iterable(sequences))), dtype=np.uint8)
+    except ValueError:  # an id beyond one byte: read again into four-byte ids
+        return np.frombuffer(array.array("I", map(get, itertools.chain.from_iterable(sequences))), dtype=np.uint32)
+
+
+def _raise_first_defect(predictions: Sequence, references: Sequence, first_index: int) -> None:
+    check_sequences(references, field="references", first_index=first_index)
+    check_sequences(predictions, field="predictions", first_index=first_index)
+    raise ValueError("invalid tag sequences")  # pragma: no cover - one of the checks names the defect
+
+
+def encode_pair(predictions: Sequence, references: Sequence, *, first_index: int = 0) -> EncodedTags:
+    """Check both sides and read every tag once; ``ValueError`` naming the sample and the field for
+    any defect (not a list of IOB2 tags, different lengths on the two sides).
+
+    ``first_index`` numbers the samples after those of earlier batches. A prediction equal to its
+    reference is valid when the reference is, so only the differing predictions are read. The usual
+    input (lists of valid tags) takes one C-level pass per side; anything else takes the checks that
+    name the culprit.
 
     Example:
-        >>> a = check_pair([["B-PER", "O"]], [["B-PER", "O"]])
-        >>> b = check_pair([["B-LOC"]], [["O"]])
-        >>> pred, gold = [["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]]
-        >>> both = joined([detached(a), detached(b)], pred, gold)
-        >>> sorted(both), both.encoding.gold_ids, both.encoding.pred_ids
-        (['B-LOC', 'B-PER', 'O'], b'\\x00\\x01\\x01', b'\\x02')
-        >>> dict(count_exact(pred, gold, rule="lenient", tags=both).pred)
-        {'LOC': 1, 'PER': 1}
-        >>> joined([detached(a)], pred, gold) is None  # lists that hold more than the batches
-        True
+        >>> encoded = encode_pair([["B-PER", "O"], ["O"]], [["B-PER", "O"], ["B-LOC"]])
+        >>> encoded.tags, encoded.gold_ids.tolist(), encoded.differ.tolist(), encoded.pred_ids.tolist()
+        (('B-PER', 'O', 'B-LOC'), [0, 1, 2], [False, True], [1])
+        >>> encode_pair([["O", "O"]], [["O"]], first_index=7)
+        Traceback (most recent call last):
+        ...
+        ValueError: sample 7: predictions[7] has 2 tags but references[7] has 1; tag sequences must align token by token
     """
-    if sum(len(part.differ) for part in parts) != len(references):
-        return None
-    index: dict[str, int] = {}
-    for part in parts:
-        for tag in part.tags:
-            index.setdefault(tag, len(index))
-    if len(index) > 256:
-        return None
-    gold, pred, differ = [], [], []
-    for part in parts:
-        table = bytearray(range(256))
-        table[: len(part.tags)] = bytes(map(index.__getitem__, part.tags))
-        gold.append(part.gold_ids.translate(table))
-        pred.append(part.pred_ids.translate(table))
-        differ.extend(part.differ)
-    gold_ids = b"".join(gold)
-    if len(gold_ids) != sum(map(len, references)):
-        return None
-    tags = TagSet(index)
-    tags.encoding = _Encoding(predictions=predictions, references=references, tags=tuple(index), gold_ids=gold_ids,
-                              pred_ids=b"".join(pred), differ=differ)
-    return tags
-
-
-def _encode_checked(predictions: Sequence, references: Sequence) -> TagSet | None:
-    """One C-level pass per side: ids of the tags in order of appearance; ``None`` when the inputs
-    need the slow checks (not lists, unhashable or non-tag values, more than 256 distinct tags)."""
-    kinds = set(map(type, references)) | set(map(type, predictions))
-    if not kinds <= {list, tuple} or len(predictions) != len(references):
-        return None
+    for name, value in (("predictions", predictions), ("references", references)):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a list of tag sequences, got {type(value).__name__}")
+    if len(predictions) != len(references):
+        raise ValueError(f"predictions has {len(predictions)} samples but references has {len(references)}")
+    if not set(map(type, references)) | set(map(type, predictions)) <= {list, tuple}:
+        _raise_first_defect(predictions, references, first_index)
     ids: collections.defaultdict = collections.defaultdict(itertools.count().__next__)
     try:
-        gold_ids = bytes(map(ids.__getitem__, itertools.chain.from_iterable(references)))
         differ = list(map(operator.ne, predictions, references))
-        changed = itertools.chain.from_iterable(itertools.compress(predictions, differ))
-        pred_ids = bytes(map(ids.__getitem__, changed))
-    except (TypeError, ValueError):  # unhashable values; ids beyond one byte
-        return None
-    if not all(map(_is_tag, ids)):
-        return None
-    tags = TagSet(ids)
-    tags.encoding = _Encoding(predictions=predictions, references=references, tags=tuple(ids), gold_ids=gold_ids,
-                              pred_ids=pred_ids, differ=differ)
-    return tags
+        gold_ids = _ids(references, ids)
+        pred_ids = _ids(list(itertools.compress(predictions, differ)), ids)
+        hashable = True
+    except TypeError:  # an unhashable value
+        hashable = False
+    if not hashable or not all(map(_is_tag, ids)):
+        _raise_first_defect(predictions, references, first_index)
+    check_tag_lengths(predictions, references, first_index)
+    if len(ids) > 256:  # both sides in the wide dtype
+        gold_ids, pred_ids = gold_ids.astype(np.uint32), pred_ids.astype(np.uint32)
+    return EncodedTags(tags=tuple(ids), lengths=np.fromiter(map(len, references), dtype=np.int64, count=len(references)),
+                       gold_ids=gold_ids, pred_ids=pred_ids, differ=np.array(differ, dtype=bool))
 
 
-def check_pair(predictions: Sequence, references: Sequence, *, first_index: int = 0) -> set[str]:
-    """Check both sides like :func:`check_sequences` and return every tag seen.
+def _type_name(tag: str, rule: str) -> str:
+    """The type a ``B-``/``I-`` tag names under ``rule`` (seqeval's strict mode strips ``-``).
 
-    A prediction equal to its reference is valid when the reference is, so only the differing
-    predictions are scanned (inputs of equal length, see ``scorer.check_tag_lengths``). The usual
-    case (lists of at most 256 distinct valid tags) reads each tag once and keeps the result for
-    :func:`count_exact` (a :class:`TagSet`); anything else takes the checks that name the culprit.
+    >>> [_type_name(tag, "strict") for tag in ("B-X", "I-X-", "B--X", "B--")], _type_name("B--X", "lenient")
+    (['X', 'X', 'X', '_'], '-X')
     """
-    fast = _encode_checked(predictions, references)
-    if fast is not None:
-        return fast
-    tags = check_sequences(references, field="references", first_index=first_index)
-    if not isinstance(predictions, (list, tuple)) or not set(map(type, predictions)) <= {list, tuple}:
-        check_sequences(predictions, field="predictions", first_index=first_index)
-    differ = map(operator.not_, map(operator.eq, predictions, references))
-    try:
-        extra = set(itertools.chain.from_iterable(itertools.compress(predictions, differ))) - tags
-    except TypeError:  # unhashable values: the full check names them
-        check_sequences(predictions, field="predictions", first_index=first_index)
-        raise  # pragma: no cover - check_sequences raised
-    if not all(map(_is_tag, extra)):
-        check_sequences(predictions, field="predictions", first_index=first_index)
-    return tags | extra
+    return tag[2:] if rule == "lenient" else (tag[2:].strip("-") or "_")
 
 
-def _encode(sequences: Sequence[Sequence[str]], code: dict[str, str]) -> str:
-    separated = itertools.chain.from_iterable(zip(sequences, itertools.repeat(("O",))))
-    return "".join(map(code.__getitem__, itertools.chain.from_iterable(separated)))
-
-
-def _code_table(
-    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], tags: set[str] | None = None
-) -> tuple[dict[str, str], list[str]]:
-    """Tag -> two characters, and the type names by code; one-byte codes while the types fit."""
-    if tags is None:
-        tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
-    types = sorted({tag[2:] for tag in tags if tag != "O"})
-    base = _type_base(types)
-    code = {"O": _O}
-    for k, name in enumerate(types):
-        char = _type_char(k, base)
-        code["B-" + name] = "\x01" + char
-        code["I-" + name] = "\x02" + char
-    return code, types
-
-
-def _type_base(types: Sequence[str]) -> int:
-    # type codes start above "\x00\x01\x02"; below 256 the joined string stays one byte per char
-    return 3 if len(types) <= 250 else 0x100
-
-
-# Wide type codes skip the surrogates U+D800..U+DFFF (they cannot be encoded): about 1.1 million types.
-_SURROGATES = 0xD800
-_SURROGATE_GAP = 0x800
-_MAX_TYPES = 0x110000 - 0x100 - _SURROGATE_GAP
-
-
-def _type_char(k: int, base: int) -> str:
-    """The one-character code of type number ``k``.
-
-    >>> [hex(ord(_type_char(k, 0x100))) for k in (0, 0xD800 - 0x101, 0xD800 - 0x100)]
-    ['0x100', '0xd7ff', '0xe000']
-    """
-    point = base + k
-    if point >= _SURROGATES:
-        point += _SURROGATE_GAP
-    if point > 0x10FFFF:
-        raise ValueError(f"more than {_MAX_TYPES} distinct entity types in the tags; the tag decoder supports at most that")
-    return chr(point)
-
-
-def _type_index(point: int, base: int) -> int:
-    """The type number of a code point made by :func:`_type_char` (inverse)."""
-    return (point - _SURROGATE_GAP if point >= _SURROGATES else point) - base
-
-
-def _seqeval_strict_names(tags: set[str]) -> dict[str, str]:
-    """Tags whose type seqeval's strict mode reads differently: it strips ``-`` from both ends of the
-    type (``B--X`` and ``B-X-`` are type ``X``; a type of only dashes is ``_``).
-
-    >>> _seqeval_strict_names({"O", "B-X", "I-X-", "B--", "B-a-b"})
-    {'B--': 'B-_', 'I-X-': 'I-X'}
-    """
-    renamed = {}
-    for tag in tags:
-        if tag != "O" and (tag[2] == "-" or tag[-1] == "-"):
-            renamed[tag] = tag[:2] + (tag[2:].strip("-") or "_")
-    return dict(sorted(renamed.items()))
-
-
-def _as_seqeval_strict(
-    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], tags: set[str] | None
-) -> tuple[Sequence[Sequence[str]], Sequence[Sequence[str]], set[str] | None]:
-    """Both sides with seqeval's strict type names (unchanged, and not copied, in the usual case)."""
-    if tags is None:
-        tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
-    renamed = _seqeval_strict_names(tags)
-    if not renamed:
-        return predictions, references, tags
-    get = renamed.get
-
-    def rename(sequences: Sequence[Sequence[str]]) -> list[list[str]]:
-        return [[get(tag, tag) for tag in seq] for seq in sequences]
-
-    return rename(predictions), rename(references), {get(tag, tag) for tag in tags}
-
-
-def decode_pair(
-    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str
-) -> tuple[DecodedTags, DecodedTags]:
-    """Decode both sides with one shared code table (inputs already checked)."""
+def _codes(encoded: EncodedTags, rule: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The types (sorted), and the integer code of every token on both sides under ``rule``:
+    ``O`` = 0, ``B-<type k>`` = 2k + 1, ``I-<type k>`` = 2k + 2, in the narrowest dtype that holds them.
+    The predictions' codes are the references' own array when no prediction differs."""
     if rule not in RULES:
         raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
-    tags = None
-    if rule == "strict":
-        predictions, references, tags = _as_seqeval_strict(predictions, references, None)
-    code, types = _code_table(predictions, references, tags)
-    starts = [0, *itertools.accumulate(len(seq) + 1 for seq in references)][:-1]
-    pattern = _CHUNK[rule]
-    out = []
-    for sequences in (predictions, references):
-        flat = _encode(sequences, code)
-        base = _type_base(types)
-        chunks = [(m.start() >> 1, m.end() >> 1, types[_type_index(ord(m.group(1)), base)])
-                  for m in pattern.finditer(flat)]
-        out.append(DecodedTags(chunks=chunks, starts=starts))
-    return out[0], out[1]
-
-
-def decode_tags(sequences: Sequence[Sequence[str]], *, rule: str, field: str = "references", check: bool = True) -> DecodedTags:
-    """Decode IOB2 sequences into chunks under ``rule`` (``"lenient"`` or ``"strict"``)."""
-    if check:
-        check_sequences(sequences, field=field)
-    return decode_pair(sequences, sequences, rule=rule)[1]
-
-
-def chunk_types(sequences: Sequence[Sequence[str]], *, rule: str) -> list[str]:
-    """The type of every chunk (no offsets), straight from the joined raw tags.
-
-    Example:
-        >>> chunk_types([["B-PER", "I-PER", "I-LOC"], ["I-LOC", "B-LOC"]], rule="lenient")
-        ['PER', 'LOC', 'LOC', 'LOC']
-    """
-    raw = "\n\n".join(map("\n".join, sequences)) + "\n"
-    return _RAW_CHUNK[rule].findall(raw)
-
-
-@dataclass(frozen=True)
-class ChunkCounts:
-    """Micro and per-type counts of a strict (same offsets and type) comparison."""
-
-    tp: Counter
-    pred: Counter
-    gold: Counter
-    extraction_tp: int
-
-
-def count_exact(
-    predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *, rule: str, tags: set[str] | None = None
-) -> ChunkCounts:
-    """Strict chunk counts without positions where they are not needed (inputs already checked).
-
-    ``tags`` (optional) is a superset of the tags in use, as returned by :func:`check_pair`.
-
-    Each tag becomes one integer (``O`` = 0, ``B-<type k>`` = 2k + 1, ``I-<type k>`` = 2k + 2), one
-    C-level pass per side; a prediction equal to its reference is not encoded again (its codes are
-    the reference's). Chunks are then found and matched with numpy (see :func:`_chunks`): a
-    predicted chunk hits a gold chunk that starts at the same token with the same end and type.
-
-    Example:
-        >>> c = count_exact([["B-PER", "O"], ["B-LOC", "I-LOC"]], [["B-PER", "O"], ["B-LOC", "O"]], rule="lenient")
-        >>> dict(c.tp), dict(c.pred), dict(c.gold), c.extraction_tp
-        ({'PER': 1}, {'LOC': 1, 'PER': 1}, {'LOC': 1, 'PER': 1}, 1)
-    """
-    import numpy as np
-
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r} is not one of {list(RULES)}")
-    encoding = getattr(tags, "encoding", None)
-    if encoding is not None and (encoding.predictions is not predictions or encoding.references is not references):
-        encoding = None  # checked other lists (e.g. before evaluate stored them)
-    if rule == "strict":
-        renamed = _as_seqeval_strict(predictions, references, tags)
-        if renamed[0] is not predictions:
-            encoding = None
-        predictions, references, tags = renamed
-    if tags is None:
-        tags = set(itertools.chain.from_iterable(predictions)) | set(itertools.chain.from_iterable(references))
-    types = sorted({tag[2:] for tag in tags if tag != "O"})
-    code = {"O": 0}
-    for k, name in enumerate(types):
-        code["B-" + name] = 2 * k + 1
-        code["I-" + name] = 2 * k + 2
-    narrow = 2 * len(types) < 256
-
-    def encode(sequences: Sequence[Sequence[str]]):
-        codes = map(code.__getitem__, itertools.chain.from_iterable(sequences))
-        if narrow:  # bytes() of small ints is about twice as fast as np.fromiter
-            return np.frombuffer(bytes(codes), dtype=np.uint8)
-        return np.frombuffer(array.array("q", codes), dtype=np.int64)
-
-    lengths = np.fromiter(map(len, references), dtype=np.int64, count=len(references))
-    n = int(lengths.sum())
-    if encoding is not None:  # the ids check_pair gave each token -> codes
-        lookup = np.array([code[tag] for tag in encoding.tags], dtype=np.uint8 if narrow else np.int64)
-        gold = lookup[np.frombuffer(encoding.gold_ids, dtype=np.uint8)]
-        differ = np.array(encoding.differ, dtype=bool)
-    else:
-        gold = encode(references)
-        differ = np.fromiter(map(operator.ne, predictions, references), dtype=bool, count=len(references))
+    names = [None if tag == "O" else _type_name(tag, rule) for tag in encoded.tags]
+    types = sorted({name for name in names if name is not None})
+    number = {name: k for k, name in enumerate(types)}
+    dtype = np.uint8 if 2 * len(types) < 256 else np.int64
+    lookup = np.array([0 if name is None else 2 * number[name] + (1 if tag[0] == "B" else 2)
+                       for tag, name in zip(encoded.tags, names)], dtype=dtype)
+    gold = lookup[encoded.gold_ids]
     pred = gold
-    if differ.any():
+    if encoded.differ.any():
         pred = gold.copy()
-        if encoding is not None:
-            pred[np.repeat(differ, lengths)] = lookup[np.frombuffer(encoding.pred_ids, dtype=np.uint8)]
-        else:
-            pred[np.repeat(differ, lengths)] = encode(list(itertools.compress(predictions, differ.tolist())))
-    first = np.zeros(n, dtype=bool)
-    first[(np.cumsum(lengths) - lengths)[lengths > 0]] = True  # a sentence's first token continues nothing
-    g_start, g_end, g_kind = _chunks(gold, first, rule=rule)
-    p_start, p_end, p_kind = (g_start, g_end, g_kind) if pred is gold else _chunks(pred, first, rule=rule)
-    # chunks never overlap on one side: a gold chunk is found by the predicted chunk starting at its first token
-    if len(p_start):
-        at = np.minimum(np.searchsorted(p_start, g_start), len(p_start) - 1)
-        same_span = (p_start[at] == g_start) & (p_end[at] == g_end)
-        hit = same_span & (p_kind[at] == g_kind)
-    else:
-        same_span = hit = np.zeros(len(g_start), dtype=bool)
-    n_types = len(types)
-
-    def named(kinds) -> Counter:
-        counts = np.bincount(kinds, minlength=n_types).tolist() if n_types else []
-        return Counter({types[k]: c for k, c in enumerate(counts) if c})
-
-    return ChunkCounts(tp=named(g_kind[hit]), pred=named(p_kind), gold=named(g_kind),
-                       extraction_tp=int(same_span.sum()))
+        pred[np.repeat(encoded.differ, encoded.lengths)] = lookup[encoded.pred_ids]
+    return types, gold, pred
 
 
-def _chunks(codes, first, *, rule: str) -> tuple:
-    """``(starts, ends, kinds)`` of the chunks in integer tag codes (see :func:`count_exact`).
+def _sentence_starts(lengths: np.ndarray) -> np.ndarray:
+    """A mask of the tokens that open a sentence (they continue no chunk)."""
+    first = np.zeros(int(lengths.sum()), dtype=bool)
+    first[(np.cumsum(lengths) - lengths)[lengths > 0]] = True
+    return first
+
+
+def _find_chunks(codes: np.ndarray, first: np.ndarray, *, rule: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, kinds)`` of the chunks in integer tag codes (see :func:`_codes`): the chunk rule.
 
     A token continues a chunk when it is ``I-X`` (an even code ``c``) right after ``B-X`` or ``I-X``
     (code ``c - 1`` or ``c``) in the same sentence; every other non-``O`` token starts a run
-    (``"strict"`` keeps the runs that start with ``B-``). The codes stay in their own (narrow) dtype.
+    (``"strict"`` keeps the runs that start with ``B-``). The codes stay in their own (narrow) dtype;
+    ``kinds`` are type numbers.
 
-    >>> import numpy as np
     >>> codes = np.array([1, 2, 2, 0, 2, 4, 3, 4], dtype=np.uint8)  # B-a I-a I-a O I-a I-b B-b I-b
-    >>> [a.tolist() for a in _chunks(codes, np.zeros(8, dtype=bool), rule="lenient")]
+    >>> [a.tolist() for a in _find_chunks(codes, np.zeros(8, dtype=bool), rule="lenient")]
     [[0, 4, 5, 6], [3, 5, 6, 8], [0, 0, 1, 1]]
-    >>> [a.tolist() for a in _chunks(codes, np.zeros(8, dtype=bool), rule="strict")]
+    >>> [a.tolist() for a in _find_chunks(codes, np.zeros(8, dtype=bool), rule="strict")]
     [[0, 6], [3, 8], [0, 1]]
     """
-    import numpy as np
-
     n = len(codes)
     cur, prev = codes[1:], codes[:-1]
     cont = np.zeros(n + 1, dtype=bool)  # cont[i]: token i continues the chunk of token i - 1
@@ -490,3 +250,87 @@ def _chunks(codes, first, *, rule: str) -> tuple:
         keep = (codes[starts] & 1) == 1  # B- tags are odd
         starts, ends = starts[keep], ends[keep]
     return starts, ends, (codes[starts].astype(np.int64) - 1) >> 1
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """One side's chunks in order: chunk ``k`` spans tokens ``[starts[k], ends[k])`` of its sample,
+    with type ``labels[k]``; sample ``i`` holds ``lengths[i]`` chunks."""
+
+    lengths: list[int]
+    starts: list[int]
+    ends: list[int]
+    labels: list[str]
+
+    def per_sample(self) -> list[list[tuple[int, int, str]]]:
+        """``(start, end, type)`` per sample."""
+        chunks = iter(zip(self.starts, self.ends, self.labels))
+        return [list(itertools.islice(chunks, n)) for n in self.lengths]
+
+
+def decode(encoded: EncodedTags, *, rule: str) -> tuple[Chunks, Chunks]:
+    """The chunks of both sides, ``(predictions, references)``, with sample-local token offsets."""
+    types, gold, pred = _codes(encoded, rule)
+    first = _sentence_starts(encoded.lengths)
+    ends_of_samples = np.cumsum(encoded.lengths)
+    out = []
+    for codes in (pred, gold):
+        starts, ends, kinds = _find_chunks(codes, first, rule=rule)
+        sample = np.searchsorted(ends_of_samples, starts, side="right")
+        base = ends_of_samples[sample] - encoded.lengths[sample]
+        out.append(Chunks(lengths=np.bincount(sample, minlength=encoded.n_samples).tolist(),
+                          starts=(starts - base).tolist(), ends=(ends - base).tolist(),
+                          labels=[types[k] for k in kinds.tolist()]))
+    return out[0], out[1]
+
+
+def decode_tags(sequences: Sequence[Sequence[str]], *, rule: str, field: str = "references") -> Chunks:
+    """The chunks of one side's IOB2 sequences under ``rule`` (checked; errors name ``field``).
+
+    Example:
+        >>> decode_tags([["B-PER", "I-PER", "I-LOC"], ["I-LOC", "B-LOC"]], rule="lenient").per_sample()
+        [[(0, 2, 'PER'), (2, 3, 'LOC')], [(0, 1, 'LOC'), (1, 2, 'LOC')]]
+    """
+    check_sequences(sequences, field=field)
+    return decode(encode_pair(sequences, sequences), rule=rule)[1]
+
+
+@dataclass(frozen=True)
+class ChunkCounts:
+    """Micro and per-type counts of a strict (same offsets and type) comparison."""
+
+    tp: Counter
+    pred: Counter
+    gold: Counter
+    extraction_tp: int
+
+
+def count_exact(encoded: EncodedTags, *, rule: str) -> ChunkCounts:
+    """Strict chunk counts, without positions where they are not needed.
+
+    Chunks are found on both sides at once (a prediction equal to its reference shares its codes;
+    when none differs, the chunks are found once) and matched with numpy: a predicted chunk hits a
+    gold chunk that starts at the same token with the same end and type.
+
+    Example:
+        >>> c = count_exact(encode_pair([["B-PER", "O"], ["B-LOC", "I-LOC"]], [["B-PER", "O"], ["B-LOC", "O"]]), rule="lenient")
+        >>> dict(c.tp), dict(c.pred), dict(c.gold), c.extraction_tp
+        ({'PER': 1}, {'LOC': 1, 'PER': 1}, {'LOC': 1, 'PER': 1}, 1)
+    """
+    types, gold, pred = _codes(encoded, rule)
+    first = _sentence_starts(encoded.lengths)
+    g_start, g_end, g_kind = _find_chunks(gold, first, rule=rule)
+    p_start, p_end, p_kind = (g_start, g_end, g_kind) if pred is gold else _find_chunks(pred, first, rule=rule)
+    # chunks never overlap on one side: a gold chunk is found by the predicted chunk starting at its first token
+    if len(p_start):
+        at = np.minimum(np.searchsorted(p_start, g_start), len(p_start) - 1)
+        same_span = (p_start[at] == g_start) & (p_end[at] == g_end)
+        hit = same_span & (p_kind[at] == g_kind)
+    else:
+        same_span = hit = np.zeros(len(g_start), dtype=bool)
+
+    def named(kinds: np.ndarray) -> Counter:
+        counts = np.bincount(kinds, minlength=len(types)).tolist() if types else []
+        return Counter({types[k]: c for k, c in enumerate(counts) if c})
+
+    return ChunkCounts(tp=named(g_kind[hit]), pred=named(p_kind), gold=named(g_kind), extraction_tp=int(same_span.sum()))

@@ -14,11 +14,11 @@ from typing import Mapping, Sequence
 import datasets
 import evaluate
 
-from .bio import check_pair, detached, joined
+from .bio import encode_pair
 from .counting import prf
 from .hierarchy import label_paths
 from .options import MATCHING, Options
-from .scorer import check_tag_lengths, no_gc, score_checked, score_checked_tags
+from .scorer import no_gc, score_checked, score_encoded
 from .spans import check_samples, declared_records, from_records, joined_columns
 
 _CITATION = """\
@@ -120,23 +120,19 @@ class DynamicnerF1(evaluate.Metric):
             pred = check_samples(predictions, field="predictions", first_index=first)
             gold = check_samples(references, field="references", first_index=first)
             return declared_records(predictions, pred), declared_records(references, gold), (pred, gold)
-        tags = check_pair(predictions, references, first_index=first)
-        check_tag_lengths(predictions, references, first_index=first)
-        return predictions, references, tags
+        encode_pair(predictions, references, first_index=first)
+        return predictions, references, None
 
     def _store(self, learnt: object, n: int) -> None:
         """Remember what the check of each batch learnt (its tag ids, ``bio.detached``, or its span
         columns) to join at compute instead of reading every record back again; and the tags seen."""
         first = getattr(self, "_n_added", 0)
         if not first:
-            self._parts, self._tags = [], set()
-        part = detached(learnt) if isinstance(learnt, set) else learnt
-        if part is None or self._parts is None:
+            self._parts = []
+        if learnt is None or self._parts is None:
             self._parts = None
         else:
-            self._parts.append(part)
-        if isinstance(learnt, set) and self._tags is not None:
-            self._tags = self._tags | learnt  # the tags seen, for scoring when the ids cannot be joined
+            self._parts.append(learnt)
         self._n_added = first + n
 
     def _nothing_stored(self) -> bool:
@@ -145,7 +141,7 @@ class DynamicnerF1(evaluate.Metric):
 
     def _forget(self) -> None:
         self._n_added = 0
-        self._parts = self._tags = None
+        self._parts = None
 
     # The collector is paused (``no_gc``) through checking, evaluate's storage and scoring: they
     # allocate millions of containers and no cycles, and each full collection on the way would walk
@@ -212,10 +208,7 @@ class DynamicnerF1(evaluate.Metric):
         parts = getattr(self, "_parts", None)
         with no_gc():  # also reached from evaluate's compute (stored batches)
             if config != "span":
-                tags = getattr(self, "_tags", None) or None
-                if tags is not None and parts:  # the ids every batch's check gave its tags
-                    tags = joined(parts, predictions, references) or tags
-                return score_checked_tags(predictions, references, options, rule=_RULES[config], tags=tags)
+                return score_encoded(encode_pair(predictions, references), options, rule=_RULES[config])
             if options.sentences is not None:
                 pred = check_samples(predictions, field="predictions", sentences=options.sentences)
                 gold = check_samples(references, field="references", sentences=options.sentences)

@@ -47,7 +47,7 @@ import gc
 import threading
 from typing import Iterator, Mapping, Sequence
 
-from .bio import RULES, check_pair, count_exact, decode_pair
+from .bio import RULES, EncodedTags, count_exact, decode, encode_pair
 from .counting import exact_tallies, prf, tally
 from .hierarchy import LabelPaths, expand, name_key
 from .options import MATCHING, Options
@@ -156,42 +156,17 @@ def score_tags(
     options = Options(type_lists=type_lists, languages=languages, taxonomy=taxonomy, matching=matching,
                       bootstrap=bootstrap, seed=seed).for_samples(len(references))
     with no_gc():
-        tags = check_pair(predictions, references)
-        check_tag_lengths(predictions, references)
-        return score_checked_tags(predictions, references, options, rule=rule, tags=tags)
+        return score_encoded(encode_pair(predictions, references), options, rule=rule)
 
 
-def check_tag_lengths(predictions: Sequence[Sequence[str]], references: Sequence[Sequence[str]], first_index: int = 0) -> None:
-    """``ValueError`` naming the first sample whose prediction and reference lengths differ."""
-    if list(map(len, predictions)) != list(map(len, references)):
-        for n, (p, g) in enumerate(zip(predictions, references)):
-            if len(p) != len(g):
-                i = first_index + n
-                raise ValueError(
-                    f"sample {i}: predictions[{i}] has {len(p)} tags but references[{i}] has {len(g)}; "
-                    "tag sequences must align token by token"
-                )
-
-
-def score_checked_tags(
-    predictions: Sequence[Sequence[str]],
-    references: Sequence[Sequence[str]],
-    options: Options,
-    *,
-    rule: str,
-    tags: set[str] | None = None,
-) -> dict[str, float]:
-    """Score tag sequences already checked (:func:`check_pair` or :func:`check_sequences`, and
-    :func:`check_tag_lengths`).
-
-    ``tags`` (optional): a superset of the tags in use, to skip collecting them again.
-    """
+def score_encoded(encoded: EncodedTags, options: Options, *, rule: str) -> dict[str, float]:
+    """Score tag sequences checked and encoded by :func:`dynamicner_f1.bio.encode_pair`."""
     if options.matching == "text":
         raise ValueError("matching='text' needs span records with their text; tag sequences have none")
     if options.matching == "strict" and options.paths is None and options.type_lists is None and not (
         options.languages is not None or options.bootstrap
     ):
-        counts = count_exact(predictions, references, rule=rule, tags=tags)
+        counts = count_exact(encoded, rule=rule)
         labels = {label: (counts.tp[label], counts.pred[label], counts.gold[label]) for label in counts.pred | counts.gold}
         n_pred, n_gold = sum(counts.pred.values()), sum(counts.gold.values())
         return _assemble(
@@ -201,10 +176,9 @@ def score_checked_tags(
             per_sample=None,
             options=options,
         )
-    pred, gold = decode_pair(predictions, references, rule=rule)
-    as_spans = [[(s, e, label, "") for s, e, label in sample] for sample in pred.per_sample()]
-    gold_spans = [[(s, e, label, "") for s, e, label in sample] for sample in gold.per_sample()]
-    return score_checked(Columns.from_rows(as_spans), Columns.from_rows(gold_spans), options)
+    pred, gold = (Columns(lengths=c.lengths, starts=c.starts, ends=c.ends, labels=c.labels, texts=[""] * len(c.starts))
+                  for c in decode(encoded, rule=rule))
+    return score_checked(pred, gold, options)
 
 
 def score_checked(pred: Columns, gold: Columns, options: Options) -> dict[str, float]:
