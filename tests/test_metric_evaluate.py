@@ -162,6 +162,25 @@ def test_a_rejected_compute_batch_keeps_the_earlier_batches(span_metric: evaluat
     assert span_metric.compute() == score_spans(PRED, GOLD)
 
 
+def test_add_checks_like_add_batch_and_numbers_samples_globally(span_metric: evaluate.EvaluationModule) -> None:
+    span_metric.add_batch(predictions=PRED, references=GOLD)
+    span_metric.add(prediction=PRED[0], reference=GOLD[0])  # the pipeline's "score" key is dropped, not a KeyError
+    with pytest.raises(ValueError, match=r"sample 3: predictions\[3\]\[0\]\['end'\] is 4.0 \(float\)"):
+        span_metric.add(prediction=[{"text": "Anna", "label": "person", "start": 0, "end": 4.0}], reference=[])
+    assert span_metric.compute() == score_spans([*PRED, PRED[0]], [*GOLD, GOLD[0]])
+
+
+def test_an_invalid_option_keeps_the_stored_batches(bio_metric: evaluate.EvaluationModule) -> None:
+    gold = [["B-PER", "O"], ["B-LOC", "I-LOC"]]
+    pred = [["B-PER", "O"], ["B-LOC", "O"]]
+    bio_metric.add_batch(predictions=pred, references=gold)
+    with pytest.raises(ValueError, match=r"matching='fuzzy' is not one of"):
+        bio_metric.compute(matching="fuzzy")
+    with pytest.raises(ValueError, match=r"sentences applies to span records"):
+        bio_metric.compute(sentences=["a b", "c d"])
+    assert bio_metric.compute() == score_tags(pred, gold)
+
+
 def test_every_option_is_a_keyword_of_every_public_surface():
     """A new ``Options`` field cannot be forgotten: the public keyword signatures are its fields."""
     import inspect

@@ -19,7 +19,7 @@ from .counting import prf
 from .hierarchy import label_paths
 from .options import MATCHING, Options
 from .scorer import no_gc, score_checked, score_encoded
-from .spans import check_samples, declared_records, from_records, joined_columns
+from .spans import check_samples, declared_records
 
 _CITATION = """\
 @misc{dynamicner2024,
@@ -103,11 +103,23 @@ class DynamicnerF1(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2409.11022"],
         )
 
-    # -- input handling: check and reduce to the declared features before evaluate sees them --
+    # Only the two entry points that store, and compute, are overridden, each for one reason; all the
+    # storage (feature encoding, the Arrow cache file, reading it back, distributed runs) is evaluate's.
+    # - add_batch checks a batch before evaluate stores it: evaluate's own would raise a bare KeyError
+    #   on a record's extra key (the pipeline's "score", the dataset's "path") and truncate a float
+    #   offset silently (1.5 -> 1). Errors name the global sample index; evaluate gets exactly the
+    #   declared keys. add is a batch of one.
+    # - compute checks the options before evaluate's compute takes the stored batches (an invalid
+    #   option would otherwise lose them), and pauses the collector (no_gc) through evaluate's read-back
+    #   and scoring: the read-back allocates millions of containers and no cycles, and full
+    #   collections walking them dominated compute. bench_metric, add_batch per 1000 samples then
+    #   compute() against a no-op metric: FIGURES.
 
-    def _check_batch(self, predictions: Sequence, references: Sequence) -> tuple[Sequence, Sequence, object]:
-        """Checked records in the declared shape, plus what the check learnt (reused by ``_compute``)."""
-        first = getattr(self, "_n_added", 0)
+    _n_added = 0  # samples stored since the last compute: the global index of the next batch's first
+
+    def add_batch(self, *, predictions: Sequence | None = None, references: Sequence | None = None) -> None:
+        """Check a batch, then store it (extra record keys are dropped, not passed to evaluate)."""
+        first = self._n_added
         for name, value in (("predictions", predictions), ("references", references)):
             if not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name} must be a list with one entry per sample, got {type(value).__name__}")
@@ -116,50 +128,19 @@ class DynamicnerF1(evaluate.Metric):
                 f"predictions has {len(predictions)} samples but references has {len(references)} "
                 f"(samples from index {first}); pass an empty list for a sample without entities"
             )
-        if _config(self.config_name) == "span":
-            pred = check_samples(predictions, field="predictions", first_index=first)
-            gold = check_samples(references, field="references", first_index=first)
-            return declared_records(predictions, pred), declared_records(references, gold), (pred, gold)
-        encode_pair(predictions, references, first_index=first)
-        return predictions, references, None
-
-    def _store(self, learnt: object, n: int) -> None:
-        """Remember what the check of each batch learnt (its tag ids, ``bio.detached``, or its span
-        columns) to join at compute instead of reading every record back again; and the tags seen."""
-        first = getattr(self, "_n_added", 0)
-        if not first:
-            self._parts = []
-        if learnt is None or self._parts is None:
-            self._parts = None
-        else:
-            self._parts.append(learnt)
-        self._n_added = first + n
-
-    def _nothing_stored(self) -> bool:
-        """Whether no batch was added yet in a single-process run (nothing to read back from storage)."""
-        return self.num_process == 1 and self.writer is None and not getattr(self, "_n_added", 0)
-
-    def _forget(self) -> None:
-        self._n_added = 0
-        self._parts = None
-
-    # The collector is paused (``no_gc``) through checking, evaluate's storage and scoring: they
-    # allocate millions of containers and no cycles, and each full collection on the way would walk
-    # every object alive, the caller's data and the batches read back included.
-
-    def add_batch(self, *, predictions: Sequence | None = None, references: Sequence | None = None) -> None:
-        """Check a batch, then store it (extra record keys are dropped, not passed to evaluate)."""
         with no_gc():
-            pred, gold, learnt = self._check_batch(predictions, references)
-            super().add_batch(predictions=pred, references=gold)
-            self._store(learnt, len(gold))
+            if _config(self.config_name) == "span":
+                pred = check_samples(predictions, field="predictions", first_index=first)
+                gold = check_samples(references, field="references", first_index=first)
+                predictions, references = declared_records(predictions, pred), declared_records(references, gold)
+            else:
+                encode_pair(predictions, references, first_index=first)
+            super().add_batch(predictions=predictions, references=references)
+        self._n_added = first + len(references)
 
     def add(self, *, prediction: object = None, reference: object = None) -> None:
-        """Check one sample, then store it."""
-        with no_gc():
-            pred, gold, learnt = self._check_batch([prediction], [reference])
-            super().add(prediction=pred[0], reference=gold[0])
-            self._store(learnt, 1)
+        """Check one sample, then store it (a batch of one)."""
+        self.add_batch(predictions=[prediction], references=[reference])
 
     def compute(
         self,
@@ -177,44 +158,27 @@ class DynamicnerF1(evaluate.Metric):
         """Score everything added so far plus ``predictions``/``references``; the options are ``Options``'s fields.
 
         The keywords are checked once here (as an :class:`~dynamicner_f1.options.Options`, before
-        anything is stored) and that ``Options`` is what ``_compute`` receives.
+        evaluate takes the stored batches) and that ``Options`` is what ``_compute`` receives.
         """
         options = Options(type_lists=type_lists, languages=languages, taxonomy=taxonomy, matching=matching,
                           bootstrap=bootstrap, seed=seed, sentences=sentences)
         if sentences is not None and _config(self.config_name) != "span":
             raise ValueError(f"sentences applies to span records; config {self.config_name!r} scores tags")
-        if predictions is not None and references is not None and self._nothing_stored():
-            # one call with everything: score the checked inputs directly. evaluate's storage
-            # (feature encoding, Arrow cache file, reading it back) only serves batches added earlier
-            # and distributed runs, and costs more than the scoring itself.
-            try:
-                with no_gc():
-                    pred, gold, learnt = self._check_batch(predictions, references)
-                    self._store(learnt, len(gold))
-                    return self._compute(pred, gold, options=options)
-            finally:
-                self._forget()
-        if predictions is not None or references is not None:
-            self.add_batch(predictions=predictions, references=references)  # on error, earlier batches stay
-        try:
-            with no_gc():
-                return super().compute(options=options)
-        finally:
-            self._forget()
+        with no_gc():
+            result = super().compute(predictions=predictions, references=references, options=options)
+        self._n_added = 0  # every process (only the first runs _compute)
+        return result
 
     def _compute(self, predictions: Sequence, references: Sequence, options: Options) -> dict[str, float]:
+        """Score everything stored, as evaluate reads it back (in order, so indices are global)."""
+        self._n_added = 0  # evaluate has taken the stored batches, whether or not scoring succeeds
         options.for_samples(len(references))
         config = _config(self.config_name)
-        parts = getattr(self, "_parts", None)
-        with no_gc():  # also reached from evaluate's compute (stored batches)
+        with no_gc():
             if config != "span":
                 return score_encoded(encode_pair(predictions, references), options, rule=_RULES[config])
-            if options.sentences is not None:
-                pred = check_samples(predictions, field="predictions", sentences=options.sentences)
-                gold = check_samples(references, field="references", sentences=options.sentences)
-                return score_checked(pred, gold, options)
-            columns = joined_columns(parts, predictions, references) if parts else None
-            pred, gold = columns or (from_records(predictions), from_records(references))
+            pred = check_samples(predictions, field="predictions", sentences=options.sentences)
+            gold = check_samples(references, field="references", sentences=options.sentences)
             return score_checked(pred, gold, options)
 
 
