@@ -103,8 +103,9 @@ class DynamicnerF1(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2409.11022"],
         )
 
-    # Only the two entry points that store, and compute, are overridden, each for one reason; all the
-    # storage (feature encoding, the Arrow cache file, reading it back, distributed runs) is evaluate's.
+    # Beyond _info and _compute, add_batch (with add) and compute are overridden, each for a
+    # stated reason; all the storage (feature encoding, the Arrow cache file, reading it back,
+    # distributed runs) is evaluate's.
     # - add_batch checks a batch before evaluate stores it: evaluate's own would raise a bare KeyError
     #   on a record's extra key (the pipeline's "score", the dataset's "path") and truncate a float
     #   offset silently (1.5 -> 1). Errors name the global sample index; evaluate gets exactly the
