@@ -167,7 +167,9 @@ def benchmark_section(tasks: Sequence[Mapping[str, str]]) -> str:
         "team has added the repo to its allow-list (beta; asked for on the Hub). Then models that report "
         "results in `.eval_results/*.yaml` (`cascadener push-results`) are ranked on this dataset's leaderboard. "
         "Each task's score is the strict micro-F1 of `dynamicner_f1` (span and label must match), in percent "
-        "with two decimals.\n\n| task | config | split |\n| --- | --- | --- |\n"
+        "with two decimals. A task runs in Inspect AI: `pip install \"dynamicner-kit[inspect]\"`, then "
+        "`inspect eval cascadener/dynamicner -T config=CONFIG --model PROVIDER/MODEL`."
+        "\n\n| task | config | split |\n| --- | --- | --- |\n"
         f"{rows}\n"
     )
 

@@ -9,8 +9,17 @@ of ``{id, config, split}``.
 
 ``evaluation_framework`` must be one of the frameworks the Hub lists
 (:data:`HUB_EVALUATION_FRAMEWORKS`); this project's value is :data:`EVALUATION_FRAMEWORK`, the
-one place it is set. It is ``None`` (the field is left out) until DynamicNER has a task in one of
-those frameworks.
+one place it is set: ``inspect-ai``, the framework DynamicNER's packaged task runs in
+(``inspect eval cascadener/dynamicner -T config=CONFIG``, ``pip install "dynamicner-kit[inspect]"``).
+
+With ``inspect-ai`` the Hub's docs ask each task for ``field_spec``, ``solvers`` and ``scorers``
+(:func:`inspect_fields`): the columns as Inspect samples (the ``text`` in, the gold ``entities``
+out, the row ``id``, ``type_list`` and ``language`` as metadata) and the packaged task's own solver
+and scorer by their registry names. Inspect's generic loader of such files (``inspect eval
+hf/<repo>``) runs only its built-in solvers and scorers (one prompt, ``generate``, token or
+string matches): none of them can run a two-stage cascade against per-sample type lists scored by
+span F1, so it refuses these names instead of scoring something else under DynamicNER's name;
+the packaged task is how the benchmark runs.
 
 One task per scored view of an exported config that has a ``test`` split:
 
@@ -30,8 +39,9 @@ match) in percent.
 
 >>> [task["id"] for task in eval_tasks(["de", "de-coarse", "all-fine", "all"])]
 ['dynamic', 'fine', 'dynamic-de', 'coarse-de']
->>> check_eval_yaml(eval_yaml_data(["de"]), where="eval.yaml")["tasks"]
-[{'id': 'dynamic-de', 'config': 'de', 'split': 'test'}]
+>>> task = check_eval_yaml(eval_yaml_data(["de"]), where="eval.yaml", strict=True)["tasks"][0]
+>>> task["id"], task["config"], task["split"], task["solvers"]
+('dynamic-de', 'de', 'test', [{'name': 'cascadener/predict_entities'}])
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from typing import Any, Sequence
 from dynamicner_data.typelists import GRANULARITIES
 
 __all__ = ["EVALUATION_FRAMEWORK", "HUB_EVALUATION_FRAMEWORKS", "EvalYamlError", "task_for_config", "eval_tasks",
-           "eval_yaml_data", "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
+           "inspect_fields", "eval_yaml_data", "eval_yaml_text", "check_eval_yaml", "read_eval_yaml"]
 
 #: The ``evaluation_framework`` ids the Hub accepts in ``eval.yaml``: the keys of
 #: ``EVALUATION_FRAMEWORKS`` in huggingface.js ``packages/tasks/src/eval.ts`` (as of its commit
@@ -54,10 +64,17 @@ HUB_EVALUATION_FRAMEWORKS: frozenset[str] = frozenset({
     "researchclawbench", "pbench", "wildclawbench", "wbench", "nanofold", "mmmu", "extractbench",
 })
 
-EVALUATION_FRAMEWORK: str | None = None
+EVALUATION_FRAMEWORK: str | None = "inspect-ai"
 """The ``evaluation_framework`` this project writes into ``eval.yaml``: one of
-:data:`HUB_EVALUATION_FRAMEWORKS`, or ``None`` to leave the field out. ``None`` while DynamicNER
-has no task in a framework the Hub lists (``inspect-ai`` once its Inspect task ships)."""
+:data:`HUB_EVALUATION_FRAMEWORKS`, or ``None`` to leave the field out. ``inspect-ai``: DynamicNER's
+task runs in Inspect AI (:mod:`cascadener.integrations.inspect_task`), the framework whose runs in
+HF Jobs the Hub can verify."""
+
+#: The registry names of the packaged Inspect task's solver and scorer (``cascadener/dynamicner``'s
+#: own; ``tests/test_inspect.py`` resolves them in Inspect's registry) and the scorer's matching,
+#: the headline score's (strict span and label).
+INSPECT_SOLVER = "cascadener/predict_entities"
+INSPECT_SCORER = "cascadener/dynamicner_f1"
 
 _DESCRIPTION = (
     "DynamicNER: multilingual (8 languages), fine-grained named entity recognition where every "
@@ -99,6 +116,17 @@ def eval_tasks(configs: Sequence[str], *, split: str = "test") -> list[dict[str,
     return [{"id": task_for_config(config), "config": config, "split": split} for config in sorted(configs, key=order)]
 
 
+def inspect_fields() -> dict[str, Any]:
+    """What ``evaluation_framework: inspect-ai`` adds to each task (see the module docstring).
+
+    >>> inspect_fields()["field_spec"], inspect_fields()["scorers"]
+    ({'input': 'text', 'target': 'entities', 'id': 'id', 'metadata': ['type_list', 'language']}, [{'name': 'cascadener/dynamicner_f1', 'args': {'matching': 'strict'}}])
+    """
+    return {"field_spec": {"input": "text", "target": "entities", "id": "id", "metadata": ["type_list", "language"]},
+            "solvers": [{"name": INSPECT_SOLVER}],
+            "scorers": [{"name": INSPECT_SCORER, "args": {"matching": "strict"}}]}
+
+
 def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", description: str = _DESCRIPTION,
                    evaluation_framework: str | None = EVALUATION_FRAMEWORK) -> dict:
     """The content of ``eval.yaml`` for an export of ``configs`` (each must have a test split);
@@ -116,6 +144,8 @@ def eval_yaml_data(configs: Sequence[str], *, name: str = "DynamicNER", descript
         _check_framework(evaluation_framework, where="evaluation_framework")
         data["evaluation_framework"] = evaluation_framework
     data["tasks"] = eval_tasks(configs)
+    if evaluation_framework == "inspect-ai":
+        data["tasks"] = [{**task, **inspect_fields()} for task in data["tasks"]]
     return data
 
 
@@ -160,6 +190,11 @@ def check_eval_yaml(data: Any, *, where: str, strict: bool = False) -> dict:
                 raise EvalYamlError(f"{where}: tasks[{index}] field {key!r} must be a non-empty string")
         if task["id"] in seen:
             raise EvalYamlError(f"{where}: tasks[{index}]: task id {task['id']!r} appears twice")
+        if strict and data.get("evaluation_framework") == "inspect-ai":
+            for key, kind in (("field_spec", dict), ("solvers", list), ("scorers", list)):
+                if not isinstance(task.get(key), kind) or not task[key]:
+                    raise EvalYamlError(f"{where}: tasks[{index}] field {key!r} must be a non-empty {kind.__name__} "
+                                        "(evaluation_framework inspect-ai asks for it)")
         seen.add(task["id"])
     return data
 

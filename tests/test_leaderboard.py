@@ -103,11 +103,16 @@ def test_eval_yaml_has_the_fields_the_hub_accepts_and_every_task_exists_in_the_e
     else:
         assert data["evaluation_framework"] == EVALUATION_FRAMEWORK and EVALUATION_FRAMEWORK in HUB_EVALUATION_FRAMEWORKS
     assert [t["id"] for t in data["tasks"]] == ["dynamic", "fine", "dynamic-de", "coarse-de"]
+    inspect_keys = {"field_spec", "solvers", "scorers"} if EVALUATION_FRAMEWORK == "inspect-ai" else set()
     for task in data["tasks"]:
-        assert set(task) == {"id", "config", "split"}
+        assert set(task) == {"id", "config", "split", *inspect_keys}
         assert (exported / task["config"]).is_dir(), task
         split = datasets.load_dataset(str(exported), task["config"], split=task["split"])
         assert split.num_rows > 0 and "entities" in split.column_names
+        if inspect_keys:  # the hub docs' inspect-ai fields name columns the split has
+            spec = task["field_spec"]
+            assert {spec["input"], spec["target"], spec["id"], *spec["metadata"]} <= set(split.column_names)
+            assert task["solvers"] and task["scorers"]
     # every task's config is one of the card's configs, with that split
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard

@@ -18,13 +18,17 @@ said so on stderr, but ``cascadener push-results`` and the leaderboard's ranking
 inputs (the predictions, their meta or lock file, the ``--jsonl``/``--geic``/``--taxonomy`` file),
 however it is spelled (relative, through a link), is refused before anything is read.
 
+Scores are printed in percent with two decimals, the kit's one unit and rounding
+(:func:`cascadener.publishing.results.format_percent`); the saved JSON keeps the scorer's fractions.
+
 Example:
-    >>> print(format_table({"precision": 0.5, "recall": 1.0, "f1": 0.6667}))
-    metric     value
-    ---------  ------
-    precision  0.5000
-    recall     1.0000
-    f1         0.6667
+    >>> print(format_table({"precision": 0.5, "recall": 1.0, "f1": 0.666666, "num_predictions": 3.0}))
+    metric           value
+    ---------------  ------
+    precision        50.00
+    recall           100.00
+    f1               66.67
+    num_predictions  3
 """
 
 from __future__ import annotations
@@ -45,13 +49,16 @@ __all__ = ["add_parser", "run", "format_table", "load_predictions", "coverage_of
 
 MAIN_KEYS = ("precision", "recall", "f1", "macro_f1", "extraction_precision", "extraction_recall", "extraction_f1",
              "hierarchical_precision", "hierarchical_recall", "hierarchical_f1", "f1_ci_low", "f1_ci_high",
-             "out_of_list_rate", "num_predictions", "num_references")
+             "out_of_list_rate")
 
 
 def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric", "value")) -> str:
-    """A plain two-column table (counts as integers, scores to four decimals)."""
+    """A plain two-column table: counts as integers, scores in percent with two decimals."""
+    from cascadener.publishing.results import format_percent
+
     width = max([len(header[0]), *(len(k) for k in rows)])
-    values = {k: (f"{v:.0f}" if k.startswith("num_") or k.endswith("support") else f"{v:.4f}") for k, v in rows.items()}
+    values = {k: (f"{v:.0f}" if k.startswith("num_") or k.endswith("support") else format_percent(v))
+              for k, v in rows.items()}
     value_width = max([len(header[1]), *(len(v) for v in values.values())])
     lines = [f"{header[0]:<{width}}  {header[1]}", f"{'-' * width}  {'-' * value_width}"]
     lines += [f"{k:<{width}}  {v}" for k, v in values.items()]
@@ -249,17 +256,18 @@ def run(args: argparse.Namespace) -> int:
     metrics = {key: float(value) for key, value in metrics.items()}
 
     shown = {key: metrics[key] for key in MAIN_KEYS if key in metrics}
-    print(format_table(shown))
+    print(format_table(shown, header=("metric", "value (%)")))
+    print(f"\n{metrics['num_predictions']:.0f} predicted, {metrics['num_references']:.0f} gold entities")
     by_language = language_scores(metrics)
     if by_language:
         print()
-        print(format_table(by_language, header=("language", "f1")))
+        print(format_table(by_language, header=("language", "f1 (%)")))
     if args.labels:
         labels = label_scores(metrics)
         top = sorted(labels, key=lambda label: (-labels[label].get("support", 0), label))[: args.labels]
         if top:
             print()
-            print(format_table({label: labels[label]["f1"] for label in top}, header=("label", "f1")))
+            print(format_table({label: labels[label]["f1"] for label in top}, header=("label", "f1 (%)")))
     if missing:
         print(f"\n{missing} reference sentence(s) had no prediction and were scored as empty", file=sys.stderr)
 
