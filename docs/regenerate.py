@@ -200,7 +200,8 @@ def _pytest(work: Work, marker: str) -> str:
     wall = time.monotonic() - started
     summary = done.stdout.strip().splitlines()[-1].strip("= ")
     if done.returncode != 0:
-        raise SystemExit(f"pytest -m {marker!r} failed: {summary}")
+        failures = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        raise SystemExit(f"pytest -m {marker!r} failed: {summary}\n" + "\n".join(failures))
     return f"{summary} ({wall:.0f} s wall)"
 
 
