@@ -38,6 +38,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``DYNAMICNER_PIP_FREEZE=1`` (set by ``.ci/run``), print ``pip freeze`` before any test runs:
+    a red run on a fresh machine can then be traced to the versions pip resolved there."""
+    if os.environ.get("DYNAMICNER_PIP_FREEZE") == "1":
+        import subprocess
+        import sys
+
+        frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
+                                check=False)
+        print(f"\n--- pip freeze ({sys.executable}) ---\n{frozen.stdout}{frozen.stderr}--- end of pip freeze ---",
+              flush=True)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Move everything alive after collection (torch, transformers, datasets, evaluate: ~1.5M objects)
     into the collector's permanent generation. They live for the whole session; otherwise every full

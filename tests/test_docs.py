@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 import re
 from pathlib import Path
 
@@ -38,6 +39,23 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     command = bash_commands(block(README, "quickstart"))[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert command in ci, f".ci/run must run the README's test command verbatim: {command!r}"
+    before = ci[:ci.index(command)]
+    assert "export DYNAMICNER_PIP_FREEZE=1" in before, ".ci/run must have the tests print pip freeze first"
+
+
+@pytest.mark.slow
+def test_the_suite_prints_pip_freeze_first_when_asked() -> None:
+    """``DYNAMICNER_PIP_FREEZE=1`` makes the session print ``pip freeze`` before any test (a red CI run
+    can then be traced to a version)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DYNAMICNER_PIP_FREEZE": "1"}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--co",
+                          str(ROOT / "tests" / "test_docs.py")], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    frozen = out.stdout[out.stdout.index("--- pip freeze"):out.stdout.index("--- end of pip freeze ---")]
+    assert "pytest==" in frozen and "datasets==" in frozen
 
 
 def test_readme_dataset_example_runs_and_prints_what_it_shows(monkeypatch: pytest.MonkeyPatch) -> None:
