@@ -59,8 +59,9 @@ class Work:
         """``$ shown`` and what the command printed (stdout and, with ``stderr``, stderr as a terminal
         interleaves them; of a progress bar, its last state). ``argv`` runs instead of ``shown``."""
         argv = argv or shown.split()
-        if argv[0] in ("cascadener", "dynamicner"):
-            argv = [sys.executable, "-m", "cascadener" if argv[0] == "cascadener" else "dynamicner_data.cli", *argv[1:]]
+        modules = {"cascadener": "cascadener", "dynamicner": "dynamicner_data.cli", "inspect": "inspect_ai"}
+        if argv[0] in modules:  # the console script's module, on this interpreter
+            argv = [sys.executable, "-m", modules[argv[0]], *argv[1:]]
         print(f"$ {shown}", file=sys.stderr, flush=True)
         done = subprocess.run(argv, cwd=self.folder, env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT if stderr else subprocess.PIPE, text=True)
@@ -155,6 +156,21 @@ def pipeline_python(work: Work) -> str:
     return fenced("", printed)
 
 
+# ------------------------------------------------------------------------------------------- docs/inspect.md
+
+def inspect_session(work: Work) -> str:
+    """The session of docs/inspect.md: the Inspect task on the model of the pipeline session, through
+    Inspect's transformers provider, on the 8 training sentences that session predicted."""
+    if not (work.folder / "models" / "model" / "config.json").is_file():
+        work.run("dynamicner prepare en")
+        work.run(PIPELINE_TRAIN)
+    shutil.rmtree(work.folder / "logs", ignore_errors=True)
+    stamp = when()
+    run = work.run("inspect eval cascadener/dynamicner -T config=en -T split=train --limit 8 --model hf/tiny "
+                   "-M model_path=models/model -M do_sample=false --log-dir logs")
+    return stamp + fenced("console", run)
+
+
 # ------------------------------------------------------------------------------------------- docs/serving.md
 
 def serving_session(work: Work) -> str:
@@ -222,6 +238,8 @@ SECTIONS = (
     Section("pipeline-python", DOCS / "pipeline.md", "the Python example on that model (~30 s after the session)",
             pipeline_python),
     Section("serving-session", DOCS / "serving.md", "the tiny model on transformers serve (~3 min)", serving_session),
+    Section("inspect-session", DOCS / "inspect.md", "the Inspect task on that model, hf/ provider (~1 min after it)",
+            inspect_session),
     Section("suite-counts", DOCS / "development.md", "the fast loop and the slow tests (~10 min)", suite_counts),
 )
 

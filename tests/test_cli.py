@@ -209,7 +209,7 @@ def test_evaluate_matches_the_scorer_and_saves_results(inputs, model_dir, tmp_pa
     assert results["metrics"]["precision"] == pytest.approx(2 / 3)
     assert results["metrics"]["recall"] == pytest.approx(2 / 9)
     # every score a person reads: percent with two decimals, the kit's one rounding
-    assert re.search(r"^precision\s+66\.67$", printed, re.M) and re.search(r"^recall\s+22\.22$", printed, re.M)
+    assert re.search(r"^precision\s+66\.67$", printed, re.M) and re.search(r"^recall\s+22\.22$", printed, re.M), printed
     assert "\n3 predicted, 9 gold entities\n" in printed, printed
     assert results["dataset"]["revision"].startswith("sha256:")
     assert results["metric"]["name"] == "dynamicner_f1" and results["metric"]["version"]

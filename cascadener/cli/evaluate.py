@@ -23,12 +23,12 @@ Scores are printed in percent with two decimals, the kit's one unit and rounding
 
 Example:
     >>> print(format_table({"precision": 0.5, "recall": 1.0, "f1": 0.666666, "num_predictions": 3.0}))
-    metric           value
+    metric            value
     ---------------  ------
-    precision        50.00
+    precision         50.00
     recall           100.00
-    f1               66.67
-    num_predictions  3
+    f1                66.67
+    num_predictions       3
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric",
     values = {k: (f"{v:.0f}" if k.startswith("num_") or k.endswith("support") else format_percent(v))
               for k, v in rows.items()}
     value_width = max([len(header[1]), *(len(v) for v in values.values())])
-    lines = [f"{header[0]:<{width}}  {header[1]}", f"{'-' * width}  {'-' * value_width}"]
-    lines += [f"{k:<{width}}  {v}" for k, v in values.items()]
+    lines = [f"{header[0]:<{width}}  {header[1]:>{value_width}}", f"{'-' * width}  {'-' * value_width}"]
+    lines += [f"{k:<{width}}  {v:>{value_width}}" for k, v in values.items()]
     return "\n".join(lines)
 
 
