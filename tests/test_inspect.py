@@ -266,3 +266,51 @@ def test_hf_provider_runs_the_task_on_the_memorised_model(tiny_cascade, tiny_cor
     evaluated = json.loads((tmp_path / "hf.results.json").read_text(encoding="utf-8"))["metrics"]
     assert evaluated["extraction_f1"] == 1.0
     assert _metrics(log)["f1"] == percent(evaluated["f1"])
+
+
+def test_backend_primitives_send_the_decoding_asked_for_and_read_back_answers():
+    """``InspectBackend.generate`` from a worker thread: one request per prompt and sample, each with
+    its budget, greedy as temperature 0 or sampled with the seeds seed, seed + 1, ...; logprobs asked
+    for scored answers and summed; a cut answer is unfinished; usage counted as the provider reports."""
+    import anyio
+    from inspect_ai.model import ChatCompletionChoice, ChatMessageAssistant, Logprob, Logprobs, ModelOutput, \
+        ModelUsage, get_model
+
+    from cascadener.backends.base import GenerationOptions, Usage
+    from cascadener.integrations.inspect_backend import InspectBackend, run_in_worker
+    from cascadener.prompts import SYSTEM_PROMPT
+
+    seen = []
+
+    def respond(messages, tools, tool_choice, config) -> ModelOutput:
+        seen.append(([(m.role, m.text) for m in messages], config))
+        text = messages[-1].text.upper()
+        choice = ChatCompletionChoice(message=ChatMessageAssistant(content=text),
+                                      stop_reason="max_tokens" if text == "CUT" else "stop",
+                                      logprobs=Logprobs(content=[Logprob(token=text, logprob=-0.25),
+                                                                 Logprob(token="", logprob=-0.5)]))
+        return ModelOutput(model="mockllm", choices=[choice],
+                           usage=ModelUsage(input_tokens=3, output_tokens=2, total_tokens=5))
+
+    backend = InspectBackend(get_model("mockllm/model", custom_outputs=respond))
+    usage = Usage()
+
+    async def run():
+        greedy = await run_in_worker(backend.generate, ["ada", "cut"], max_new_tokens=[5, 9],
+                                     options=GenerationOptions(with_scores=True), usage=usage)
+        sampled = await run_in_worker(backend.generate, ["bob"], max_new_tokens=[4], seed=7, usage=usage,
+                                      options=GenerationOptions(do_sample=True, temperature=0.5, top_p=0.9,
+                                                                num_return_sequences=3))
+        return greedy, sampled
+
+    greedy, sampled = anyio.run(run)
+    assert [[(g.text, g.finished, g.logprob) for g in answers] for answers in greedy] == [
+        [("ADA", True, -0.75)], [("CUT", False, -0.75)]]
+    assert [g.text for g in sampled[0]] == ["BOB"] * 3
+    assert all(messages == [("system", SYSTEM_PROMPT), ("user", prompt)]
+               for (messages, _), prompt in zip(seen, ["ada", "cut", "bob", "bob", "bob"]))
+    greedy_configs = sorted((c.max_tokens, c.temperature, c.seed, c.logprobs) for _, c in seen[:2])
+    assert greedy_configs == [(5, 0.0, 0, True), (9, 0.0, 0, True)]
+    assert sorted((c.max_tokens, c.temperature, c.top_p, c.seed, c.logprobs) for _, c in seen[2:]) == [
+        (4, 0.5, 0.9, 7, None), (4, 0.5, 0.9, 8, None), (4, 0.5, 0.9, 9, None)]
+    assert usage == Usage(requests=5, prompt_tokens=15, completion_tokens=10)
