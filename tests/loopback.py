@@ -121,3 +121,40 @@ class FaultProxy:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def memorising(records: list[dict[str, Any]], *, template: str = "released") -> Callable[[dict], dict]:
+    """A ``respond`` for :class:`FaultProxy`: a server whose model memorised ``records``
+    (``{text, entities, type_list}``, e.g. ``tiny_corpus``): a stage-1 prompt is answered with its
+    sentence, every entity marked; a stage-2 question about a gold entity with its label; anything
+    else with the first choice offered (or the prompt's last word). Each answer carries a
+    log-probability drawn from the prompt's hash (scores differ from answer to answer, the same
+    every time) and token counts from its length, as a real server's would."""
+    import hashlib
+
+    from cascadener.prompts import cascade_prompt, mark_entities, stage1_prompt
+
+    answers: dict[str, str] = {}
+    for record in records:
+        text = record["text"]
+        answers[stage1_prompt(text)] = mark_entities(text, [(e["start"], e["end"]) for e in record["entities"]])
+        if record.get("type_list"):
+            types = tuple(dict.fromkeys(record["type_list"]))
+            for entity in record["entities"]:
+                question = cascade_prompt(entity["text"], text, types, level=1, template=template,
+                                          start=entity["start"], end=entity["end"])
+                answers[question] = entity["label"]
+
+    def respond(body: dict) -> dict:
+        prompt = body["messages"][-1]["content"]
+        choices = (body.get("structured_outputs") or {}).get("choice") or body.get("guided_choice")
+        answer = answers.get(prompt)
+        if answer is None or (choices and answer not in choices):
+            answer = choices[0] if choices else prompt.split()[-1]
+        fraction = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:4], "big") / 2 ** 32
+        choice = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop",
+                  "logprobs": {"content": [{"token": answer, "logprob": -fraction}]}}
+        usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": len(answer.split())}
+        return {"choices": [choice], "usage": usage | {"total_tokens": sum(usage.values())}}
+
+    return respond

@@ -254,6 +254,11 @@ class BackendSettings(Protocol):
     #: whether the backend loads model weights here (so they can be checked, identified by their files,
     #: and trained here first); a server holds its own
     loads_weights: ClassVar[bool]
+    #: whether a prompt's answer is independent of the other prompts processed with it (a server
+    #: answers each request alone); local batches are not (padding changes a score's last digits),
+    #: so a part of a sharded run predicts its rows in the chunks of an unsharded run
+    #: (:mod:`cascadener.scale.shards`)
+    batch_invariant: ClassVar[bool]
     #: the command-line flags (argparse dests) it is read from, with their defaults
     flags: ClassVar[Mapping[str, Any]]
     #: what a flag does, said when it is given to another backend

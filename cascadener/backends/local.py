@@ -107,6 +107,8 @@ class LocalSettings:
     #: the registry name of the backend these settings build
     backend: ClassVar[str] = "transformers"
     loads_weights: ClassVar[bool] = True
+    #: padding in a batch changes scores in their last digits: outputs depend on the batch's other prompts
+    batch_invariant: ClassVar[bool] = False
     #: the command-line flags (argparse dests) these settings are read from, with their defaults
     flags: ClassVar[Mapping[str, Any]] = MappingProxyType(
         {"extractor": None, "classifier": None, "device": None, "dtype": None, "trust_remote_code": False})

@@ -107,6 +107,8 @@ class EndpointSettings:
     #: the registry name of the backend these settings build
     backend: ClassVar[str] = "openai"
     loads_weights: ClassVar[bool] = False
+    #: each request is answered alone: a prompt's answer does not depend on the others sent with it
+    batch_invariant: ClassVar[bool] = True
     #: the command-line flags (argparse dests) these settings are read from, with their defaults
     flags: ClassVar[Mapping[str, Any]] = MappingProxyType({
         "base_url": None, "model": None, "classifier_model": None, "classifier_base_url": None,

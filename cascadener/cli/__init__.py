@@ -23,7 +23,7 @@ from typing import Sequence
 
 from cascadener.cli.common import CliError, HelpFormatter
 
-SUBCOMMANDS: tuple[str, ...] = ("predict", "evaluate", "push_results", "train", "run", "leaderboard")
+SUBCOMMANDS: tuple[str, ...] = ("predict", "merge", "evaluate", "push_results", "train", "run", "leaderboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

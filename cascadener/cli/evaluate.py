@@ -43,6 +43,7 @@ from cascadener.backends.registry import DEFAULT_BACKEND
 from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
 from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
+from cascadener.cli.scale_args import add_shard_argument
 from cascadener.cli.sources import add_source_arguments, read_inputs
 
 __all__ = ["add_parser", "run", "format_table", "load_predictions", "coverage_of"]
@@ -103,7 +104,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     inputs = parser.add_argument_group("input")
     inputs.add_argument("predictions", help="predictions JSONL written by cascadener predict")
-    add_source_arguments(parser, required=False, title="references (for predictions written without them)")
+    references = add_source_arguments(parser, required=False, title="references (for predictions written without them)")
+    add_shard_argument(references)
     scoring = parser.add_argument_group("scoring")
     scoring.add_argument("--matching", choices=MATCHING, default=MATCHING[0],
                          help="when a prediction hits a reference: strict = same span and label; text = same "
@@ -135,10 +137,13 @@ def coverage_of(*, predicted: int, source: dict[str, Any] | None, meta: dict[str
 
     if source is not None:
         limit = source.get("limit")
-        return Coverage(sentences_predicted=predicted, sentences_in_split=None if limit else references,
+        counted = source.get("shard", {}).get("input_sentences", references)  # a shard: of the whole input
+        return Coverage(sentences_predicted=predicted, sentences_in_split=None if limit else counted,
                         limit=limit, limit_per="input" if limit else None)
     limit = (meta.get("source") or {}).get("limit")
     counted = meta.get("sentences")
+    if isinstance(meta.get("shard"), dict):  # a part of a sharded run: of the whole input
+        counted = meta["shard"].get("input_sentences")
     split = counted if isinstance(counted, int) and not limit else None
     return Coverage(sentences_predicted=predicted, sentences_in_split=split, limit=limit,
                     limit_per="input" if limit else None)
@@ -149,6 +154,12 @@ def _references(args: argparse.Namespace,
     """(sentences in reference order, count of references without a prediction, source description)."""
     if any([args.dataset, args.hf_dataset, args.geic, args.jsonl]):
         source = read_inputs(args)
+        shard = None
+        if args.shard is not None:  # the rows of that part of the references
+            start, end = args.shard.bounds(len(source.rows))
+            shard = {"index": args.shard.index, "count": args.shard.count, "start": start, "end": end,
+                     "input_sentences": len(source.rows)}
+            source.rows = source.rows[start:end]
         by_id = {record["id"]: record for record in predictions}
         reference_ids = {row.id for row in source.rows}
         strays = [i for i in by_id if i not in reference_ids]
@@ -167,7 +178,10 @@ def _references(args: argparse.Namespace,
             else:
                 rows.append(ScoredSentence(row.id, row.text, list(row.references), predicted["entities"],
                                            predicted.get("type_list"), row.language or predicted.get("language")))
-        return rows, missing, {"kind": source.kind, **source.description}
+        description = {"kind": source.kind, **source.description}
+        if shard is not None:
+            description["shard"] = shard
+        return rows, missing, description
     rows = []
     for record in predictions:
         if not isinstance(record.get("references"), list):
@@ -229,6 +243,16 @@ def run(args: argparse.Namespace) -> int:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise CliError(f"{meta_path} (written by cascadener predict) is not valid JSON: {error}") from None
+    if args.shard is not None:
+        recorded = meta.get("shard")
+        if isinstance(recorded, dict) and (recorded.get("index"), recorded.get("count")) != (args.shard.index,
+                                                                                          args.shard.count):
+            raise CliError(f"{path} is shard {recorded.get('index')}/{recorded.get('count')} (field shard in its "
+                           f"meta), not {args.shard}")
+        if not isinstance(recorded, dict) and not any([args.dataset, args.hf_dataset, args.geic, args.jsonl]):
+            raise CliError(f"--shard {args.shard}: {path} is not a part of a sharded run (its meta has no field "
+                           "'shard'); give the references (--jsonl, --geic, --dataset, --hf-dataset) to score their "
+                           "part")
     if meta and not meta.get("complete", False):
         print(f"warning: {meta_path} says the prediction run did not finish; resume it for full scores",
               file=sys.stderr)

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -52,11 +53,15 @@ from cascadener.prompts import STAGE2_TEMPLATES
 from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_inputs
 from dynamicner_data.atomic import atomic_write_text
 from cascadener.cli.locking import OutputLock, OutputLocked
+from cascadener.cli.scale_args import add_executor_arguments, add_shard_argument, check_executor_arguments
+from cascadener.scale.executors import ExecutorError, LocalExecutor, task_of
+from cascadener.scale.shards import ids_digest, pending_chunks, plan_chunks
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "run_identity",
            "META_SUFFIX", "OPTION_KEYS"]
 
 META_SUFFIX = ".meta.json"
+_EMPTY_SHA256 = "sha256:" + hashlib.sha256().hexdigest()
 
 
 #: where each input's type list comes from (``--type-lists``)
@@ -87,6 +92,7 @@ def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sam
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     inputs = add_source_arguments(parser)
+    add_shard_argument(inputs)
     inputs.add_argument("--type-lists", choices=TYPE_LIST_SOURCES, default=TYPE_LIST_SOURCES[0],
                         help="sample: each input's type_list (the cascade when it has none); cascade: always the "
                              "taxonomy")
@@ -118,6 +124,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--batch-size, or a server's --concurrency)")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_server_arguments(parser)
+    add_executor_arguments(parser)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise CliError("--resume and --overwrite exclude each other")
     output = output_file(args.output, "-o")
+    check_executor_arguments(args)
     settings = backend_settings(args)
     try:
         for role, path in settings.models().items():  # local files; a served model is named by the server
@@ -227,6 +235,8 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     ids = [row.id for row in source.rows]
     if len(set(ids)) != len(ids):
         raise CliError("the input has duplicate ids; predictions could not be resumed safely")
+    source.description["ids_sha256"] = ids_digest(ids)  # the input's identity: its ids in order
+    start, end = args.shard.bounds(len(ids)) if args.shard is not None else (0, len(ids))
     taxonomy = None
     if args.taxonomy:
         from dynamicner_data.taxonomy import Taxonomy, TaxonomyError
@@ -243,9 +253,12 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     chunk = args.chunk_size or 4 * settings.in_flight(args.batch_size)
     meta: dict[str, Any] = {"format": resume.FORMAT, "source": {"kind": source.kind, **source.description},
                             "options": options, "layout": {"batch_size": args.batch_size, "chunk_size": chunk}}
+    if args.shard is not None:
+        meta["shard"] = args.shard.to_dict(len(ids), ids[start:end])
     meta = json.loads(json.dumps(meta))  # JSON values, as read back on resume
     meta["resolved"] = resume.resolved_paths(meta)
-    meta |= {"models": {}, "committed": {"sentences": 0, "bytes": 0}, "stats": {}, "sentences": len(source.rows),
+    meta |= {"models": {}, "committed": {"sentences": 0, "bytes": 0, "sha256": _EMPTY_SHA256}, "stats": {},
+             "sentences": end - start,
              "complete": False}
     record = settings.record()
     if record is not None:
@@ -263,67 +276,120 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     from cascadener.training.model_files import describe_identity_change, model_identity
     from cascadener.pipeline import PredictStats
 
-    try:
-        ner = method.from_settings(settings)
-    except (OSError, ValueError, ImportError) as error:  # missing files, unreachable Hub id
-        raise CliError(f"cannot load the model: {error}") from None
-    built = {"extractor": ner.extractor_backend, "classifier": ner.classifier_backend}
+    executor, built = _executor(args, method, settings, predict_options)
+    meta["executor"] = executor.describe()  # not compared by --resume: any executor writes the same bytes
     for role, path in settings.models().items():  # local weights: identified by their files
-        meta["models"][role] = model_identity(path, commit=getattr(built[role], "commit", None))
+        meta["models"][role] = model_identity(path, commit=_commit(built, role, path, settings))
     committed = resume.Committed(0, 0, [], 0)
     if previous is not None:
         for role in meta["models"]:
             change = describe_identity_change(role, previous.get("models", {}).get(role), meta["models"][role])
             if change:
                 raise CliError(f"cannot resume: {change} ({meta_path}); use the same model, or --overwrite")
-        committed = resume.committed_prefix(output, previous, ids)
-        meta["committed"], meta["stats"] = previous["committed"], previous.get("stats", {})
-        if committed.sentences % chunk and committed.sentences != len(ids):
-            raise CliError(f"cannot resume: {meta_path} records {committed.sentences} sentences, not a whole number "
-                           f"of chunks of {chunk}; start again with --overwrite")
+        committed = resume.committed_prefix(output, previous, ids[start:end])
+        meta["committed"] = {**previous["committed"], "sha256": "sha256:" + committed.digest.hexdigest()}
+        meta["stats"] = previous.get("stats", {})
+    plan = plan_chunks(len(ids), (start, end), chunk, aligned=not settings.batch_invariant)
+    try:
+        todo = pending_chunks(plan, committed.sentences)
+    except ValueError as error:
+        raise CliError(f"cannot resume: {meta_path} records {committed.sentences} sentences: {error}; start again "
+                       "with --overwrite") from None
+    if previous is not None:
         if committed.cut:
             print(f"resume: cut {committed.cut} bytes written after the last complete chunk off {output} "
                   "(those sentences are predicted again)", file=sys.stderr)
-        print(f"resume: {committed.sentences} of {len(ids)} sentences already predicted", file=sys.stderr)
+        print(f"resume: {committed.sentences} of {end - start} sentences already predicted", file=sys.stderr)
     elif output.exists():
         output.unlink()
     try:
         _write_meta(meta_path, meta)
-        _predict_chunks(args, ner, source.rows, predict_options, meta, meta_path, output, chunk, PredictStats, ServerError)
+        _predict_chunks(args, executor, source.rows, todo, meta, meta_path, output, committed.digest, PredictStats,
+                        ServerError)
     except OSError as error:
         done = meta["committed"]["sentences"]
         raise CliError(f"{write_error(output, error)}; the {done} sentences predicted before are kept: "
                        "make room and continue with --resume") from None
     summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in meta["stats"].items())
-    print(f"wrote {len(source.rows)} predictions to {output} ({summary})", file=sys.stderr)
+    part = f" (shard {args.shard}: rows {start} to {end} of {len(ids)})" if args.shard is not None else ""
+    print(f"wrote {end - start} predictions to {output}{part} ({summary})", file=sys.stderr)
     return 0
 
 
-def _predict_chunks(args, ner, rows, predict_options, meta, meta_path: Path, output: Path, chunk: int,
-                    stats_type, server_error) -> None:
-    """Predict chunk after chunk from the first uncommitted one, committing each (output, then meta)."""
+def _executor(args: argparse.Namespace, method, settings, options):
+    """The executor the arguments ask for, and the method built here (``None`` when the workers build
+    their own)."""
+    if args.executor == "ray":
+        from cascadener.scale.ray_executor import RayExecutor, import_ray
+
+        try:
+            import_ray()  # missing: said before any work
+            executor = RayExecutor(method.name, settings, options, workers=args.workers,
+                                   address=args.ray_address, endpoints=tuple(args.worker_base_url or ()))
+        except (ExecutorError, ValueError) as error:
+            raise CliError(str(error)) from None
+        return executor, None
+    try:
+        ner = method.from_settings(settings)
+    except (OSError, ValueError, ImportError) as error:  # missing files, unreachable Hub id
+        raise CliError(f"cannot load the model: {error}") from None
+    return LocalExecutor(ner, options=options), ner
+
+
+def _commit(built, role: str, path: str, settings) -> str | None:
+    """The Hub commit of a model given by Hub id: the loaded backend's, or (models loaded by the
+    workers) its config's; ``None`` for a local folder."""
+    if Path(path).expanduser().is_dir():
+        return None
+    if built is not None:
+        backend = built.extractor_backend if role == "extractor" else built.classifier_backend
+        return getattr(backend, "commit", None)
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=getattr(settings, "trust_remote_code", False))
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot load the model: {error}") from None
+    return getattr(config, "_commit_hash", None)
+
+
+def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: Path, digest, stats_type,
+                    server_error) -> None:
+    """Predict the chunks ``todo`` through ``executor``, committing each (its rows' lines, then the
+    meta, with ``digest`` the running SHA-256 of the output) as its result comes back, in order."""
     stats = stats_type(**meta["stats"]) if meta["stats"] else stats_type()
     first = meta["committed"]["sentences"]
     bar = None
     if not args.no_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(rows), initial=first, desc="predict", unit="sent")
+        bar = tqdm(total=meta["sentences"], initial=first, desc="predict", unit="sent")
+
+    def type_list(row: InputRow):
+        return None if args.type_lists == "cascade" else row.type_list
+
+    tasks = (task_of(number, [row.text for row in rows[slice(*chunk.predict)]],
+                     [type_list(row) for row in rows[slice(*chunk.predict)]]) for number, chunk in enumerate(todo))
     with output.open("ab", buffering=0) as handle:
-        for start in range(first, len(rows), chunk):
-            part = rows[start:start + chunk]
-            lists = [None if args.type_lists == "cascade" else row.type_list for row in part]
+        results = executor.run(tasks)
+        for chunk in todo:
             try:
-                result = ner.run([row.text for row in part], lists, options=predict_options)
-            except server_error as error:
-                raise CliError(f"{error}; the {start} predictions written so far are kept: "
+                result = next(results)
+            except (server_error, ExecutorError) as error:
+                done = meta["committed"]["sentences"]
+                raise CliError(f"{error}; the {done} predictions written so far are kept: "
                                "run the same command with --resume to continue") from None
-            data = "".join(_prediction_line(row, lst, prediction.entities)
-                           for row, lst, prediction in zip(part, lists, result.predictions)).encode("utf-8")
+            low = chunk.write[0] - chunk.predict[0]
+            part = rows[slice(*chunk.write)]
+            data = "".join(_prediction_line(row, type_list(row), entities)
+                           for row, entities in zip(part, result.entities[low:low + len(part)])).encode("utf-8")
             _append(handle, data)
-            stats.add(result.stats)
+            digest.update(data)
+            if chunk.counted:
+                stats.add(stats_type(**result.stats))
             meta["stats"] = stats.to_dict()
-            meta["committed"] = {"sentences": start + len(part), "bytes": meta["committed"]["bytes"] + len(data)}
+            meta["committed"] = {"sentences": meta["committed"]["sentences"] + len(part),
+                                 "bytes": meta["committed"]["bytes"] + len(data), "sha256": "sha256:" + digest.hexdigest()}
             _write_meta(meta_path, meta)
             if bar is not None:
                 bar.update(len(part))

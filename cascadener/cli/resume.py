@@ -10,8 +10,8 @@ The meta file (``<output>.meta.json``, written atomically) records:
 - ``layout``: ``batch_size`` and ``chunk_size``. Chunk ``k`` is always the input rows
   ``[k * chunk_size, (k + 1) * chunk_size)``, whatever was done before, so a resumed run composes
   exactly the batches of an uninterrupted one and writes the same bytes;
-- ``committed``: the sentences and bytes of the output that belong to whole chunks, with the
-  counts (``stats``) of exactly those sentences. Anything after them (a chunk cut by a crash or a
+- ``committed``: the sentences and bytes of the output that belong to whole chunks (and the
+  SHA-256 of those bytes), with the counts (``stats``) of exactly those sentences. Anything after them (a chunk cut by a crash or a
   full disk) is cut off on resume and predicted again, so counts never drift from the output.
 
 :func:`compare` names the first difference between two runs (an option by its flag).
@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def resolved_paths(meta: dict[str, Any]) -> dict[str, str]:
 
 SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the input file", "limit": "--limit",
                 "split": "--split", "config": "--config", "data_dir": "--data-dir", "taxonomy": "--taxonomy",
-                "sha256": "the SHA-256 of its files"}
+                "sha256": "the SHA-256 of its files", "ids_sha256": "the ids of its sentences, in order"}
 
 
 def _flag(section: str, key: str) -> str:
@@ -70,6 +71,9 @@ def _flag(section: str, key: str) -> str:
 
 def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
     """``None`` when ``now`` may continue ``before``, else what differs, naming the option."""
+    then_shard, here_shard = _shard_name(before.get("shard")), _shard_name(now.get("shard"))
+    if then_shard != here_shard:
+        return f"the first run predicted {then_shard}, this one {here_shard} (--shard)"
     for section, kind in (("source", "the input differs"), ("options", "the options differ"),
                           ("layout", "the batches differ")):
         old, new = before.get(section, {}), now.get(section, {})
@@ -93,6 +97,17 @@ def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
     return None
 
 
+def _shard_name(shard: Any) -> str:
+    """``"shard 1/3"``, or ``"every row"`` for an unsharded run.
+
+    >>> _shard_name({"index": 1, "count": 3}), _shard_name(None)
+    ('shard 1/3', 'every row')
+    """
+    if not isinstance(shard, dict):
+        return "every row"
+    return f"shard {shard.get('index')}/{shard.get('count')}"
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     """The first run's meta file; a :class:`CliError` saying what is wrong with it otherwise."""
     if not path.is_file():
@@ -113,10 +128,12 @@ def read_meta(path: Path) -> dict[str, Any]:
 
 
 class Committed:
-    """The whole chunks already in the output: ``sentences`` rows, ``bytes`` bytes, their ``ids``."""
+    """The whole chunks already in the output: ``sentences`` rows, ``bytes`` bytes, their ``ids``;
+    ``digest``: the running SHA-256 of those bytes (``hashlib`` object) to continue."""
 
-    def __init__(self, sentences: int, size: int, ids: list[str], cut: int) -> None:
+    def __init__(self, sentences: int, size: int, ids: list[str], cut: int, digest=None) -> None:
         self.sentences, self.bytes, self.ids, self.cut = sentences, size, ids, cut
+        self.digest = digest if digest is not None else hashlib.sha256()
 
 
 def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -> Committed:
@@ -132,6 +149,11 @@ def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -
         raise CliError(f"cannot resume: {output} holds {len(data)} bytes, fewer than the {size} its meta file "
                        "records as written; was it edited? Start again with --overwrite")
     head = data[:size]
+    digest = hashlib.sha256(head)
+    recorded = meta["committed"].get("sha256")
+    if recorded is not None and recorded != "sha256:" + digest.hexdigest():
+        raise CliError(f"cannot resume: the first {size} bytes of {output} are not those its meta file records "
+                       "(committed.sha256): the file was changed after it was written. Start again with --overwrite")
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -160,4 +182,4 @@ def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -
     if cut:
         with output.open("r+b") as handle:
             handle.truncate(size)
-    return Committed(sentences, size, ids, cut)
+    return Committed(sentences, size, ids, cut, digest)
