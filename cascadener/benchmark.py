@@ -98,6 +98,10 @@ class BenchmarkOptions:
     # a backend that holds its own weights (a server, e.g. EndpointSettings): extractor/classifier are
     # the served model names, nothing is trained
     served: BackendSettings | None = None
+    # one part of the test split (``cascadener run --shard I/N``): a ``cascadener.scale.shards.Shard``,
+    # whose ``bounds(total)`` are the rows ``Dataset.shard(N, I, contiguous=True)`` selects of the
+    # test records of every language in order; the part alone is predicted and scored
+    shard: Any = None
     retrain: bool = False
     progress: bool = True
 
@@ -167,6 +171,24 @@ def load_split(languages: Sequence[str], split: str, *, data_dir: str | None = N
     if limit is not None:
         description["limit_per_language"] = limit
     return SplitData(records=records, taxonomy=taxonomy, description=description)
+
+
+def shard_of(test: SplitData, shard: Any) -> SplitData:
+    """The part ``shard`` (a :class:`cascadener.scale.shards.Shard`) of ``test``: its rows, and its
+    description saying which (``shard``: index, count, rows, the digest of its ids).
+
+    >>> class Half:  # the first half, as Shard(0, 2) has it
+    ...     def bounds(self, total): return 0, (total + 1) // 2
+    ...     def to_dict(self, total, ids): return {"rows": [0, (total + 1) // 2], "of": total}
+    >>> part = shard_of(SplitData([{"id": "a"}, {"id": "b"}, {"id": "c"}], None, {"sentences": 3}), Half())
+    >>> [r["id"] for r in part.records], part.description
+    (['a', 'b'], {'sentences': 2, 'shard': {'rows': [0, 2], 'of': 3}})
+    """
+    start, end = shard.bounds(len(test.records))
+    records = test.records[start:end]
+    description = test.description | {"sentences": len(records),
+                                      "shard": shard.to_dict(len(test.records), [r["id"] for r in records])}
+    return SplitData(records=records, taxonomy=test.taxonomy, description=description)
 
 
 def gold_at_level(entity: dict[str, Any], level: int) -> str:
@@ -477,6 +499,8 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     test = load_split(options.languages, "test", data_dir=options.data_dir, limit=options.max_test)
+    if options.shard is not None:
+        test = shard_of(test, options.shard)
     train = None
     if options.extractor is None:
         train = load_split(options.languages, "train", data_dir=options.data_dir, limit=options.max_train)

@@ -173,10 +173,8 @@ def inspect_session(work: Work) -> str:
 
 # ------------------------------------------------------------------------------------------- docs/serving.md
 
-def serving_session(work: Work) -> str:
-    """The served session of docs/serving.md: the tests' tiny memorising model on ``transformers serve``,
-    predicted and scored through the server."""
-    from cascadener.testing.launch import LocalServer
+def _tiny_memorised(work: Work) -> Path:
+    """The tests' tiny memorising model (``tiny-model``) and its 8 sentences (``tiny.jsonl``) in the work folder."""
     from cascadener.training import MEMORISE, train_cascade
 
     records = json.loads((ROOT / "tests" / "fixtures" / "tiny_corpus.json").read_text(encoding="utf-8"))["records"]
@@ -189,6 +187,15 @@ def serving_session(work: Work) -> str:
               "entities": [{k: e[k] for k in ("text", "label", "start", "end")} for e in r["entities"]]}
              for r in records]
     (work.folder / "tiny.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return model
+
+
+def serving_session(work: Work) -> str:
+    """The served session of docs/serving.md: the tests' tiny memorising model on ``transformers serve``,
+    predicted and scored through the server."""
+    from cascadener.testing.launch import LocalServer
+
+    _tiny_memorised(work)
     for name in ("preds.jsonl", "preds.jsonl.meta.json", "preds.results.json"):
         (work.folder / name).unlink(missing_ok=True)
     os.chdir(work.folder)  # the server is started with the folder's relative name, as the doc shows it
@@ -204,6 +211,28 @@ def serving_session(work: Work) -> str:
     head = "$ head -1 preds.jsonl\n" + (work.folder / "preds.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n"
     evaluate = work.run("cascadener evaluate preds.jsonl")
     return stamp + fenced("console", "".join(part.rstrip("\n") + "\n" for part in (serve, predict, head, evaluate)))
+
+
+# --------------------------------------------------------------------------------------------- docs/scale.md
+
+def scale_session(work: Work) -> str:
+    """The local session of docs/scale.md: the whole input, three parts and their merge, two Ray workers."""
+    _tiny_memorised(work)
+    for path in work.folder.glob("*.jsonl*"):
+        if path.name != "tiny.jsonl":
+            path.unlink()
+    common = "--jsonl tiny.jsonl --extractor tiny-model --device cpu --chunk-size 3 --no-progress"
+    stamp = when()
+    parts = [work.run(f"cascadener predict {common} -o whole.jsonl")]
+    parts += [work.run(f"cascadener predict {common} --shard {i}/3 -o part-{i}.jsonl") for i in range(3)]
+    parts.append(work.run("cascadener merge -o merged.jsonl part-2.jsonl part-0.jsonl part-1.jsonl"))
+    same = 'cmp merged.jsonl whole.jsonl && echo "merged.jsonl: the same bytes as whole.jsonl"'
+    parts.append(work.run(same, ["bash", "-c", same]))
+    parts.append(work.run(f"cascadener predict {common} --executor ray --workers 2 -o ray.jsonl"))
+    same = 'cmp ray.jsonl whole.jsonl && echo "ray.jsonl: the same bytes as whole.jsonl"'
+    parts.append(work.run(same, ["bash", "-c", same]))
+    parts.append(work.run("cascadener evaluate merged.jsonl --labels 0"))
+    return stamp + fenced("console", "".join(part.rstrip("\n") + "\n" for part in parts))
 
 
 # --------------------------------------------------------------------------------------- docs/development.md
@@ -240,6 +269,8 @@ SECTIONS = (
     Section("serving-session", DOCS / "serving.md", "the tiny model on transformers serve (~3 min)", serving_session),
     Section("inspect-session", DOCS / "inspect.md", "the Inspect task on that model, hf/ provider (~1 min after it)",
             inspect_session),
+    Section("scale-session", DOCS / "scale.md", "shards, merge and two Ray workers on the tiny model (~4 min)",
+            scale_session),
     Section("suite-counts", DOCS / "development.md", "the fast loop and the slow tests (~10 min)", suite_counts),
 )
 

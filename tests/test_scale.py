@@ -356,8 +356,8 @@ def test_a_shard_killed_mid_run_and_resumed_merges_identically(tiny_corpus, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rows", [8, 3], ids=["more-rows-than-parts", "fewer-rows-than-parts"])
-def test_sharded_local_runs_merge_to_the_unsharded_file(tiny_cascade, tiny_corpus, tmp_path, capsys, rows):
+@pytest.mark.parametrize("rows, counts", [(8, COUNTS), (3, (7,))], ids=["more-rows-than-parts", "fewer-rows-than-parts"])
+def test_sharded_local_runs_merge_to_the_unsharded_file(tiny_cascade, tiny_corpus, tmp_path, capsys, rows, counts):
     """The tiny model's scores change in their last digits with the batch a row is predicted in:
     parts predict their rows in the unsharded run's chunks, so the merge is the same bytes."""
     inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, rows)
@@ -366,7 +366,7 @@ def test_sharded_local_runs_merge_to_the_unsharded_file(tiny_cascade, tiny_corpu
     whole = tmp_path / "whole.jsonl"
     status, err = _run(["predict", "--jsonl", str(inputs), *common, "-o", str(whole)], capsys)
     assert status == 0, err
-    for count in COUNTS:
+    for count in counts:
         folder = tmp_path / f"n{count}"
         folder.mkdir()
         parts = _sharded(folder, inputs, count, common, capsys)
@@ -468,3 +468,26 @@ def test_ray_workers_against_two_servers_write_the_one_process_file(ray_cluster,
         assert status == 0, err
     start, end = Shard(1, 3).bounds(24)
     assert part.read_text(encoding="utf-8") == "".join(one.read_text(encoding="utf-8").splitlines(True)[start:end])
+
+
+@pytest.mark.slow
+def test_the_main_job_predicts_and_scores_its_part_of_the_test_split(tiny_cascade, tiny_corpus, memorised_release,
+                                                                    tmp_path, capsys):
+    """``cascadener run --shard 1/3``: the rows Dataset.shard selects of the test records of every language
+    in order, predicted and scored alone; the results say which part, and that it is not the whole split."""
+    out = tmp_path / "run"
+    status = main(["run", "-o", str(out), "--languages", "en", "de", "--data-dir", str(memorised_release),
+                   "--extractor", str(tiny_cascade.extractor), "--threads", "1", "--no-progress", "--shard", "1/3"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    order = [r for r in tiny_corpus if r["language"] == "en"] + [r for r in tiny_corpus if r["language"] == "de"]
+    start, end = Shard(1, 3).bounds(len(order))
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["text"] for line in lines] == [r["text"] for r in order[start:end]]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["dataset"]["shard"] | {"ids_sha256": None} == {
+        "index": 1, "count": 3, "start": start, "end": end, "input_sentences": len(order), "ids_sha256": None}
+    assert results["coverage"]["sentences_predicted"] == end - start
+    assert results["coverage"]["sentences_in_split"] == len(order)
+    assert f"incomplete: {end - start} of {len(order)} sentences predicted" in err
+    assert results["metrics"]["extraction_f1"] == 1.0  # memorised: the part's mentions, exactly

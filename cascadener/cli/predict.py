@@ -311,8 +311,9 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
         raise CliError(f"{write_error(output, error)}; the {done} sentences predicted before are kept: "
                        "make room and continue with --resume") from None
     summary = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in meta["stats"].items())
-    part = f" (shard {args.shard}: rows {start} to {end} of {len(ids)})" if args.shard is not None else ""
-    print(f"wrote {end - start} predictions to {output}{part} ({summary})", file=sys.stderr)
+    if args.shard is not None:
+        print(f"shard {args.shard}: rows {start} to {end} of the input's {len(ids)}", file=sys.stderr)
+    print(f"wrote {end - start} predictions to {output} ({summary})", file=sys.stderr)
     return 0
 
 

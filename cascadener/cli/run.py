@@ -33,6 +33,7 @@ from .backend_args import add_backend_argument, add_server_arguments, backend_se
 from .common import CliError, check_model_path, positive_int, write_error
 from .locking import OutputLock, OutputLocked
 from .predict import add_method_argument, add_prediction_arguments
+from .scale_args import add_shard_argument
 from cascadener.backends.registry import backend_class
 
 # a write that failed for want of room or permission: the user's disk, not a bug
@@ -55,6 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       help="train sentences per language (reduced mode; none: all)")
     data.add_argument("--max-test", type=positive_int, default=None,
                       help="test sentences per language (reduced mode; none: all)")
+    add_shard_argument(data)
     model = parser.add_argument_group("model")
     add_method_argument(model)
     add_backend_argument(model)
@@ -119,7 +121,7 @@ def benchmark_options(args: argparse.Namespace):
         max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
         method=args.method, predict=PredictOptions.from_namespace(args), device=args.device,
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
-        retrain=args.retrain, progress=not args.no_progress,
+        retrain=args.retrain, progress=not args.no_progress, shard=args.shard,
     )
     return replace(options, **_served_options(args))
 
