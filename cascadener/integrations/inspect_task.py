@@ -149,7 +149,7 @@ def predict_entities(method: str = DEFAULT_METHOD, classification: str | None = 
 
 def micro_f1() -> Metric:
     """``dynamicner_f1``'s micro F1, precision and recall (percent) and the summed counts
-    (:func:`micro_scores`) over every scored sample."""
+    (:func:`cascadener.integrations.inspect_scoring.micro_scores`) over every scored sample."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
         return micro_scores(item.score.value for item in scores)  # type: ignore[misc]
@@ -159,7 +159,8 @@ def micro_f1() -> Metric:
 
 def dynamicner_f1(matching: str = "strict") -> Scorer:
     """Per sample, the true positives, false positives and false negatives of the predicted entities
-    against the target's (:func:`sample_counts`); ``matching`` as in ``dynamicner_f1``."""
+    against the target's (:func:`cascadener.integrations.inspect_scoring.sample_counts`); ``matching`` as
+    in ``dynamicner_f1``."""
     _check_matching(matching)
 
     async def score(state: TaskState, target: Target) -> Score:
