@@ -549,6 +549,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         pipeline={"backend": settings.backend,
                   "method": f"{options.method}-{options.predict.classification}",
                   "classification": options.predict.classification, "batch_size": options.predict.batch_size,
+                  "threshold": options.predict.threshold,
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},
                   "languages": list(options.languages), "max_train": options.max_train,

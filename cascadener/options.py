@@ -34,7 +34,7 @@ from cascadener.prompts import STAGE2_TEMPLATES, Stage2Template
 if TYPE_CHECKING:
     from dynamicner_data.taxonomy import Taxonomy
 
-__all__ = ["PredictOptions"]
+__all__ = ["PredictOptions", "check_threshold", "keep_scored"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,10 @@ class PredictOptions:
       (a :class:`dynamicner_data.taxonomy.Taxonomy`; ``None``: the packaged DynamicNER hierarchy);
     - ``self_consistency``: stage-1 samples merged per sentence (1: greedy), drawn with
       ``temperature`` and seeded by ``seed``;
-    - ``max_new_tokens``: cap on the stage-1 budget (:func:`cascadener.prompts.stage1_budget`); ``None``: no cap.
+    - ``max_new_tokens``: cap on the stage-1 budget (:func:`cascadener.prompts.stage1_budget`); ``None``: no cap;
+    - ``threshold``: drop every entity whose score is below it (a probability in [0, 1], the classifier's
+      probability of the chosen type: :func:`keep_scored`); ``None``: keep every entity. Refused before
+      any work where the backend gives no scores (a server without logprobs).
     """
 
     batch_size: int = field(default=8, metadata={"identity": False})
@@ -62,6 +65,7 @@ class PredictOptions:
     temperature: float = 0.7
     seed: int = 0
     max_new_tokens: int | None = None
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         self.classify_options()  # checks classification, off_list and batch_size
@@ -71,6 +75,7 @@ class PredictOptions:
             raise ValueError(f"self_consistency must be >= 1, got {self.self_consistency}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1 or None, got {self.max_new_tokens}")
+        check_threshold(self.threshold)
 
     def classify_options(self) -> ClassifyOptions:
         """The stage-2 options (mode, off-list fallback, batch size)."""
@@ -81,7 +86,7 @@ class PredictOptions:
         """Names of the fields that can change a prediction (what ``--resume`` compares).
 
         >>> PredictOptions.identity_keys()
-        ('classification', 'off_list', 'template', 'taxonomy', 'self_consistency', 'temperature', 'seed', 'max_new_tokens')
+        ('classification', 'off_list', 'template', 'taxonomy', 'self_consistency', 'temperature', 'seed', 'max_new_tokens', 'threshold')
         """
         return tuple(f.name for f in fields(cls) if f.metadata.get("identity", True))
 
@@ -114,3 +119,49 @@ class PredictOptions:
         """
         values = {f.name: getattr(args, f.name) for f in fields(cls) if f.name != "taxonomy" and hasattr(args, f.name)}
         return cls(**values, taxonomy=taxonomy)
+
+
+def check_threshold(threshold: float | None) -> None:
+    """A threshold is ``None`` or a probability in [0, 1] (``ValueError`` otherwise).
+
+    >>> check_threshold(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: threshold must be a probability in [0, 1] or None, got 1.5
+    """
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1] or None, got {threshold!r}")
+
+
+def keep_scored(entities: list[dict[str, Any]], threshold: float | None, *,
+                where: str = "an entity") -> tuple[list[dict[str, Any]], int]:
+    """The entities scored at least ``threshold`` (all of them for ``None``), and how many were dropped.
+
+    A score is the classifier's probability of the chosen type (for a cascade, the product of its
+    levels'). An entity without a score under a threshold is an error, never kept or dropped
+    silently: the methods refuse a threshold before any work where the backend gives no scores.
+
+    >>> entities = [{"text": "Oslo", "label": "city", "start": 0, "end": 4, "score": 0.9},
+    ...             {"text": "Mira", "label": "city", "start": 9, "end": 13, "score": 0.4}]
+    >>> [e["text"] for e in keep_scored(entities, 0.5)[0]], keep_scored(entities, 0.5)[1]
+    (['Oslo'], 1)
+    >>> keep_scored(entities, 0.4)[1], keep_scored(entities, None)[1]
+    (0, 0)
+    >>> keep_scored([{"text": "Oslo", "label": "city", "start": 0, "end": 4, "score": None}], 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: a threshold needs scores, but an entity ('Oslo', city) has none: the backend returned no probabilities
+    """
+    if threshold is None:
+        return entities, 0
+    kept = []
+    for entity in entities:
+        score = entity.get("score")
+        if score is None:
+            raise ValueError(f"a threshold needs scores, but {where} ({entity.get('text')!r}, {entity.get('label')}) "
+                             "has none: the backend returned no probabilities")
+        if score >= threshold:
+            kept.append(entity)
+    return kept, len(entities) - len(kept)

@@ -51,10 +51,10 @@ from cascadener.backends.base import (
 from cascadener.backends.http import EndpointOptions
 from cascadener.backends.local import LocalSettings, pick_device
 from cascadener.backends.server import EndpointSettings, ServerConstraints
-from cascadener.options import PredictOptions
+from cascadener.options import PredictOptions, keep_scored
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import Stage2Template, cascade_prompt, prompt_hash, stage1_budget, stage1_prompt
-from cascadener.stage2 import check_capabilities, classify
+from cascadener.stage2 import check_capabilities, check_scores, classify
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class PredictStats:
     windows: int = 0  # the windows those texts were read in
     classifications: int = 0
     off_list_answers: int = 0
+    below_threshold: int = 0  # entities scored below the run's threshold, dropped
     # usage per stage (cascadener.backends.base.Usage): a server's requests, retries and tokens
     stage1_requests: int = 0
     stage1_retries: int = 0
@@ -249,8 +250,10 @@ class CascadeNER:
     def check_capabilities(cls, options: PredictOptions, *, extractor: Capabilities, classifier: Capabilities) -> None:
         """Refuse (``ValueError``), before any work, options that backends with these capabilities cannot
         apply (e.g. constrained classification on a server without choice constraints). Stage 1 asks
-        only for free answers; stage 2's policy needs what :func:`cascadener.stage2.check_capabilities` says."""
+        only for free answers; stage 2's policy needs what :func:`cascadener.stage2.check_capabilities` says,
+        and a ``threshold`` needs the classifier's scores (:func:`cascadener.stage2.check_scores`)."""
         check_capabilities(classifier, options.classify_options())
+        check_scores(classifier, options.threshold)
 
     def check(self, options: PredictOptions) -> None:
         """:meth:`check_capabilities` with the backends' own capabilities (what they know now)."""
@@ -428,6 +431,7 @@ class CascadeNER:
         temperature: float = PredictOptions.temperature,
         seed: int = PredictOptions.seed,
         max_new_tokens: int | None = PredictOptions.max_new_tokens,
+        threshold: float | None = PredictOptions.threshold,
         cascade: bool = False,
         progress: bool = False,
     ) -> PredictionRun:
@@ -440,7 +444,7 @@ class CascadeNER:
         options = _one_of(options, PredictOptions(
             batch_size=batch_size, classification=classification, off_list=off_list, template=template,
             taxonomy=taxonomy, self_consistency=self_consistency, temperature=temperature, seed=seed,
-            max_new_tokens=max_new_tokens))
+            max_new_tokens=max_new_tokens, threshold=threshold))
         texts = _check_texts(texts)
         lists = _check_type_lists(type_lists, len(texts))
         self.check(options)
@@ -489,13 +493,18 @@ class CascadeNER:
         predictions = []
         for text, extraction, per_mention, lst, more in zip(texts, extractions, classified, lists, extra):
             stats.count_sentence(extraction, per_mention, more)
-            prediction = Prediction(text=text, extraction=extraction, classifications=per_mention,
-                                    entities=[entity_record(mention, levels)
-                                              for mention, levels in zip(extraction.mentions, per_mention)])
+            entities, dropped = keep_scored([entity_record(mention, levels)
+                                             for mention, levels in zip(extraction.mentions, per_mention)],
+                                            options.threshold, where=f"an entity of text {len(predictions)}")
+            stats.below_threshold += dropped
+            prediction = Prediction(text=text, extraction=extraction, classifications=per_mention, entities=entities)
             if cascade:
                 prediction.cascade = per_mention if lst is None else more
-                prediction.cascade_entities = [entity_record(mention, levels, with_levels=True)
-                                               for mention, levels in zip(extraction.mentions, prediction.cascade)]
+                prediction.cascade_entities, dropped = keep_scored(
+                    [entity_record(mention, levels, with_levels=True)
+                     for mention, levels in zip(extraction.mentions, prediction.cascade)],
+                    options.threshold, where=f"a cascade entity of text {len(predictions)}")
+                stats.below_threshold += dropped
             predictions.append(prediction)
         return PredictionRun(predictions=predictions, stats=stats)
 
@@ -514,6 +523,7 @@ class CascadeNER:
         temperature: float = PredictOptions.temperature,
         seed: int = PredictOptions.seed,
         max_new_tokens: int | None = PredictOptions.max_new_tokens,
+        threshold: float | None = PredictOptions.threshold,
         progress: bool = False,
     ) -> list[list[dict[str, Any]]]:
         """One list of ``{text, label, start, end, score}`` per input text (empty texts give ``[]``).
@@ -521,14 +531,16 @@ class CascadeNER:
         ``type_lists[i]``: the candidate types of text ``i``, or ``None`` for the hierarchical
         cascade over ``taxonomy`` (a :class:`dynamicner_data.taxonomy.Taxonomy`, default DynamicNER).
         ``classification``: ``"generative"`` or ``"constrained"``; ``off_list``: ``"constrained"`` or
-        ``"closest"``; ``template``: ``"released"``, ``"marked"`` or ``"short"``.
+        ``"closest"``; ``template``: ``"released"``, ``"marked"`` or ``"short"``; ``threshold``: drop
+        every entity whose ``score`` is below it (refused before any work on a backend without scores;
+        the drops are counted in ``last_stats.below_threshold``).
         The keywords are the fields of :class:`cascadener.options.PredictOptions`; ``options=``
         gives them as one object instead (then leave the keywords out).
         """
         options = _one_of(options, PredictOptions(
             batch_size=batch_size, classification=classification, off_list=off_list, template=template,
             taxonomy=taxonomy, self_consistency=self_consistency, temperature=temperature, seed=seed,
-            max_new_tokens=max_new_tokens))
+            max_new_tokens=max_new_tokens, threshold=threshold))
         run = self.run(texts, type_lists, options=options, progress=progress)
         self.last_stats = run.stats
         return [prediction.entities for prediction in run.predictions]

@@ -59,7 +59,7 @@ from cascadener.backends.base import (
 )
 from cascadener.parsing import closest_option, match_answer
 
-__all__ = ["classify", "check_capabilities", "answer_budgets"]
+__all__ = ["classify", "check_capabilities", "check_scores", "answer_budgets"]
 
 #: new tokens a free answer may take beyond its longest choice
 ANSWER_SLACK = 4
@@ -81,6 +81,25 @@ def check_capabilities(capabilities: Capabilities, options: ClassifyOptions) -> 
     if options.mode == "constrained" and capabilities.choice is False:
         raise ValueError("constrained classification needs choice constraints, which this backend cannot apply"
                          + (f": {capabilities.remedy}" if capabilities.remedy else ""))
+
+
+def check_scores(capabilities: Capabilities, threshold: float | None) -> None:
+    """Refuse (``ValueError``), before any work, a confidence threshold on a backend whose answers carry
+    no probabilities (``capabilities.scores`` ``False``: a server that returns no logprobs). A
+    threshold compares each entity's score, the classifier's probability of the chosen type; without
+    scores it would keep or drop everything, so it is never applied.
+
+    >>> check_scores(Capabilities(choice=None, scores=False), 0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: a threshold (0.5) needs scores, the classifier's probability of the chosen type, but this backend returns none (a server that returns no logprobs); use a server that returns logprobs, or no threshold
+    >>> check_scores(Capabilities(choice=True, scores=True), 0.5), check_scores(Capabilities(choice=None, scores=False), None)
+    (None, None)
+    """
+    if threshold is not None and capabilities.scores is False:
+        raise ValueError(f"a threshold ({threshold}) needs scores, the classifier's probability of the chosen type, "
+                         "but this backend returns none (a server that returns no logprobs); use a server that "
+                         "returns logprobs, or no threshold")
 
 
 def answer_budgets(backend: Backend, requests: Sequence[ClassifyRequest]) -> list[int]:

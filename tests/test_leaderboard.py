@@ -27,7 +27,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def run_record(run_id: str, *, model: str = "org/alpha", revision: str = "a" * 40, created: str = "2026-01-01T00:00:00+00:00",
                scores: dict | None = None, matching: str = "strict", version: str = "0.1.0", prompt: str = "0123456789ab",
                backend: str = "transformers", method: str = "cascadener-generative", config: str = "all",
-               labels: dict | None = None, coverage: dict | None = None) -> dict:
+               labels: dict | None = None, coverage: dict | None = None, threshold: float | None = None) -> dict:
     """A valid results JSON (the current schema) with the given scores per task (fractions); a full run
     unless ``coverage`` says otherwise."""
     scores = scores or {"dynamic": (0.5, {"en": 0.5})}
@@ -42,7 +42,7 @@ def run_record(run_id: str, *, model: str = "org/alpha", revision: str = "a" * 4
     return {
         "schema": hub.RESULTS_SCHEMA, "run_id": run_id, "created_at": created,
         "model": {"id": model, "revision": revision, "extractor": model, "classifier": model},
-        "pipeline": {"backend": backend, "method": method},
+        "pipeline": {"backend": backend, "method": method, **({} if threshold is None else {"threshold": threshold})},
         "dataset": {"id": "dynamicner", "revision": "builder-1", "config": config, "split": "test",
                     "languages": sorted({lang for t in tasks.values() for lang in t["languages"]})},
         "metric": {"name": "dynamicner_f1", "version": version, "matching": matching},
@@ -373,6 +373,29 @@ def test_incomparable_runs_are_refused_unless_one_kind_is_selected(tmp_path, cap
     assert main(["leaderboard", str(folder), "--matching", "strict", "--metric-version", "0.1.0",
                  "-o", str(tmp_path / "o")]) == 0
     assert "org/eps" not in capsys.readouterr().out
+
+
+def test_runs_of_different_thresholds_are_ranked_apart_unless_mixed(tmp_path, capsys):
+    # the same model and prompt with and without a threshold: two measurements, neither replaces the other
+    folder = seed(tmp_path / "d", SEEDED + [
+        run_record("r7-alpha-t05", model="org/alpha", created="2026-01-04T00:00:00+00:00", threshold=0.5,
+                   scores={"dynamic": (0.80, {"en": 0.80})})])
+    assert main(["leaderboard", str(folder), "--task", "dynamic", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "runs with different confidence thresholds are not ranked together" in err
+    assert "threshold none: results/r" in err and "threshold 0.5: results/r7-alpha-t05.json" in err
+    assert main(["leaderboard", str(folder), "--task", "dynamic", "--threshold", "none", "-o", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "org/beta" in out and "80.00" not in out
+    assert main(["leaderboard", str(folder), "--task", "dynamic", "--threshold", "0.5", "-o", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "80.00" in out and "org/beta" not in out
+    board = leaderboard.build(leaderboard.from_folder(folder)[0], tasks=["dynamic"], mix_thresholds=True)
+    assert [(row.entry.model_id, row.entry.threshold) for row in board.tables["dynamic"]] == [
+        ("org/alpha", 0.5), ("org/beta", None), ("org/alpha", None)]
+    with pytest.raises(SystemExit) as stopped:
+        main(["leaderboard", str(folder), "--threshold", "2", "-o", str(tmp_path / "o")])
+    assert stopped.value.code == 2 and "expected a probability in [0, 1], got '2'" in capsys.readouterr().err
 
 
 def test_invalid_result_files_stop_the_leaderboard_or_are_counted_with_skip_invalid(tmp_path, capsys):

@@ -60,16 +60,18 @@ def test_every_option_is_a_predict_flag_and_reaches_the_options():
         assert option.name in flags, f"cascadener predict has no flag for {option.name}"
     args = parser.parse_args(["--jsonl", "x", "--extractor", "m", "-o", "o", "--batch-size", "3", "--seed", "7",
                               "--classification", "constrained", "--off-list", "closest", "--template", "short",
-                              "--self-consistency", "2", "--temperature", "0.5", "--max-new-tokens", "9"])
+                              "--self-consistency", "2", "--temperature", "0.5", "--max-new-tokens", "9",
+                              "--threshold", "0.25"])
     options = PredictOptions.from_namespace(args)
     assert options == PredictOptions(batch_size=3, seed=7, classification="constrained", off_list="closest",
-                                     template="short", self_consistency=2, temperature=0.5, max_new_tokens=9)
+                                     template="short", self_consistency=2, temperature=0.5, max_new_tokens=9,
+                                     threshold=0.25)
 
 
 # one other value of every flag that can change a prediction
 CHANGES = {"--extractor": "m2", "--classifier": "c", "--type-lists": "cascade", "--classification": "constrained",
            "--off-list": "closest", "--template": "short", "--self-consistency": "2", "--temperature": "0.5",
-           "--seed": "4", "--max-new-tokens": "9"}
+           "--seed": "4", "--max-new-tokens": "9", "--threshold": "0.5"}
 
 
 def _identity(*extra: str) -> dict:
@@ -110,6 +112,8 @@ def test_identity_names_a_taxonomy_by_its_file(tmp_path):
     ({"self_consistency": 0}, "self_consistency must be >= 1"),
     ({"batch_size": 0}, "batch_size must be >= 1"),
     ({"max_new_tokens": 0}, "max_new_tokens must be >= 1"),
+    ({"threshold": 1.2}, r"threshold must be a probability in \[0, 1\]"),
+    ({"threshold": -0.1}, r"threshold must be a probability in \[0, 1\]"),
 ])
 def test_bad_options_are_refused_when_built(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["CliError", "HelpFormatter", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "write_error"]
+__all__ = ["CliError", "HelpFormatter", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "probability", "write_error"]
 
 
 class CliError(Exception):
@@ -129,6 +130,25 @@ def positive_int(value: str) -> int:
     3
     """
     return int_at_least(value, 1)
+
+
+def probability(value: str) -> float:
+    """An ``argparse`` type: a probability in [0, 1] (``--threshold``).
+
+    >>> probability("0.5")
+    0.5
+    >>> probability("2")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a probability in [0, 1], got '2'
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 1.0:  # NaN fails both comparisons
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {value!r}")
+    return number
 
 
 def iter_jsonl(path: Path, *, invalid_json_hint: str = "") -> Iterator[tuple[int, dict[str, Any]]]:

@@ -13,7 +13,9 @@ For the same model revision, task, metric version and prompt hash only the lates
 ranked: reduced (``--max-test``, ``--limit``), incomplete and unrecorded runs are listed below the
 tables, or shown in them without a rank and with their badge (``--include-unranked``). Runs whose
 metric version or matching differ are not ranked together: the command stops and names them
-(``--matching``/``--metric-version`` select one kind). Scores are percent with two decimals. The
+(``--matching``/``--metric-version`` select one kind); nor are runs predicted with different
+confidence thresholds (``cascadener predict --threshold``): ``--threshold`` selects one,
+``--mix-thresholds`` ranks them together. Scores are percent with two decimals. The
 tables are printed, and written to ``--output-dir`` as ``leaderboard.md``, ``leaderboard.csv``
 and a self-contained ``leaderboard.html``.
 
@@ -30,13 +32,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import CliError
+from .common import CliError, probability
 
 __all__ = ["add_parser", "run", "load_board"]
 
 
 #: what ``--from`` says the source is (``auto``: decided from the source)
 ORIGINS: tuple[str, ...] = ("auto", "folder", "results-repo", "benchmark")
+
+
+def _threshold(value: str) -> tuple[float | None]:
+    """``--threshold``: a probability, or ``none`` (runs without a threshold), as a one-item tuple (so
+    that ``none`` differs from the option left out)."""
+    if value.strip().lower() == "none":
+        return (None,)
+    return (probability(value),)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -55,6 +65,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     filters.add_argument("--matching", choices=MATCHING, default=None,
                          help="only runs scored with this matching mode (none: any)")
     filters.add_argument("--metric-version", default=None, help="only runs scored with this metric version (none: any)")
+    filters.add_argument("--threshold", type=_threshold, default=None,
+                         help="only runs predicted with this confidence threshold (a probability, or 'none' for runs "
+                              "without one; default: any)")
+    filters.add_argument("--mix-thresholds", action="store_true",
+                         help="rank runs of different confidence thresholds together (without it: refused)")
     filters.add_argument("--include-unranked", action="store_true",
                          help="show reduced, incomplete and unrecorded runs in the tables, without a rank, with a "
                               "badge (without it: listed below the tables)")
@@ -85,7 +100,9 @@ def load_board(args: argparse.Namespace):
         entries, external = leaderboard.from_benchmark(args.source)
     return leaderboard.build(entries, source=args.source, tasks=args.task, matching=args.matching,
                              metric_version=args.metric_version, skipped=skipped,
-                             include_unranked=args.include_unranked, external=external)
+                             include_unranked=args.include_unranked, external=external,
+                             thresholds=None if args.threshold is None else [args.threshold[0]],
+                             mix_thresholds=args.mix_thresholds)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     except LeaderboardError as error:
         raise CliError(str(error)) from None
     if not board.tables and not board.hidden and not board.external:
-        raise CliError(f"no runs in {args.source} match the selection (task, matching, metric version)")
+        raise CliError(f"no runs in {args.source} match the selection (task, matching, metric version, threshold)")
     print(text_tables(board))
     try:
         paths = write_outputs(board, args.output_dir)

@@ -46,7 +46,8 @@ from cascadener.backends.base import CLASSIFY_MODES, OFF_LIST_FALLBACKS
 from cascadener.backends.local import LocalSettings
 from cascadener.cli.backend_args import add_backend_argument, add_server_arguments, backend_settings
 from cascadener.cli import resume
-from cascadener.cli.common import CliError, HelpFormatter, check_model_path, output_file, positive_int, write_error
+from cascadener.cli.common import (CliError, HelpFormatter, check_model_path, output_file, positive_int, probability,
+                                   write_error)
 from cascadener import methods
 from cascadener.options import PredictOptions
 from cascadener.prompts import STAGE2_TEMPLATES
@@ -88,6 +89,9 @@ def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sam
     group.add_argument("--seed", type=int, default=PredictOptions.seed, help=seed)
     group.add_argument("--max-new-tokens", type=positive_int, default=PredictOptions.max_new_tokens,
                        help="cap on each sentence's stage-1 token budget (none: no cap)")
+    group.add_argument("--threshold", type=probability, default=PredictOptions.threshold,
+                       help="drop every entity scored below this probability (the classifier's probability of the "
+                            "chosen type; refused on a server that returns no logprobs; none: keep every entity)")
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -380,6 +384,9 @@ def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: P
                 done = meta["committed"]["sentences"]
                 raise CliError(f"{error}; the {done} predictions written so far are kept: "
                                "run the same command with --resume to continue") from None
+            except ValueError as error:  # e.g. a threshold on answers that came back without scores
+                raise CliError(f"{error}; the {meta['committed']['sentences']} predictions written so far are kept") \
+                    from None
             low = chunk.write[0] - chunk.predict[0]
             part = rows[slice(*chunk.write)]
             data = "".join(_prediction_line(row, type_list(row), entities)

@@ -22,8 +22,8 @@ backend, method and coverage), the latest run (compared as instants) and reports
 duplicates; ranks only full runs (every sentence of the split predicted): reduced runs
 (``--max-test``, ``--limit``), incomplete ones and schema-2 files without a recorded coverage are
 hidden, or listed unranked with their badge on request (``include_unranked``); refuses to rank runs
-together whose metric version or matching mode differ (:class:`LeaderboardError`, naming the
-files); and ranks each task by F1 (equal scores share a rank), with per-language F1 columns.
+together whose metric version or matching mode differ, or whose confidence thresholds differ
+(``mix_thresholds`` ranks those together) (:class:`LeaderboardError`, naming the files); and ranks each task by F1 (equal scores share a rank), with per-language F1 columns.
 :func:`averages` ranks the setups of a board by their mean F1 over several tasks (the cross-task
 average of the leaderboard Space).
 
@@ -128,6 +128,7 @@ class Entry:
     prompt_hash: str | None = None
     backend: str = "unknown"
     method: str = "unknown"
+    threshold: float | None = None
     dataset_id: str = ""
     config: str | None = None
     coverage: Coverage = field(default_factory=lambda: Coverage(sentences_predicted=0, sentences_in_split=0))
@@ -158,10 +159,11 @@ class Entry:
     @property
     def key(self) -> tuple:
         """What makes two runs the same measurement (the later replaces the earlier): model revision, task,
-        metric version and prompt hash, backend and method (another method is another result), and the
-        coverage status (a reduced rerun never replaces a full run)."""
+        metric version and prompt hash, backend and method (another method is another result), the
+        confidence threshold (entities scored below it were dropped) and the coverage status (a reduced
+        rerun never replaces a full run)."""
         return (self.model_id, self.model_revision, self.task, self.metric_version, self.prompt_hash, self.backend,
-                self.method, self.status)
+                self.method, self.threshold, self.status)
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ def entries_from_results(results: RunResults, *, source: str, source_url: str | 
               metric_version=f"{results.metric.get('name')} {results.metric.get('version')}",
               matching=str(results.metric.get("matching")), prompt_hash=results.prompt.get("hash"),
               backend=str(results.pipeline.get("backend")), method=str(results.pipeline.get("method")),
-              dataset_id=str(results.dataset.get("id")), config=results.dataset.get("config"), coverage=coverage,
+              threshold=results.pipeline.get("threshold"), dataset_id=str(results.dataset.get("id")), config=results.dataset.get("config"), coverage=coverage,
               source_url=source_url, hub=hub, results=results)
         for task, score in results.scores.items()
     ]
@@ -486,19 +488,45 @@ def _check_comparable(task: str, entries: Sequence[Entry]) -> None:
                                + "; ".join(parts) + "); select one with --metric-version and --matching")
 
 
+def threshold_text(threshold: float | None) -> str:
+    """A run's confidence threshold as a person reads it (``none``: every entity kept).
+
+    >>> threshold_text(None), threshold_text(0.5)
+    ('none', '0.5')
+    """
+    return "none" if threshold is None else f"{threshold:g}"
+
+
+def _check_thresholds(task: str, entries: Sequence[Entry]) -> None:
+    groups: dict[float | None, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry.threshold, []).append(entry.source)
+    if len(groups) > 1:
+        parts = [f"threshold {threshold_text(threshold)}: {', '.join(sources[:3])}"
+                 + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+                 for threshold, sources in sorted(groups.items(), key=lambda item: (item[0] is not None, item[0] or 0))]
+        raise LeaderboardError(f"task {task}: runs with different confidence thresholds are not ranked together ("
+                               + "; ".join(parts) + "); select one with --threshold, or rank them together with "
+                               "--mix-thresholds")
+
+
 def _order(entry: Entry) -> tuple:
     return (-entry.f1, _instant(entry), entry.model_id, entry.run_id)
 
 
 def build(entries: Iterable[Entry], *, source: str = "", tasks: Sequence[str] | None = None,
           matching: str | None = None, metric_version: str | None = None, skipped: Sequence[str] = (),
-          include_unranked: bool = False, external: Sequence[ExternalEntry] = ()) -> Leaderboard:
+          include_unranked: bool = False, external: Sequence[ExternalEntry] = (),
+          thresholds: Sequence[float | None] | None = None, mix_thresholds: bool = False) -> Leaderboard:
     """De-duplicate, check comparability and rank ``entries`` per task (see the module doc).
     ``metric_version`` matches the version number or ``"<metric name> <version>"``. Runs that are not
-    full are hidden, or listed after the ranked rows without a rank with ``include_unranked``."""
+    full are hidden, or listed after the ranked rows without a rank with ``include_unranked``.
+    ``thresholds``: only runs with one of these confidence thresholds (``None`` in it: runs without one;
+    ``thresholds=None``: any); runs of different thresholds are refused together unless ``mix_thresholds``."""
     selected = [e for e in entries
                 if (tasks is None or e.task in tasks) and (matching is None or e.matching == matching)
-                and (metric_version is None or metric_version in (e.metric_version, e.metric_version.split(" ")[-1]))]
+                and (metric_version is None or metric_version in (e.metric_version, e.metric_version.split(" ")[-1]))
+                and (thresholds is None or e.threshold in thresholds)]
     kept, dropped = _deduplicate(selected)
     by_task: dict[str, list[Entry]] = {}
     for entry in kept:
@@ -509,6 +537,8 @@ def build(entries: Iterable[Entry], *, source: str = "", tasks: Sequence[str] | 
         full = sorted((e for e in by_task[task] if e.status == "full"), key=_order)
         others = sorted((e for e in by_task[task] if e.status != "full"), key=_order)
         _check_comparable(task, full)
+        if not mix_thresholds:
+            _check_thresholds(task, full)
         ranked: list[Row] = []
         for position, entry in enumerate(full, start=1):
             rank = ranked[-1].rank if ranked and ranked[-1].entry.f1 == entry.f1 else position
