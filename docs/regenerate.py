@@ -74,12 +74,15 @@ class Work:
 # other libraries' progress bars and the Trainer's per-step log (stderr): left out of the docs
 _NOISE = re.compile(r"^((Loading weights|Writing model shards|Generating \w+ split|Map)\b.*\||\{'(loss|train_runtime)': )")
 _BAR = re.compile(r"^([\w -]+): +\d+%\|")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def terminal_text(raw: str) -> str:
     """What a terminal shows of ``raw``, less noise: each line's last carriage-return state, one line per
     progress bar (its last), other libraries' progress bars and the blank lines they leave dropped.
 
+    >>> terminal_text("\\x1b[1mResults\\x1b[0m\\n")
+    'Results\\n'
     >>> print(terminal_text("\\nLoading weights: 100%|##| 26/26\\n\\npredict:   0%|  | 0/2\\n"
     ...                     "predict:  50%|# | 1/2\\rpredict: 100%|##| 2/2\\nwrote 2 predictions\\n\\ndone\\n"), end="")
     predict: 100%|##| 2/2
@@ -87,6 +90,7 @@ def terminal_text(raw: str) -> str:
     <BLANKLINE>
     done
     """
+    raw = _ANSI.sub("", raw)  # colours and bold: a terminal shows none of the codes
     lines = [line.rsplit("\r", 1)[-1].rstrip() for line in raw.split("\n")]
     kept: list[str] = []
     for index, line in enumerate(lines):
@@ -235,6 +239,40 @@ def scale_session(work: Work) -> str:
     return stamp + fenced("console", "".join(part.rstrip("\n") + "\n" for part in parts))
 
 
+# ------------------------------------------------------------------------------------------- docs/spacy.md
+
+def spacy_session(work: Work) -> str:
+    """The session of docs/spacy.md: its Python code as the doc shows it, run in the work folder on the
+    memorising tiny model, then ``spacy evaluate`` on the pipeline and gold it saved."""
+    _tiny_memorised(work)
+    shutil.rmtree(work.folder / "tiny-pipeline", ignore_errors=True)
+    (work.folder / "gold.spacy").unlink(missing_ok=True)
+    doc = (DOCS / "spacy.md").read_text(encoding="utf-8")
+    code = re.search(r"## A session\n.*?```python\n(.*?)```", doc, flags=re.S).group(1)
+    stamp = when()
+    printed = work.run("python", [sys.executable, "-c", code], stderr=False).split("\n", 1)[1]
+    evaluate = work.run("python -m spacy evaluate tiny-pipeline gold.spacy",
+                        [sys.executable, "-m", "spacy", "evaluate", "tiny-pipeline", "gold.spacy"], stderr=False)
+    return (stamp + fenced("", printed) + "\n\n`spacy evaluate` on the saved pipeline and the gold file:\n\n"
+            + fenced("console", evaluate))
+
+
+# ---------------------------------------------------------------------------------- docs/pipeline.md: scores
+
+def calibration(work: Work) -> str:
+    """The reliability tables of docs/pipeline.md: the main job's tiny models (``cascadener run``, trained
+    here once) on the embedded test split (unseen) and train split (seen in training)."""
+    models = work.folder / "cascadener-run" / "models"
+    if not (models / "extractor" / "config.json").is_file():
+        work.run("cascadener run --no-progress -o cascadener-run")
+    stamp = when()
+    shown = ("python docs/calibration.py --extractor cascadener-run/models/extractor "
+             "--classifier cascadener-run/models/classifier --split test --split train "
+             "--label unseen --label seen-in-training")
+    argv = [sys.executable, str(DOCS / "calibration.py"), *shown.split()[2:]]
+    return stamp + fenced("console", work.run(shown, argv, stderr=False))
+
+
 # --------------------------------------------------------------------------------------- docs/development.md
 
 def _pytest(work: Work, marker: str) -> str:
@@ -271,6 +309,10 @@ SECTIONS = (
             inspect_session),
     Section("scale-session", DOCS / "scale.md", "shards, merge and two Ray workers on the tiny model (~4 min)",
             scale_session),
+    Section("spacy-session", DOCS / "spacy.md", "the spaCy component on the memorising tiny model (~2 min)",
+            spacy_session),
+    Section("calibration", DOCS / "pipeline.md", "reliability tables of the main job's tiny models (~12 min, "
+            "~2 min once cascadener-run/ is in the work folder)", calibration),
     Section("suite-counts", DOCS / "development.md", "the fast loop and the slow tests (~10 min)", suite_counts),
 )
 

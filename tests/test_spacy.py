@@ -395,8 +395,9 @@ def test_memorised_sentences_through_nlp_pipe_equal_predict(tiny_cascade, tiny_c
             [(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in rows]
         assert [[(s, e, label) for s, e, label, _ in sentence] for sentence in got] == [
             [(s, e, label) for s, e, label, _ in predicted(sentence)] for sentence in expected]
-        assert [[score for *_, score in sentence] for sentence in got] == pytest.approx(
-            [[score for *_, score in predicted(sentence)] for sentence in expected])
+        # the same scores up to float noise of other batch neighbours (minibatches of 3 here, one batch there)
+        assert [score for sentence in got for *_, score in sentence] == pytest.approx(
+            [score for sentence in expected for *_, score in predicted(sentence)])
 
 
 @pytest.mark.slow
