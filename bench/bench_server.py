@@ -38,9 +38,10 @@ from cascadener.cli import main as cascadener_main  # noqa: E402
 
 
 def predict(server: LocalServer, inputs: Path, output: Path, concurrency: int) -> tuple[float, dict]:
+    # transformers serve applies no choice constraint: off-list answers take the closest choice
     argv = ["predict", "--jsonl", str(inputs), "--backend", "openai", "--base-url", server.base_url,
-            "--model", server.model, "--concurrency", str(concurrency), "-o", str(output), "--overwrite",
-            "--no-progress"]
+            "--model", server.model, "--off-list", "closest", "--concurrency", str(concurrency), "-o", str(output),
+            "--overwrite", "--no-progress"]
     start = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()) as err:
         status = cascadener_main(argv)

@@ -331,6 +331,17 @@ class SplitPredictions:
     stats: dict[str, int]
 
 
+def _check(ner: Any, options: PredictOptions) -> dict[str, Any]:
+    """The method's :meth:`~cascadener.methods.Method.check` (a server probed once), its refusal or a
+    server's failure as a :class:`BenchmarkError` (nothing has been run)."""
+    from cascadener.backends.http import ServerError
+
+    try:
+        return ner.check(options)
+    except (ValueError, ServerError) as error:
+        raise BenchmarkError(f"{error}; nothing was run") from None
+
+
 def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitPredictions:
     """The method's run with ``cascade=True`` (:class:`cascadener.methods.Method`): for CascadeNER,
     stage 1 once, stage 2 against each sample's ``type_list`` and down the taxonomy."""
@@ -492,12 +503,17 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     from cascadener.methods import method_class
 
     output_dir = Path(options.output_dir)
+    started = time.perf_counter()
+    method = method_class(options.method)
+    served = None
+    if options.served is not None:  # a server is probed, and what it cannot apply refused, before any work
+        served = method.from_settings(options.served)
+        applied = _check(served, options.predict)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputWriteError(output_dir, error, "nothing was written") from None
     timings: dict[str, float] = {}
-    started = time.perf_counter()
     test = load_split(options.languages, "test", data_dir=options.data_dir, limit=options.max_test)
     if options.shard is not None:
         test = shard_of(test, options.shard)
@@ -519,8 +535,9 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         torch.set_num_threads(options.predict_threads)
     try:
         settings = prediction_backend(options, extractor, classifier)
-        method = method_class(options.method)
-        ner = method.from_settings(settings)
+        ner = served if served is not None else method.from_settings(settings)
+        if served is None:
+            applied = _check(ner, options.predict)
         predictions = predict_test(ner, test, options)
     finally:
         torch.set_num_threads(threads_before)
@@ -546,10 +563,10 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
-        pipeline={"backend": settings.backend,
-                  "method": f"{options.method}-{options.predict.classification}",
-                  "classification": options.predict.classification, "batch_size": options.predict.batch_size,
+        pipeline={"backend": settings.backend, **applied,
+                  "batch_size": options.predict.batch_size,
                   "threshold": options.predict.threshold,
+                  **({"server": options.served.record(), "backends": ner.describe()} if served is not None else {}),
                   "columns": {"dynamic": "per-sample type_list",
                               **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},
                   "languages": list(options.languages), "max_train": options.max_train,

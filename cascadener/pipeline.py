@@ -54,14 +54,19 @@ from cascadener.backends.server import EndpointSettings, ServerConstraints
 from cascadener.options import PredictOptions, keep_scored
 from cascadener.parsing import ExtractionResult, Mention, merge_extractions, parse_extraction
 from cascadener.prompts import Stage2Template, cascade_prompt, prompt_hash, stage1_budget, stage1_prompt
-from cascadener.stage2 import check_capabilities, check_scores, classify
+from cascadener.stage2 import check_capabilities, check_scores, classify, needs_choice, policy, policy_label
 from cascadener.windows import Window, context_window, merge_windows, split_windows, window_limit
 
 if TYPE_CHECKING:
     from dynamicner_data.taxonomy import Taxonomy
 
-__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictOptions", "PredictStats", "entity_record",
-           "pick_device"]
+__all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictOptions", "PredictStats", "EmptyAnswersError",
+           "entity_record", "pick_device"]
+
+
+class EmptyAnswersError(RuntimeError):
+    """Every stage-1 answer of a call came back empty (``""`` or ``null``): the model wrote nothing at
+    all, which an extractor never does for a sentence (it writes the sentence back, marked)."""
 
 
 @dataclass
@@ -86,10 +91,12 @@ class PredictStats:
     stage1_retries: int = 0
     stage1_prompt_tokens: int = 0
     stage1_completion_tokens: int = 0
+    stage1_empty_answers: int = 0  # answers "" or null: the model wrote nothing
     stage2_requests: int = 0
     stage2_retries: int = 0
     stage2_prompt_tokens: int = 0
     stage2_completion_tokens: int = 0
+    stage2_empty_answers: int = 0
 
     def add(self, other: "PredictStats") -> None:
         for key, value in asdict(other).items():
@@ -255,10 +262,32 @@ class CascadeNER:
         check_capabilities(classifier, options.classify_options())
         check_scores(classifier, options.threshold)
 
-    def check(self, options: PredictOptions) -> None:
-        """:meth:`check_capabilities` with the backends' own capabilities (what they know now)."""
+    def check(self, options: PredictOptions) -> dict[str, Any]:
+        """Prepare the backends for a run with ``options`` (a server is probed once: up, serving the
+        model, the request shape, the constraint it applies where stage 2 needs one), refuse
+        (``ValueError``) what they cannot apply, and return the policy applied, as recorded: the
+        method's label (:func:`cascadener.stage2.policy_label`, what results and leaderboards
+        compare) and :func:`cascadener.stage2.policy`."""
+        stage2 = options.classify_options()
+        # what the backends already know they cannot do is refused before anything is sent
         self.check_capabilities(options, extractor=self.extractor_backend.capabilities,
                                 classifier=self.classifier_backend.capabilities)
+        extractor = self.extractor_backend.prepare(choice=False)
+        classifier = self.classifier_backend.prepare(choice=needs_choice(stage2))
+        self.check_capabilities(options, extractor=extractor, classifier=classifier)
+        return self.applied_policy(options, classifier=classifier)
+
+    @classmethod
+    def applied_policy(cls, options: PredictOptions, *, classifier: Capabilities) -> dict[str, Any]:
+        """The stage-2 policy a classifier with these capabilities applies, as recorded: the method's
+        label (:func:`cascadener.stage2.policy_label`) and :func:`cascadener.stage2.policy`.
+
+        >>> from cascadener.backends.local import LocalSettings
+        >>> CascadeNER.applied_policy(PredictOptions(), classifier=LocalSettings("m").capabilities())["method"]
+        'cascadener-generative'
+        """
+        stage2 = options.classify_options()
+        return {"method": policy_label(cls.name, stage2, classifier), **policy(stage2, classifier)}
 
     @classmethod
     def prompt_hash(cls, options: PredictOptions) -> str:
@@ -340,6 +369,11 @@ class CascadeNER:
                                     top_p=top_p if sampled else 1.0, num_return_sequences=self_consistency)
         outputs = backend.generate(prompts, max_new_tokens=budgets, options=options, seed=seed, usage=usage,
                                    on_batch=on_batch)
+        answers = [sample for samples in outputs for sample in samples]
+        if answers and all(sample.text == "" for sample in answers):
+            raise EmptyAnswersError(
+                f"every one of the {len(answers)} stage-1 answers was empty (\"\" or null): the model wrote nothing; "
+                "check that it is the extractor and, on a server, the server's log and chat template")
         unfinished = 0
         per_text: dict[int, list[tuple[Window, ExtractionResult]]] = {}
         for (index, window), text, samples in zip(pieces, pieces_text, outputs):

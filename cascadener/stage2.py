@@ -13,14 +13,16 @@
    (:func:`cascadener.parsing.match_answer`); ``how="generated"``, score = the answer's probability;
 4. an answer off the list is counted (``Classification.off_list``) and resolved by ``off_list``:
    ``"constrained"``: the question is asked again, kept to the choices (**constrained retry**,
-   ``how="fallback-constrained"``, where the backend can: :attr:`Capabilities.choice
-   <cascadener.backends.base.Capabilities.choice>` is not ``False``); otherwise, or when that
-   answer is still off the list (a server ignoring the constraint), the **closest** choice to the
-   first answer (:func:`cascadener.parsing.closest_option`, ``how="fallback-closest"``, score 0).
+   ``how="fallback-constrained"``); ``"closest"``, or when the retry's answer is still off the list
+   (a server that stopped applying its constraint), the **closest** choice to the first answer
+   (:func:`cascadener.parsing.closest_option`, ``how="fallback-closest"``, score 0).
 
 Scores are probabilities where the backend gives them (a local model always; a server where it
-returns logprobs), else ``None``. A policy the backend cannot apply is refused before any work by
-:func:`check_capabilities` (the methods call it before stage 1).
+returns logprobs), else ``None``. A policy the backend cannot apply (answers kept to the choices,
+:attr:`Capabilities.choice <cascadener.backends.base.Capabilities.choice>` ``False``) is refused
+before any work by :func:`check_capabilities` (the methods call it before stage 1, and
+:func:`classify` before its first question): it is never quietly replaced by another. What was
+applied is recorded (:func:`policy`, :func:`policy_label`).
 
 Example (a backend that always answers ``"a city"`` and scores every choice alike):
     >>> from cascadener.backends.base import Capabilities, Choice, GeneratedText
@@ -46,7 +48,10 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
+from typing import Any
+
 from cascadener.backends.base import (
+    CANDIDATE_SCORING,
     Backend,
     Capabilities,
     Choice,
@@ -59,28 +64,77 @@ from cascadener.backends.base import (
 )
 from cascadener.parsing import closest_option, match_answer
 
-__all__ = ["classify", "check_capabilities", "check_scores", "answer_budgets"]
+__all__ = ["classify", "check_capabilities", "check_scores", "answer_budgets", "needs_choice", "policy",
+           "policy_label"]
 
 #: new tokens a free answer may take beyond its longest choice
 ANSWER_SLACK = 4
 
 
+def needs_choice(options: ClassifyOptions) -> bool:
+    """Whether the policy needs answers kept to the choices: constrained classification, or generative
+    answers off the list asked again (``off_list="constrained"``, the default).
+
+    >>> needs_choice(ClassifyOptions()), needs_choice(ClassifyOptions(off_list="closest"))
+    (True, False)
+    """
+    return options.mode == "constrained" or options.off_list == "constrained"
+
+
 def check_capabilities(capabilities: Capabilities, options: ClassifyOptions) -> None:
-    """Refuse (``ValueError``) a stage-2 policy the backend cannot apply, before any work.
+    """Refuse (``ValueError``) a stage-2 policy the backend cannot apply, before any work, naming the
+    ways out: another backend (``capabilities.remedy``) or a policy it can apply.
 
-    ``mode="constrained"`` needs a backend that can keep answers to the choices
-    (``capabilities.choice`` not ``False``). With ``off_list="constrained"`` on such a backend,
-    off-list answers take the closest choice.
-
-    >>> check_capabilities(Capabilities(choice=False, scores=None, remedy="use another server"),
-    ...                    ClassifyOptions(mode="constrained"))
+    >>> check_capabilities(Capabilities(choice=False, scores=None, remedy="use another server"), ClassifyOptions())
     Traceback (most recent call last):
     ...
-    ValueError: constrained classification needs choice constraints, which this backend cannot apply: use another server
+    ValueError: off-list answers are asked again kept to the choices (off_list 'constrained', the default), which this backend cannot do: use another server; or take the textually closest choice instead (--off-list closest)
     """
-    if options.mode == "constrained" and capabilities.choice is False:
-        raise ValueError("constrained classification needs choice constraints, which this backend cannot apply"
-                         + (f": {capabilities.remedy}" if capabilities.remedy else ""))
+    if capabilities.choice is not False or not needs_choice(options):
+        return
+    remedy = f": {capabilities.remedy}" if capabilities.remedy else ""
+    if options.mode == "constrained":
+        raise ValueError("constrained classification needs answers kept to the choices, which this backend cannot "
+                         f"do{remedy}; or classify generatively and take the textually closest choice for off-list "
+                         "answers (--classification generative --off-list closest)")
+    raise ValueError("off-list answers are asked again kept to the choices (off_list 'constrained', the default), "
+                     f"which this backend cannot do{remedy}; or take the textually closest choice instead "
+                     "(--off-list closest)")
+
+
+def policy(options: ClassifyOptions, capabilities: Capabilities) -> dict[str, Any]:
+    """What stage 2 applies, as recorded beside a run: the classification, the off-list fallback (of
+    generative answers), how answers are kept to the choices where the policy needs it
+    (``choice_constraint``: ``"candidate scoring"`` on a local model, a server's adapter such as
+    ``"choice (structured_outputs)"``) and whether scores are probabilities.
+
+    >>> policy(ClassifyOptions(off_list="closest"), Capabilities(choice=False, scores=False))
+    {'classification': 'generative', 'off_list': 'closest', 'choice_constraint': None, 'scores': False}
+    """
+    return {"classification": options.mode, "off_list": options.off_list if options.mode == "generative" else None,
+            "choice_constraint": capabilities.constraint if needs_choice(options) else None,
+            "scores": capabilities.scores}
+
+
+def policy_label(method: str, options: ClassifyOptions, capabilities: Capabilities) -> str:
+    """The method as results and leaderboards name it: ``<method>-<classification>``, ``-closest``
+    when off-list answers take the closest choice, ``-decoding`` when answers are kept to the
+    choices by a server's constrained decoding (greedy under the constraint) rather than by scoring
+    every choice. Runs of different labels are different setups, never ranked as one.
+
+    >>> local = Capabilities(choice=True, scores=True, constraint=CANDIDATE_SCORING)
+    >>> served = Capabilities(choice=True, scores=True, constraint="choice (structured_outputs)")
+    >>> policy_label("cascadener", ClassifyOptions(), local), policy_label("cascadener", ClassifyOptions(), served)
+    ('cascadener-generative', 'cascadener-generative-decoding')
+    >>> policy_label("cascadener", ClassifyOptions(off_list="closest"), served)
+    'cascadener-generative-closest'
+    """
+    label = f"{method}-{options.mode}"
+    if options.mode == "generative" and options.off_list == "closest":
+        label += "-closest"
+    if needs_choice(options) and capabilities.constraint not in (None, CANDIDATE_SCORING):
+        label += "-decoding"
+    return label
 
 
 def check_scores(capabilities: Capabilities, threshold: float | None) -> None:
@@ -143,6 +197,7 @@ def classify(
     for index, request in enumerate(requests):
         if not request.choices:
             raise ValueError(f"classification request {index} offers no choices")
+    check_capabilities(backend.capabilities, options)
     results: list[Classification | None] = [None] * len(requests)
     todo = []
     for index, request in enumerate(requests):
@@ -178,7 +233,7 @@ def classify(
             continue
         results[index] = Classification(label=match.label, index=match.index, score=_probability(answer),
                                         answer=answer.text, how="generated")
-    if off_list and options.off_list == "constrained" and backend.capabilities.choice is not False:
+    if off_list and options.off_list == "constrained":
         retried = backend.choose([requests[index] for index, _ in off_list], batch_size=options.batch_size,
                                  usage=usage, what="stage 2 fallback")
         still = []

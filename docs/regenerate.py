@@ -55,9 +55,10 @@ class Work:
                         TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", TOKENIZERS_PARALLELISM="false",
                         PYTHONUNBUFFERED="1")
 
-    def run(self, shown: str, argv: list[str] | None = None, *, stderr: bool = True) -> str:
+    def run(self, shown: str, argv: list[str] | None = None, *, stderr: bool = True, expect_status: int = 0) -> str:
         """``$ shown`` and what the command printed (stdout and, with ``stderr``, stderr as a terminal
-        interleaves them; of a progress bar, its last state). ``argv`` runs instead of ``shown``."""
+        interleaves them; of a progress bar, its last state). ``argv`` runs instead of ``shown``;
+        ``expect_status``: the exit status the session shows (a refusal's 2)."""
         argv = argv or shown.split()
         modules = {"cascadener": "cascadener", "dynamicner": "dynamicner_data.cli", "inspect": "inspect_ai"}
         if argv[0] in modules:  # the console script's module, on this interpreter
@@ -66,8 +67,9 @@ class Work:
         done = subprocess.run(argv, cwd=self.folder, env=self.env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT if stderr else subprocess.PIPE, text=True)
         printed = terminal_text(done.stdout)
-        if done.returncode != 0:
-            raise SystemExit(f"`{shown}` failed with exit status {done.returncode}:\n{printed}{done.stderr or ''}")
+        if done.returncode != expect_status:
+            raise SystemExit(f"`{shown}` exited with status {done.returncode}, not {expect_status}:\n{printed}"
+                             f"{done.stderr or ''}")
         return f"$ {shown}\n{printed}"
 
 
@@ -177,44 +179,70 @@ def inspect_session(work: Work) -> str:
 
 # ------------------------------------------------------------------------------------------- docs/serving.md
 
+def _tiny_records() -> list[dict]:
+    return json.loads((ROOT / "tests" / "fixtures" / "tiny_corpus.json").read_text(encoding="utf-8"))["records"]
+
+
+def _tiny_jsonl(work: Work) -> None:
+    """The tests' 8 memorised sentences, with their gold, as ``tiny.jsonl`` in the work folder."""
+    lines = [{"id": r["id"], "text": r["text"], "type_list": r["type_list"],
+              "entities": [{k: e[k] for k in ("text", "label", "start", "end")} for e in r["entities"]]}
+             for r in _tiny_records()]
+    (work.folder / "tiny.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
 def _tiny_memorised(work: Work) -> Path:
     """The tests' tiny memorising model (``tiny-model``) and its 8 sentences (``tiny.jsonl``) in the work folder."""
     from cascadener.training import MEMORISE, train_cascade
 
-    records = json.loads((ROOT / "tests" / "fixtures" / "tiny_corpus.json").read_text(encoding="utf-8"))["records"]
     model = work.folder / "tiny-model"
     if not (model / "config.json").is_file():
         shutil.rmtree(work.folder / "tiny-training", ignore_errors=True)
-        trained = train_cascade(records, work.folder / "tiny-training", one_model=True, options=MEMORISE)
+        trained = train_cascade(_tiny_records(), work.folder / "tiny-training", one_model=True, options=MEMORISE)
         shutil.move(str(trained.extractor), model)
-    lines = [{"id": r["id"], "text": r["text"], "type_list": r["type_list"],
-              "entities": [{k: e[k] for k in ("text", "label", "start", "end")} for e in r["entities"]]}
-             for r in records]
-    (work.folder / "tiny.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    _tiny_jsonl(work)
     return model
 
 
 def serving_session(work: Work) -> str:
-    """The served session of docs/serving.md: the tests' tiny memorising model on ``transformers serve``,
-    predicted and scored through the server."""
+    """The served session of docs/serving.md: the tests' tiny memorising sentences, learnt by an
+    extractor and a classifier (two models), both served by ONE unpinned ``transformers serve``;
+    the default refused (the server applies no choice constraint), then ``--off-list closest``
+    predicted and scored through the server, and what the probe recorded."""
     from cascadener.testing.launch import LocalServer
+    from cascadener.training import MEMORISE, train_cascade
 
-    _tiny_memorised(work)
+    models = work.folder / "tiny"
+    if not all((models / role / "config.json").is_file() for role in ("extractor", "classifier")):
+        shutil.rmtree(work.folder / "tiny-training", ignore_errors=True)
+        trained = train_cascade(_tiny_records(), work.folder / "tiny-training", options=MEMORISE)
+        models.mkdir(exist_ok=True)
+        for role, path in (("extractor", trained.extractor), ("classifier", trained.classifier)):
+            shutil.rmtree(models / role, ignore_errors=True)
+            shutil.move(str(path), models / role)
+    _tiny_jsonl(work)
     for name in ("preds.jsonl", "preds.jsonl.meta.json", "preds.results.json"):
         (work.folder / name).unlink(missing_ok=True)
-    os.chdir(work.folder)  # the server is started with the folder's relative name, as the doc shows it
+    os.chdir(work.folder)  # the server is started there: it loads the models by their relative names
     stamp = when()
-    server = LocalServer("tiny-model", log_path=work.folder / "serve.log")
+    server = LocalServer("tiny/extractor", pinned=False, log_path=work.folder / "serve.log")
     with server:
         log = terminal_text(server.log_path.read_text(encoding="utf-8", errors="replace")).splitlines()
         started = next(i for i, line in enumerate(log) if "Uvicorn running" in line)
-        serve = (f"$ transformers serve tiny-model --host 127.0.0.1 --port {server.port} &\n"
+        serve = (f"$ transformers serve --host 127.0.0.1 --port {server.port} &\n"
                  + "\n".join(log[: started + 1]) + "\n")
-        predict = work.run(f"cascadener predict --jsonl tiny.jsonl --backend openai --base-url {server.base_url} "
-                           "--model tiny-model --concurrency 4 -o preds.jsonl")
+        command = (f"cascadener predict --jsonl tiny.jsonl --backend openai --base-url {server.base_url} "
+                   "--model tiny/extractor --classifier-model tiny/classifier --concurrency 4 -o preds.jsonl")
+        refused = work.run(command, expect_status=2)
+        predict = work.run(command + " --off-list closest")
+    probe = ("import json; meta = json.load(open('preds.jsonl.meta.json')); "
+             "print(json.dumps({'applied': meta['applied'], 'probe': meta['backends']['classifier']['probe']}, "
+             "indent=1))")
+    shown = work.run(f'python -c "{probe}"', [sys.executable, "-c", probe])
     head = "$ head -1 preds.jsonl\n" + (work.folder / "preds.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n"
     evaluate = work.run("cascadener evaluate preds.jsonl")
-    return stamp + fenced("console", "".join(part.rstrip("\n") + "\n" for part in (serve, predict, head, evaluate)))
+    return stamp + fenced("console", "".join(part.rstrip("\n") + "\n"
+                                             for part in (serve, refused, predict, shown, head, evaluate)))
 
 
 # --------------------------------------------------------------------------------------------- docs/scale.md
@@ -304,7 +332,8 @@ SECTIONS = (
             pipeline_session),
     Section("pipeline-python", DOCS / "pipeline.md", "the Python example on that model (~30 s after the session)",
             pipeline_python),
-    Section("serving-session", DOCS / "serving.md", "the tiny model on transformers serve (~3 min)", serving_session),
+    Section("serving-session", DOCS / "serving.md", "two tiny models on one transformers serve (~5 min)",
+            serving_session),
     Section("inspect-session", DOCS / "inspect.md", "the Inspect task on that model, hf/ provider (~1 min after it)",
             inspect_session),
     Section("scale-session", DOCS / "scale.md", "shards, merge and two Ray workers on the tiny model (~4 min)",

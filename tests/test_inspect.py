@@ -112,14 +112,17 @@ def test_task_scores_equal_cascadener_predict_then_evaluate(tmp_path, capsys):
     assert list(by_id) == [row["id"] for row in rows]
 
     def respond(body: dict) -> dict:
-        text = answer(body["messages"][-1]["content"], rows)
+        prompt = body["messages"][-1]["content"]
+        # the server's probe asks an unrelated question first: any answer does
+        text = "The sea is wide." if prompt == "Write one sentence about the sea." else answer(prompt, rows)
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
     predictions = tmp_path / "predictions.jsonl"
     with FaultProxy(respond=respond) as server:
         assert main(["predict", "--dataset", "en", "--split", "test", "--backend", "openai", "--base-url",
-                     server.base_url, "--model", "scripted", "--server-constraints", "none", "--no-progress",
+                     server.base_url, "--model", "scripted", "--server-constraints", "none", "--off-list", "closest",
+                     "--no-progress",
                      "-o", str(predictions)]) == 0
     lines = [json.loads(line) for line in predictions.read_text(encoding="utf-8").splitlines()]
     for line in lines:

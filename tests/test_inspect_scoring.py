@@ -78,15 +78,20 @@ def test_sample_counts_name_a_bad_record():
 @pytest.mark.parametrize("method, classification, message", [
     ("gpt-3", None, "unknown method 'gpt-3'; allowed: cascadener"),
     ("cascadener", "guess", "unknown classification mode 'guess'"),
-    ("cascadener", "constrained", "constrained classification needs choice constraints"),
+    ("cascadener", "constrained", "constrained classification needs answers kept to the choices, which this "
+                                  "backend cannot do: Inspect's model API keeps no answer to a list of choices"),
 ])
 def test_method_options_refuse_what_the_inspect_backend_cannot_run(method, classification, message):
     with pytest.raises(TaskOptionError, match=message):
         method_options(method, classification)
 
 
-def test_method_options_keep_the_methods_defaults():
+def test_method_options_keep_the_methods_defaults_but_the_off_list_retry():
+    """Inspect's model API keeps no answer to the choices: off-list answers take the closest choice (the
+    policy it can apply; the method's default retry would be refused), every other default is the method's."""
+    from dataclasses import replace
+
     from cascadener.methods import method_class
 
-    assert method_options() == method_class("cascadener").options_type()
+    assert method_options() == replace(method_class("cascadener").options_type(), off_list="closest")
     assert InspectBackend.capabilities.choice is False

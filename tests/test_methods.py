@@ -64,6 +64,14 @@ class Capitals:
         if options.classification == "constrained":
             raise ValueError("capitals never constrains")
 
+    def check(self, options):
+        """Nothing to prepare: no model is asked."""
+        return self.applied_policy(options, classifier=self.classifier_backend.capabilities)
+
+    @classmethod
+    def applied_policy(cls, options, *, classifier):
+        return {"method": cls.name}
+
     @classmethod
     def prompt_hash(cls, options):
         return "no-prompts"

@@ -117,7 +117,7 @@ def test_settings_from_the_command_line():
                                       classifier_endpoint=EndpointOptions("http://127.0.0.1:8001/v1", concurrency=3),
                                       server_constraints="none")
     assert served.identity() == {"backend": "openai", "extractor": "m", "classifier": "c",
-                                 "server_constraints": "none", "context_tokens": None}
+                                 "server_constraints": "none", "context_tokens": None, "tokenizer": None}
     assert served.record()["classifier_base_url"] == "http://127.0.0.1:8001/v1" and served.in_flight(5) == 3
     assert served.models() == {} and served.capabilities().choice is False
 

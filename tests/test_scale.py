@@ -223,6 +223,12 @@ def test_merge_refuses_what_does_not_fit_naming_the_part_and_the_field(tiny_corp
             assert status == 0, err
             variants[name] = path
     unfinished = _unfinished_part(tmp_path, inputs, tiny_corpus, capsys)
+    # a part whose server applied another stage-2 policy (another server's probe found a constraint)
+    policy = tmp_path / "other-policy.jsonl"
+    policy.write_bytes(good[1].read_bytes())
+    meta = json.loads(good[1].with_name(good[1].name + ".meta.json").read_text(encoding="utf-8"))
+    meta["applied"] = {**meta["applied"], "method": "cascadener-generative-decoding"}
+    policy.with_name(policy.name + ".meta.json").write_text(json.dumps(meta), encoding="utf-8")
     first, second, third = map(str, good)
     cases = [
         ([first, second], "shard 2/3 is missing (field shard.index)"),
@@ -233,6 +239,7 @@ def test_merge_refuses_what_does_not_fit_naming_the_part_and_the_field(tiny_corp
          f"parts of different options: {variants['other seed']} has field options.seed 1, {first} 0"),
         ([first, str(variants["other model"]), third],
          f"parts of different options: {variants['other model']} has field options.extractor \"another\""),
+        ([first, str(policy), third], f"parts of different stage-2 policies: {policy} has field applied "),
         ([first, str(variants["other layout"]), third],
          f"parts of different chunk layouts: {variants['other layout']} has field layout.chunk_size 4, {first} 3"),
         ([first, str(variants["other count"]), third], f"{variants['other count']} is shard 1/4 and {first} shard 0/3 "

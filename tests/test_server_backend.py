@@ -1,23 +1,27 @@
 """The openai backend against a real OpenAI-compatible server and scripted ones, all on 127.0.0.1.
 
 Slow tests serve the tiny memorising model (``tiny_cascade``) with ``transformers serve`` (session
-fixture ``served_tiny``); fast ones answer through :class:`loopback.FaultProxy` without a model.
+fixture ``served_tiny``): on its memorised sentences, and on the embedded English test split it
+never saw (where off-list answers happen), against the local backend on the same weights. Fast
+ones answer through :class:`loopback.FaultProxy` (and the scripted families of ``loopback.Family``)
+without a model: the client's retries, limits and errors, keys and proxies, the command line.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import socket
 import time
 
 import pytest
-from loopback import FaultProxy
+from loopback import Family, FaultProxy
 
-from cascadener.backends.base import ClassifyOptions, ClassifyRequest, GenerationOptions, Usage
-from cascadener.backends.http import ChatClient, EndpointOptions, ServerError
+from cascadener.backends.base import GenerationOptions, Usage
+from cascadener.backends.http import ChatClient, EndpointOptions, ServerError, ServerUnreachable
+from cascadener.backends.probe import ServerProfile
 from cascadener.backends.server import OpenAIBackend
+from cascadener.options import PredictOptions
 from cascadener.pipeline import CascadeNER
-from cascadener.stage2 import classify
 
 
 def spans(predictions):
@@ -45,24 +49,39 @@ def closed_port() -> int:
 
 # ------------------------------------------------------------------------------ fast: scripted loopback servers
 
-def test_refused_port_retries_then_names_the_request():
-    client = fast_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
-    backend = OpenAIBackend(client, "m")
-    usage = Usage()
+def probed(url: str, **client_options) -> OpenAIBackend:
+    """A backend as the probe of a plain server leaves it (no constraint applied, logprobs returned):
+    the requests under test are the run's own."""
+    client = fast_client(url, **client_options)
+    return OpenAIBackend(client, "m", profile=ServerProfile(url, "m", constraint=None))
+
+
+def test_a_refused_port_is_an_immediate_error_asking_whether_the_server_runs():
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    backend = OpenAIBackend(fast_client(url, max_retries=5, backoff=1.0), "m")
     start = time.monotonic()
+    with pytest.raises(ServerUnreachable) as error:
+        backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions())
+    assert time.monotonic() - start < 2  # no retries, no backoff
+    assert f"is the server running at {url}?" in str(error.value) and "ConnectError" in str(error.value)
+
+
+def test_a_connection_lost_mid_run_is_retried_then_names_the_request():
+    backend = probed(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
+    usage = Usage()
     with pytest.raises(ServerError) as error:
         backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions(), usage=usage)
     message = str(error.value)
     assert "stage 1 request 1 of 1 ('Ada met Bob .')" in message
     assert "failed after 3 attempt(s) (2 retries allowed)" in message and "ConnectError" in message
-    assert time.monotonic() - start < 5 and usage.requests == 0
+    assert error.value.retryable and usage.requests == 0
 
 
 def test_retries_on_429_500_and_timeouts_honouring_retry_after():
     with FaultProxy(respond=lambda body: completion("##Ada## met Bob .")) as proxy:
         proxy.faults.extend([("status", 429, {"Retry-After": "1"}), ("status", 500), ("hang", 1.5),
                              ("status", 503)])
-        backend = OpenAIBackend(fast_client(proxy.base_url, timeout=0.4, max_retries=4), "m")
+        backend = probed(proxy.base_url, timeout=0.4, max_retries=4)
         usage = Usage()
         start = time.monotonic()
         out = backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions(), usage=usage)
@@ -76,7 +95,7 @@ def test_retries_on_429_500_and_timeouts_honouring_retry_after():
 def test_retries_run_out_with_a_clear_error():
     with FaultProxy(respond=lambda body: completion("x")) as proxy:
         proxy.faults.extend([("status", 500)] * 3)
-        backend = OpenAIBackend(fast_client(proxy.base_url, max_retries=2), "m")
+        backend = probed(proxy.base_url, max_retries=2)
         with pytest.raises(ServerError, match=r"stage 1 request 1 of 1 .* failed after 3 attempt\(s\).*HTTP 500"):
             backend.generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions())
 
@@ -84,14 +103,17 @@ def test_retries_run_out_with_a_clear_error():
 def test_non_retryable_status_fails_at_once_with_a_hint(monkeypatch):
     monkeypatch.setenv("CASCADENER_TEST_KEY", "sk-test-not-in-messages")
     with FaultProxy(respond=lambda body: completion("x")) as proxy:
-        proxy.faults.append(("status", 401))
-        client = fast_client(proxy.base_url, api_key_env="CASCADENER_TEST_KEY")
+        proxy.faults.extend([("status", 401), ("status", 401)])
+        named = probed(proxy.base_url, api_key_env="CASCADENER_TEST_KEY")
         with pytest.raises(ServerError) as error:
-            OpenAIBackend(client, "m").generate(["a b"], max_new_tokens=[4], options=GenerationOptions())
-    assert len(proxy.posts()) == 1
+            named.generate(["a b"], max_new_tokens=[4], options=GenerationOptions())
+        with pytest.raises(ServerError) as unnamed:
+            probed(proxy.base_url).generate(["a b"], max_new_tokens=[4], options=GenerationOptions())
+    assert len(proxy.posts()) == 2 and not error.value.retryable
     assert "HTTP 401" in str(error.value) and "CASCADENER_TEST_KEY" in str(error.value)
     assert "sk-test-not-in-messages" not in str(error.value)
     assert proxy.log[0][0]["Authorization"] == "Bearer sk-test-not-in-messages"
+    assert "Authorization" not in proxy.log[1][0] and "no key was sent" in str(unnamed.value)
 
 
 def test_bad_endpoint_options():
@@ -101,6 +123,8 @@ def test_bad_endpoint_options():
         EndpointOptions("127.0.0.1:8000")
     with pytest.raises(ValueError, match="concurrency"):
         EndpointOptions("http://127.0.0.1:8000/v1", concurrency=0)
+    with pytest.raises(ValueError, match="api_key_env must be an environment variable name"):
+        EndpointOptions("http://127.0.0.1:8000/v1", api_key_env="sk-abc def")
     with pytest.raises(ValueError, match="server_constraints"):
         OpenAIBackend(ChatClient(EndpointOptions("http://127.0.0.1:1/v1")), "m", server_constraints="maybe")
 
@@ -119,62 +143,177 @@ def test_from_endpoint_keeps_every_endpoint_option():
         EndpointOptions("http://127.0.0.1:9/v1")
 
 
-def vllm_like(body: dict) -> dict:
-    """A scripted server that honours structured outputs: constrained answers come from the choice list;
-    free answers are off-list; token log-probabilities are returned."""
-    choice = (body.get("structured_outputs") or {}).get("choice") or body.get("guided_choice")
-    if choice:
-        return completion(choice[-1], logprobs=[-0.5, -0.25])
-    return completion("a vehicle", logprobs=[-1.0])
-
-
-@pytest.mark.parametrize("mode,field", [("auto", "structured_outputs"), ("choice", "structured_outputs"),
-                                        ("guided", "guided_choice")])
-def test_off_list_answers_are_asked_again_with_choice_constraints(mode, field):
-    request = ClassifyRequest("Which type?", ("person", "city"))
-    with FaultProxy(respond=vllm_like) as proxy:
-        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints=mode)
-        usage = Usage()
-        out = classify(backend, [request], options=ClassifyOptions(), usage=usage)[0]
-        constrained = classify(backend, [request], options=ClassifyOptions(mode="constrained"))[0]
-    first, second, third = proxy.posts()
-    assert field not in first and first["temperature"] == 0 and first["logprobs"] is True and first["seed"] == 0
-    assert second[field] in ({"choice": ["person", "city"]}, ["person", "city"])
-    assert (out.label, out.how, out.answer, out.off_list) == ("city", "fallback-constrained", "a vehicle", True)
-    assert math.isclose(out.score, math.exp(-0.75))
-    assert usage.requests == 2
-    assert (constrained.label, constrained.how, constrained.off_list) == ("city", "constrained", False)
-    assert field in third
-
-
-def test_without_constraints_off_list_answers_take_the_closest_option():
-    with FaultProxy(respond=lambda body: completion("citty")) as proxy:
-        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="none")
-        out = classify(backend, [ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions())[0]
-        with pytest.raises(ValueError, match="constrained classification on a server needs choice constraints"):
-            classify(backend, [ClassifyRequest("Which?", ("person", "city"))],
-                     options=ClassifyOptions(mode="constrained"))
-    assert (out.label, out.how, out.score) == ("city", "fallback-closest", 0.0)
-    assert len(proxy.posts()) == 1 and "structured_outputs" not in proxy.posts()[0]
-
-
-def test_a_server_ignoring_constraints_is_caught_by_the_list_check():
-    with FaultProxy(respond=lambda body: completion("a vehicle")) as proxy:  # ignores structured_outputs
-        backend = OpenAIBackend(fast_client(proxy.base_url), "m", server_constraints="choice")
-        out = classify(backend, [ClassifyRequest("Which?", ("person", "vehicle maker"))],
-                       options=ClassifyOptions(mode="constrained"))[0]
-    assert out.off_list and out.how == "fallback-closest" and out.label == "vehicle maker"
-
-
 def test_sampled_outputs_send_one_seeded_request_per_sample():
     with FaultProxy(respond=lambda body: completion(f"seed {body['seed']}", finish="length")) as proxy:
-        backend = OpenAIBackend(fast_client(proxy.base_url, concurrency=3), "m")
+        backend = probed(proxy.base_url, concurrency=3)
         options = GenerationOptions(do_sample=True, temperature=0.9, top_p=0.8, num_return_sequences=3)
         out = backend.generate(["a", "b"], max_new_tokens=[4, 5], options=options, seed=7)
     assert [[o.text for o in outs] for outs in out] == [["seed 7", "seed 8", "seed 9"]] * 2
     assert all(not o.finished for outs in out for o in outs)
     assert {(p["temperature"], p["top_p"]) for p in proxy.posts()} == {(0.9, 0.8)}
     assert sorted(p["max_tokens"] for p in proxy.posts()) == [4, 4, 4, 5, 5, 5]
+
+
+# ------------------------------------------------------------------------------ fast: the command line, scripted
+
+SENTENCES = {"Ada met Bob in Graz .": "##Ada## met ##Bob## in ##Graz## .", "Nothing here .": "Nothing here ."}
+
+
+def model(prompt: str) -> str:
+    """A scripted model: the marked sentence for a stage-1 prompt, ``person`` for a stage-2 question
+    (``a town`` for Graz: off the list), a sentence about the sea for anything else (the probe)."""
+    if prompt in SENTENCES:
+        return SENTENCES[prompt]
+    if "##Graz##" in prompt:
+        return "a town"
+    return "person" if "##" in prompt else "The sea is wide ."
+
+
+def plain_server(answer=model, **changes):
+    """A plain OpenAI-compatible server (no constraint, no logprobs) answering from ``answer``."""
+    def respond(body):
+        text = answer(body["messages"][-1]["content"])
+        return text if isinstance(text, tuple) else completion(text)
+
+    return FaultProxy(respond=respond)
+
+
+def write_inputs(path, sentences=tuple(SENTENCES)):
+    path.write_text("".join(json.dumps({"id": f"s{i}", "text": text, "type_list": ["person", "city"]}) + "\n"
+                            for i, text in enumerate(sentences)), encoding="utf-8")
+    return path
+
+
+def predict(tmp_path, base_url, *extra, name="out.jsonl", inputs=None):
+    from cascadener.cli import main
+
+    inputs = inputs or write_inputs(tmp_path / "in.jsonl")
+    output = tmp_path / name
+    status = main(["predict", "--jsonl", str(inputs), "-o", str(output), "--no-progress", "--backend", "openai",
+                   "--base-url", base_url, "--model", "m", "--max-retries", "2", "--timeout", "10", *extra])
+    return status, output
+
+
+@pytest.mark.parametrize("answer, field", [
+    ({"choices": [None]}, "choices[0] is null, not an object"),
+    ({"choices": "abc"}, "choices is a string, not a list ('abc')"),
+    ({"choices": [{"message": {"content": "x"}}], "usage": "lots"}, "usage is a string, not an object ('lots')"),
+    ({"choices": [{"message": {"content": 5}}]}, "choices[0].message.content is a number, not a string (5)"),
+    ({"choices": [{"message": {"content": "x"}, "logprobs": {"content": [{"logprob": "high"}]}}]},
+     "choices[0].logprobs.content[0].logprob is a string, not a number ('high')"),
+    ({"choices": []}, "choices is an empty list"),
+    (b"{not json", "invalid JSON"),
+])
+def test_malformed_completions_are_clear_errors_naming_the_request_and_the_field(tmp_path, capsys, answer, field):
+    def respond(prompt):  # the first sentence's answer is malformed
+        return (200, answer) if prompt == "Ada met Bob in Graz ." else model(prompt)
+
+    with plain_server(respond) as server:
+        status, output = predict(tmp_path, server.base_url, "--off-list", "closest")
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err and "AttributeError" not in err
+    assert "stage 1 request 1 of 2 ('Ada met Bob in Graz .')" in err and field in err
+    assert "--resume" not in err  # the same answer would come again
+
+
+def test_an_answer_larger_than_its_budget_is_cut_off():
+    huge = completion("x " * 2_000_000)  # 4 MB for a budget of 8 tokens
+    with FaultProxy(respond=lambda body: huge) as proxy:
+        start = time.monotonic()
+        with pytest.raises(ServerError, match=r"stage 1 request 1 of 1 .* answered more than 98304 bytes, more than "
+                                              r"a budget of 8 tokens allows"):
+            probed(proxy.base_url).generate(["Ada met Bob ."], max_new_tokens=[8], options=GenerationOptions())
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("runs", [40, pytest.param(400, marks=pytest.mark.slow)])
+def test_failing_requests_leave_no_task_exception_unretrieved(caplog, runs):
+    """Several requests failing at once (invalid JSON, no choices, HTTP 404, answered together): one
+    clear error, every in-flight request cancelled and awaited, and asyncio never reports an
+    exception nobody retrieved. Such a report needs two failures to land before the first is
+    raised: a few runs in a hundred here (the code before the fix failed 200 runs), hence 40 runs in
+    the fast loop and 400 in the full suite."""
+    import gc
+    import logging
+    import threading
+
+    together = threading.Barrier(3, timeout=2)
+
+    def respond(body):
+        prompt = body["messages"][-1]["content"]
+        if prompt in ("a", "bb", "ccc"):
+            try:
+                together.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return {"a": (200, b"{not json"), "bb": (200, {"choices": []}), "ccc": (404, {"error": "no"})}.get(
+            prompt, completion("fine"))
+
+    prompts = ["a", "bb", "ccc", "dddd", "eeeee", "ffffff"]
+    with FaultProxy(respond=respond) as proxy, caplog.at_level(logging.ERROR, logger="asyncio"):
+        backend = probed(proxy.base_url, concurrency=6, max_retries=0)
+        for _ in range(runs):
+            together.reset()
+            with pytest.raises(ServerError, match=r"stage 1 request [123] of 6 .*(invalid JSON|empty list|HTTP 404)"):
+                backend.generate(prompts, max_new_tokens=[4] * 6, options=GenerationOptions())
+        gc.collect()  # an unretrieved task exception is reported when its task is collected
+    assert not [record for record in caplog.records if "never retrieved" in record.getMessage()]
+
+
+def test_empty_answers_are_counted_reported_and_an_all_empty_run_fails(tmp_path, capsys):
+    with plain_server(lambda p: "" if p == "Nothing here ." else model(p)) as server:
+        status, output = predict(tmp_path, server.base_url, "--off-list", "closest")
+    err = capsys.readouterr().err
+    meta = json.loads(output.with_name(output.name + ".meta.json").read_text(encoding="utf-8"))
+    assert status == 0 and meta["stats"]["stage1_empty_answers"] == 1 and meta["stats"]["stage2_empty_answers"] == 0
+    assert "warning: 1 stage-1 and 0 stage-2 answers were empty" in err
+
+    def nothing(prompt):  # the probe is answered; every sentence gets null content
+        return (200, {"choices": [{"message": {"content": None}}]}) if prompt in SENTENCES else model(prompt)
+
+    with plain_server(nothing) as server:
+        status, output = predict(tmp_path, server.base_url, "--off-list", "closest", name="empty.jsonl")
+    err = capsys.readouterr().err
+    assert status == 2 and "every one of the 2 stage-1 answers was empty" in err and "Traceback" not in err
+    assert output.read_text(encoding="utf-8") == ""
+
+
+def test_a_key_goes_only_to_its_host_and_appears_nowhere_else(tmp_path, capsys, monkeypatch):
+    """OPENAI_API_KEY, set, is sent to OpenAI's own host (here through an HTTP proxy, as the proxy
+    variables say) and to no other host unless named; a server echoing it back is redacted; it is in
+    no file and no message. Loopback servers are reached directly, whatever the proxy variables say."""
+    key = "sk-cascadener-marker-5be1c0de"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")  # a dead proxy: loopback ignores it
+    with plain_server() as server:
+        status, output = predict(tmp_path, server.base_url, "--off-list", "closest")
+    assert status == 0
+    assert all("Authorization" not in headers for headers, _ in server.log)
+    assert all("Authorization" not in headers for headers in server.get_headers)
+
+    def echo(body):  # a server whose error repeats the request's headers
+        return 400, {"error": {"message": f"bad request; headers: Authorization: Bearer {key}"}}
+
+    monkeypatch.setenv("MY_PROVIDER_KEY", key)
+    with FaultProxy(respond=echo) as server:
+        status, _ = predict(tmp_path, server.base_url, "--api-key-env", "MY_PROVIDER_KEY", name="echo.jsonl")
+    echoed = capsys.readouterr().err
+    assert status == 2 and "Bearer [redacted]" in echoed and server.log[0][0]["Authorization"] == f"Bearer {key}"
+
+    with Family("openai", model) as openai:  # OpenAI's host, reached through the proxy
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{openai.proxy.port}")
+        status, _ = predict(tmp_path, "http://api.openai.com/v1", name="openai.jsonl")
+    assert status == 0, capsys.readouterr().err
+    assert {target for _, target in openai.proxy.paths} >= {"http://api.openai.com/v1/models",
+                                                            "http://api.openai.com/v1/chat/completions"}
+    assert all(headers["Authorization"] == f"Bearer {key}" for headers, _ in openai.proxy.log)
+    printed = capsys.readouterr()
+    assert key not in printed.out + printed.err + echoed
+    for path in tmp_path.rglob("*"):
+        assert not path.is_file() or key.encode() not in path.read_bytes(), path
 
 
 @pytest.mark.parametrize("extra,message", [
@@ -185,7 +324,9 @@ def test_sampled_outputs_send_one_seeded_request_per_sample():
     (["--backend", "openai", "--base-url", "http://k:secret@127.0.0.1:1/v1", "--model", "m"],
      "must not carry credentials"),
     (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--classification",
-      "constrained", "--server-constraints", "none"], "needs choice constraints"),
+      "constrained", "--server-constraints", "none"], "--classification generative --off-list closest"),
+    (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--server-constraints", "none"],
+     "or take the textually closest choice instead (--off-list closest)"),
     (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1", "--model", "m", "--classifier-base-url",
       "http://127.0.0.1:2/v1"], "--classifier-base-url needs --classifier-model"),
     ([], "--extractor is required"),
@@ -201,18 +342,59 @@ def test_cli_backend_argument_errors(tmp_path, capsys, extra, message):
     assert err.startswith("cascadener predict: error: ") and message in err and "Traceback" not in err
 
 
-def test_cli_server_failure_is_a_clear_error_and_keeps_the_file(tmp_path, capsys):
-    from cascadener.cli import main
-
-    inputs = tmp_path / "in.jsonl"
-    inputs.write_text('{"id": "a", "text": "Ada met Bob ."}\n', encoding="utf-8")
-    status = main(["predict", "--jsonl", str(inputs), "-o", str(tmp_path / "o.jsonl"), "--no-progress",
-                   "--backend", "openai", "--base-url", f"http://127.0.0.1:{closed_port()}/v1", "--model", "m",
-                   "--max-retries", "0"])
+def test_cli_refused_port_is_an_immediate_error_and_writes_nothing(tmp_path, capsys):
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    start = time.monotonic()
+    status, output = predict(tmp_path, url, "--off-list", "closest", "--max-retries", "5")
     err = capsys.readouterr().err
-    assert status == 2 and "Traceback" not in err
-    assert "stage 1 request 1 of 1 ('Ada met Bob .')" in err and "ConnectError" in err and "--resume" in err
-    assert (tmp_path / "o.jsonl.meta.json").is_file()
+    assert status == 2 and time.monotonic() - start < 5 and "Traceback" not in err
+    assert f"is the server running at {url}?" in err and "--resume" not in err
+    assert not output.exists() and not output.with_name(output.name + ".meta.json").exists()
+
+
+def test_requests_and_resume_do_not_depend_on_concurrency_or_timeout(tmp_path, capsys):
+    """The same run at concurrency 1, 4 and 16 sends the same requests (chunks are 4 x --batch-size,
+    whatever the concurrency); --resume takes another --concurrency and --timeout, and refuses
+    another served model."""
+    sentences = [f"Ada met Bob in Graz {i} ." for i in range(10)]
+    script = {text: text.replace("Ada", "##Ada##").replace("Graz", "##Graz##") for text in sentences}
+
+    def answer(prompt):
+        return script.get(prompt) or model(prompt)
+
+    inputs = write_inputs(tmp_path / "many.jsonl", sentences)
+    runs = {}
+    with Family("vllm-0.12", answer) as server:
+        for concurrency in (1, 4, 16):
+            before = len(server.posts())
+            status, output = predict(tmp_path, server.base_url, "--concurrency", str(concurrency), "--batch-size", "2",
+                                     inputs=inputs, name=f"c{concurrency}.jsonl")
+            assert status == 0, capsys.readouterr().err
+            meta = json.loads(output.with_name(output.name + ".meta.json").read_text(encoding="utf-8"))
+            runs[concurrency] = (output.read_text(encoding="utf-8"), meta["stats"], meta["layout"],
+                                 len(server.posts()) - before)
+        outputs, stats, layouts, posts = zip(*runs.values())
+        assert len(set(outputs)) == 1 and all(s == stats[0] for s in stats) and len(set(posts)) == 1
+        assert all(layout == {"batch_size": 2, "chunk_size": 8} for layout in layouts)
+        # 10 sentences, 20 mentions, and each Graz again (off the list: asked again with the constraint)
+        assert stats[0]["stage1_requests"] == 10 and stats[0]["stage2_requests"] == 30
+        output = tmp_path / "c1.jsonl"
+        meta_path = output.with_name(output.name + ".meta.json")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta.update(complete=False, committed={"sentences": 8, "bytes": len("".join(
+            output.read_text(encoding="utf-8").splitlines(keepends=True)[:8]).encode())})
+        meta_path.write_text(json.dumps(meta), encoding="utf-8")
+        status, _ = predict(tmp_path, server.base_url, "--concurrency", "7", "--timeout", "33", "--batch-size", "2",
+                            "--resume", inputs=inputs, name="c1.jsonl")
+        assert status == 0, capsys.readouterr().err
+        assert output.read_text(encoding="utf-8") == outputs[0]
+        capsys.readouterr()
+        from cascadener.cli import main
+
+        status = main(["predict", "--jsonl", str(inputs), "-o", str(output), "--no-progress", "--backend", "openai",
+                       "--base-url", server.base_url, "--model", "other", "--batch-size", "2", "--resume"])
+    err = capsys.readouterr().err
+    assert status == 2 and "the served model (--model) was 'm', now 'other'" in err
 
 
 # ------------------------------------------------------------------------------ slow: transformers serve
@@ -241,13 +423,16 @@ def local_tiny(tiny_cascade):
     return CascadeNER.from_pretrained(tiny_cascade.extractor, device="cpu")
 
 
+CLOSEST = PredictOptions(off_list="closest")
+
+
 @pytest.mark.slow
 def test_openai_backend_equals_transformers_backend(served_tiny, local_tiny, tiny_corpus):
     texts = [r["text"] for r in tiny_corpus] + [""]
     lists = [r["type_list"] for r in tiny_corpus] + [["person", "city"]]
-    expected = local_tiny.predict(texts, lists)
+    expected = local_tiny.predict(texts, lists, options=CLOSEST)
     ner = CascadeNER.from_endpoint(EndpointOptions(served_tiny.base_url, concurrency=4), served_tiny.model)
-    got = ner.predict(texts, lists)
+    got = ner.predict(texts, lists, options=CLOSEST)
     assert spans(got) == spans(expected)
     assert spans(got)[:-1] == [[(e["text"], e["label"], e["start"], e["end"]) for e in r["entities"]]
                                for r in tiny_corpus]  # memorised: the gold entities, labels and offsets
@@ -255,11 +440,9 @@ def test_openai_backend_equals_transformers_backend(served_tiny, local_tiny, tin
     local, server = local_tiny.last_stats.to_dict(), ner.last_stats.to_dict()
     assert server["stage1_requests"] == len(tiny_corpus) and server["stage1_retries"] == 0
     assert server["stage2_requests"] == sum(len(r["entities"]) for r in tiny_corpus)
-    # the same chat template on both sides: the server counts the tokens the local backend ran
-    for key in ("prompt_tokens", "completion_tokens"):
-        assert server[f"stage1_{key}"] == local[f"stage1_{key}"] > 0
-        assert server[f"stage2_{key}"] == local[f"stage2_{key}"] > 0
-    assert {k: v for k, v in server.items() if "stage" not in k} == {k: v for k, v in local.items() if "stage" not in k}
+    # the same chat template and token budgets (the served folder's tokenizer) on both sides: the server
+    # counts the tokens the local backend ran
+    assert server == local
 
 
 @pytest.mark.slow
@@ -267,12 +450,13 @@ def test_retries_through_a_faulty_proxy_to_the_real_server(served_tiny, local_ti
     texts = [r["text"] for r in tiny_corpus[:2]]
     lists = [r["type_list"] for r in tiny_corpus[:2]]
     with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
-        proxy.faults.extend([("status", 429, {"Retry-After": "1"}), ("status", 500), ("hang", 25.0),
-                             ("status", 502)])
         client = fast_client(proxy.base_url, timeout=15.0, max_retries=4)  # > any real answer on a busy machine
         ner = CascadeNER.from_backends(OpenAIBackend(client, served_tiny.model))
-        got = ner.predict(texts, lists)
-    assert spans(got) == spans(local_tiny.predict(texts, lists))
+        ner.check(CLOSEST)  # the probe, before the faults
+        proxy.faults.extend([("status", 429, {"Retry-After": "1"}), ("status", 500), ("hang", 25.0),
+                             ("status", 502)])
+        got = ner.predict(texts, lists, options=CLOSEST)
+    assert spans(got) == spans(local_tiny.predict(texts, lists, options=CLOSEST))
     assert ner.last_stats.stage1_retries == 4 and ner.last_stats.stage2_retries == 0
 
 
@@ -290,26 +474,113 @@ def test_concurrency_keeps_the_input_order(served_tiny, local_tiny, tiny_corpus)
         proxy.delay_for = later_first
         ner = CascadeNER.from_backends(OpenAIBackend(fast_client(proxy.base_url, concurrency=8, timeout=300),
                                                        served_tiny.model))
-        got = ner.predict(texts, lists)
-    assert spans(got) == spans(local_tiny.predict(texts, lists))
+        got = ner.predict(texts, lists, options=CLOSEST)
+    assert spans(got) == spans(local_tiny.predict(texts, lists, options=CLOSEST))
 
 
 @pytest.mark.slow
-def test_auto_constraints_fall_back_where_the_server_rejects_them(served_tiny, local_tiny, tiny_corpus):
-    """transformers serve rejects unknown fields (HTTP 422): ``auto`` drops structured_outputs, then
-    guided_choice, and answers unconstrained (still checked against the list); ``choice`` fails clearly."""
-    texts = [r["text"] for r in tiny_corpus[:3]]
-    lists = [r["type_list"] for r in tiny_corpus[:3]]
+def test_transformers_serve_applies_no_constraint_so_runs_needing_one_are_refused(served_tiny, tiny_corpus):
+    """The probe asks with every adapter: transformers serve rejects the unknown fields (HTTP 422) and
+    ignores response_format; a run that needs answers kept to the choices (the default off-list retry,
+    constrained classification, a forced adapter) is refused before its first sentence is sent."""
+    texts = [r["text"] for r in tiny_corpus[:2]]
+    lists = [r["type_list"] for r in tiny_corpus[:2]]
     with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
-        backend = OpenAIBackend(fast_client(proxy.base_url, concurrency=2, timeout=300), served_tiny.model)
-        got = CascadeNER.from_backends(backend).predict(texts, lists, classification="constrained")
-        sent = [p for p in proxy.posts() if "structured_outputs" in p or "guided_choice" in p]
-        strict = OpenAIBackend(fast_client(proxy.base_url, timeout=300), served_tiny.model, server_constraints="choice")
-        with pytest.raises(ServerError, match="HTTP 422.*structured_outputs"):
-            classify(strict, [ClassifyRequest("Which?", ("person", "city"))], options=ClassifyOptions(mode="constrained"))
-    assert backend.client.dropped == {"structured_outputs", "guided_choice"} and backend.constraint_field() is None
-    assert sent and sent[0]["structured_outputs"]["choice"]
-    assert spans(got) == spans(local_tiny.predict(texts, lists))
+        backend = OpenAIBackend(fast_client(proxy.base_url, timeout=300), served_tiny.model)
+        ner = CascadeNER.from_backends(backend)
+        for mode in ("generative", "constrained"):
+            with pytest.raises(ValueError, match="which this backend cannot do: the server at .* "
+                                                 r"\(transformers-serve\) applied no choice constraint"):
+                ner.predict(texts, lists, classification=mode)
+        forced = OpenAIBackend(fast_client(proxy.base_url, timeout=300), served_tiny.model, server_constraints="choice")
+        assert forced.prepare(choice=True).choice is False
+        asked = [p["messages"][-1]["content"] for p in proxy.posts()]
+    tried = dict(backend.profile.tried)
+    assert [tried[name].split(" ")[0] for name in ("choice", "guided", "regex", "grammar")] == ["rejected"] * 4
+    assert "HTTP 422" in tried["choice"] and "structured_outputs" in tried["choice"]
+    assert tried["json-schema"].startswith("ignored") and tried["tgi-json"].startswith("ignored")
+    assert not set(texts) & set(asked) and backend.profile.scores is False
+    assert dict(forced.profile.tried) == {"choice": tried["choice"]}
+
+
+# ------------------------------------------------------------------------------ slow: unseen text, served vs local
+
+def _lines(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _typed(lines):
+    return [[(e["text"], e["label"], e["start"], e["end"]) for e in line["entities"]] for line in lines]
+
+
+@pytest.mark.slow
+def test_served_defaults_on_unseen_text_are_refused_before_any_work(served_tiny, tmp_path, capsys):
+    from cascadener.cli import main
+
+    output = tmp_path / "served.jsonl"
+    status = main(["predict", "--dataset", "en", "--split", "test", "--backend", "openai", "--base-url",
+                   served_tiny.base_url, "--model", served_tiny.model, "-o", str(output), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert "use a server that applies choice constraints" in err and "(--off-list closest)" in err
+    assert not output.exists() and not output.with_name(output.name + ".meta.json").exists()
+
+
+@pytest.mark.slow
+def test_served_closest_equals_local_on_unseen_text_at_any_concurrency(served_tiny, tiny_cascade, tmp_path, capsys):
+    """The English test split, which the tiny model never saw (its answers go off the list): with
+    ``--off-list closest`` the served run equals the local one on the same weights, span for span and
+    label for label, with the same requests and tokens, at concurrency 1, 4 and 16."""
+    import json
+
+    from cascadener.cli import main
+
+    common = ["predict", "--dataset", "en", "--split", "test", "--off-list", "closest", "--no-progress"]
+    assert main([*common, "--extractor", str(tiny_cascade.extractor), "--device", "cpu",
+                 "-o", str(tmp_path / "local.jsonl")]) == 0, capsys.readouterr().err
+    local = _lines(tmp_path / "local.jsonl")
+    local_stats = json.loads((tmp_path / "local.jsonl.meta.json").read_text(encoding="utf-8"))["stats"]
+    assert local_stats["off_list_answers"] > 0  # unseen text: the closest choice decides some labels
+    for concurrency in (1, 4, 16):
+        output = tmp_path / f"served-{concurrency}.jsonl"
+        assert main([*common, "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
+                     "--concurrency", str(concurrency), "--timeout", "300", "-o", str(output)]) == 0, \
+            capsys.readouterr().err
+        meta = json.loads(output.with_name(output.name + ".meta.json").read_text(encoding="utf-8"))
+        assert _typed(_lines(output)) == _typed(local)
+        assert meta["stats"] == local_stats  # requests, prompt and completion tokens per stage, off-list answers
+        assert meta["applied"]["method"] == "cascadener-generative-closest"
+
+
+@pytest.mark.slow
+def test_served_main_job_equals_the_local_main_job(served_tiny, tiny_cascade, tmp_path, capsys):
+    """``cascadener run`` on the English test split: through the server with ``--off-list closest``, the
+    same predictions (dynamic and cascade) and every F1 of the local main job on the same weights; the
+    default (which needs choice constraints) is refused before any work."""
+    import json
+
+    from cascadener.cli import main
+
+    served = ["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
+              "--languages", "en", "--no-progress"]
+    assert main([*served, "-o", str(tmp_path / "refused")]) == 2
+    assert "(--off-list closest)" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    assert main([*served, "--off-list", "closest", "-o", str(tmp_path / "served")]) == 0, capsys.readouterr().err
+    assert main(["run", "--extractor", str(tiny_cascade.extractor), "--device", "cpu", "--languages", "en",
+                 "--no-progress", "--off-list", "closest", "-o", str(tmp_path / "local")]) == 0
+    results = {side: json.loads((tmp_path / side / "results.json").read_text(encoding="utf-8"))
+               for side in ("served", "local")}
+    assert {task: score["f1"] for task, score in results["served"]["scores"].items()} == \
+        {task: score["f1"] for task, score in results["local"]["scores"].items()}
+    predictions = {side: _lines(tmp_path / side / "predictions.jsonl") for side in ("served", "local")}
+    assert _typed(predictions["served"]) == _typed(predictions["local"])
+    assert [[(e["text"], e["levels"]) for e in line["cascade_entities"]] for line in predictions["served"]] == \
+        [[(e["text"], e["levels"]) for e in line["cascade_entities"]] for line in predictions["local"]]
+    pipeline = results["served"]["pipeline"]
+    assert pipeline["method"] == results["local"]["pipeline"]["method"] == "cascadener-generative-closest"
+    assert pipeline["backends"]["extractor"]["probe"]["family"] == "transformers-serve"
 
 
 # ------------------------------------------------------------------------------ slow: the command line
@@ -340,8 +611,10 @@ def test_cli_predict_then_evaluate_never_leaks_the_key(served_tiny, tiny_corpus,
     env = _cli_env() | {"CASCADENER_TEST_KEY": key}
     inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus)
     with FaultProxy(upstream=f"http://127.0.0.1:{served_tiny.port}") as proxy:
-        proxy.faults.append(("status", 429, {"Retry-After": "0"}))  # the error path is logged too
-        predict = [sys.executable, "-m", "cascadener", "predict", "--jsonl", str(inputs), "--backend", "openai",
+        # the error path is logged too: after the probe's request (no fault), a 429
+        proxy.faults.extend([("delay", 0.0), ("status", 429, {"Retry-After": "0"})])
+        predict = [sys.executable, "-m", "cascadener", "predict", "--jsonl", str(inputs), "--off-list", "closest",
+                   "--backend", "openai",
                    "--base-url", proxy.base_url, "--model", served_tiny.model, "--api-key-env", "CASCADENER_TEST_KEY",
                    "--concurrency", "4", "-o", str(tmp_path / "preds.jsonl"), "--no-progress"]
         first = subprocess.run(predict, env=env, capture_output=True, text=True, timeout=600)
@@ -352,6 +625,7 @@ def test_cli_predict_then_evaluate_never_leaks_the_key(served_tiny, tiny_corpus,
     assert second.returncode == 0, second.stderr
     # the key went to the server, in the header only
     assert all(headers.get("Authorization") == f"Bearer {key}" for headers, _ in proxy.log)
+    assert proxy.get_headers and all(headers.get("Authorization") == f"Bearer {key}" for headers in proxy.get_headers)
     assert all(key not in json.dumps(body) for _, body in proxy.log)
     # ... and nowhere else: argv, printed output, every file written
     assert key not in " ".join(predict + evaluate)
@@ -383,7 +657,8 @@ def test_cli_resume_after_a_kill_gives_the_uninterrupted_file(served_tiny, tiny_
     inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, copies=3)
     total = 3 * len(tiny_corpus)
     reference = tmp_path / "reference.jsonl"
-    common = ["--jsonl", str(inputs), "--backend", "openai", "--model", served_tiny.model, "--chunk-size", "4",
+    common = ["--jsonl", str(inputs), "--off-list", "closest", "--backend", "openai", "--model", served_tiny.model,
+              "--chunk-size", "4",
               "--no-progress", "--timeout", "300"]
     assert main(["predict", *common, "--base-url", served_tiny.base_url, "--concurrency", "1", "-o", str(reference)]) == 0
     output = tmp_path / "preds.jsonl"
@@ -418,6 +693,7 @@ def test_cli_run_main_job_on_the_server(served_tiny, tiny_corpus, memorised_rele
 
     english = [r for r in tiny_corpus if r["language"] == "en"]
     status = main(["run", "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
+                   "--off-list", "closest",
                    "--languages", "en", "--data-dir", str(memorised_release), "--no-progress",
                    "-o", str(tmp_path / "run")])
     assert status == 0, capsys.readouterr().err

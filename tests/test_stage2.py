@@ -2,7 +2,8 @@
 
 Each test pins what a question gives: the label, ``how``, ``score``, the answer kept, off-list
 handling and the usage counted. Served questions go to scripted loopback servers (the request flow
-is the point: which requests are sent, with which constraint, how often); local ones to the tiny
+is the point: which requests are sent, with which constraint, how often), through backends given
+the profile a probe would have found (the probe itself: ``test_probe.py``); local ones to the tiny
 model that memorised its stage-2 questions (``tiny_cascade``), whose answers to them are known.
 """
 
@@ -15,6 +16,7 @@ from loopback import FaultProxy
 
 from cascadener.backends.base import ClassifyOptions, ClassifyRequest, Usage
 from cascadener.backends.http import ChatClient, EndpointOptions
+from cascadener.backends.probe import ServerProfile
 from cascadener.backends.server import OpenAIBackend
 from cascadener.prompts import stage2_prompt
 from cascadener.stage2 import classify
@@ -58,9 +60,13 @@ def scripted(*, rejects: tuple[str, ...] = (), logprobs: bool = True):
     return respond
 
 
-def served(url: str, constraints: str = "auto") -> OpenAIBackend:
+def served(url: str, constraints: str = "choice", *, logprobs: bool = True) -> OpenAIBackend:
+    """A backend whose probe found ``constraints`` applied (``"none"``: none) and logprobs or not."""
     client = ChatClient(EndpointOptions(url, concurrency=1, timeout=5.0, max_retries=0))
-    return OpenAIBackend(client, "m", server_constraints=constraints)
+    profile = ServerProfile(url, "m", constraint=None if constraints == "none" else constraints, scores=logprobs,
+                            logprobs=logprobs)
+    return OpenAIBackend(client, "m", server_constraints="auto" if constraints == "none" else constraints,
+                         profile=profile)
 
 
 def ask(backend, requests, *, usage=None, **options):
@@ -77,7 +83,7 @@ def constrained_in(body: dict) -> bool:
     return any(name in body for name in CONSTRAINT_FIELDS)
 
 
-@pytest.mark.parametrize("constraints", ["auto", "choice", "guided"])
+@pytest.mark.parametrize("constraints", ["choice", "guided"])
 def test_served_generative_chain_retries_off_list_answers_with_the_constraint(constraints):
     usage = Usage()
     with FaultProxy(respond=scripted()) as proxy:
@@ -94,17 +100,18 @@ def test_served_generative_chain_retries_off_list_answers_with_the_constraint(co
     # one free question each, then the two off-list ones again with the constraint; none for the single choice
     assert [(p["messages"][-1]["content"], constrained_in(p)) for p in posts] == [
         (ADA.prompt, False), (VOLVO.prompt, False), (ZORB.prompt, False), (VOLVO.prompt, True), (ZORB.prompt, True)]
-    assert all(p["temperature"] == 0 and p["seed"] == 0 and p["logprobs"] is True for p in posts)
+    assert all(p["temperature"] == 0 and p["seed"] == 0 and p["logprobs"] is True and p["top_logprobs"] == 1
+               for p in posts)
     # budget: the longest choice's length (UTF-8 bytes without a tokenizer) + 4
     assert [p["max_tokens"] for p in posts] == [10, 17, 8, 17, 8]
     assert (usage.requests, usage.retries, usage.prompt_tokens, usage.completion_tokens) == (5, 0, 50, 7)
 
 
-def test_served_generative_chain_without_constraints_takes_the_closest_choice():
+def test_served_generative_chain_without_constraints_takes_the_closest_choice_when_asked():
     usage = Usage()
     with FaultProxy(respond=scripted()) as proxy:
-        results = ask(served(proxy.base_url, "none"), [ADA, VOLVO, ZORB], usage=usage)
-        closest = ask(served(proxy.base_url, "auto"), [VOLVO, ZORB], off_list="closest")
+        results = ask(served(proxy.base_url, "none"), [ADA, VOLVO, ZORB], usage=usage, off_list="closest")
+        closest = ask(served(proxy.base_url, "choice"), [VOLVO, ZORB], off_list="closest")
     assert [outcome(r) for r in results] == [
         ("person", 0, "generated", "person", round(math.exp(-0.3), 9)),
         ("vehicle maker", 1, "fallback-closest", "a car maker", 0.0),
@@ -115,7 +122,17 @@ def test_served_generative_chain_without_constraints_takes_the_closest_choice():
     assert (usage.requests, usage.prompt_tokens, usage.completion_tokens) == (3, 30, 4)
 
 
-@pytest.mark.parametrize("constraints", ["auto", "choice", "guided"])
+@pytest.mark.parametrize("mode", ["generative", "constrained"])
+def test_served_chain_refuses_what_the_server_cannot_apply_before_any_request(mode):
+    """No constraint applied: a policy that needs answers kept to the choices (the default off-list
+    retry, or constrained classification) is refused, never quietly replaced by the closest choice."""
+    with FaultProxy(respond=scripted()) as proxy:
+        with pytest.raises(ValueError, match=r"which this backend cannot do: .*--off-list closest"):
+            ask(served(proxy.base_url, "none"), [ADA, VOLVO], mode=mode)
+    assert proxy.posts() == []
+
+
+@pytest.mark.parametrize("constraints", ["choice", "guided"])
 def test_served_constrained_chain_asks_once_with_the_constraint(constraints):
     usage = Usage()
     with FaultProxy(respond=scripted()) as proxy:
@@ -130,51 +147,22 @@ def test_served_constrained_chain_asks_once_with_the_constraint(constraints):
     assert (usage.requests, usage.prompt_tokens, usage.completion_tokens) == (3, 30, 4)
 
 
-def test_served_constrained_chain_needs_a_constraint():
-    with FaultProxy(respond=scripted()) as proxy:
-        with pytest.raises(ValueError, match="constrained classification on a server needs choice constraints"):
-            ask(served(proxy.base_url, "none"), [ADA], mode="constrained")
-    assert proxy.posts() == []
-
-
 def test_a_policy_the_backend_cannot_apply_is_refused_before_stage_1():
     from cascadener.pipeline import CascadeNER
 
     with FaultProxy(respond=scripted()) as proxy:
         ner = CascadeNER.from_endpoint(EndpointOptions(proxy.base_url, max_retries=0), "m", server_constraints="none")
-        with pytest.raises(ValueError, match="constrained classification needs choice constraints, which this "
-                                             "backend cannot apply: server_constraints 'auto', 'choice' or 'guided'"):
+        with pytest.raises(ValueError, match="constrained classification needs answers kept to the choices, which "
+                                             "this backend cannot do: server_constraints 'auto' on a server that "
+                                             "applies choice constraints"):
             ner.predict(["Ada met Bob ."], [["person", "city"]], classification="constrained")
-    assert proxy.posts() == []  # not even stage 1
-
-
-def test_served_chain_where_the_server_rejects_every_constraint_field():
-    """``auto`` drops each field the server refuses (422 naming it) and sends the question again;
-    with none left, answers are free: labelled ``generated``, never retried."""
-    rejecting = scripted(rejects=CONSTRAINT_FIELDS)
-    with FaultProxy(respond=rejecting) as proxy:
-        backend = served(proxy.base_url, "auto")
-        usage = Usage()
-        constrained = ask(backend, [ADA, VOLVO], usage=usage, mode="constrained")
-        first_posts = len(proxy.posts())
-        generative = ask(backend, [VOLVO], usage=usage)
-        later_posts = proxy.posts()[first_posts:]
-    assert [outcome(r) for r in constrained] == [
-        ("person", 0, "generated", "person", round(math.exp(-0.3), 9)),
-        ("vehicle maker", 1, "fallback-closest", "a car maker", 0.0),
-    ]
-    assert backend.client.dropped == set(CONSTRAINT_FIELDS)
-    # the first question learned the refusals (3 posts); the second went out without constraint
-    assert first_posts == 4
-    assert [outcome(r) for r in generative] == [("vehicle maker", 1, "fallback-closest", "a car maker", 0.0)]
-    assert len(later_posts) == 1 and not constrained_in(later_posts[0])  # no retry without a constraint
-    assert (usage.requests, usage.retries) == (3, 0)
+    assert proxy.posts() == []  # not even stage 1 (the probe asked only GET /v1/models)
 
 
 def test_served_chain_without_logprobs_has_no_scores():
     with FaultProxy(respond=scripted(logprobs=False)) as proxy:
-        results = ask(served(proxy.base_url), [ADA, VOLVO, ZORB, GRAZ])
-        constrained = ask(served(proxy.base_url), [ADA], mode="constrained")
+        results = ask(served(proxy.base_url, logprobs=False), [ADA, VOLVO, ZORB, GRAZ])
+        constrained = ask(served(proxy.base_url, logprobs=False), [ADA], mode="constrained")
     assert [(r.how, r.score) for r in results] == [
         ("generated", None), ("fallback-constrained", None), ("fallback-closest", 0.0), ("only-option", 1.0)]
     assert [(r.how, r.score) for r in constrained] == [("constrained", None)]

@@ -11,8 +11,9 @@ keep the order; a backend only provides primitives:
 - :meth:`Backend.choose`: one answer per question kept to its choices: every choice scored on a
   local model, choice-constrained generation on a server;
 - :attr:`Backend.capabilities`: what it can do (:class:`Capabilities`: can it keep answers to the
-  choices, does it give scores), so that a run asking for what it cannot do is refused before any
-  work (:func:`cascadener.stage2.check_capabilities`).
+  choices, does it give scores), and :meth:`Backend.prepare`, which learns it before any work (a
+  server is probed once: :mod:`cascadener.backends.probe`), so that a run asking for what it
+  cannot do is refused before any work (:func:`cascadener.stage2.check_capabilities`).
 
 Anything above that (windows over long texts, chunking for ``--resume``, the cascade over a
 taxonomy, the stage-2 chain) is the same for every backend.
@@ -26,7 +27,7 @@ Example:
     >>> usage = Usage(requests=2, prompt_tokens=30, completion_tokens=8)
     >>> usage.add(Usage(requests=1, retries=2, prompt_tokens=10, completion_tokens=3))
     >>> usage.as_stats("stage1")
-    {'stage1_requests': 3, 'stage1_retries': 2, 'stage1_prompt_tokens': 40, 'stage1_completion_tokens': 11}
+    {'stage1_requests': 3, 'stage1_retries': 2, 'stage1_prompt_tokens': 40, 'stage1_completion_tokens': 11, 'stage1_empty_answers': 0}
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
 
 __all__ = ["Backend", "Usage", "Capabilities", "Choice", "GenerationOptions", "GeneratedText", "ClassifyMode",
            "OffListFallback", "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest",
-           "Classification", "BackendSettings"]
+           "Classification", "BackendSettings", "CANDIDATE_SCORING"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class GeneratedText:
     logprob: float | None = None
     finished: bool = True
 
+
+#: how a local model keeps answers to the choices: every choice scored as the answer
+CANDIDATE_SCORING = "candidate scoring"
 
 ClassifyMode = Literal["generative", "constrained"]
 OffListFallback = Literal["constrained", "closest"]
@@ -132,14 +136,13 @@ class Choice:
 class Capabilities:
     """What a backend can do in stage 2, as far as it knows now.
 
-    ``choice``: can :meth:`Backend.choose` keep answers to the choices? ``True``: always (every
-    choice scored on a local model); ``None``: it asks the server to, and every answer is checked
-    against the list (a server may ignore the request); ``False``: it cannot, so a run that needs
-    it is refused before any work. ``scores``: do answers carry probabilities? ``True``: always;
-    ``None``: where the server returns token log-probabilities; ``False``: never. ``constraint``:
-    how answers are kept to the choices (``"candidate scoring"``, a server's request field such as
-    ``"structured_outputs"``; ``None``: not at all). ``remedy``: what would give the missing
-    capability, named when a run is refused.
+    ``choice``: can :meth:`Backend.choose` keep answers to the choices? ``True``: yes (every
+    choice scored on a local model; a server whose probe showed it applies a constraint adapter);
+    ``None``: not known yet (a server not probed yet); ``False``: it cannot, so a run that needs it
+    is refused before any work. ``scores``: do answers carry probabilities? ``True``/``False``, or
+    ``None`` before a server is probed. ``constraint``: how answers are kept to the choices
+    (``"candidate scoring"``, a server's adapter such as ``"choice (structured_outputs)"``; ``None``:
+    not at all). ``remedy``: what would give the missing capability, named when a run is refused.
 
     >>> Capabilities(choice=True, scores=True, constraint="candidate scoring").choice
     True
@@ -172,12 +175,14 @@ class Classification:
 @dataclass
 class Usage:
     """What one stage cost: requests answered (prompts run, locally), extra attempts after a failure,
-    and the prompt and completion tokens (as the server reports them; counted locally otherwise)."""
+    the prompt and completion tokens (as the server reports them; counted locally otherwise), and
+    the answers that came back empty (``""`` or ``null``: a model that wrote nothing)."""
 
     requests: int = 0
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    empty_answers: int = 0
 
     def add(self, other: "Usage") -> None:
         for key, value in asdict(other).items():
@@ -201,7 +206,13 @@ class Backend(Protocol):
 
     @property
     def capabilities(self) -> Capabilities:
-        """What the backend can do in stage 2 now (a server learns what it rejects)."""
+        """What the backend can do in stage 2, as far as it knows now (a server: once probed)."""
+        ...
+
+    def prepare(self, *, choice: bool) -> Capabilities:
+        """Learn, before any work, what the backend can do for a run that needs answers kept to the
+        choices (``choice``) or not, and return it: a local model knows; a server is probed once
+        (up, serving the model, the request shape it takes, the constraint it applies)."""
         ...
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:

@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from cascadener.backends.base import (
+    CANDIDATE_SCORING,
     Capabilities,
     Choice,
     ClassifyRequest,
@@ -82,7 +83,7 @@ def load_model(path: str, *, device: str | None = None, torch_dtype: Any = None,
 
 
 #: every choice scored: answers always on the list, always with a probability
-_CAPABILITIES = Capabilities(choice=True, scores=True, constraint="candidate scoring")
+_CAPABILITIES = Capabilities(choice=True, scores=True, constraint=CANDIDATE_SCORING)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,10 @@ class TransformersBackend:
         self.model.eval()
         self.context_tokens: int | None = _context_tokens(model, tokenizer)
 
+    def prepare(self, *, choice: bool) -> Capabilities:
+        """A local model can do everything stage 2 asks: nothing to learn."""
+        return self.capabilities
+
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
@@ -199,6 +204,7 @@ class TransformersBackend:
             usage.requests += len(prompt_ids)
             usage.prompt_tokens += sum(len(ids) for ids in prompt_ids) * options.num_return_sequences
             usage.completion_tokens += sum(len(out.token_ids) + out.finished for outs in outputs for out in outs)
+            usage.empty_answers += sum(out.text == "" for outs in outputs for out in outs)
         return outputs
 
     def choose(

@@ -5,8 +5,9 @@ where it is and how to talk to it.
 ``--backend transformers`` (default) loads ``--extractor``/``--classifier`` locally;
 ``--backend openai --base-url URL --model NAME [--classifier-model NAME]`` sends the same prompts
 to an OpenAI-compatible ``/v1/chat/completions`` server. The API key is read from the environment
-variable named by ``--api-key-env`` (default ``OPENAI_API_KEY``): there is no option that takes the
-key itself, so it never lands in a shell history, a process list, a meta file or a results JSON.
+variable named by ``--api-key-env`` (none named: ``OPENAI_API_KEY``, for OpenAI's own host only; no
+key to any other host): there is no option that takes the key itself, so it never lands in a shell
+history, a process list, a meta file or a results JSON.
 
 Each backend reads its own flags into its settings (``settings_type.from_namespace``); a flag of
 another backend, given, is refused (:func:`backend_settings`).
@@ -18,7 +19,7 @@ Example:
     >>> add_server_arguments(parser)
     >>> args = parser.parse_args(["--backend", "openai", "--base-url", "http://127.0.0.1:8000/v1", "--model", "m"])
     >>> backend_settings(args).identity()
-    {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None}
+    {'backend': 'openai', 'extractor': 'm', 'classifier': None, 'server_constraints': 'auto', 'context_tokens': None, 'tokenizer': None}
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--classifier-base-url", default=defaults["classifier_base_url"],
                        help="the URL of the server of --classifier-model, when it is another server")
     group.add_argument("--api-key-env", default=defaults["api_key_env"],
-                       help="the environment variable holding the API key (unset: no key is sent)")
+                       help="the environment variable holding the API key (none: OPENAI_API_KEY for "
+                            "https://api.openai.com only, no key to any other host)")
     group.add_argument("--concurrency", type=positive_int, default=defaults["concurrency"], help="requests in flight")
     group.add_argument("--timeout", type=_positive_float, default=defaults["timeout"],
                        help="seconds per request attempt")
@@ -78,8 +80,14 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the served model's context length; longer texts are read in overlapping windows "
                             "(none: sent whole)")
     group.add_argument("--server-constraints", choices=SERVER_CONSTRAINTS, default=defaults["server_constraints"],
-                       help="stage 2's choice constraints: choice = vLLM structured_outputs, guided = guided_choice "
-                            "(vLLM < 0.12), auto = the first the server accepts, none = no constraint")
+                       help="how stage 2 keeps answers to the choices on the server: auto = the first adapter the "
+                            "probe sees the server apply; choice = vLLM structured_outputs, guided = vLLM "
+                            "guided_choice, regex = SGLang, grammar = llama.cpp, tgi-json = TGI response_format, "
+                            "json-schema = OpenAI/hosted response_format (each still checked by the probe); none = "
+                            "no constraint (then --off-list closest)")
+    group.add_argument("--tokenizer", default=defaults["tokenizer"],
+                       help="the served model's tokenizer (a folder or Hub id) for exact token budgets, equal to "
+                            "the local backend's (none: UTF-8 bytes, an upper bound)")
     assert EndpointOptions.api_key_env == defaults["api_key_env"]  # the settings' defaults are the client's
 
 

@@ -316,7 +316,11 @@ def run(args: argparse.Namespace) -> int:
         prompt={"template": options.get("template"), "hash": options.get("prompt_hash")},
         pipeline={"backend": options.get("backend") or DEFAULT_BACKEND,  # a local run's identity names none
                   "method": f"cascadener-{options.get('classification') or 'generative'}",
-                  **{key: value for key, value in options.items() if key not in ("prompt_hash", "template")}},
+                  **{key: value for key, value in options.items() if key not in ("prompt_hash", "template")},
+                  # the policy the backends applied (the method's label included) and what each backend is
+                  # (a server's probe), as the predictions meta recorded them
+                  **meta.get("applied", {}), **({"backends": meta["backends"]} if meta.get("backends") else {}),
+                  **({"server": meta["server"]} if meta.get("server") else {})},
         metrics=metrics,
         scores={task: hub.task_scores(metrics)},
         counts={"sentences": len(rows), "missing_predictions": missing, **meta.get("stats", {})},

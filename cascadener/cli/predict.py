@@ -63,6 +63,8 @@ __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "ad
 
 META_SUFFIX = ".meta.json"
 _EMPTY_SHA256 = "sha256:" + hashlib.sha256().hexdigest()
+#: the default chunk (--chunk-size): this many batches of --batch-size sentences
+CHUNK_BATCHES = 4
 
 
 #: where each input's type list comes from (``--type-lists``)
@@ -84,6 +86,9 @@ def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sam
     group.add_argument("--classification", choices=CLASSIFY_MODES, default=PredictOptions.classification,
                        help="stage 2: generative = the classifier writes its answer; constrained = the answer is "
                             "kept to the list (every choice scored locally; a choice constraint on a server)")
+    group.add_argument("--off-list", choices=OFF_LIST_FALLBACKS, default=PredictOptions.off_list,
+                       help="generative answers off the list: constrained = asked again, kept to the list (a server "
+                            "must apply choice constraints); closest = the textually closest type")
     group.add_argument("--template", choices=STAGE2_TEMPLATES, default=PredictOptions.template,
                        help="the stage-2 prompt format (released = the authors' SFT data)")
     group.add_argument("--seed", type=int, default=PredictOptions.seed, help=seed)
@@ -112,9 +117,6 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="run the model's own code from the Hub (transformers' trust_remote_code)")
     prediction = parser.add_argument_group("prediction")
     add_prediction_arguments(prediction, batch_size=PredictOptions.batch_size)
-    prediction.add_argument("--off-list", choices=OFF_LIST_FALLBACKS, default=PredictOptions.off_list,
-                            help="generative answers off the list: constrained = asked again, kept to the list; "
-                                 "closest = the textually closest type")
     prediction.add_argument("--self-consistency", type=positive_int, default=PredictOptions.self_consistency,
                             help="stage-1 samples merged per sentence (1: greedy)")
     prediction.add_argument("--temperature", type=float, default=PredictOptions.temperature,
@@ -124,8 +126,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--resume", action="store_true", help="continue an interrupted run into --output")
     output.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     output.add_argument("--chunk-size", type=positive_int, default=None,
-                        help="sentences predicted between two writes (none: 4 x the prompts processed at once: "
-                             "--batch-size, or a server's --concurrency)")
+                        help="sentences predicted between two writes (none: 4 x --batch-size, whatever the backend "
+                             "and --concurrency, so a run's requests never depend on them)")
     output.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_server_arguments(parser)
     add_executor_arguments(parser)
@@ -254,7 +256,7 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     options = run_identity(args, predict_options)
     options["prompt_hash"] = method.prompt_hash(predict_options)
     options.update(settings.identity())  # a server's model names stand for extractor/classifier
-    chunk = args.chunk_size or 4 * settings.in_flight(args.batch_size)
+    chunk = args.chunk_size or CHUNK_BATCHES * args.batch_size
     meta: dict[str, Any] = {"format": resume.FORMAT, "source": {"kind": source.kind, **source.description},
                             "options": options, "layout": {"batch_size": args.batch_size, "chunk_size": chunk}}
     if args.shard is not None:
@@ -278,10 +280,20 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
 
     from cascadener.backends.http import ServerError
     from cascadener.training.model_files import describe_identity_change, model_identity
-    from cascadener.pipeline import PredictStats
+    from cascadener.pipeline import EmptyAnswersError, PredictStats
 
     executor, built = _executor(args, method, settings, predict_options)
     meta["executor"] = executor.describe()  # not compared by --resume: any executor writes the same bytes
+    try:  # before any work: a server is probed; what the backends cannot apply is refused
+        meta |= json.loads(json.dumps(_applied(method, settings, built, predict_options)))
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    except ServerError as error:
+        raise CliError(f"{error}; nothing was predicted") from None
+    if previous is not None:
+        difference = resume.compare_applied(previous, meta)
+        if difference:
+            raise CliError(f"cannot resume: {difference} ({meta_path}); use the same server, or --overwrite")
     for role, path in settings.models().items():  # local weights: identified by their files
         meta["models"][role] = model_identity(path, commit=_commit(built, role, path, settings))
     committed = resume.Committed(0, 0, [], 0)
@@ -309,7 +321,7 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     try:
         _write_meta(meta_path, meta)
         _predict_chunks(args, executor, source.rows, todo, meta, meta_path, output, committed.digest, PredictStats,
-                        ServerError)
+                        (ServerError, EmptyAnswersError))
     except OSError as error:
         done = meta["committed"]["sentences"]
         raise CliError(f"{write_error(output, error)}; the {done} sentences predicted before are kept: "
@@ -318,6 +330,10 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     if args.shard is not None:
         print(f"shard {args.shard}: rows {start} to {end} of the input's {len(ids)}", file=sys.stderr)
     print(f"wrote {end - start} predictions to {output} ({summary})", file=sys.stderr)
+    empty = {stage: meta["stats"].get(f"{stage}_empty_answers", 0) for stage in ("stage1", "stage2")}
+    if any(empty.values()):
+        print(f"warning: {empty['stage1']} stage-1 and {empty['stage2']} stage-2 answers were empty (\"\" or null); "
+              "their sentences have no entities from them", file=sys.stderr)
     return 0
 
 
@@ -341,6 +357,19 @@ def _executor(args: argparse.Namespace, method, settings, options):
     return LocalExecutor(ner, options=options), ner
 
 
+def _applied(method, settings, built, options) -> dict[str, Any]:
+    """What the predictions meta records of the policy applied (``applied``, compared by ``--resume``)
+    and of the backends (``backends``: a server's probe), learnt before any work by the method's
+    ``check`` (a server probed). Where the workers load local weights themselves, their capabilities
+    are known without them (``applied_policy``)."""
+    checker = built
+    if checker is None and not settings.loads_weights:  # a server: probed here, before the workers start
+        checker = method.from_settings(settings)
+    if checker is None:
+        return {"applied": method.applied_policy(options, classifier=settings.capabilities())}
+    return {"applied": checker.check(options), "backends": checker.describe()}
+
+
 def _commit(built, role: str, path: str, settings) -> str | None:
     """The Hub commit of a model given by Hub id: the loaded backend's, or (models loaded by the
     workers) its config's; ``None`` for a local folder."""
@@ -359,7 +388,7 @@ def _commit(built, role: str, path: str, settings) -> str | None:
 
 
 def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: Path, digest, stats_type,
-                    server_error) -> None:
+                    server_errors: tuple) -> None:
     """Predict the chunks ``todo`` through ``executor``, committing each (its rows' lines, then the
     meta, with ``digest`` the running SHA-256 of the output) as its result comes back, in order."""
     stats = stats_type(**meta["stats"]) if meta["stats"] else stats_type()
@@ -380,10 +409,13 @@ def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: P
         for chunk in todo:
             try:
                 result = next(results)
-            except (server_error, ExecutorError) as error:
+            except (*server_errors, ExecutorError) as error:
                 done = meta["committed"]["sentences"]
-                raise CliError(f"{error}; the {done} predictions written so far are kept: "
-                               "run the same command with --resume to continue") from None
+                kept = f"the {done} predictions written so far are kept"
+                if isinstance(error, ExecutorError) or getattr(error, "retryable", False):  # later may work
+                    raise CliError(f"{error}; {kept}: run the same command with --resume to continue") from None
+                raise CliError(f"{error}; {kept} (sentences {chunk.write[0] + 1} to {chunk.write[1]} were not "
+                               "written)") from None
             except ValueError as error:  # e.g. a threshold on answers that came back without scores
                 raise CliError(f"{error}; the {meta['committed']['sentences']} predictions written so far are kept") \
                     from None

@@ -5,8 +5,13 @@ The meta file (``<output>.meta.json``, written atomically) records:
 - ``source``, ``options``: the input (with its revision) and every option that can change a
   prediction, as given; ``resolved``: the absolute form of each of those that names a file, so a
   relative and an absolute spelling of one file are the same;
-- ``models``: each stage's identity (:func:`cascadener.training.model_files.model_identity`: resolved path
-  and file hashes, or Hub id and commit);
+- ``models``: each local stage's identity (:func:`cascadener.training.model_files.model_identity`:
+  resolved path and file hashes, or Hub id and commit); a served model is compared by the name the
+  server serves it under (``options``: ``extractor``, ``classifier``, given as ``--model`` and
+  ``--classifier-model``);
+- ``applied``: the stage-2 policy the backends applied (for a server, what its probe found: the
+  constraint adapter, whether scores come back), compared by :func:`compare_applied`; ``backends``:
+  what each backend is (a server's probe), recorded only;
 - ``layout``: ``batch_size`` and ``chunk_size``. Chunk ``k`` is always the input rows
   ``[k * chunk_size, (k + 1) * chunk_size)``, whatever was done before, so a resumed run composes
   exactly the batches of an uninterrupted one and writes the same bytes;
@@ -33,9 +38,10 @@ from typing import Any
 
 from cascadener.cli.common import CliError
 
-__all__ = ["FORMAT", "PATH_FIELDS", "Committed", "compare", "read_meta", "resolved_paths", "committed_prefix"]
+__all__ = ["FORMAT", "PATH_FIELDS", "Committed", "compare", "compare_applied", "read_meta", "resolved_paths",
+           "committed_prefix"]
 
-FORMAT = 2
+FORMAT = 3
 # (section, key) of the meta values that name a local file or folder
 PATH_FIELDS = (("options", "extractor"), ("options", "classifier"), ("options", "taxonomy"),
                ("source", "path"), ("source", "data_dir"), ("source", "taxonomy"))
@@ -63,9 +69,15 @@ SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the in
                 "sha256": "the SHA-256 of its files", "ids_sha256": "the ids of its sentences, in order"}
 
 
-def _flag(section: str, key: str) -> str:
+#: the flags that name a served model (the options' ``extractor``/``classifier`` of a server's run)
+SERVED_NAMES = {"extractor": "the served model (--model)", "classifier": "the served classifier (--classifier-model)"}
+
+
+def _flag(section: str, key: str, served: bool = False) -> str:
     if section == "source":
         return SOURCE_NAMES.get(key, f"its {key}")
+    if served and key in SERVED_NAMES:
+        return SERVED_NAMES[key]
     return "--" + key.replace("_", "-")
 
 
@@ -74,11 +86,13 @@ def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
     then_shard, here_shard = _shard_name(before.get("shard")), _shard_name(now.get("shard"))
     if then_shard != here_shard:
         return f"the first run predicted {then_shard}, this one {here_shard} (--shard)"
+    # local models are compared through ``models`` (their files); a served model by its name
+    served = not before.get("models") and not now.get("models")
     for section, kind in (("source", "the input differs"), ("options", "the options differ"),
                           ("layout", "the batches differ")):
         old, new = before.get(section, {}), now.get(section, {})
         for key in list(dict.fromkeys([*old, *new])):
-            if (section, key) in MODEL_FIELDS:
+            if (section, key) in MODEL_FIELDS and not served:
                 continue
             then, here = old.get(key), new.get(key)
             if (section, key) in PATH_FIELDS:
@@ -90,7 +104,7 @@ def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
                 return f"the input changed since the first run: revision {then} then, {here} now"
             if key == "prompt_hash":
                 return "the prompts differ from the first run's (another cascadener version?)"
-            name = _flag(section, key)
+            name = _flag(section, key, served)
             detail = ("; batches would be composed differently and scores could differ in their last digits"
                       if section == "layout" else "")
             return f"{kind} from the first run's: {name} was {then!r}, now {here!r}{detail}"
@@ -106,6 +120,22 @@ def _shard_name(shard: Any) -> str:
     if not isinstance(shard, dict):
         return "every row"
     return f"shard {shard.get('index')}/{shard.get('count')}"
+
+
+def compare_applied(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """``None`` when the backends now apply what they applied in the first run (``applied``: the
+    stage-2 policy, a server's constraint adapter), else what differs.
+
+    >>> compare_applied({"applied": {"choice_constraint": "choice (structured_outputs)"}},
+    ...                 {"applied": {"choice_constraint": None}})
+    "the backends apply another policy than in the first run: choice_constraint was 'choice (structured_outputs)', now None"
+    """
+    old, new = before.get("applied") or {}, now.get("applied") or {}
+    for key in list(dict.fromkeys([*old, *new])):
+        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True):
+            return (f"the backends apply another policy than in the first run: {key} was {old.get(key)!r}, "
+                    f"now {new.get(key)!r}")
+    return None
 
 
 def read_meta(path: Path) -> dict[str, Any]:

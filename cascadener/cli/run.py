@@ -137,7 +137,9 @@ def _served_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cascadener.backends.http import ServerError
     from cascadener.benchmark import BenchmarkError, run_benchmark
+    from cascadener.pipeline import EmptyAnswersError
 
     wrong = foreign_flags(args)
     if wrong:
@@ -150,8 +152,6 @@ def run(args: argparse.Namespace) -> int:
         if trained:
             raise CliError(f"{', '.join(trained)}: --backend {args.backend} trains nothing (it scores the served "
                            "models)")
-        if args.classifier_base_url:
-            raise CliError("cascadener run serves both stages from --base-url; --classifier-base-url is for predict")
     if args.classifier is not None and args.extractor is None:
         raise CliError("--classifier needs --extractor (or neither, to train both)")
     if args.extractor is not None and args.base_model is not None:
@@ -182,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_benchmark(benchmark_options(args))
     except (BenchmarkError, FileNotFoundError) as error:
         raise CliError(str(error)) from None
+    except (ServerError, EmptyAnswersError) as error:  # mid-run: the earlier run's outputs are left as they were
+        raise CliError(f"{error}; nothing was written") from None
     except OSError as error:
         if error.errno not in DISK_ERRORS:
             raise

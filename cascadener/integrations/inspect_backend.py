@@ -94,15 +94,18 @@ class InspectBackend:
     #: Inspect's model API keeps no answer to a list of choices and scores none
     capabilities = Capabilities(
         choice=False, scores=None, constraint=None,
-        remedy="Inspect's model API keeps no answer to a list of choices: use classification 'generative' "
-               "(an off-list answer then takes the closest choice), or cascadener predict's local or openai "
-               "backend for constrained classification")
+        remedy="Inspect's model API keeps no answer to a list of choices: use cascadener predict's local "
+               "backend, or its openai backend on a server that applies choice constraints")
     #: the model's context is not known here: texts are sent whole
     context_tokens = None
 
     def __init__(self, model: Model, *, system: str | None = SYSTEM_PROMPT) -> None:
         self.model = model
         self.system = system
+
+    def prepare(self, *, choice: bool) -> Capabilities:
+        """Nothing to learn: Inspect's model API keeps no answer to the choices (:attr:`capabilities`)."""
+        return self.capabilities
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Each text's UTF-8 byte length: an upper bound of its token count (no tokenizer at hand)."""
@@ -206,7 +209,9 @@ def method_options(method: str = DEFAULT_METHOD, classification: str | None = No
     >>> method_options(classification="constrained")
     Traceback (most recent call last):
     ...
-    cascadener.integrations.inspect_backend.TaskOptionError: classification 'constrained' cannot run in Inspect: constrained classification needs choice constraints, which this backend cannot apply: Inspect's model API keeps no answer to a list of choices: use classification 'generative' (an off-list answer then takes the closest choice), or cascadener predict's local or openai backend for constrained classification
+    cascadener.integrations.inspect_backend.TaskOptionError: classification 'constrained' cannot run in Inspect: constrained classification needs answers kept to the choices, which this backend cannot do: Inspect's model API keeps no answer to a list of choices: use cascadener predict's local backend, or its openai backend on a server that applies choice constraints; or classify generatively and take the textually closest choice for off-list answers (--classification generative --off-list closest)
+    >>> method_options().off_list  # the policy Inspect can apply, recorded as such
+    'closest'
     """
     try:
         cls = method_class(method)
@@ -217,8 +222,11 @@ def method_options(method: str = DEFAULT_METHOD, classification: str | None = No
     for name in given:
         if name not in known:
             raise TaskOptionError(f"method {method!r} takes no option {name!r}; its options: {', '.join(sorted(known))}")
+    # Inspect's model API keeps no answer to a list of choices: an off-list answer takes the closest
+    # choice (the policy it can apply, recorded as such), never a constrained retry it cannot send
+    chosen = {**({"off_list": "closest"} if "off_list" in known else {}), **given}
     try:
-        options = cls.options_type.from_namespace(argparse.Namespace(**given))
+        options = cls.options_type.from_namespace(argparse.Namespace(**chosen))
     except ValueError as error:
         raise TaskOptionError(str(error)) from None
     try:

@@ -14,6 +14,13 @@ registering its class in :data:`cascadener.methods.METHODS`:
   any work, options that backends with these :class:`~cascadener.backends.base.Capabilities`
   cannot apply (the command line calls it with the settings' capabilities before loading
   anything; ``run`` calls it again with the built backends' own);
+- ``check(options)``: prepare the built backends for a run with ``options`` (a server is probed
+  once, before any work: :mod:`cascadener.backends.probe`), refuse (``ValueError``) what they
+  cannot apply, and return the policy applied as recorded (``{"method": label, ...}``: the label
+  results and leaderboards compare, e.g. ``cascadener-generative-closest``); ``run`` calls it too;
+- ``applied_policy(options, *, classifier=...)``: that record for a classifier with these
+  capabilities, without building anything (the command line's workers load local weights
+  themselves, whose capabilities are known beforehand);
 - ``prompt_hash(options)``: the hash of the prompts it sends (compared by ``--resume``);
 - ``run(texts, type_lists, *, options, cascade=False, progress=False)``: a
   :class:`~cascadener.pipeline.PredictionRun`: one :class:`~cascadener.pipeline.Prediction` per text,
@@ -83,6 +90,13 @@ class Method(Protocol):
 
     @classmethod
     def check_capabilities(cls, options: Any, *, extractor: Capabilities, classifier: Capabilities) -> None:
+        ...
+
+    def check(self, options: Any) -> dict[str, Any]:
+        ...
+
+    @classmethod
+    def applied_policy(cls, options: Any, *, classifier: Capabilities) -> dict[str, Any]:
         ...
 
     @classmethod

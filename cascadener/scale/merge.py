@@ -138,6 +138,9 @@ def _same_run(first: Part, other: Part) -> None:
     if first.shard["input_sentences"] != other.shard["input_sentences"]:
         raise MergeError(f"parts of different inputs: {other.name} has field shard.input_sentences "
                          f"{other.shard['input_sentences']}, {first.name} {first.shard['input_sentences']}")
+    if _value(first.meta.get("applied")) != _value(other.meta.get("applied")):  # e.g. parts from different servers
+        raise MergeError(f"parts of different stage-2 policies: {other.name} has field applied "
+                         f"{_value(other.meta.get('applied'))}, {first.name} {_value(first.meta.get('applied'))}")
     own_models = set(first.meta.get("models") or {}) | set(other.meta.get("models") or {})
     for section, what in (("source", "inputs"), ("options", "options"), ("layout", "chunk layouts")):
         keys = dict.fromkeys([*(first.meta.get(section) or {}), *(other.meta.get(section) or {})])

@@ -1,11 +1,14 @@
 """Start ``transformers serve`` on a local model folder, on loopback, for tests, benchmarks and quick checks.
 
 :class:`LocalServer` runs ``python -m transformers.cli.transformers serve MODEL_DIR --host 127.0.0.1
---port PORT`` (a free port unless given; ``--continuous-batching`` on request) in its own process
-group, offline (``HF_HUB_OFFLINE=1``, no update check), waits until ``GET /health`` answers and the
-model answers one chat request (bounded by ``start_timeout``), and stops it by its pid: SIGTERM, then
-SIGKILL after ``stop_timeout`` seconds. The server's output goes to a log file (``log_path``), shown in
-the error when it does not come up. The model folder's own chat template is applied by the server.
+--port PORT`` (a free port unless given; ``--continuous-batching`` on request, with ``--cb-num-blocks
+256``: without a bound, each engine reserved 12-14 GB for a 0.5M-parameter model and was OOM-killed;
+``pinned=False`` leaves the model out: the server then loads any model a request names, e.g. an
+extractor and a classifier) in its own process group, offline (``HF_HUB_OFFLINE=1``, no update
+check), waits until ``GET /health`` answers and the model answers one chat request (bounded by
+``start_timeout``), and stops it by its pid: SIGTERM, then SIGKILL after ``stop_timeout`` seconds.
+The server's output goes to a log file (``log_path``), shown in the error when it does not come up.
+The model folder's own chat template is applied by the server.
 
 Needs ``pip install "transformers[serving]"`` (fastapi, uvicorn).
 
@@ -44,14 +47,16 @@ class LocalServer:
     """``transformers serve`` on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self, model_dir: str | Path, *, port: int | None = None, continuous_batching: bool = False,
-                 threads: int | None = None, start_timeout: float = 180.0, stop_timeout: float = 15.0,
-                 log_path: str | Path | None = None) -> None:
+                 cb_num_blocks: int = 256, pinned: bool = True, threads: int | None = None,
+                 start_timeout: float = 180.0, stop_timeout: float = 15.0, log_path: str | Path | None = None) -> None:
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{self.model_dir} is not a model folder (no config.json)")
         self.model = str(self.model_dir)
         self.port = port or free_port()
         self.continuous_batching = continuous_batching
+        self.cb_num_blocks = cb_num_blocks
+        self.pinned = pinned
         self.threads = threads
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -64,10 +69,10 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "transformers.cli.transformers", "serve", self.model,
-                   "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", "transformers.cli.transformers", "serve",
+                   *([self.model] if self.pinned else []), "--host", "127.0.0.1", "--port", str(self.port)]
         if self.continuous_batching:
-            command.append("--continuous-batching")
+            command += ["--continuous-batching", "--cb-num-blocks", str(self.cb_num_blocks)]
         return command
 
     def start(self) -> "LocalServer":
