@@ -316,6 +316,54 @@ def test_a_key_goes_only_to_its_host_and_appears_nowhere_else(tmp_path, capsys, 
         assert not path.is_file() or key.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow  # two whole runs through the command line (~5 s)
+def test_the_served_main_job_honours_context_tokens_and_a_classifier_on_another_server(tmp_path, capsys):
+    """``cascadener run --backend openai --context-tokens N`` reads long texts in the windows ``predict``
+    reads with the same option, and ``--classifier-base-url`` sends stage 2 to the classifier's server."""
+    from cascadener.cli import main
+
+    def echo(prompt):  # stage 1 marks the first word; stage 2 answers the first choice
+        import re
+
+        if "##" in prompt:
+            return re.search(r"list: (.*?)(, |\?$)", prompt).group(1)
+        first, _, rest = prompt.partition(" ")
+        return f"##{first}## {rest}"
+
+    with Family("vllm-0.12", echo) as extractor, Family("vllm-0.12", echo, model="c") as classifier:
+        served = ["--backend", "openai", "--base-url", extractor.base_url, "--model", "m", "--context-tokens", "200",
+                  "--no-progress"]
+        assert main(["run", *served, "--classifier-base-url", classifier.base_url, "--classifier-model", "c",
+                     "--languages", "en", "-o", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+        run_posts = extractor.posts()
+        assert main(["predict", *served, "--dataset", "en", "--split", "test", "-o", str(tmp_path / "p.jsonl")]) == 0
+    counts = json.loads((tmp_path / "run" / "results.json").read_text(encoding="utf-8"))["counts"]
+    stats = json.loads((tmp_path / "p.jsonl.meta.json").read_text(encoding="utf-8"))["stats"]
+    assert (counts["split_texts"], counts["windows"]) == (stats["split_texts"], stats["windows"]) and stats["windows"] > 8
+    assert all("##" not in p["messages"][-1]["content"] for p in run_posts)  # stage 1 only
+    assert any("##" in p["messages"][-1]["content"] for p in classifier.posts())  # stage 2
+
+
+def test_certificates_come_from_ssl_cert_file_except_on_loopback(tmp_path, monkeypatch):
+    """``SSL_CERT_FILE`` chooses the certificates a server is verified with (here a bundle of one, cut from
+    certifi's); loopback ignores it; a file that cannot be read is a clear error naming the variable."""
+    import certifi
+
+    bundle = certifi.contents()
+    one = bundle[bundle.index("-----BEGIN CERTIFICATE-----"):bundle.index("-----END CERTIFICATE-----") + 25]
+    (tmp_path / "one.pem").write_text(one + "\n", encoding="ascii")
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    default = len(ChatClient(EndpointOptions("https://example.invalid/v1"))._verified().get_ca_certs())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "one.pem"))
+    assert len(ChatClient(EndpointOptions("https://example.invalid/v1"))._verified().get_ca_certs()) == 1 < default
+    assert len(ChatClient(EndpointOptions("https://127.0.0.1:8443/v1"))._verified().get_ca_certs()) == default
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    backend = OpenAIBackend(ChatClient(EndpointOptions("https://example.invalid/v1", max_retries=0)), "m")
+    with pytest.raises(ServerError, match=r"cannot load the certificates of SSL_CERT_FILE=.*missing\.pem"):
+        backend.prepare(choice=False)
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--backend", "openai", "--model", "m"], "--backend openai needs --base-url"),
     (["--backend", "openai", "--base-url", "http://127.0.0.1:1/v1"], "--backend openai needs --model"),

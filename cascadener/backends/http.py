@@ -367,10 +367,14 @@ class ChatClient:
         concurrency = self.options.concurrency
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         trust_env = not self.options.loopback  # proxies and CA bundles from the environment; loopback: direct
-        if self._ssl is None:
-            self._ssl = _ssl_context(trust_env)
         return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout), limits=limits, trust_env=trust_env,
-                                 verify=self._ssl)
+                                 verify=self._verified())
+
+    def _verified(self):
+        """The TLS context servers are verified with (built once; see :func:`_ssl_context`)."""
+        if self._ssl is None:
+            self._ssl = _ssl_context(not self.options.loopback)
+        return self._ssl
 
     async def _complete_all(self, bodies, labels, usage, on_done) -> list[dict[str, Any]]:
         semaphore = asyncio.Semaphore(self.options.concurrency)
@@ -530,10 +534,12 @@ def _ssl_context(trust_env: bool):
     environment is trusted and sets one, else certifi's bundle (as httpx does)."""
     import ssl
 
-    if trust_env and os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if trust_env and os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    for name, keyword in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
+        if trust_env and os.environ.get(name):
+            try:
+                return ssl.create_default_context(**{keyword: os.environ[name]})
+            except (OSError, ssl.SSLError) as error:
+                raise ServerError(f"cannot load the certificates of {name}={os.environ[name]}: {error}") from None
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
