@@ -223,6 +223,7 @@ class CascadeNER:
         classifier_endpoint: EndpointOptions | str | None = None,
         server_constraints: ServerConstraints = "auto",
         context_tokens: int | None = None,
+        tokenizer: str | None = None,
     ) -> "CascadeNER":
         """Both stages on an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, llama.cpp,
         Ollama, ``transformers serve``, a hosted API): ``model`` the served model name
@@ -232,9 +233,14 @@ class CascadeNER:
         ``endpoint``: an :class:`~cascadener.backends.http.EndpointOptions` (the URL up to ``/v1``,
         the environment variable holding the key, requests in flight, timeout, retries and backoff),
         every field of which reaches the client; or just the URL, with the defaults. The key is never
-        an argument. ``server_constraints``: ``"auto"``, ``"choice"``, ``"guided"`` or ``"none"`` (see
-        :mod:`cascadener.backends.server`). ``context_tokens``: the served model's context; longer
-        texts are read in windows (``None``: sent whole, as the server may reject them).
+        an argument. Nothing is sent until the first run, which probes the server first
+        (:mod:`cascadener.backends.probe`). ``server_constraints``: ``"auto"`` (the constraint adapter
+        the probe sees the server apply), an adapter's name (``"choice"``, ``"guided"``, ``"regex"``,
+        ``"grammar"``, ``"tgi-json"``, ``"json-schema"``: only that one, still checked) or ``"none"``
+        (see :mod:`cascadener.backends.constraints`). ``context_tokens``: the served model's context;
+        longer texts are read in windows (``None``: sent whole, as the server may reject them).
+        ``tokenizer``: the served model's tokenizer (a folder or Hub id) for the local backend's token
+        budgets (``None``: ``model``'s own when it names a model folder here, else UTF-8 bytes).
 
         >>> ner = CascadeNER.from_endpoint(EndpointOptions("http://127.0.0.1:8000/v1", concurrency=4), "my-model")
         >>> ner.extractor_backend.describe()["model"], ner.classifier_backend is ner.extractor_backend
@@ -245,7 +251,7 @@ class CascadeNER:
             classifier_endpoint = replace(endpoint, base_url=classifier_endpoint)
         return cls.from_settings(EndpointSettings(
             endpoint, model, classifier_model, classifier_endpoint=classifier_endpoint,
-            server_constraints=server_constraints, context_tokens=context_tokens))
+            server_constraints=server_constraints, context_tokens=context_tokens, tokenizer=tokenizer))
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> "CascadeNER":
