@@ -244,6 +244,36 @@ def test_overlapping_entities_keep_the_longest_as_ents_and_all_as_spans(monkeypa
         assert [span.text for span in span_doc.spans["sc"]] == ["Lake Geneva", "Geneva Hotel"]
 
 
+def test_a_failing_minibatch_goes_to_spacys_error_handler():
+    text = SENTENCES["en"][0]
+    with FaultProxy(respond=oracle_for("en")) as proxy:
+        nlp = served_nlp("en", proxy)
+        docs = [nlp.make_doc(text) for _ in range(4)]
+        docs[2]._.type_list = []  # refused: the minibatch holding it fails as a whole
+        with pytest.raises(ValueError, match=r"Doc._.type_list of document 0 of the batch .* is empty"):
+            list(nlp.pipe(docs, batch_size=2))
+        seen = []
+        nlp.set_error_handler(lambda name, component, batch, error: seen.append((name, len(batch), str(error))))
+        out = list(nlp.pipe([nlp.make_doc(text) for _ in range(2)] + docs[2:], batch_size=2))
+    assert [len(doc.ents) for doc in out] == [3, 3, 0, 0]  # every doc comes out; the failed batch unannotated
+    assert [(name, size) for name, size, _ in seen] == [("cascadener", 2)] and "is empty" in seen[0][2]
+
+
+def test_nlp_evaluate_keeps_each_documents_type_list():
+    # nlp.evaluate copies the predicted docs with their user data: Doc._.type_list reaches the component
+    from spacy.training import Example
+
+    text = SENTENCES["en"][0]
+    with FaultProxy(respond=oracle_for("en")) as proxy:
+        nlp = served_nlp("en", proxy, labels=["person", "country"])  # no gold label: every answer "person"
+        reference = nlp.make_doc(text)
+        reference.ents = [reference.char_span(s, e, label=label) for s, e, label in spans_of(*SENTENCES["en"])]
+        listed = nlp.make_doc(text)
+        listed._.type_list = ["athlete", "city"]
+        assert nlp.evaluate([Example(listed, reference)])["ents_f"] == 1.0
+        assert nlp.evaluate([Example(nlp.make_doc(text), reference)])["ents_f"] == 0.0
+
+
 # ------------------------------------------------------------------------------ the threshold, served
 
 def test_component_threshold_keeps_exactly_the_entities_scored_at_least_t():
