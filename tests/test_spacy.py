@@ -333,6 +333,23 @@ def test_resume_refuses_another_threshold(tmp_path):
                      "--resume", "-o", out]) == 2
 
 
+def test_a_server_without_logprobs_refuses_a_threshold_before_any_work(tmp_path, capsys):
+    source = _jsonl(tmp_path / "in.jsonl", ["en"])
+    oracle = oracle_for("en", logprobs=False)
+    with FaultProxy(respond=oracle) as proxy:
+        code = main(["predict", "--jsonl", str(source), "--backend", "openai", "--base-url", proxy.base_url,
+                     "--model", "m", "--off-list", "closest", "--threshold", "0.5", "--no-progress",
+                     "-o", str(tmp_path / "out.jsonl")])
+        err = capsys.readouterr().err
+        nlp = served_nlp("en", proxy, threshold=0.5)
+        with pytest.raises(ValueError, match="needs scores"):
+            nlp(SENTENCES["en"][0])
+    assert code == 2 and "a threshold (0.5) needs scores" in err and "no logprobs" in err
+    assert "Traceback" not in err
+    assert oracle.stage1 == []  # no sentence was sent
+    assert not (tmp_path / "out.jsonl").exists() or (tmp_path / "out.jsonl").read_text() == ""
+
+
 # ------------------------------------------------------------------------------ saving and loading
 
 def test_to_disk_saves_the_config_not_the_weights_and_load_rebuilds_it_lazily(tmp_path):
