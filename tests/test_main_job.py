@@ -141,6 +141,42 @@ def test_main_job_with_given_models_skips_training_and_extracts_memorised_entiti
         assert results.metrics[f"{prefix}num_references"] == n_gold
 
 
+@pytest.mark.slow
+def test_main_job_drops_entities_below_its_threshold_and_records_it(tiny_cascade, memorised_release, tmp_path,
+                                                                      capsys):
+    """``cascadener run --threshold T``: its predictions keep exactly the entities scored >= T (dynamic and
+    cascade), and the results JSON, the model card and its eval results say T."""
+    import yaml
+    from huggingface_hub import ModelCard
+
+    from cascadener.cli import main
+    from cascadener.publishing.hub import load_results
+
+    base = ["run", "--languages", "en", "de", "--data-dir", str(memorised_release), "--extractor",
+            str(tiny_cascade.extractor), "--classifier", str(tiny_cascade.classifier), "--threads", "1",
+            "--no-progress"]
+    assert main([*base, "-o", str(tmp_path / "all")]) == 0
+    every = [json.loads(line) for line in (tmp_path / "all" / "predictions.jsonl").read_text().splitlines()]
+    assert load_results(tmp_path / "all" / "results.json").pipeline["threshold"] is None
+    scores = sorted({e["score"] for row in every for e in row["entities"]})
+    assert len(scores) >= 4
+    threshold = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2  # between two distinct scores
+    assert main([*base, "--threshold", str(threshold), "-o", str(tmp_path / "kept")]) == 0
+    capsys.readouterr()
+    kept = [json.loads(line) for line in (tmp_path / "kept" / "predictions.jsonl").read_text().splitlines()]
+    for key in ("entities", "cascade_entities"):
+        assert [row[key] for row in kept] == [[e for e in row[key] if e["score"] >= threshold] for row in every]
+    dropped = sum(len(row[key]) - len(low[key]) for row, low in zip(every, kept)
+                  for key in ("entities", "cascade_entities"))
+    results = load_results(tmp_path / "kept" / "results.json")
+    assert results.pipeline["threshold"] == threshold
+    assert results.counts["below_threshold"] == dropped > 0
+    card = ModelCard.load(tmp_path / "kept" / "README.md")
+    assert f"confidence threshold {threshold} were dropped" in card.text
+    metrics = yaml.safe_load(card.content.split("---")[1])["model-index"][0]["results"][0]["metrics"]
+    assert {m["args"]["threshold"] for m in metrics} == {threshold}
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--classifier", "x"], "--classifier needs --extractor"),
     (["--lora"], "--lora needs --base-model"),

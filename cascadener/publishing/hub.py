@@ -195,16 +195,21 @@ def check_complete(results: RunResults, *, where: str = "results") -> None:
 
 def notes(results: RunResults) -> str:
     """The ``notes`` of an eval result: a short human line, how the number was obtained (method, backend,
-    matching). The run's full identity is in its results JSON, which ``source.url`` links.
+    matching, and the confidence threshold when entities scored below one were dropped). The run's full
+    identity is in its results JSON, which ``source.url`` links.
 
     >>> r = RunResults(run_id="r", created_at="2026-01-01T00:00:00Z", model={}, dataset={},
     ...     metric={"name": "dynamicner_f1", "version": "0.1.0", "matching": "strict"}, prompt={"hash": "ab"},
     ...     metrics={}, pipeline={"backend": "openai", "method": "cascadener-constrained"})
     >>> notes(r)
     'method cascadener-constrained, backend openai, strict matching'
+    >>> notes(replace(r, pipeline={**r.pipeline, "threshold": 0.5}))
+    'method cascadener-constrained, backend openai, strict matching, confidence threshold 0.5'
     """
+    threshold = results.pipeline.get("threshold")
     return (f"method {results.pipeline.get('method', 'unknown')}, backend {results.pipeline.get('backend', 'unknown')}, "
-            f"{results.metric.get('matching', 'unknown')} matching")
+            f"{results.metric.get('matching', 'unknown')} matching"
+            + ("" if threshold is None else f", confidence threshold {threshold}"))
 
 
 def published(results: RunResults, *, model_id: str, model_revision: str | None) -> RunResults:
@@ -234,7 +239,8 @@ def eval_results(results: RunResults, *, metric_keys: Sequence[str] | None = Non
     keys = list(metric_keys) if metric_keys is not None else [k for k in DEFAULT_METRIC_KEYS if k in results.metrics]
     dataset = results.dataset
     metric_args = {"matching": results.metric.get("matching"), "prompt_hash": results.prompt.get("hash"),
-                   "metric_version": results.metric.get("version"), "unit": "percent"}
+                   "metric_version": results.metric.get("version"), "unit": "percent",
+                   "threshold": results.pipeline.get("threshold")}
     dataset_type = benchmark_id or str(dataset.get("id") or dataset.get("name", "dynamicner"))
     return [
         EvalResult(
@@ -325,7 +331,9 @@ def model_card(results: RunResults, *, model_id: str | None = None, metric_keys:
         f"CascadeNER model evaluated on {results.dataset.get('id') or results.dataset.get('name')} "
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
         f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}. "
-        "Scores in percent."
+        + ("" if results.pipeline.get("threshold") is None else
+           f"Entities scored below the confidence threshold {results.pipeline['threshold']} were dropped. ")
+        + "Scores in percent."
     )
     rows = "\n".join(f"| {key} | {percent(results.metrics[key]):.2f} |" for key in DEFAULT_METRIC_KEYS
                      if key in results.metrics)
