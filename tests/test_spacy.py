@@ -125,6 +125,17 @@ def test_the_factory_is_found_through_the_entry_point_in_a_fresh_process():
                                         "CascadeNERComponent False False"]
 
 
+def test_importing_the_component_without_spacy_names_the_extra(monkeypatch):
+    import importlib.util
+
+    for name in [name for name in sys.modules if name == "spacy" or name.startswith("spacy.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if spaCy were not installed
+    spec = importlib.util.find_spec("cascadener.integrations.spacy_component")
+    with pytest.raises(ImportError) as raised:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert str(raised.value) == 'the cascadener spaCy component needs spaCy: pip install "dynamicner-kit[spacy]"'
+
+
 @pytest.mark.parametrize("config, message", [
     ({}, "give a model"),
     ({"model": "m", "style": "tag"}, "style must be one of ent, span, got 'tag'"),

@@ -59,12 +59,18 @@ import dataclasses
 import warnings
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from spacy.language import Language
-from spacy.pipeline import Pipe
-from spacy.scorer import Scorer, get_ner_prf
-from spacy.tokens import Doc, Span, SpanGroup
-from spacy.training import Example
-from spacy.util import filter_spans, minibatch
+#: the error of an import without the extra
+INSTALL_HINT = 'the cascadener spaCy component needs spaCy: pip install "dynamicner-kit[spacy]"'
+
+try:
+    from spacy.language import Language
+    from spacy.pipeline import Pipe
+    from spacy.scorer import Scorer, get_ner_prf
+    from spacy.tokens import Doc, Span, SpanGroup
+    from spacy.training import Example
+    from spacy.util import filter_spans, minibatch
+except ImportError:  # the [spacy] extra brings it
+    raise ImportError(INSTALL_HINT) from None
 
 __all__ = ["CascadeNERComponent", "make_cascadener", "STYLES", "ALIGNMENT_MODES", "register_extensions"]
 
