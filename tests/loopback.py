@@ -34,7 +34,8 @@ class FaultProxy:
     another status (a server that rejects a field it does not know answers 422 naming it; a ``str``
     answers text); ``get(path)`` answers GETs the same way (without an upstream, by default: a model
     list naming ``m``, and 404). ``log`` keeps (headers, body) of every POST, ``paths`` the request
-    target of every request (an absolute URL when the proxy was used as an HTTP proxy).
+    target of every request (an absolute URL when the proxy was used as an HTTP proxy), ``peers``
+    the client's port of every POST (one port per connection: how many the client opened).
     """
 
     def __init__(self, upstream: str | None = None, *, respond: Callable[[dict], Any] | None = None,
@@ -47,6 +48,7 @@ class FaultProxy:
         self.faults: deque = deque()
         self.delay_for: Callable[[dict], float] | None = None
         self.log: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.peers: list[int] = []
         self.lock = threading.Lock()
         proxy = self
 
@@ -73,6 +75,7 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.paths.append(("POST", self.path))
                     proxy.log.append((dict(self.headers.items()), body))
+                    proxy.peers.append(self.client_address[1])
                     fault = proxy.faults.popleft() if proxy.faults else None
                 if fault is not None:
                     kind = fault[0]

@@ -154,6 +154,50 @@ def test_sampled_outputs_send_one_seeded_request_per_sample():
     assert sorted(p["max_tokens"] for p in proxy.posts()) == [4, 4, 4, 5, 5, 5]
 
 
+def test_all_proxy_carries_requests_to_other_hosts(monkeypatch):
+    """``ALL_PROXY`` is honoured where no variable of the URL's scheme names a proxy (as ``HTTP_PROXY``
+    is, in test_a_key_goes_only_to_its_host_and_appears_nowhere_else); never for loopback."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with FaultProxy(respond=lambda body: completion("via the proxy")) as proxy:
+        monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{proxy.port}")
+        body = {"model": "m", "messages": [{"role": "user", "content": "a"}], "max_tokens": 4}
+        answer = fast_client("http://llm.example/v1").complete([body], labels=["request 1"])
+        assert answer[0]["choices"][0]["message"]["content"] == "via the proxy"
+        assert proxy.paths == [("POST", "http://llm.example/v1/chat/completions")]
+        with pytest.raises(ServerError, match="ConnectError"):  # loopback: directly, not through the proxy
+            fast_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=0).complete([body], labels=["request 1"])
+        assert len(proxy.paths) == 1
+
+
+def test_requests_share_kept_alive_connections_as_many_as_the_concurrency():
+    """One connection pool per call, as large as the concurrency: 40 requests at concurrency 4 reuse
+    at most 4 connections (HTTP keep-alive), answered in input order."""
+    with FaultProxy(respond=lambda body: completion(body["messages"][-1]["content"].upper())) as proxy:
+        client = fast_client(proxy.base_url, concurrency=4)
+        bodies = [{"model": "m", "messages": [{"role": "user", "content": f"text {i}"}], "max_tokens": 4}
+                  for i in range(40)]
+        answers = client.complete(bodies, labels=[f"request {i}" for i in range(40)])
+    assert [a["choices"][0]["message"]["content"] for a in answers] == [f"TEXT {i}" for i in range(40)]
+    assert len(proxy.peers) == 40 and len(set(proxy.peers)) <= 4
+
+
+def test_a_redirect_is_an_error_and_the_key_never_follows_it(monkeypatch):
+    """A server that answers 307 to elsewhere gets a clear error naming the status; the other host
+    receives nothing (neither the request nor the key)."""
+    monkeypatch.setenv("CASCADENER_TEST_KEY", "sk-test-redirected")
+    with FaultProxy(respond=lambda body: completion("elsewhere")) as other, \
+            FaultProxy(respond=lambda body: completion("here")) as proxy:
+        proxy.faults.append(("status", 307, {"Location": other.base_url + "/chat/completions"}))
+        body = {"model": "m", "messages": [{"role": "user", "content": "a"}], "max_tokens": 4}
+        client = fast_client(proxy.base_url, api_key_env="CASCADENER_TEST_KEY")
+        with pytest.raises(ServerError, match="HTTP 307") as error:
+            client.complete([body], labels=["request 1"])
+    assert other.paths == [] and "sk-test-redirected" not in str(error.value)
+    assert proxy.log[0][0]["Authorization"] == "Bearer sk-test-redirected"
+
+
 # ------------------------------------------------------------------------------ fast: the command line, scripted
 
 SENTENCES = {"Ada met Bob in Graz .": "##Ada## met ##Bob## in ##Graz## .", "Nothing here .": "Nothing here ."}

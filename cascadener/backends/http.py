@@ -1,4 +1,4 @@
-"""An async client for OpenAI-compatible servers (``httpx``): chat completions in bulk, and single exchanges.
+"""An async client for OpenAI-compatible servers (``aiohttp``): chat completions in bulk, and single exchanges.
 
 :meth:`ChatClient.complete` sends a list of ``/chat/completions`` request bodies and returns the
 responses **in input order**, whatever order they finish in:
@@ -36,6 +36,13 @@ loopback addresses (``localhost``, ``127.0.0.0/8``, ``::1``), which are always r
 
 ``complete`` and ``exchange`` are synchronous (each runs its own event loop; inside a running
 loop, e.g. a notebook, in a worker thread), so the pipeline above stays synchronous.
+
+The transport is ``aiohttp``: one ``ClientSession`` per call, its connection pool as large as the
+concurrency, kept alive between requests, the TLS context built once per client (and only for
+https). Redirects are answered as errors, never followed. ``httpx`` was measured first and left:
+its connection pool rescans every connection on each request, so its rate falls as more requests
+are in flight (``bench/bench_client.py`` measures both against a plain aiohttp client;
+docs/performance.md has the numbers).
 
 Example (no server needed to build one):
     >>> client = ChatClient(EndpointOptions("http://127.0.0.1:8000/v1", concurrency=4))
@@ -294,7 +301,7 @@ class ChatClient:
         self.options = options
         self.url = options.base_url.rstrip("/") + "/chat/completions"
         self._sleep = asyncio.sleep  # tests may speed the backoff up
-        self._ssl = None  # built once: loading the CA bundle costs ~0.1 s, per connection pool otherwise
+        self._ssl = None  # built once (https only): loading the CA bundle costs ~0.1 s, per session otherwise
 
     # -------------------------------------------------------------------------- public
 
@@ -359,16 +366,20 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _client(self):
+    def _client(self) -> "_Session":
+        """A session for one call: a pool of ``concurrency`` kept-alive connections, the environment's
+        proxies except on loopback (``ALL_PROXY`` too, which aiohttp does not read), the client's TLS
+        context."""
         try:
-            import httpx
-        except ImportError:  # pragma: no cover - httpx comes with huggingface_hub
-            raise ImportError('the openai backend needs httpx: pip install "dynamicner-kit[serving]"') from None
-        concurrency = self.options.concurrency
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            import aiohttp
+        except ImportError:  # pragma: no cover - the serving and test extras install it
+            raise ImportError('the openai backend needs aiohttp: pip install "dynamicner-kit[serving]"') from None
         trust_env = not self.options.loopback  # proxies and CA bundles from the environment; loopback: direct
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout), limits=limits, trust_env=trust_env,
-                                 verify=self._verified())
+        https = urlsplit(self.options.base_url).scheme == "https"  # plain http needs no TLS context
+        connector = aiohttp.TCPConnector(limit=self.options.concurrency, ssl=self._verified() if https else True)
+        session = aiohttp.ClientSession(connector=connector, trust_env=trust_env,
+                                        timeout=aiohttp.ClientTimeout(total=self.options.timeout))
+        return _Session(session, _all_proxy(self.options.base_url) if trust_env else None)
 
     def _verified(self):
         """The TLS context servers are verified with (built once; see :func:`_ssl_context`)."""
@@ -426,7 +437,7 @@ class ChatClient:
                 attempt = await self._retry(error, attempt, label, self.url)
 
     async def _exchange(self, method: str, path: str, body, label: str, max_retries: int) -> Reply:
-        import httpx
+        import aiohttp
 
         url = self.endpoint(path)
         attempt = 0
@@ -445,9 +456,9 @@ class ChatClient:
                     except ValueError:
                         data = None
                     return Reply(status=status, data=data, text=_short(text, 2000), headers=headers)
-                except (httpx.ConnectError, httpx.UnsupportedProtocol) as error:
+                except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as error:
                     raise ServerUnreachable(self.redact(
-                        f"{label}: cannot connect to {url} ({type(error).__name__}: {error}); is the server "
+                        f"{label}: cannot connect to {url} ({_transport_error(error)}); is the server "
                         f"running at {self.options.base_url}?")) from None
                 except ServerError:
                     raise
@@ -456,24 +467,23 @@ class ChatClient:
 
     async def _send(self, client, method: str, url: str, body, limit: int, label: str):
         """One attempt: ``(status, lower-case headers, body bytes)``, the body cut off (and refused)
-        beyond ``limit`` bytes, the whole attempt bounded by the timeout."""
-
-        async def attempt():
-            content = None if body is None else json.dumps(body)
-            async with client.stream(method, url, content=content, headers=self._headers()) as response:
-                headers = {key.lower(): value for key, value in response.headers.items()}
-                declared = headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limit:
+        beyond ``limit`` bytes, the whole attempt (connection, request, answer) bounded by the
+        session's total timeout."""
+        content = None if body is None else json.dumps(body).encode("utf-8")
+        # redirects are answers, never followed: a key goes only to the host it was given for
+        async with client.session.request(method, url, data=content, headers=self._headers(), proxy=client.proxy,
+                                          allow_redirects=False) as response:
+            headers = {key.lower(): value for key, value in response.headers.items()}
+            declared = headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise self._oversized(label, url, limit, body)
+            chunks, size = [], 0
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > limit:
                     raise self._oversized(label, url, limit, body)
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise self._oversized(label, url, limit, body)
-                    chunks.append(chunk)
-                return response.status_code, headers, b"".join(chunks)
-
-        return await asyncio.wait_for(attempt(), self.options.timeout)
+                chunks.append(chunk)
+            return response.status, headers, b"".join(chunks)
 
     def _oversized(self, label: str, url: str, limit: int, body) -> ServerError:
         budget = (body or {}).get("max_tokens", (body or {}).get("max_completion_tokens"))
@@ -483,16 +493,16 @@ class ChatClient:
 
     async def _retry(self, error: Exception, attempt: int, label: str, url: str, max_retries: int | None = None) -> int:
         """Wait before the next attempt after ``error``, or raise the final :class:`ServerError`."""
-        import httpx
+        import aiohttp
 
         options = self.options
         max_retries = options.max_retries if max_retries is None else max_retries
         if isinstance(error, _Retryable):
             reason, retry_after = str(error), error.retry_after
-        elif isinstance(error, (asyncio.TimeoutError, httpx.TimeoutException)):
+        elif isinstance(error, asyncio.TimeoutError):  # aiohttp's timeouts are asyncio's too
             reason, retry_after = f"no answer within {options.timeout:g} s", None
-        elif isinstance(error, httpx.TransportError):
-            reason, retry_after = f"{type(error).__name__}: {error}", None
+        elif isinstance(error, aiohttp.ClientError):  # refused or lost connections, a cut answer
+            reason, retry_after = _transport_error(error), None
         else:
             raise error
         if attempt >= max_retries:
@@ -514,7 +524,7 @@ class ChatClient:
                                           f"{_short(raw.decode('utf-8', errors='replace'))}")) from None
 
     def _raise_for_status(self, status: int, headers: Mapping[str, str], raw: bytes, label: str) -> None:
-        if status < 400:
+        if 200 <= status < 300:
             return
         text = _short(self.redact(raw.decode("utf-8", errors="replace")))
         if status in RETRY_STATUS or status >= 500:
@@ -526,12 +536,64 @@ class ChatClient:
                     " (no key was sent: name the environment variable that holds it with --api-key-env)")
         elif status == 404:
             hint = " (is base_url right, ending in /v1, and the model name one the server serves?)"
+        elif 300 <= status < 400:  # never followed: the key goes only to the host it was given for
+            hint = (f" (a redirect to {self.redact(headers.get('location', '?'))}, not followed: give that server's "
+                    "/v1 URL as base_url)")
         raise ServerError(f"{label}: {self.url} answered HTTP {status}{hint}: {text}")
+
+
+class _Session:
+    """An aiohttp session for one call and the proxy its requests go through (``None``: direct, or
+    the one aiohttp takes from the environment itself)."""
+
+    def __init__(self, session, proxy: str | None) -> None:
+        self.session = session
+        self.proxy = proxy
+
+    async def __aenter__(self) -> "_Session":
+        await self.session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.__aexit__(*exc)
+
+
+def _all_proxy(url: str) -> str | None:
+    """``ALL_PROXY`` (or ``all_proxy``) for ``url`` when no variable of its scheme names a proxy and
+    ``NO_PROXY`` does not exempt its host (aiohttp reads the scheme's variables itself, not this one).
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"ALL_PROXY": "http://proxy:3128", "NO_PROXY": "intra"}, clear=True):
+    ...     _all_proxy("http://api.example/v1"), _all_proxy("http://intra/v1")
+    ('http://proxy:3128', None)
+    >>> with mock.patch.dict(os.environ, {"ALL_PROXY": "http://a:1", "HTTP_PROXY": "http://b:2"}, clear=True):
+    ...     _all_proxy("http://api.example/v1")  # aiohttp takes HTTP_PROXY itself
+    """
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    if parts.scheme in proxies or "all" not in proxies or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxies["all"]
+
+
+def _transport_error(error: Exception) -> str:
+    """A transport failure in words: ``ConnectError: ...`` when no connection could be made, else the
+    error's own type and message.
+
+    >>> _transport_error(ConnectionResetError("reset by peer"))
+    'ConnectionResetError: reset by peer'
+    """
+    import aiohttp
+
+    kind = "ConnectError" if isinstance(error, aiohttp.ClientConnectorError) else type(error).__name__
+    return f"{kind}: {error}"
 
 
 def _ssl_context(trust_env: bool):
     """The certificates to verify servers with: ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when the
-    environment is trusted and sets one, else certifi's bundle (as httpx does)."""
+    environment is trusted and sets one, else certifi's bundle."""
     import ssl
 
     for name, keyword in (("SSL_CERT_FILE", "cafile"), ("SSL_CERT_DIR", "capath")):
