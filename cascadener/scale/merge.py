@@ -8,8 +8,9 @@
 - the parts are of different runs: another shard count (``shard.count``), another input
   (``source``: its revision, its ids in order ``source.ids_sha256``, ...), other options
   (``options``: every option that can change a prediction, the method and the backend's models),
-  another chunk layout (``layout``) or other model files (``models``, compared by content: the
-  same files at another path are the same model);
+  another chunk layout (``layout``), another policy applied by the backends (``applied``: e.g. a
+  server's constraint adapter) or other model files (``models``, compared by content: the same
+  files at another path are the same model);
 - a shard is missing, or given twice.
 
 :func:`merge_parts` then checks each part's file against its meta (size, lines, the digest of its
@@ -73,7 +74,7 @@ class Part:
 # content at another path is the same input (compared through revision, sha256 and ids_sha256)
 _SPELLED = {("source", "path"), ("source", "data_dir")}
 # sections handled by the merge itself; any other top-level key is kept where the parts agree
-_OWN = {"format", "source", "options", "layout", "resolved", "models", "committed", "stats", "sentences",
+_OWN = {"format", "source", "options", "layout", "applied", "resolved", "models", "committed", "stats", "sentences",
         "complete", "shard", "merged"}
 
 
