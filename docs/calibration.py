@@ -1,7 +1,8 @@
 """How good are CascadeNER's scores? A reliability table and the expected calibration error.
 
 A score is the classifier's probability of the chosen type (the product over a cascade's levels).
-This script predicts a DynamicNER split with a local model, matches every predicted entity to the
+This script predicts a DynamicNER split (of the embedded sample, or of a release folder given with
+``--data-dir``) with a local model, matches every predicted entity to the
 gold entities of its sentence and bins the entities by score:
 
 - **typing**: the entities whose span is a gold span; *right* when the chosen type is the gold
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", action="append", choices=("train", "dev", "test"), default=None,
                         help="split(s) of the embedded sample to predict, each reported alone (default: test)")
     parser.add_argument("--languages", nargs="+", default=None, help="languages (default: all eight)")
+    parser.add_argument("--data-dir", default=None,
+                        help="a DynamicNER release folder (<lang>/{train,dev,test}.json) instead of the embedded sample")
     parser.add_argument("--label", action="append", default=None,
                         help="a heading per --split, in order (default: the split's name)")
     parser.add_argument("--bins", type=int, default=10, help="equal-width score bins over [0, 1]")
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         entities: list[tuple[float, bool]] = []
         sentences = 0
         for language in args.languages or LANGUAGES:
-            rows = dynamicner.prepare(language).as_dataset(split=split)
+            rows = dynamicner.prepare(language, data_dir=args.data_dir).as_dataset(split=split)
             texts, lists = list(rows["text"]), list(rows["type_list"])
             for predicted, gold in zip(ner.predict(texts, lists, batch_size=16), rows["entities"]):
                 a, b = judge(predicted, gold)

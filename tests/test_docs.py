@@ -185,3 +185,54 @@ def test_the_record_dataset_md_shows_is_what_its_command_prints(capsys: pytest.C
     shown = re.search(r"```json\n(.*?)\n```", text[text.index(command):], flags=re.S).group(1)
     assert cli.main(command.split()[1:]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(shown)
+
+
+def _tables(printed: str) -> dict[str, tuple[int, float, list[tuple[int, float, float]]]]:
+    """``docs/calibration.py``'s tables: title -> (entities, ECE, [(entities, mean score, right)] per bin)."""
+    tables, rows = {}, None
+    for line in printed.splitlines():
+        head = re.match(r"^(typing|entity) .*: (\d+) entities, ECE (\d\.\d{3})$", line)
+        if head:
+            rows = []
+            tables[head[1]] = (int(head[2]), float(head[3]), rows)
+        elif rows is not None and line.startswith("["):
+            count, mean, right, _ = line.split("]" if "]" in line else ")", 1)[1].split()
+            rows.append((int(count), float(mean), float(right)))
+    return tables
+
+
+@pytest.mark.slow
+def test_the_calibration_script_bins_every_entity_of_a_real_run(tiny_cascade, memorised_release, monkeypatch,
+                                                                  capsys) -> None:
+    """``docs/calibration.py`` (the reliability tables of pipeline.md) on a release folder of memorised
+    sentences: stage 1 finds exactly the gold spans, so both readings hold every gold entity and agree;
+    the tables' right fraction is the strict precision ``dynamicner_f1`` gives the same predictions,
+    and the ECE is the bins' gaps weighted by their entities."""
+    import importlib.util
+    import sys
+
+    import dynamicner
+    from dynamicner_f1 import score_spans
+
+    from cascadener import CascadeNER
+
+    spec = importlib.util.spec_from_file_location("docs_calibration", ROOT / "docs" / "calibration.py")
+    calibration = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, calibration)  # dataclasses look their module up there
+    spec.loader.exec_module(calibration)
+    assert calibration.main(["--extractor", str(tiny_cascade.extractor), "--data-dir", str(memorised_release),
+                             "--languages", "en", "de", "--split", "test", "--bins", "5"]) == 0
+    printed = capsys.readouterr().out
+    rows = [row for language in ("en", "de")
+            for row in dynamicner.prepare(language, data_dir=str(memorised_release)).as_dataset(split="test")]
+    gold = [row["entities"] for row in rows]
+    assert printed.startswith(f"## test ({len(rows)} sentences)\n")
+    tables = _tables(printed)
+    assert set(tables) == {"typing", "entity"} and tables["typing"] == tables["entity"]
+    count, ece, bins = tables["entity"]
+    assert count == sum(map(len, gold)) == sum(n for n, _, _ in bins)
+    assert ece == pytest.approx(sum(n / count * abs(right - mean) for n, mean, right in bins), abs=2e-3)
+    predicted = CascadeNER.from_pretrained(str(tiny_cascade.extractor), device="cpu").predict(
+        [row["text"] for row in rows], [row["type_list"] for row in rows], batch_size=16)
+    precision = score_spans(predicted, gold)["precision"]
+    assert sum(n * right for n, _, right in bins) / count == pytest.approx(precision, abs=2e-3)
