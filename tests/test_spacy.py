@@ -285,6 +285,20 @@ def test_nlp_evaluate_keeps_each_documents_type_list():
         assert nlp.evaluate([Example(nlp.make_doc(text), reference)])["ents_f"] == 0.0
 
 
+def test_span_style_is_scored_on_its_span_group():
+    from spacy.training import Example
+
+    text = SENTENCES["en"][0]
+    gold = spans_of(*SENTENCES["en"])
+    with FaultProxy(respond=Oracle({text: gold[1:]})) as proxy:  # the first gold entity is not found
+        nlp = served_nlp("en", proxy, style="span", spans_key="ner")
+        reference = nlp.make_doc(text)
+        reference.spans["ner"] = [reference.char_span(s, e, label=label) for s, e, label in gold]
+        scores = nlp.evaluate([Example(nlp.make_doc(text), reference)])
+    assert (scores["spans_ner_p"], scores["spans_ner_r"]) == (1.0, pytest.approx(2 / 3))
+    assert "ents_p" not in scores
+
+
 # ------------------------------------------------------------------------------ the threshold, served
 
 def test_component_threshold_keeps_exactly_the_entities_scored_at_least_t():
