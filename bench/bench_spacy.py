@@ -38,6 +38,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable timings on a shared machine)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per side; the best is kept")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-spacy-") as scratch:  # the trained model goes with it
+        measure(args, Path(scratch))
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> None:
+    """Train (or take) the model, time the three ways, check they agree and print the figures."""
     import spacy
     import torch
 
@@ -49,7 +55,7 @@ def main() -> None:
         from cascadener.training import MEMORISE, train_cascade
 
         start = time.perf_counter()
-        trained = train_cascade(records, tempfile.mkdtemp(prefix="bench-spacy-"), one_model=True, options=MEMORISE)
+        trained = train_cascade(records, scratch, one_model=True, options=MEMORISE)
         model_dir = str(trained.extractor)
         print(f"trained a tiny model on {len(records)} fixture sentences in {time.perf_counter() - start:.1f} s")
     chosen = [records[i % len(records)] for i in range(args.sentences)]
@@ -92,7 +98,7 @@ def main() -> None:
         raise SystemExit("the three ways gave different entities")
     entities = sum(map(len, outputs["nlp.pipe"]))
     print(f"{len(chosen)} sentences ({len(records)} distinct, cycled), {entities} entities, identical outputs; "
-          f"model {model_dir}, {args.threads} torch thread(s), best of {args.repeats}")
+          f"model {args.model or 'trained here'}, {args.threads} torch thread(s), best of {args.repeats}")
     for name, seconds in timings.items():
         print(f"{name:<13} {seconds:7.2f} s = {len(chosen) / seconds:6.1f} sentences/s")
     print(f"ratio nlp.pipe/CascadeNER.predict time: {timings['nlp.pipe'] / timings['predict']:.2f}x (the component's overhead)")
