@@ -358,6 +358,13 @@ def test_resume_refuses_another_threshold(tmp_path):
                      "--resume", "-o", out]) == 2
 
 
+def test_a_server_without_logprobs_gives_spans_without_scores():
+    text, mentions = SENTENCES["en"]
+    with FaultProxy(respond=oracle_for("en", logprobs=False)) as proxy:
+        doc = served_nlp("en", proxy)(text)
+    assert records(doc) == [(s, e, label, None) for s, e, label in spans_of(text, mentions)]
+
+
 def test_a_server_without_logprobs_refuses_a_threshold_before_any_work(tmp_path, capsys):
     source = _jsonl(tmp_path / "in.jsonl", ["en"])
     oracle = oracle_for("en", logprobs=False)
