@@ -49,6 +49,7 @@ __all__ = [
     "ExtractionResult",
     "AnswerMatch",
     "split_marked",
+    "place_marked",
     "parse_extraction",
     "merge_mentions",
     "merge_extractions",
@@ -217,21 +218,22 @@ def merge_mentions(candidates: Sequence[Mention]) -> tuple[list[Mention], int, i
     return sorted(kept), duplicates, len(unique) - len(kept)
 
 
-def parse_extraction(sentence: str, output: str) -> ExtractionResult:
-    """Place the ``##``-marked mentions of one stage-1 ``output`` on ``sentence`` (see module doc).
+def place_marked(sentence: str, plain: str, ranges: Sequence[tuple[int, int]]) -> tuple[list[Mention], list[str]]:
+    """Place the marked ``ranges`` of ``plain`` (a model's copy of ``sentence`` without its markers) on
+    ``sentence`` by characters (steps 2 and 3 of the module doc): the placed mentions, in marking
+    order and not yet merged, and the surfaces that could not be placed (invented).
 
-    >>> r = parse_extraction("Paris , Paris !", "##Paris## , ##Paris## !")
-    >>> [(m.start, m.end) for m in r.mentions]
-    [(0, 5), (8, 13)]
-    >>> parse_extraction("New York City", "##New ##York## City##").mentions
-    [Mention(start=0, end=3, text='New'), Mention(start=9, end=13, text='City')]
+    Any marking scheme reads through it once its markers are removed (``##x##`` here, GPT-NER's
+    ``@@x##`` in :mod:`cascadener.methods.gpt_ner.parsing`).
+
+    >>> place_marked("Ada met Bob .", "ada met Bob .", [(0, 3), (8, 11)])
+    ([Mention(start=0, end=3, text='Ada'), Mention(start=8, end=11, text='Bob')], [])
     """
-    plain, ranges, unbalanced = split_marked(output)
-    result = ExtractionResult(sentence=sentence, unbalanced=int(unbalanced), raw_outputs=[output])
     if not ranges:
-        return result
+        return [], []
     intervals, exact = _char_map(plain, sentence)
     placed: list[Mention] = []
+    invented: list[str] = []
     for lo, hi in ranges:
         surface = plain[lo:hi]
         nonspace = [i for i in range(lo, hi) if not plain[i].isspace()]
@@ -245,9 +247,26 @@ def parse_extraction(sentence: str, output: str) -> ExtractionResult:
         if mention is None:
             mention = _search(sentence, surface, placed)
         if mention is None:
-            result.invented.append(surface.strip())
+            invented.append(surface.strip())
             continue
         placed.append(mention)
+    return placed, invented
+
+
+def parse_extraction(sentence: str, output: str) -> ExtractionResult:
+    """Place the ``##``-marked mentions of one stage-1 ``output`` on ``sentence`` (see module doc).
+
+    >>> r = parse_extraction("Paris , Paris !", "##Paris## , ##Paris## !")
+    >>> [(m.start, m.end) for m in r.mentions]
+    [(0, 5), (8, 13)]
+    >>> parse_extraction("New York City", "##New ##York## City##").mentions
+    [Mention(start=0, end=3, text='New'), Mention(start=9, end=13, text='City')]
+    """
+    plain, ranges, unbalanced = split_marked(output)
+    result = ExtractionResult(sentence=sentence, unbalanced=int(unbalanced), raw_outputs=[output])
+    if not ranges:
+        return result
+    placed, result.invented = place_marked(sentence, plain, ranges)
     result.mentions, result.duplicates, result.overlaps = merge_mentions(placed)
     return result
 

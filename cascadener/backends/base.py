@@ -33,11 +33,70 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence, Union, runtime_checkable
 
-__all__ = ["Backend", "Usage", "Capabilities", "Choice", "GenerationOptions", "GeneratedText", "ClassifyMode",
-           "OffListFallback", "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions", "ClassifyRequest",
-           "Classification", "BackendSettings", "CANDIDATE_SCORING"]
+__all__ = ["Backend", "Usage", "Capabilities", "Choice", "ChatPrompt", "Prompt", "GenerationOptions", "GeneratedText",
+           "ClassifyMode", "OffListFallback", "CLASSIFY_MODES", "OFF_LIST_FALLBACKS", "ClassifyOptions",
+           "ClassifyRequest", "Classification", "BackendSettings", "CANDIDATE_SCORING", "prompt_head"]
+
+#: the roles a :class:`ChatPrompt` may hold
+CHAT_ROLES: tuple[str, ...] = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    """A prompt given as whole chat messages, sent as they are: the backend adds no system prompt.
+
+    A plain ``str`` prompt is one user turn under the backend's system prompt (CascadeNER's stages);
+    a method whose published prompt is a conversation (PromptNER: a system text, exemplar turns, the
+    question) or has no system text (GPT-NER) gives a ``ChatPrompt``. ``messages`` are
+    ``(role, content)`` pairs ending with a user turn; the model answers as the assistant.
+
+    >>> chat = ChatPrompt((("system", "Be brief."), ("user", "Hi?")))
+    >>> chat.as_messages()
+    [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi?'}]
+    >>> ChatPrompt((("user", "a"), ("assistant", "b")))
+    Traceback (most recent call last):
+    ...
+    ValueError: a chat prompt ends with a user turn, got 'assistant'
+    """
+
+    messages: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            raise ValueError("a chat prompt needs at least one message")
+        for role, content in self.messages:
+            if role not in CHAT_ROLES:
+                raise ValueError(f"unknown chat role {role!r}; allowed: {', '.join(CHAT_ROLES)}")
+            if not isinstance(content, str):
+                raise TypeError(f"chat message contents are strings, got {type(content).__name__}")
+        if self.messages[-1][0] != "user":
+            raise ValueError(f"a chat prompt ends with a user turn, got {self.messages[-1][0]!r}")
+
+    def as_messages(self) -> list[dict[str, str]]:
+        """The messages as ``tokenizer.apply_chat_template`` and ``/v1/chat/completions`` take them."""
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    @property
+    def text(self) -> str:
+        """Every message's content, joined by newlines (what its length is estimated from)."""
+        return "\n".join(content for _, content in self.messages)
+
+
+#: what :meth:`Backend.generate` takes: one user turn (``str``) or a whole conversation
+Prompt = Union[str, ChatPrompt]
+
+
+def prompt_head(prompt: Prompt, width: int = 60) -> str:
+    """The start of a prompt's last user turn on one line, for error messages.
+
+    >>> prompt_head(ChatPrompt((("system", "s"), ("user", "Ada  met\\nBob"))))
+    'Ada met Bob'
+    """
+    text = prompt.messages[-1][1] if isinstance(prompt, ChatPrompt) else prompt
+    head = " ".join(text.split())
+    return head if len(head) <= width else head[:width - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -221,7 +280,7 @@ class Backend(Protocol):
 
     def generate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
         max_new_tokens: Sequence[int],
         options: GenerationOptions,
@@ -230,7 +289,8 @@ class Backend(Protocol):
         on_batch: Callable[[int], None] | None = None,
         what: str = "stage 1",
     ) -> list[list[GeneratedText]]:
-        """For each user prompt (chat-formatted with the system prompt), in input order,
+        """For each prompt (a user turn, chat-formatted with the system prompt; or a :class:`ChatPrompt`,
+        sent as it is), in input order,
         ``options.num_return_sequences`` answers within the prompt's own token budget
         (``max_new_tokens[i]``). ``usage`` counts what was run; ``on_batch(n)`` reports ``n``
         prompts done; ``what`` names the requests in errors (``"stage 2"``)."""

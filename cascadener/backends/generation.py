@@ -37,7 +37,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from cascadener.backends.base import GeneratedText, GenerationOptions
+from cascadener.backends.base import ChatPrompt, GeneratedText, GenerationOptions, Prompt
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
 __all__ = ["render_chat", "encode_chat", "eos_token_ids", "generate_batched", "length_sorted_batches"]
@@ -46,12 +46,13 @@ __all__ = ["render_chat", "encode_chat", "eos_token_ids", "generate_batched", "l
 _PLACEHOLDER = "\x00cascadener-user-turn\x00"
 
 
-def render_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SYSTEM_PROMPT) -> list[str]:
-    """Each user turn rendered with the tokenizer's chat template and the generation prompt.
+def render_chat(tokenizer, user_texts: Sequence[Prompt], *, system: str | None = SYSTEM_PROMPT) -> list[str]:
+    """Each prompt rendered with the tokenizer's chat template and the generation prompt: a user turn
+    (``str``) under ``system``, or a :class:`~cascadener.backends.base.ChatPrompt`'s own messages.
 
-    The template is rendered once around a placeholder and the texts are spliced in; the first
-    text is also rendered in full and must match, else every text is rendered in full (templates
-    that transform the user text keep working, just slower).
+    User turns: the template is rendered once around a placeholder and the texts are spliced in;
+    the first text is also rendered in full and must match, else every text is rendered in full
+    (templates that transform the user text keep working, just slower).
     """
     if not user_texts:
         return []
@@ -60,16 +61,26 @@ def render_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SY
         return tokenizer.apply_chat_template(chat_messages(text, system=system), tokenize=False,
                                              add_generation_prompt=True)
 
-    frame = full(_PLACEHOLDER)
-    if frame.count(_PLACEHOLDER) == 1:
-        prefix, suffix = frame.split(_PLACEHOLDER)
-        if prefix + user_texts[0] + suffix == full(user_texts[0]):
-            return [prefix + text + suffix for text in user_texts]
-    return [full(text) for text in user_texts]
+    out: list[str | None] = [None] * len(user_texts)
+    plain = [i for i, prompt in enumerate(user_texts) if not isinstance(prompt, ChatPrompt)]
+    for i, prompt in enumerate(user_texts):
+        if isinstance(prompt, ChatPrompt):
+            out[i] = tokenizer.apply_chat_template(prompt.as_messages(), tokenize=False, add_generation_prompt=True)
+    if plain:
+        texts = [user_texts[i] for i in plain]
+        frame = full(_PLACEHOLDER)
+        rendered = None
+        if frame.count(_PLACEHOLDER) == 1:
+            prefix, suffix = frame.split(_PLACEHOLDER)
+            if prefix + texts[0] + suffix == full(texts[0]):
+                rendered = [prefix + text + suffix for text in texts]
+        for i, text in zip(plain, rendered or [full(text) for text in texts]):
+            out[i] = text
+    return out  # type: ignore[return-value]
 
 
-def encode_chat(tokenizer, user_texts: Sequence[str], *, system: str | None = SYSTEM_PROMPT) -> list[list[int]]:
-    """Token ids of each user turn rendered with the chat template and the generation prompt."""
+def encode_chat(tokenizer, user_texts: Sequence[Prompt], *, system: str | None = SYSTEM_PROMPT) -> list[list[int]]:
+    """Token ids of each prompt rendered with the chat template and the generation prompt (:func:`render_chat`)."""
     rendered = render_chat(tokenizer, user_texts, system=system)
     if not rendered:
         return []

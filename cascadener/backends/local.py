@@ -34,6 +34,7 @@ from cascadener.backends.base import (
     ClassifyRequest,
     GeneratedText,
     GenerationOptions,
+    Prompt,
     Usage,
 )
 from cascadener.backends.generation import encode_chat, generate_batched
@@ -184,7 +185,7 @@ class TransformersBackend:
 
     def generate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
         max_new_tokens: Sequence[int],
         options: GenerationOptions,

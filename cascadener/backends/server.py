@@ -1,8 +1,9 @@
 """The ``openai`` backend: any OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
 vLLM (``vllm serve``), SGLang, TGI, llama.cpp's server, Ollama, ``transformers serve`` or a hosted
-API: the same prompts as the local backend go out as chat messages (system prompt + user turn;
-the server applies the model's chat template), one request per prompt, through
+API: the same prompts as the local backend go out as chat messages (system prompt + user turn, or
+a :class:`~cascadener.backends.base.ChatPrompt`'s own messages; the server applies the model's chat
+template), one request per prompt, through
 :class:`cascadener.backends.http.ChatClient` (bounded concurrency, timeouts, retries).
 
 **Probe first.** Before the first request of a run, :meth:`OpenAIBackend.prepare` probes the
@@ -56,11 +57,14 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from cascadener.backends.base import (
     Capabilities,
+    ChatPrompt,
     Choice,
     ClassifyRequest,
     GeneratedText,
     GenerationOptions,
+    Prompt,
     Usage,
+    prompt_head,
 )
 from cascadener.backends.constraints import ADAPTER_NAMES, ADAPTERS
 from cascadener.backends.http import ChatClient, EndpointOptions
@@ -290,7 +294,7 @@ class OpenAIBackend:
 
     def generate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
         max_new_tokens: Sequence[int],
         options: GenerationOptions,
@@ -370,20 +374,19 @@ class OpenAIBackend:
             self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer)
         return self._tokenizer
 
-    def _body(self, prompt: str, *, max_tokens: int, temperature: float = 0.0, top_p: float | None = None,
+    def _body(self, prompt: Prompt, *, max_tokens: int, temperature: float = 0.0, top_p: float | None = None,
               seed: int = 0, choices: Sequence[str] | None = None) -> dict[str, Any]:
         profile = self.profile or ServerProfile(self.client.options.base_url, self.model)
-        body = request_body(profile, chat_messages(prompt, system=self.system), max_tokens=max_tokens,
+        messages = prompt.as_messages() if isinstance(prompt, ChatPrompt) else chat_messages(prompt, system=self.system)
+        body = request_body(profile, messages, max_tokens=max_tokens,
                             temperature=temperature, top_p=top_p, seed=seed)
         if choices is not None and profile.constraint is not None:
             body = ADAPTERS[profile.constraint].apply(body, choices)
         return body
 
     @staticmethod
-    def _label(what: str, index: int, total: int, prompt: str) -> str:
-        head = " ".join(prompt.split())
-        head = head if len(head) <= 60 else head[:57] + "..."
-        return f"{what} request {index + 1} of {total} ({head!r})"
+    def _label(what: str, index: int, total: int, prompt: Prompt) -> str:
+        return f"{what} request {index + 1} of {total} ({prompt_head(prompt)!r})"
 
 
 def _local_tokenizer(model: str) -> str | None:
