@@ -1,8 +1,9 @@
-"""Benchmark: CascadeNER.predict vs the reference-style naive loop, and constrained vs generative stage 2.
+"""Benchmark: CascadeNER.predict vs the reference-style naive loop, constrained vs generative stage 2, and
+the three methods of the comparison (CascadeNER, GPT-NER, PromptNER) on one model.
 
-Same tiny model for both sides (trained from scratch here to memorise the project's fixture
-sentences, tests/fixtures/tiny_corpus.json, or given with --model), same 200 sentences (the fixture
-sentences cycled), greedy decoding:
+Same tiny model for every side (trained from scratch here to memorise the project's fixture
+sentences, tests/fixtures/tiny_corpus.json, in all three methods' formats, or given with --model),
+same 200 sentences (the fixture sentences cycled), greedy decoding:
 
 - naive: as the reference inference runs: one ``generate`` per sentence and one per entity, batch
   size 1, ``max_new_tokens=512``;
@@ -10,7 +11,9 @@ sentences cycled), greedy decoding:
 
 The two must give identical entities (text, label, start, end); the script stops otherwise.
 Then stage 2 alone over every extracted entity: constrained (KV-cache candidate scoring) vs
-generative, time per entity. Ratios are printed last.
+generative, time per entity. Then each method's ``run`` over the same sentences on the same model
+(GPT-NER and PromptNER asked without demonstrations, as a fine-tuned model is): sentences per
+second, requests per sentence and F1 against the gold. Ratios are printed last.
 
     python bench/bench_pipeline.py [--model DIR] [--sentences 200] [--batch-size 64] [--threads 1]
 
@@ -21,6 +24,7 @@ jobs, 2-thread kernels of a tiny model wait on each other and timings swing by 1
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import sys
 import tempfile
@@ -32,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from cascadener.backends.base import ClassifyOptions  # noqa: E402
 from cascadener.backends.generation import encode_chat, eos_token_ids  # noqa: E402
+from cascadener.methods import GptNer, GptNerOptions, PromptNer, PromptNerOptions  # noqa: E402
+from cascadener.options import PredictOptions  # noqa: E402
 from cascadener.parsing import match_answer, parse_extraction  # noqa: E402
 from cascadener.pipeline import CascadeNER  # noqa: E402
 from cascadener.prompts import stage1_prompt, stage2_prompt  # noqa: E402
@@ -66,6 +72,35 @@ def naive_predict(ner: CascadeNER, texts, type_lists, *, max_new_tokens: int = 5
     return results
 
 
+def compare_methods(ner: CascadeNER, records, *, batch_size: int, repeats: int) -> None:
+    """Each method's ``run`` over the same sentences on the same model: sentences/s, requests/sentence, F1."""
+    from dynamicner_f1 import score_spans
+
+    texts = [r["text"] for r in records]
+    lists = [r["type_list"] for r in records]
+    languages = [r["language"] for r in records]
+    gold = [r["entities"] for r in records]
+    backend = ner.extractor_backend
+    methods = [(ner, PredictOptions(batch_size=batch_size)),
+               (GptNer(backend, fine_tuned=True), GptNerOptions(batch_size=batch_size, demonstrations=0)),
+               (PromptNer(backend, fine_tuned=True), PromptNerOptions(batch_size=batch_size, demonstrations=0))]
+    print(f"the three methods on this model, {len(texts)} sentences, batch {batch_size}, best of {repeats}:")
+    for method, options in methods:
+        method.run(texts[:4], lists[:4], options=options, languages=languages[:4])  # warm-up
+        best, run = float("inf"), None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run = method.run(texts, lists, options=options, languages=languages)
+            best = min(best, time.perf_counter() - start)
+        stats = run.stats
+        f1 = score_spans([p.entities for p in run.predictions], gold)["f1"]
+        print(f"  {method.record(options)['method']:<22} {len(texts) / best:6.1f} sentences/s, "
+              f"{(stats.stage1_requests + stats.stage2_requests) / len(texts):.2f} requests/sentence "
+              f"(stage 1 {stats.stage1_requests}, stage 2 {stats.stage2_requests}), "
+              f"{(stats.stage1_prompt_tokens + stats.stage2_prompt_tokens) / len(texts):.0f} prompt tokens/sentence, "
+              f"F1 {100 * f1:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="a trained CascadeNER model directory (default: train one)")
@@ -83,12 +118,21 @@ def main() -> None:
     records = json.loads(Path(args.corpus).read_text(encoding="utf-8"))["records"]
     model_dir = args.model
     if model_dir is None:
-        from cascadener.training import MEMORISE, train_cascade
+        from datasets import concatenate_datasets
+
+        from cascadener.training import MEMORISE
+        from cascadener.training.sft import build_sft, conversations_dataset
+        from cascadener.training.trainer import train_conversations
 
         start = time.perf_counter()
-        trained = train_cascade(records, tempfile.mkdtemp(prefix="bench-pipeline-"), one_model=True, options=MEMORISE)
-        model_dir = str(trained.extractor)
-        print(f"trained a tiny model on {len(records)} fixture sentences in {time.perf_counter() - start:.1f} s")
+        data = concatenate_datasets([build_sft(records).combined(),
+                                     conversations_dataset(GptNer.conversations(records).rows),
+                                     conversations_dataset(PromptNer.conversations(records).rows)]).shuffle(seed=0)
+        trained = train_conversations(data, Path(tempfile.mkdtemp(prefix="bench-pipeline-")) / "model",
+                                      options=replace(MEMORISE, max_steps=300))  # three formats to memorise
+        model_dir = str(trained.output_dir)
+        print(f"trained a tiny model on {len(records)} fixture sentences in the three methods' formats "
+              f"({len(data)} conversations) in {time.perf_counter() - start:.1f} s")
     ner = CascadeNER.from_pretrained(model_dir, device="cpu")
     chosen = [records[i % len(records)] for i in range(args.sentences)]
     texts = [r["text"] for r in chosen]
@@ -131,6 +175,8 @@ def main() -> None:
     print(f"stage 2 per entity: generative {timings['generative'] * 1e3:.2f} ms, "
           f"constrained {timings['constrained'] * 1e3:.2f} ms ({agree}/{entities} labels agree)")
     print(f"ratio constrained/generative time per entity: {timings['constrained'] / timings['generative']:.2f}x")
+
+    compare_methods(ner, chosen, batch_size=args.batch_size, repeats=args.repeats)
     print(f"ratio predict/naive sentences per second: {slow_time / fast_time:.1f}x (goal >= 10x)")
 
 

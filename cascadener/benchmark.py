@@ -1,4 +1,4 @@
-"""The main job: DynamicNER data -> (training) -> two-stage prediction -> scores -> results card.
+"""The main job: DynamicNER data -> (training) -> prediction by a method -> scores -> results card.
 
 :func:`run_benchmark` does, offline:
 
@@ -10,7 +10,9 @@
 3. predict the test split once with stage 1, then classify every mention twice: against the sample's
    own ``type_list`` (the **dynamic** column), and down the taxonomy (the hierarchical cascade, read at
    level 1, 2 and 3 for the **coarse**, **medium** and **fine** columns; gold labels are the entity's
-   taxonomy ``path`` cut at that level);
+   taxonomy ``path`` cut at that level). With ``method`` GPT-NER or PromptNER (``cascadener run
+   --method``), step 2 trains one model on the method's own format and step 3 asks the method about
+   each sample's ``type_list``: the dynamic column only (they read no taxonomy);
 4. score each column with the ``dynamicner_f1`` scorer (strict span + label matching), per language;
 5. write ``predictions.jsonl``, ``results.json`` (+ ``results/<run_id>.json``), a model card
    ``README.md`` with ``model-index`` (:mod:`cascadener.publishing.hub`) and ``per_label_f1.png``.
@@ -43,7 +45,8 @@ from dynamicner_data.atomic import atomic_paths
 
 from cascadener.backends.base import BackendSettings
 from cascadener.backends.local import LocalSettings
-from cascadener.methods import DEFAULT_METHOD
+from cascadener.methods import DEFAULT_METHOD, DemonstrationPool
+from cascadener.methods.base import needs_demonstrations
 from cascadener.options import PredictOptions
 from cascadener.training.recipes import TINY
 from cascadener.training.trainer import TrainOptions
@@ -74,8 +77,10 @@ class BenchmarkOptions:
     classifier; the defaults are the tiny from-scratch recipe (:func:`cascadener.training.recipes.recipe`
     gives the one for a ``base_model``).
     ``method`` (a name in :data:`cascadener.methods.METHODS`) predicts the test split with the options
-    ``predict`` (its ``template`` is also the one trained on;
-    its ``taxonomy`` is replaced by the dataset's); ``predict_threads`` sets torch's CPU threads
+    ``predict``, the method's own (:class:`~cascadener.options.PredictOptions` for CascadeNER: its
+    ``template`` is also the one trained on, its ``taxonomy`` is replaced by the dataset's; a prompt
+    method's draw their demonstrations from the train split); a prompt method (GPT-NER, PromptNER)
+    trains one model on its own format with ``train``; ``predict_threads`` sets torch's CPU threads
     while predicting (``None``: torch's default).
     """
 
@@ -92,7 +97,7 @@ class BenchmarkOptions:
     classifier_train: TrainOptions = TINY.classifier
     vocab_size: int = 2000
     method: str = DEFAULT_METHOD
-    predict: PredictOptions = PredictOptions(batch_size=16)
+    predict: Any = PredictOptions(batch_size=16)  # the method's options (PredictOptions for CascadeNER)
     predict_threads: int | None = None
     device: str | None = None
     # a backend that holds its own weights (a server, e.g. EndpointSettings): extractor/classifier are
@@ -213,10 +218,17 @@ def _train_fingerprint(options: BenchmarkOptions, train: SplitData) -> dict[str,
 
     data = {key: value for key, value in train.description.items() if key != "source"}
     base_model = model_identity(options.base_model) if options.base_model is not None else None
-    return {"languages": list(options.languages), "max_train": options.max_train, "data": data,
-            "base_model": base_model, "one_model": options.one_model, "template": options.predict.template,
-            "vocab_size": options.vocab_size,
-            "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
+    fingerprint = {"languages": list(options.languages), "max_train": options.max_train, "data": data,
+                   "base_model": base_model, "one_model": options.one_model,
+                   "template": getattr(options.predict, "template", None), "vocab_size": options.vocab_size,
+                   "train": [o.to_dict() | {"progress": None} for o in (options.train, options.classifier_train)]}
+    if options.method != DEFAULT_METHOD:  # a prompt method trains one model on its own format
+        from cascadener.methods import method_class
+
+        cls = method_class(options.method)
+        fingerprint |= {"method": options.method, "format": cls.prompt_hash(cls.options_type()),
+                        "one_model": True, "train": [options.train.to_dict() | {"progress": None}]}
+    return fingerprint
 
 
 MODELS_DIR = "models"
@@ -263,13 +275,15 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> ModelCh
 
     from dynamicner_data.atomic import atomic_write_text
 
-    from cascadener.training.trainer import as_os_error, train_cascade
+    from cascadener.methods import method_class
+    from cascadener.training.trainer import as_os_error, train_cascade, train_method
 
     assert train is not None
     output_dir = Path(options.output_dir)
     models_dir, staged_dir = output_dir / MODELS_DIR, output_dir / STAGED_MODELS_DIR
     fingerprint = _train_fingerprint(options, train)
-    names = ("model", "model") if options.one_model else ("extractor", "classifier")
+    single = method_class(options.method).single_model
+    names = ("model", "model") if options.one_model or single else ("extractor", "classifier")
     final = {"extractor": str(models_dir / names[0]), "classifier": str(models_dir / names[1])}
     if not options.retrain:
         for folder in (models_dir, staged_dir):
@@ -284,12 +298,17 @@ def ensure_models(options: BenchmarkOptions, train: SplitData | None) -> ModelCh
     try:
         if staged_dir.exists():  # models of other options, or a training that was interrupted
             shutil.rmtree(staged_dir)
-        result = train_cascade(train.records, staged_dir, base_model=options.base_model, one_model=options.one_model,
-                               lists=("type_list", "hierarchy"), taxonomy=train.taxonomy,
-                               template=options.predict.template,
-                               options=replace(options.train, progress=options.progress),
-                               classifier_options=replace(options.classifier_train, progress=options.progress),
-                               vocab_size=options.vocab_size)
+        if single:  # a prompt method: one model on its own format (marked as fine-tuned for it)
+            result = train_method(train.records, staged_dir, method=options.method, base_model=options.base_model,
+                                  options=replace(options.train, progress=options.progress),
+                                  vocab_size=options.vocab_size)
+        else:
+            result = train_cascade(train.records, staged_dir, base_model=options.base_model,
+                                   one_model=options.one_model, lists=("type_list", "hierarchy"),
+                                   taxonomy=train.taxonomy, template=options.predict.template,
+                                   options=replace(options.train, progress=options.progress),
+                                   classifier_options=replace(options.classifier_train, progress=options.progress),
+                                   vocab_size=options.vocab_size)
         training = {"sft": result.sft_report.to_dict(),
                     "runs": {name: run.to_dict(with_history=False) for name, run in result.runs.items()}}
         # the stamp vouches for the models beside it: written last, once both are whole
@@ -324,14 +343,31 @@ def prediction_backend(options: BenchmarkOptions, extractor: str, classifier: st
 
 @dataclass
 class SplitPredictions:
-    """Per test sentence: dynamic-list entities, and cascade entities with their label per level."""
+    """Per test sentence: dynamic-list entities, and cascade entities with their label per level (``None``
+    for a method that reads no taxonomy: it is scored on the dynamic column only)."""
 
     dynamic: list[list[dict[str, Any]]]
-    cascade: list[list[dict[str, Any]]]
+    cascade: list[list[dict[str, Any]]] | None
     stats: dict[str, int]
 
 
-def _check(ner: Any, options: PredictOptions) -> dict[str, Any]:
+def _needs_pool(method: Any, options: BenchmarkOptions) -> bool:
+    """Whether the run shows demonstrations (a prompt method): as many as its options say, or, left to
+    the method, unless the model is fine-tuned on its prompts (trained here, or a given folder marked so).
+
+    >>> from cascadener.methods import GptNer, GptNerOptions
+    >>> _needs_pool(GptNer, BenchmarkOptions(Path("o"), predict=GptNerOptions())), \
+    ...     _needs_pool(GptNer, BenchmarkOptions(Path("o"), extractor="m", predict=GptNerOptions()))
+    (False, True)
+    """
+    if not method.uses_demonstrations:
+        return False
+    if options.served is None and options.extractor is None:  # trained here, on the method's format
+        return bool(options.predict.demonstrations)
+    return needs_demonstrations(method, options.predict, None if options.served is not None else options.extractor)
+
+
+def _check(ner: Any, options: Any) -> dict[str, Any]:
     """The method's :meth:`~cascadener.methods.Method.check` (a server probed once), its refusal or a
     server's failure as a :class:`BenchmarkError` (nothing has been run)."""
     from cascadener.backends.http import ServerError
@@ -342,13 +378,21 @@ def _check(ner: Any, options: PredictOptions) -> dict[str, Any]:
         raise BenchmarkError(f"{error}; nothing was run") from None
 
 
-def predict_test(ner: Any, test: SplitData, options: BenchmarkOptions) -> SplitPredictions:
-    """The method's run with ``cascade=True`` (:class:`cascadener.methods.Method`): for CascadeNER,
-    stage 1 once, stage 2 against each sample's ``type_list`` and down the taxonomy."""
-    run = ner.run([r["text"] for r in test.records], [r["type_list"] for r in test.records],
-                  options=replace(options.predict, taxonomy=test.taxonomy), cascade=True, progress=options.progress)
-    return SplitPredictions(dynamic=[p.entities for p in run.predictions],
-                            cascade=[p.cascade_entities for p in run.predictions], stats=run.stats.to_dict())
+def predict_test(ner: Any, test: SplitData, options: Any) -> SplitPredictions:
+    """The method's run (:class:`cascadener.methods.Method`) with the method's ``options``: for CascadeNER,
+    with ``cascade=True`` (stage 1 once, stage 2 against each sample's ``type_list`` and down the
+    taxonomy); a method that reads no taxonomy answers each sample's ``type_list`` only."""
+    texts = [r["text"] for r in test.records]
+    lists = [r["type_list"] for r in test.records]
+    languages = [r["language"] for r in test.records]
+    if ner.reads_taxonomy:
+        run = ner.run(texts, lists, options=replace(options.predict, taxonomy=test.taxonomy), languages=languages,
+                      cascade=True, progress=options.progress)
+        cascade = [p.cascade_entities for p in run.predictions]
+    else:
+        run = ner.run(texts, lists, options=options.predict, languages=languages, progress=options.progress)
+        cascade = None
+    return SplitPredictions(dynamic=[p.entities for p in run.predictions], cascade=cascade, stats=run.stats.to_dict())
 
 
 # ----------------------------------------------------------------------------------------- score
@@ -362,6 +406,8 @@ def score_columns(test: SplitData, predictions: SplitPredictions) -> dict[str, d
     scores = {"dynamic": score_spans(predictions.dynamic, [r["entities"] for r in test.records],
                                      type_lists=[r["type_list"] for r in test.records], languages=languages,
                                      sentences=texts)}
+    if predictions.cascade is None:
+        return scores
     for column, level in STATIC_LEVELS.items():
         gold = [[{**e, "label": gold_at_level(e, level)} for e in r["entities"]] for r in test.records]
         pred = [[{**e, "label": e["levels"][min(level, len(e["levels"])) - 1]} for e in sentence]
@@ -423,10 +469,17 @@ def plot_per_label_f1(scores: dict[str, float], path: Path, *, title: str, top: 
     return path
 
 
-def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str:
-    """Markdown appended to the model card: the per-language table and what the numbers mean (names escaped)."""
+def card_section(table: str, test: SplitData, model_info: dict[str, Any], *,
+                 method: dict[str, Any] | None = None) -> str:
+    """Markdown appended to the model card: the per-language table and what the numbers mean (names escaped).
+    ``method``: the run's ``pipeline`` record (its method and setting)."""
     from cascadener.publishing.leaderboard_formats import markdown_escape
+    from cascadener.publishing.results import method_label
 
+    method = method or {"method": f"{DEFAULT_METHOD}-generative"}
+    cascade = str(method.get("method", "")).startswith(DEFAULT_METHOD)
+
+    name = "CascadeNER" if cascade else markdown_escape(str(method.get("method")))
     if not model_info.get("trained"):
         origin = (f"the given models (extractor {markdown_escape(str(model_info['extractor']))}, classifier "
                   f"{markdown_escape(str(model_info['classifier']))})")
@@ -436,12 +489,15 @@ def card_section(table: str, test: SplitData, model_info: dict[str, Any]) -> str
     else:
         origin = (f"tiny (~0.5M parameters) Qwen2 models trained from scratch on the train split of the "
                   f"{markdown_escape(str(test.description['source']))}: they mostly memorise and are no estimate of "
-                  "CascadeNER's quality")
+                  f"{name}'s quality")
+    columns = ("`dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: the hierarchical cascade read at "
+               "taxonomy level 1/2/3" if cascade else
+               "`dynamic`: each sentence's own type list (the method reads no taxonomy: no coarse/medium/fine)")
     return (
         "\n\n## DynamicNER F1 (%) per language and granularity\n\n"
-        f"Models: {origin}. Test split: {test.description['sentences']} sentences "
-        f"({markdown_escape(str(test.description['source']))}). `dynamic`: each sentence's own type list; `coarse`/`medium`/`fine`: "
-        "the hierarchical cascade read at taxonomy level 1/2/3. Strict span + label matching.\n\n"
+        f"Method: {markdown_escape(method_label(method))}. Models: {origin}. Test split: "
+        f"{test.description['sentences']} sentences ({markdown_escape(str(test.description['source']))}). "
+        f"{columns}. Strict span + label matching.\n\n"
         f"```\n{table}\n```\n"
     )
 
@@ -473,11 +529,13 @@ def write_outputs(output_dir: Path, *, test: SplitData, predictions: SplitPredic
         with atomic_paths(list(paths.values()), staged=staged) as partials:
             partial = dict(zip(paths, partials))
             with partial["predictions"].open("w", encoding="utf-8") as out:
-                for record, dynamic, cascade in zip(test.records, predictions.dynamic, predictions.cascade):
-                    out.write(json.dumps({"id": record["id"], "language": record["language"], "text": record["text"],
-                                          "type_list": record["type_list"], "entities": dynamic,
-                                          "cascade_entities": cascade, "references": record["entities"]},
-                                         ensure_ascii=False) + "\n")
+                cascades = predictions.cascade or [None] * len(test.records)
+                for record, dynamic, cascade in zip(test.records, predictions.dynamic, cascades):
+                    line = {"id": record["id"], "language": record["language"], "text": record["text"],
+                            "type_list": record["type_list"], "entities": dynamic}
+                    if cascade is not None:
+                        line["cascade_entities"] = cascade
+                    out.write(json.dumps({**line, "references": record["entities"]}, ensure_ascii=False) + "\n")
             partial["results"].write_text(results.to_json(), encoding="utf-8")
             partial["run_json"].write_text(results.to_json(), encoding="utf-8")
             partial["card"].write_text(card, encoding="utf-8")
@@ -505,6 +563,12 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     output_dir = Path(options.output_dir)
     started = time.perf_counter()
     method = method_class(options.method)
+    train = None
+    if _needs_pool(method, options):  # a prompt method's demonstrations: training sentences of its languages
+        train = load_split(options.languages, "train", data_dir=options.data_dir, limit=options.max_train)
+        pool = DemonstrationPool(train.records, source={key: train.description[key] for key in
+                                                        ("name", "config", "split", "revision", "source")})
+        options = replace(options, predict=replace(options.predict, pool=pool))
     served = None
     if options.served is not None:  # a server is probed, and what it cannot apply refused, before any work
         served = method.from_settings(options.served)
@@ -517,8 +581,7 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     test = load_split(options.languages, "test", data_dir=options.data_dir, limit=options.max_test)
     if options.shard is not None:
         test = shard_of(test, options.shard)
-    train = None
-    if options.extractor is None:
+    if options.extractor is None and train is None:
         train = load_split(options.languages, "train", data_dir=options.data_dir, limit=options.max_train)
     timings["load_seconds"] = time.perf_counter() - started
 
@@ -559,16 +622,17 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
         dataset=test.description | {"id": "dynamicner", "languages": list(options.languages),
                                     "pretty_name": "DynamicNER"},
         metric={"name": "dynamicner_f1", "version": metric_version, "matching": "strict"},
-        prompt={"template": options.predict.template, "hash": method.prompt_hash(options.predict)},
+        prompt={"template": getattr(options.predict, "template", None), "hash": method.prompt_hash(options.predict)},
         metrics=flat_metrics(scores),
         scores={hub.task_id(test.description["config"], column): hub.task_scores(scores[column])
                 for column in COLUMNS if column in scores},
         pipeline={"backend": settings.backend, **applied,
                   "batch_size": options.predict.batch_size,
-                  "threshold": options.predict.threshold,
+                  **({"threshold": options.predict.threshold} if ner.reads_taxonomy else {}),
                   **({"server": options.served.record(), "backends": ner.describe()} if served is not None else {}),
                   "columns": {"dynamic": "per-sample type_list",
-                              **{c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}},
+                              **({c: f"hierarchical cascade, level {lvl}" for c, lvl in STATIC_LEVELS.items()}
+                                 if predictions.cascade is not None else {})},
                   "languages": list(options.languages), "max_train": options.max_train,
                   "max_test": options.max_test},
         counts=predictions.stats | {key: round(value, 2) for key, value in timings.items()},
@@ -578,6 +642,6 @@ def run_benchmark(options: BenchmarkOptions) -> BenchmarkResult:
     )
     card = hub.model_card(results, model_id=model_id, metric_keys=[k for k in CARD_METRICS if k in results.metrics])
     paths = write_outputs(output_dir, test=test, predictions=predictions, results=results,
-                          card=str(card) + card_section(table, test, model_info),
+                          card=str(card) + card_section(table, test, model_info, method=results.pipeline),
                           plot_scores=scores["dynamic"], staged_models=models.staged)
     return BenchmarkResult(scores=scores, table=table, results=results, paths=paths, timings=timings)

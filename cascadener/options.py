@@ -60,7 +60,7 @@ class PredictOptions:
     classification: ClassifyMode = "generative"
     off_list: OffListFallback = "constrained"
     template: Stage2Template = "released"
-    taxonomy: Taxonomy | None = None
+    taxonomy: Taxonomy | None = field(default=None, metadata={"flag": False})
     self_consistency: int = 1
     temperature: float = 0.7
     seed: int = 0

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from dynamicner_data.taxonomy import Taxonomy
 
 __all__ = ["CascadeNER", "Prediction", "PredictionRun", "PredictOptions", "PredictStats", "EmptyAnswersError",
-           "entity_record", "pick_device"]
+           "entity_record", "pick_device", "check_texts", "check_type_lists", "check_languages"]
 
 
 class EmptyAnswersError(RuntimeError):
@@ -86,6 +86,13 @@ class PredictStats:
     classifications: int = 0
     off_list_answers: int = 0
     below_threshold: int = 0  # entities scored below the run's threshold, dropped
+    # the prompt methods (cascadener.methods.fewshot): GPT-NER's mentions its self-verification answered
+    # "no" to (dropped), spans kept under two or more types, answer items that could not be read,
+    # demonstration slots left empty (too few training sentences, or dropped to fit the context)
+    rejected_mentions: int = 0
+    multi_type_mentions: int = 0
+    unreadable_items: int = 0
+    missing_demonstrations: int = 0
     # usage per stage (cascadener.backends.base.Usage): a server's requests, retries and tokens
     stage1_requests: int = 0
     stage1_retries: int = 0
@@ -179,6 +186,9 @@ class CascadeNER:
     name = "cascadener"
     description = "two stages: the extractor marks the mentions, the classifier picks each one's type from its list"
     options_type = PredictOptions
+    reads_taxonomy = True  # texts without a list, and run(cascade=True), read the taxonomy level by level
+    uses_demonstrations = False
+    single_model = False  # an extractor and a classifier (one model may be both)
 
     def __init__(self, extractor, extractor_tokenizer, classifier=None, classifier_tokenizer=None) -> None:
         from cascadener.backends.local import TransformersBackend
@@ -299,6 +309,20 @@ class CascadeNER:
     def prompt_hash(cls, options: PredictOptions) -> str:
         """The hash of the prompts the options send (:func:`cascadener.prompts.prompt_hash`)."""
         return prompt_hash(template=options.template)
+
+    def record(self, options: PredictOptions) -> dict[str, Any]:
+        """How the results name a run: ``cascadener-<classification>``, always fine-tuned (both stages are
+        trained models; CascadeNER has no in-context setting).
+
+        >>> CascadeNER.from_endpoint("http://127.0.0.1:8000/v1", "m").record(PredictOptions())
+        {'method': 'cascadener-generative', 'setting': 'fine-tuned', 'demonstrations': 0}
+        """
+        return self.record_for(options, fine_tuned=True)
+
+    @classmethod
+    def record_for(cls, options: PredictOptions, *, fine_tuned: bool = True) -> dict[str, Any]:
+        """:meth:`record` before the pipeline is built (CascadeNER is always fine-tuned)."""
+        return {"method": f"{cls.name}-{options.classification}", "setting": "fine-tuned", "demonstrations": 0}
 
     def describe(self) -> dict[str, Any]:
         """The backends as recorded in the predictions meta: ``{"extractor": {...}, "classifier": {...}}``."""
@@ -472,10 +496,14 @@ class CascadeNER:
         seed: int = PredictOptions.seed,
         max_new_tokens: int | None = PredictOptions.max_new_tokens,
         threshold: float | None = PredictOptions.threshold,
+        languages: Sequence[str | None] | None = None,
         cascade: bool = False,
         progress: bool = False,
     ) -> PredictionRun:
         """:meth:`predict` with the details: per-sentence stage results and the run's counts.
+
+        ``languages`` is accepted as every method's ``run`` takes it; CascadeNER's prompts do not
+        depend on the language.
 
         ``cascade=True`` also classifies every mention down the taxonomy (``Prediction.cascade``,
         ``Prediction.cascade_entities``), on top of its type list: one stage 1 for both readings
@@ -485,8 +513,9 @@ class CascadeNER:
             batch_size=batch_size, classification=classification, off_list=off_list, template=template,
             taxonomy=taxonomy, self_consistency=self_consistency, temperature=temperature, seed=seed,
             max_new_tokens=max_new_tokens, threshold=threshold))
-        texts = _check_texts(texts)
-        lists = _check_type_lists(type_lists, len(texts))
+        texts = check_texts(texts)
+        lists = check_type_lists(type_lists, len(texts))
+        check_languages(languages, len(texts))
         self.check(options)
         bar = None
         if progress:
@@ -624,7 +653,7 @@ def _one_of(options: PredictOptions | None, keywords: PredictOptions) -> Predict
     return options
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise TypeError("predict takes a list of texts; for one text use predict_entities(text, labels)")
     checked = list(texts)
@@ -634,7 +663,26 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return checked
 
 
-def _check_type_lists(type_lists, count: int) -> list[tuple[str, ...] | None]:
+def check_languages(languages, count: int) -> list[str | None]:
+    """One language (or ``None``) per text.
+
+    >>> check_languages(None, 2), check_languages(["en", None], 2)
+    ([None, None], ['en', None])
+    """
+    if languages is None:
+        return [None] * count
+    if isinstance(languages, str):
+        raise TypeError("languages must be one language per text, not a string")
+    checked = list(languages)
+    if len(checked) != count:
+        raise ValueError(f"got {len(checked)} languages for {count} texts")
+    for index, language in enumerate(checked):
+        if language is not None and not isinstance(language, str):
+            raise TypeError(f"languages[{index}] is {type(language).__name__}, expected str or None")
+    return checked
+
+
+def check_type_lists(type_lists, count: int) -> list[tuple[str, ...] | None]:
     if type_lists is None:
         return [None] * count
     if isinstance(type_lists, str):

@@ -299,6 +299,59 @@ def calibration(work: Work) -> str:
              "--label unseen --label seen-in-training")
     argv = [sys.executable, str(DOCS / "calibration.py"), *shown.split()[2:]]
     return stamp + fenced("console", work.run(shown, argv, stderr=False))
+# ----------------------------------------------------------------------------------------- docs/methods.md
+
+def methods_python(work: Work) -> str:
+    """The printed output of the "Real prompts" example of docs/methods.md (the code as the doc shows it)."""
+    work.run("dynamicner prepare en")
+    doc = (DOCS / "methods.md").read_text(encoding="utf-8")
+    code = re.search(r"## Real prompts\n.*?```python\n(.*?)```", doc, flags=re.S).group(1)
+    printed = work.run("python", [sys.executable, "-c", code], stderr=False).split("\n", 1)[1]
+    return fenced("", printed)
+
+
+_COST = r"""
+import json, sys
+from dynamicner_data import LANGUAGES
+from dynamicner_data.builder import prepare
+from cascadener.methods import DemonstrationPool
+from cascadener.methods.demonstrations import choose_covering, choose_for_type
+from cascadener.methods.gpt_ner.prompts import extraction_prompt, verification_prompt
+from cascadener.methods.promptner.prompts import chat_prompt, exemplar_text
+from cascadener.prompts import SYSTEM_PROMPT, stage1_prompt, stage2_prompt
+
+rows = {"cascadener": [0, 0], "gpt-ner": [0, 0], "gpt-ner --verify": [0, 0], "promptner": [0, 0]}
+sentences = 0
+for language in LANGUAGES:
+    builder = prepare(language)
+    pool = DemonstrationPool(builder.as_dataset(split="train"))
+    for sample in builder.as_dataset(split="test"):
+        sentences += 1
+        text, types, gold = sample["text"], sample["type_list"], sample["entities"]
+        c = [SYSTEM_PROMPT + stage1_prompt(text)] + [SYSTEM_PROMPT + stage2_prompt(e["text"], text, types) for e in gold]
+        g = []
+        for name in types:
+            demos = choose_for_type(pool, text=text, language=language, type=name, k=8, seed=0).demonstrations
+            g.append(extraction_prompt(text, name, [(d.text, d.spans(name)) for d in demos]))
+        v = [verification_prompt(text, e["text"], e["label"]) for e in gold]
+        chosen = choose_covering(pool, text=text, language=language, types=types, k=3, seed=0).demonstrations
+        chat = chat_prompt(text, types, [exemplar_text(d.text, d.entities_for(types), types) for d in chosen])
+        for key, prompts in (("cascadener", c), ("gpt-ner", g), ("gpt-ner --verify", g + v), ("promptner", [chat.text])):
+            rows[key][0] += len(prompts)
+            rows[key][1] += sum(len(prompt) for prompt in prompts)
+print(f"{sentences} test sentences (8 languages), mean per sentence:")
+print(f"{'method':<18}{'requests':>10}{'prompt characters':>19}")
+for key, (requests, characters) in rows.items():
+    print(f"{key:<18}{requests / sentences:>10.2f}{characters / sentences:>19,.0f}")
+"""
+
+
+def methods_cost(work: Work) -> str:
+    """Requests and prompt characters per sentence of each method on the embedded sample's test split."""
+    for language in ("en", "de", "es", "fr", "ru", "zh", "ja", "ko"):
+        work.run(f"dynamicner prepare {language}")
+    printed = work.run("python", [sys.executable, "-c", _COST], stderr=False).split("\n", 1)[1]
+    return fenced("", printed)
 
 
 # --------------------------------------------------------------------------------------- docs/development.md
@@ -342,6 +395,10 @@ SECTIONS = (
             spacy_session),
     Section("calibration", DOCS / "pipeline.md", "reliability tables of the main job's tiny models (~12 min, "
             "~2 min once cascadener-run/ is in the work folder)", calibration),
+    Section("methods-python", DOCS / "methods.md", "the prompts each method sends, on the English sample (~20 s)",
+            methods_python),
+    Section("methods-cost", DOCS / "methods.md", "requests and prompt size per sentence of each method (~1 min)",
+            methods_cost),
     Section("suite-counts", DOCS / "development.md", "the fast loop and the slow tests (~10 min)", suite_counts),
 )
 

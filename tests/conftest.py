@@ -23,7 +23,8 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # Fixtures that train, build or load a model. A test that uses one (directly or through another
 # fixture) must be marked ``@pytest.mark.slow`` so that ``pytest -m "not slow"`` stays fast;
 # collection stops with the list of unmarked tests otherwise. Add a new model fixture here.
-MODEL_FIXTURES = frozenset({"tiny_cascade", "model_dir", "random_tiny", "tiny_base", "tiny_dir", "untrained_tiny"})
+MODEL_FIXTURES = frozenset({"tiny_cascade", "model_dir", "random_tiny", "tiny_base", "tiny_dir", "untrained_tiny",
+                            "tiny_gpt_ner", "tiny_promptner"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -149,6 +150,30 @@ def tiny_cascade(tmp_path_factory, tiny_corpus):
     from cascadener.training import MEMORISE, train_cascade
 
     return train_cascade(tiny_corpus, tmp_path_factory.mktemp("tiny-cascade"), one_model=True, options=MEMORISE)
+
+
+def _tiny_method(tmp_path_factory, tiny_corpus, method: str):
+    from cascadener.training import MEMORISE
+    from cascadener.training.trainer import train_method
+
+    return train_method(tiny_corpus, tmp_path_factory.mktemp(f"tiny-{method}"), method=method, options=MEMORISE)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt_ner(tmp_path_factory, tiny_corpus):
+    """ONE tiny from-scratch model trained like ``tiny_cascade`` (:data:`cascadener.training.MEMORISE`) on
+    GPT-NER's own format until it has memorised every question of ``tiny_corpus``: user = the GPT-NER
+    extraction prompt for a sentence and one type of its list, no demonstration -> assistant = the
+    sentence with that type's entities marked ``@@...##``. ``.extractor`` is the model folder, marked
+    as fine-tuned for ``gpt-ner`` (so the method asks it without demonstrations)."""
+    return _tiny_method(tmp_path_factory, tiny_corpus, "gpt-ner")
+
+
+@pytest.fixture(scope="session")
+def tiny_promptner(tmp_path_factory, tiny_corpus):
+    """As ``tiny_gpt_ner``, on PromptNER's format: system = the definition of the sentence's type list and
+    the question, user = "Paragraph: ... Answer:" -> assistant = the numbered list of its entities."""
+    return _tiny_method(tmp_path_factory, tiny_corpus, "promptner")
 
 
 @pytest.fixture(scope="session")

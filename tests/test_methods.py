@@ -23,18 +23,28 @@ from cascadener.parsing import ExtractionResult, Mention
 from cascadener.pipeline import CascadeNER, Prediction, PredictionRun, PredictStats, entity_record
 
 
-def test_registry_holds_cascadener():
-    assert tuple(METHODS) == ("cascadener",) and DEFAULT_METHOD == "cascadener"
+def test_registry_holds_the_three_methods_of_the_comparison():
+    from cascadener.methods import GptNer, GptNerOptions, PromptNer, PromptNerOptions
+
+    assert tuple(METHODS) == ("cascadener", "gpt-ner", "promptner") and DEFAULT_METHOD == "cascadener"
     assert method_class("cascadener") is CascadeNER and CascadeNER.options_type is PredictOptions
-    with pytest.raises(ValueError, match="unknown method 'gpt-ner'; allowed: cascadener"):
-        method_class("gpt-ner")
+    assert method_class("gpt-ner") is GptNer and GptNer.options_type is GptNerOptions
+    assert method_class("promptner") is PromptNer and PromptNer.options_type is PromptNerOptions
+    with pytest.raises(ValueError, match="unknown method 'gptner'; allowed: cascadener, gpt-ner, promptner"):
+        method_class("gptner")
     with pytest.raises(TypeError):
         METHODS["other"] = CascadeNER  # type: ignore[index]
+
+
+def test_every_registered_method_is_a_method():
+    for cls in METHODS.values():
+        assert isinstance(cls.from_endpoint(EndpointOptions("http://127.0.0.1:9/v1"), "m"), Method), cls.name
 
 
 def test_cascadener_is_a_method():
     ner = CascadeNER.from_endpoint(EndpointOptions("http://127.0.0.1:9/v1"), "m")
     assert isinstance(ner, Method)
+    assert ner.record(PredictOptions(classification="constrained"))["method"] == "cascadener-constrained"
     assert CascadeNER.prompt_hash(PredictOptions(template="short")) != CascadeNER.prompt_hash(PredictOptions())
     capable = ner.extractor_backend.capabilities
     CascadeNER.check_capabilities(PredictOptions(classification="constrained"), extractor=capable, classifier=capable)
@@ -46,6 +56,9 @@ class Capitals:
     name = "capitals"
     description = "capitalised words, typed by the first type of the list"
     options_type = PredictOptions
+    reads_taxonomy = True  # a text without a list gets "entity"
+    uses_demonstrations = False
+    single_model = False
 
     def __init__(self, extractor, classifier) -> None:
         self.extractor_backend = extractor
@@ -76,7 +89,13 @@ class Capitals:
     def prompt_hash(cls, options):
         return "no-prompts"
 
-    def run(self, texts, type_lists=None, *, options=None, cascade=False, progress=False):
+    def check(self, options):
+        pass
+
+    def record(self, options):
+        return {"method": self.name, "setting": "zero-shot"}
+
+    def run(self, texts, type_lists=None, *, options=None, languages=None, cascade=False, progress=False):
         predictions = []
         for text, types in zip(texts, type_lists or [None] * len(texts)):
             mentions = [Mention(m.start(), m.end(), m.group()) for m in re.finditer(r"\b[A-Z]\w*", text)]
@@ -112,6 +131,7 @@ def test_predict_runs_any_registered_method(capitals, tmp_path, capsys):
         [("Ada", "person", 0, 3), ("Bob", "person", 8, 11), ("Graz", "person", 15, 19)], []]
     meta = json.loads((tmp_path / "out.jsonl.meta.json").read_text(encoding="utf-8"))
     assert meta["options"]["method"] == "capitals" and meta["options"]["prompt_hash"] == "no-prompts"
+    assert meta["pipeline"] == {"method": "capitals", "setting": "zero-shot"}
     assert meta["stats"]["sentences"] == 2 and meta["complete"]
     capsys.readouterr()
     assert main([*command, "--method", "cascadener", "--resume"]) == 2
@@ -129,4 +149,4 @@ def test_run_offers_the_registered_methods(capitals):
     args = build_parser().parse_args(["run", "--method", "capitals"])
     assert args.method == "capitals"
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--method", "gpt-ner"])
+        build_parser().parse_args(["run", "--method", "gptner"])

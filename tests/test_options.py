@@ -50,7 +50,7 @@ def test_run_and_predict_keywords_are_the_option_fields(method):
         assert option.name in keywords, f"{method.__name__} lacks the keyword {option.name}"
         assert keywords[option.name] == getattr(PredictOptions(), option.name), option.name
     extra = set(keywords) - {f.name for f in dataclasses.fields(PredictOptions)}
-    assert extra <= {"options", "progress", "cascade"}
+    assert extra <= {"options", "progress", "cascade", "languages"}
 
 
 def test_every_option_is_a_predict_flag_and_reaches_the_options():

@@ -66,6 +66,22 @@ def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric",
     return "\n".join(lines)
 
 
+def pipeline_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """How the results name the run: the method's own record in the predictions meta (``method``,
+    ``setting``, ...); for a meta written before methods recorded it, CascadeNER's name.
+
+    >>> pipeline_record({"pipeline": {"method": "gpt-ner", "setting": "few-shot", "demonstrations": 8}})["setting"]
+    'few-shot'
+    >>> pipeline_record({"options": {"classification": "constrained"}})
+    {'method': 'cascadener-constrained', 'setting': 'fine-tuned'}
+    """
+    recorded = meta.get("pipeline")
+    if isinstance(recorded, dict) and isinstance(recorded.get("method"), str):
+        return dict(recorded)
+    options = meta.get("options", {})
+    return {"method": f"cascadener-{options.get('classification') or 'generative'}", "setting": "fine-tuned"}
+
+
 def load_predictions(path: Path) -> list[dict[str, Any]]:
     """Prediction lines; errors name the file, the line and the field."""
     if not path.is_file():
@@ -314,12 +330,11 @@ def run(args: argparse.Namespace) -> int:
         metric={"name": "dynamicner_f1", "version": dynamicner_f1.__version__, "matching": args.matching,
                 "hierarchical": bool(args.hierarchical), "bootstrap": args.bootstrap},
         prompt={"template": options.get("template"), "hash": options.get("prompt_hash")},
-        pipeline={"backend": options.get("backend") or DEFAULT_BACKEND,  # a local run's identity names none
-                  "method": f"cascadener-{options.get('classification') or 'generative'}",
-                  **{key: value for key, value in options.items() if key not in ("prompt_hash", "template")},
-                  # the policy the backends applied (the method's label included) and what each backend is
-                  # (a server's probe), as the predictions meta recorded them
-                  **meta.get("applied", {}), **({"backends": meta["backends"]} if meta.get("backends") else {}),
+        pipeline={**{key: value for key, value in options.items() if key not in ("prompt_hash", "template")},
+                  "backend": options.get("backend") or DEFAULT_BACKEND,  # a local run's identity names none
+                  # the policy the backends applied (the method's label included, and a prompt method's
+                  # setting) and what each backend is (a server's probe), as the predictions meta recorded them
+                  **method, **({"backends": meta["backends"]} if meta.get("backends") else {}),
                   **({"server": meta["server"]} if meta.get("server") else {})},
         metrics=metrics,
         scores={task: hub.task_scores(metrics)},

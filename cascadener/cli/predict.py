@@ -44,14 +44,18 @@ from typing import Any
 
 from cascadener.backends.base import CLASSIFY_MODES, OFF_LIST_FALLBACKS
 from cascadener.backends.local import LocalSettings
+from cascadener.methods.base import needs_demonstrations, option_flags
+from cascadener.methods.demonstrations import SELECTIONS
+from cascadener.methods.gpt_ner import GptNer, GptNerOptions
+from cascadener.methods.promptner import PromptNer
 from cascadener.cli.backend_args import add_backend_argument, add_server_arguments, backend_settings
 from cascadener.cli import resume
-from cascadener.cli.common import (CliError, HelpFormatter, check_model_path, output_file, positive_int, probability,
-                                   write_error)
+from cascadener.cli.common import (CliError, HelpFormatter, check_model_path, int_at_least, output_file, positive_int,
+                                   probability, write_error)
 from cascadener import methods
 from cascadener.options import PredictOptions
 from cascadener.prompts import STAGE2_TEMPLATES
-from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_inputs
+from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_demonstrations, read_inputs
 from dynamicner_data.atomic import atomic_write_text
 from cascadener.cli.locking import OutputLock, OutputLocked
 from cascadener.cli.scale_args import add_executor_arguments, add_shard_argument, check_executor_arguments
@@ -59,7 +63,7 @@ from cascadener.scale.executors import ExecutorError, LocalExecutor, task_of
 from cascadener.scale.shards import ids_digest, pending_chunks, plan_chunks
 
 __all__ = ["InputRow", "InputSource", "read_inputs", "add_source_arguments", "add_parser", "run", "run_identity",
-           "META_SUFFIX", "OPTION_KEYS"]
+           "META_SUFFIX", "OPTION_KEYS", "method_options", "foreign_method_flags", "check_method_inputs"]
 
 META_SUFFIX = ".meta.json"
 _EMPTY_SHA256 = "sha256:" + hashlib.sha256().hexdigest()
@@ -79,8 +83,10 @@ def add_method_argument(group) -> None:
 
 
 def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sampled stage-1 outputs") -> None:
-    """How CascadeNER predicts: the fields of :class:`cascadener.options.PredictOptions` that ``run``
-    and ``predict`` share, their choices the library's own constants."""
+    """How a method predicts: the fields of :class:`cascadener.options.PredictOptions` (CascadeNER) and
+    of the prompt methods' options (GPT-NER, PromptNER) that ``run`` and ``predict`` share, their
+    choices the library's own constants. A flag only another method reads is refused
+    (:func:`method_options`)."""
     group.add_argument("--batch-size", type=positive_int, default=batch_size,
                        help="sentences (stage 1) or questions (stage 2) per forward pass")
     group.add_argument("--classification", choices=CLASSIFY_MODES, default=PredictOptions.classification,
@@ -93,10 +99,71 @@ def add_prediction_arguments(group, *, batch_size: int, seed: str = "seed of sam
                        help="the stage-2 prompt format (released = the authors' SFT data)")
     group.add_argument("--seed", type=int, default=PredictOptions.seed, help=seed)
     group.add_argument("--max-new-tokens", type=positive_int, default=PredictOptions.max_new_tokens,
-                       help="cap on each sentence's stage-1 token budget (none: no cap)")
+                       help="cap on each sentence's stage-1 token budget (gpt-ner, promptner: each answer's; none: no "
+                            "cap)")
     group.add_argument("--threshold", type=probability, default=PredictOptions.threshold,
                        help="drop every entity scored below this probability (the classifier's probability of the "
                             "chosen type; refused on a server that returns no logprobs; none: keep every entity)")
+    group.add_argument("--demonstrations", type=_non_negative_int, default=GptNerOptions.demonstrations,
+                       metavar="K",
+                       help="gpt-ner, promptner: training sentences shown in each prompt (none: 0 for a model "
+                            f"fine-tuned on the method's prompts, else the published {GptNer.default_demonstrations} "
+                            f"(gpt-ner) or {PromptNer.default_demonstrations} (promptner))")
+    group.add_argument("--selection", choices=SELECTIONS, default=GptNerOptions.selection,
+                       help="gpt-ner: how demonstrations are chosen: random = seeded random sentences with the type, "
+                            "knn = the most similar first (lexical retriever)")
+    group.add_argument("--verify", action="store_true", default=GptNerOptions.verify,
+                       help="gpt-ner: ask a yes/no self-verification question about every extracted mention "
+                            "(a no drops it)")
+
+
+def _non_negative_int(value: str) -> int:
+    return int_at_least(value, 0)
+
+
+def foreign_method_flags(args: argparse.Namespace) -> str | None:
+    """The flags given that only another method reads, as the user's error (``None``: none)."""
+    chosen = option_flags(methods.method_class(args.method).options_type)
+    for name, cls in methods.METHODS.items():
+        if name == args.method:
+            continue
+        given = [flag for flag, default in option_flags(cls.options_type).items()
+                 if flag not in chosen and getattr(args, flag, default) != default]
+        if given:
+            flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+            return f"{flags} only appl{'y' if len(given) > 1 else 'ies'} with --method {name}"
+    return None
+
+
+def check_method_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before anything is read or loaded, flags and inputs the chosen method cannot use: another
+    method's flags, a classifier for a method that runs one model, and the taxonomy cascade for a
+    method that reads no taxonomy."""
+    method = methods.method_class(args.method)
+    wrong = foreign_method_flags(args)
+    if wrong:
+        raise CliError(wrong)
+    if method.single_model:
+        given = [flag for flag, dest in (("--classifier", "classifier"), ("--classifier-model", "classifier_model"))
+                 if getattr(args, dest, None)]
+        if given:
+            raise CliError(f"{', '.join(given)}: --method {method.name} runs one model (--extractor, or --model "
+                           "on a server)")
+    if not method.reads_taxonomy and getattr(args, "type_lists", None) == "cascade":
+        raise CliError(f"--type-lists cascade reads the taxonomy, which --method {method.name} does not: it needs "
+                       "each input's type_list")
+    if not method.uses_demonstrations and getattr(args, "demonstrations_from", None):
+        raise CliError(f"--demonstrations-from: --method {method.name} shows no demonstrations")
+
+
+def method_options(args: argparse.Namespace, method, *, taxonomy=None, pool=None):
+    """The chosen method's options from the command line (``pool``: its training sentences, loaded)."""
+    try:
+        if method.uses_demonstrations:
+            return method.options_type.from_namespace(args, taxonomy=taxonomy, pool=pool)
+        return method.options_type.from_namespace(args, taxonomy=taxonomy)
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +172,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     inputs.add_argument("--type-lists", choices=TYPE_LIST_SOURCES, default=TYPE_LIST_SOURCES[0],
                         help="sample: each input's type_list (the cascade when it has none); cascade: always the "
                              "taxonomy")
+    inputs.add_argument("--demonstrations-from", default=None, metavar="SPLIT_OR_FILE",
+                        help="gpt-ner, promptner: the training sentences demonstrations are drawn from: a split of "
+                             "--dataset/--hf-dataset, or a JSONL/GEIC file with gold entities (none: the train split "
+                             "of --dataset/--hf-dataset)")
     model = parser.add_argument_group("model")
     add_method_argument(model)
     add_backend_argument(model)
@@ -202,6 +273,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--resume and --overwrite exclude each other")
     output = output_file(args.output, "-o")
     check_executor_arguments(args)
+    check_method_inputs(args)
     settings = backend_settings(args)
     try:
         for role, path in settings.models().items():  # local files; a served model is named by the server
@@ -211,8 +283,7 @@ def run(args: argparse.Namespace) -> int:
     method = methods.method_class(args.method)
     capabilities = settings.capabilities()
     try:  # what the backend cannot do is refused before any work
-        method.check_capabilities(method.options_type.from_namespace(args), extractor=capabilities,
-                                  classifier=capabilities)
+        method.check_capabilities(method_options(args, method), extractor=capabilities, classifier=capabilities)
     except ValueError as error:
         raise CliError(str(error)) from None
     lock = OutputLock(output)
@@ -252,7 +323,15 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
         except (TaxonomyError, OSError) as error:
             raise CliError(str(error)) from None
     method = methods.method_class(args.method)
-    predict_options = method.options_type.from_namespace(args, taxonomy=taxonomy)
+    if not method.reads_taxonomy and args.type_lists == "sample":
+        missing = next((row.id for row in source.rows if row.type_list is None), None)
+        if missing is not None:
+            raise CliError(f"sample {missing!r} has no type_list: --method {method.name} needs one for every input "
+                           "(the taxonomy cascade is cascadener's)")
+    pool = None
+    if needs_demonstrations(method, method_options(args, method), settings.models().get("extractor")):
+        pool = read_demonstrations(args)
+    predict_options = method_options(args, method, taxonomy=taxonomy, pool=pool)
     options = run_identity(args, predict_options)
     options["prompt_hash"] = method.prompt_hash(predict_options)
     options.update(settings.identity())  # a server's model names stand for extractor/classifier
@@ -361,12 +440,14 @@ def _applied(method, settings, built, options) -> dict[str, Any]:
     """What the predictions meta records of the policy applied (``applied``, compared by ``--resume``)
     and of the backends (``backends``: a server's probe), learnt before any work by the method's
     ``check`` (a server probed). Where the workers load local weights themselves, their capabilities
-    are known without them (``applied_policy``)."""
+    are known without them (``applied_policy``; a prompt method also reads from the model folder
+    whether it was fine-tuned on the method's prompts)."""
     checker = built
     if checker is None and not settings.loads_weights:  # a server: probed here, before the workers start
         checker = method.from_settings(settings)
     if checker is None:
-        return {"applied": method.applied_policy(options, classifier=settings.capabilities())}
+        model = {"model": settings.models().get("extractor")} if method.uses_demonstrations else {}
+        return {"applied": method.applied_policy(options, classifier=settings.capabilities(), **model)}
     return {"applied": checker.check(options), "backends": checker.describe()}
 
 
@@ -403,7 +484,8 @@ def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: P
         return None if args.type_lists == "cascade" else row.type_list
 
     tasks = (task_of(number, [row.text for row in rows[slice(*chunk.predict)]],
-                     [type_list(row) for row in rows[slice(*chunk.predict)]]) for number, chunk in enumerate(todo))
+                     [type_list(row) for row in rows[slice(*chunk.predict)]],
+                     [row.language for row in rows[slice(*chunk.predict)]]) for number, chunk in enumerate(todo))
     with output.open("ab", buffering=0) as handle:
         results = executor.run(tasks)
         for chunk in todo:

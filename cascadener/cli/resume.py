@@ -71,6 +71,9 @@ SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the in
 
 #: the flags that name a served model (the options' ``extractor``/``classifier`` of a server's run)
 SERVED_NAMES = {"extractor": "the served model (--model)", "classifier": "the served classifier (--classifier-model)"}
+#: the options of the prompt methods named by what they are (they are loaded, not a flag's value)
+OPTION_NAMES = {"pool": "the training sentences of the demonstrations (--demonstrations-from)",
+                "retriever": "the retriever of --selection knn"}
 
 
 def _flag(section: str, key: str, served: bool = False) -> str:
@@ -78,7 +81,7 @@ def _flag(section: str, key: str, served: bool = False) -> str:
         return SOURCE_NAMES.get(key, f"its {key}")
     if served and key in SERVED_NAMES:
         return SERVED_NAMES[key]
-    return "--" + key.replace("_", "-")
+    return OPTION_NAMES.get(key, "--" + key.replace("_", "-"))
 
 
 def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 from .backend_args import add_backend_argument, add_server_arguments, backend_settings, foreign_flags
 from .common import CliError, check_model_path, positive_int, write_error
 from .locking import OutputLock, OutputLocked
-from .predict import add_method_argument, add_prediction_arguments
+from .predict import add_method_argument, add_prediction_arguments, check_method_inputs, method_options
 from .scale_args import add_shard_argument
 from cascadener.backends.registry import backend_class
 
@@ -97,7 +97,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def benchmark_options(args: argparse.Namespace):
     """The :class:`cascadener.benchmark.BenchmarkOptions` the arguments ask for."""
     from cascadener.benchmark import BenchmarkOptions
-    from cascadener.options import PredictOptions
+    from cascadener.methods import method_class
     from cascadener.training.recipes import recipe
 
     chosen = recipe(base_model=args.base_model is not None, lora=args.lora)
@@ -119,7 +119,7 @@ def benchmark_options(args: argparse.Namespace):
         output_dir=Path(args.output_dir), languages=tuple(dict.fromkeys(args.languages)), data_dir=args.data_dir,
         extractor=args.extractor, classifier=args.classifier, base_model=args.base_model, one_model=args.one_model,
         max_train=args.max_train, max_test=args.max_test, train=extractor_train, classifier_train=classifier_train,
-        method=args.method, predict=PredictOptions.from_namespace(args), device=args.device,
+        method=args.method, predict=method_options(args, method_class(args.method)), device=args.device,
         predict_threads=args.threads or (1 if args.extractor is None and args.base_model is None else None),
         retrain=args.retrain, progress=not args.no_progress, shard=args.shard,
     )
@@ -144,6 +144,14 @@ def run(args: argparse.Namespace) -> int:
     wrong = foreign_flags(args)
     if wrong:
         raise CliError(wrong)
+    check_method_inputs(args)
+    from cascadener.methods import method_class
+
+    if method_class(args.method).single_model:
+        given = [flag for flag, value in (("--one-model", args.one_model),
+                                          ("--classifier-epochs", args.classifier_epochs is not None)) if value]
+        if given:
+            raise CliError(f"{', '.join(given)}: --method {args.method} trains one model (on its own format)")
     local = backend_class(args.backend).settings_type.loads_weights
     if not local:
         backend_settings(args)  # its own checks, before anything else
@@ -196,8 +204,14 @@ def run(args: argparse.Namespace) -> int:
     coverage = Coverage.of(result.results)
     if coverage.status != "full":
         print(f"\n{coverage.describe()}: neither ranked with full runs nor publishable", file=sys.stderr)
-    print("\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
-          "coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
+    from cascadener.publishing.results import method_label
+
+    if "coarse" in scores:
+        print("\nDynamicNER test, F1 (%) of CascadeNER, strict span + label matching; dynamic = per-sample type lists, "
+              "coarse/medium/fine = hierarchical cascade at taxonomy level 1/2/3")
+    else:
+        print(f"\nDynamicNER test, F1 (%) of {method_label(result.results.pipeline)}, strict span + label matching; "
+              "dynamic = per-sample type lists (the method reads no taxonomy)")
     print(result.table)
     dynamic = scores["dynamic"]
     print(f"\ndynamic: precision {format_percent(dynamic['precision'])}  recall {format_percent(dynamic['recall'])}  "

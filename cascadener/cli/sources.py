@@ -33,7 +33,7 @@ from typing import Any
 from cascadener.cli.common import CliError, existing_file, iter_jsonl, lone_surrogate, positive_int
 
 __all__ = ["InputRow", "InputSource", "add_source_arguments", "read_inputs", "read_jsonl_inputs", "read_geic_inputs",
-           "read_builder_inputs", "read_hf_inputs"]
+           "read_builder_inputs", "read_hf_inputs", "read_demonstrations", "pool_of"]
 
 
 @dataclass(frozen=True)
@@ -217,3 +217,47 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
                        help="taxonomy file (authors' format) for --geic and the cascade (none: DynamicNER's)")
     group.add_argument("--limit", type=positive_int, default=None, help="only the first N sentences (none: all)")
     return group
+
+
+def pool_of(source: InputSource, *, flag: str = "--demonstrations-from"):
+    """The :class:`~cascadener.methods.demonstrations.DemonstrationPool` of a source's rows (gold needed)."""
+    from cascadener.methods.demonstrations import DemonstrationError, DemonstrationPool
+
+    records = []
+    for row in source.rows:
+        if row.references is None:
+            raise CliError(f"{flag}: sample {row.id!r} has no gold entities: demonstrations need annotated sentences")
+        records.append({"id": row.id, "text": row.text, "language": row.language,
+                        "entities": [dict(entity) for entity in row.references]})
+    try:
+        return DemonstrationPool(records, source={"kind": source.kind, **source.description}, where=flag)
+    except DemonstrationError as error:
+        raise CliError(str(error)) from None
+
+
+def read_demonstrations(args: argparse.Namespace) -> "Any":
+    """The training sentences demonstrations are drawn from (``--demonstrations-from``): a JSONL or GEIC
+    file, or a split of the ``--dataset``/``--hf-dataset`` being predicted (by default its ``train``
+    split). A ``--jsonl``/``--geic`` input names no other split: it needs a file.
+
+    The pool is read whole (``--limit`` applies to the input, not to it).
+    """
+    spec = getattr(args, "demonstrations_from", None)
+    if spec is not None and (Path(spec).suffix.lower() in (".jsonl", ".json") or Path(spec).is_file()):
+        path = existing_file(spec, "--demonstrations-from file")
+        if path.suffix.lower() == ".jsonl":
+            source = read_jsonl_inputs(path)
+        else:
+            taxonomy = existing_file(args.taxonomy, "taxonomy file") if args.taxonomy else None
+            source = read_geic_inputs(path, taxonomy)
+        return pool_of(source)
+    split = spec or "train"
+    if args.hf_dataset:
+        source = read_hf_inputs(args.hf_dataset, args.config, split, args.dataset_revision)
+    elif args.dataset:
+        source = read_builder_inputs(args.dataset, split, args.data_dir)
+    else:
+        given = "--jsonl" if args.jsonl else "--geic"
+        raise CliError(f"{given} inputs have no training split to draw demonstrations from: give "
+                       "--demonstrations-from FILE (JSONL or GEIC with gold entities), or --demonstrations 0")
+    return pool_of(source)

@@ -1,9 +1,17 @@
-"""``cascadener train``: fine-tune a CascadeNER extractor and classifier (or one model for both).
+"""``cascadener train``: fine-tune a CascadeNER extractor and classifier (or one model for both), or one
+model on GPT-NER's or PromptNER's own prompts (``--method``).
 
 Training data: any source ``cascadener predict`` reads, with gold entities (a DynamicNER
 config/split, an exported dataset, a GEIC file or a JSONL file); ``--split`` defaults to ``train``.
 Or ``--sharegpt FILE...``: ready-made conversations (ShareGPT JSON), trained into one model.
 Stage-2 lists come from each sample's ``type_list`` and/or the taxonomy levels (``--lists``).
+
+``--method gpt-ner`` or ``--method promptner`` trains ONE model (``OUTPUT/model``) on that method's
+conversations (:meth:`cascadener.methods.fewshot.PromptMethod.conversations`: GPT-NER one per
+sentence and type of its list, PromptNER one per sentence; asked without demonstrations) and marks
+the folder as fine-tuned for it, so ``cascadener predict --method`` asks it without demonstrations
+and the results record the run as fine-tuned. ``--export-sft`` writes the conversations as
+``<method>.json``.
 
 Start from ``--base-model`` (any ``AutoModelForCausalLM`` directory or Hub id with a chat template),
 or, without it, from a tiny from-scratch Qwen2 with a tokenizer trained on the training text
@@ -38,6 +46,7 @@ from typing import Any, Iterator
 from .common import CliError, check_model_path, existing_file, positive_int, write_error
 from cascadener.cli.locking import OutputLock, OutputLocked
 from cascadener.cli.sources import add_source_arguments, read_inputs
+from cascadener.methods import DEFAULT_METHOD, METHODS, method_class
 from cascadener.options import PredictOptions
 from cascadener.prompts import STAGE2_TEMPLATES
 from cascadener.training.sft import LIST_SOURCES
@@ -69,6 +78,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       help="longer conversations (in tokens) are skipped and reported")
     parser.set_defaults(split="train", func=run)
     model = parser.add_argument_group("model")
+    model.add_argument("--method", choices=tuple(METHODS), default=DEFAULT_METHOD,
+                       help="the prompts trained on: cascadener = an extractor and a classifier (two stages); "
+                            "gpt-ner, promptner = one model on that method's own format")
     model.add_argument("--base-model", default=None,
                        help="AutoModelForCausalLM directory or Hub id (none: a tiny model from scratch)")
     model.add_argument("--one-model", action="store_true", help="one model for both stages")
@@ -207,6 +219,39 @@ def _run_sharegpt(args: argparse.Namespace, output_dir: Path) -> int:
     return 0
 
 
+def _run_method(args: argparse.Namespace, output_dir: Path, method, source, records: list[dict[str, Any]]) -> int:
+    """One model on a prompt method's own format (``--method gpt-ner|promptner``)."""
+    from cascadener.training.trainer import train_method
+
+    recipe = train_options(args)
+    options = recipe.extractor  # one model
+    data = {"source": {"kind": source.kind, **source.description}, "sha256": records_digest(records)}
+    _record_identity(args, output_dir, run_identity(args, recipe, data=data, lists=()))
+    print(f"training one {method.name} model on {len(records)} samples from {source.kind} "
+          f"{source.description.get('name')} ({source.description.get('config') or ''} "
+          f"{source.description.get('split') or ''}), start: {args.base_model or 'tiny model from scratch'}",
+          file=sys.stderr)
+    with _training_errors(args, output_dir):
+        try:
+            result = train_method(records, output_dir, method=method.name, base_model=args.base_model,
+                                  options=options, vocab_size=args.vocab_size, export_sft=args.export_sft)
+        except ValueError as error:  # a record the method's format cannot hold (names the record and field)
+            from cascadener.training.trainer import TrainingDataError
+
+            if isinstance(error, TrainingDataError):
+                raise
+            raise CliError(str(error)) from None
+    summary = {"method": method.name, "source": source.description, "base_model": args.base_model,
+               "extractor": str(result.extractor), "classifier": str(result.classifier),
+               "options": {"model": options.to_dict()}, "sft": result.sft_report.to_dict(),
+               "runs": {name: run.to_dict() for name, run in result.runs.items()}}
+    _write_summary(output_dir, summary)
+    print(result.summary())
+    print(f"next: cascadener predict --method {method.name} --extractor {result.extractor} --dataset <config> "
+          "--split test -o predictions.jsonl")
+    return 0
+
+
 def _write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
     from dynamicner_data.atomic import atomic_write_text
 
@@ -310,14 +355,15 @@ def run_identity(args: argparse.Namespace, recipe, *, data: dict[str, Any], list
     def weights_options(options) -> dict[str, Any]:
         return {key: value for key, value in options.to_dict().items() if key not in NOT_RECIPE}
 
-    one_model = bool(args.one_model or args.sharegpt)
+    one_model = bool(args.one_model or args.sharegpt or method_class(args.method).single_model)
     models = {"model": recipe.extractor} if one_model else {"extractor": recipe.extractor,
                                                             "classifier": recipe.classifier}
     return json.loads(json.dumps({
         "format": IDENTITY_FORMAT,
         "base_model": model_identity(args.base_model) if args.base_model is not None else None,
         "data": data,
-        "recipe": {"one_model": one_model, "lists": list(lists), "template": args.template,
+        "recipe": {**({"method": args.method} if args.method != DEFAULT_METHOD else {}),
+                   "one_model": one_model, "lists": list(lists), "template": args.template,
                    "vocab_size": args.vocab_size if args.base_model is None else None,
                    "models": {name: weights_options(options) for name, options in models.items()}},
     }))
@@ -437,7 +483,15 @@ def _run_locked(args: argparse.Namespace, output_dir: Path) -> int:
     if len(sources) != 1:
         raise CliError("give exactly one training source: --dataset, --hf-dataset, --geic, --jsonl or --sharegpt"
                        + (f" (got {', '.join(sources)})" if sources else ""))
-    one_model = args.one_model or bool(args.sharegpt)
+    method = method_class(args.method)
+    if method.single_model:
+        given = [flag for flag, value in (("--one-model", args.one_model), ("--sharegpt", args.sharegpt),
+                                          ("--lists", args.lists != "auto"),
+                                          ("--template", args.template != PredictOptions.template)) if value]
+        if given:
+            raise CliError(f"{', '.join(given)}: cascadener's; --method {method.name} trains one model on its own "
+                           "format")
+    one_model = args.one_model or bool(args.sharegpt) or method.single_model
     targets = [output_dir / "model"] if one_model else [output_dir / "extractor", output_dir / "classifier"]
     if args.resume and args.overwrite:
         raise CliError("--resume and --overwrite exclude each other")
@@ -457,6 +511,8 @@ def _run_locked(args: argparse.Namespace, output_dir: Path) -> int:
         return _run_sharegpt(args, output_dir)
     source = read_inputs(args)
     records = records_from_source(source.rows)
+    if method.single_model:
+        return _run_method(args, output_dir, method, source, records)
     lists = resolve_lists(args.lists, records)
     recipe = train_options(args)
     data = {"source": {"kind": source.kind, **source.description}, "sha256": records_digest(records)}

@@ -6,16 +6,23 @@ predicts (``cascadener predict``, the main job) looks it up here and talks to th
 record, :class:`~cascadener.pipeline.PredictionRun` with its
 :class:`~cascadener.pipeline.PredictStats` and usage), resume, the output lock and the scoring.
 
-Today one method is registered: CascadeNER's two stages (:class:`cascadener.pipeline.CascadeNER`).
+Three methods are registered, the three of the DynamicNER paper's comparison (``docs/methods.md``):
+
+- ``cascadener``: CascadeNER's two stages (:class:`cascadener.pipeline.CascadeNER`);
+- ``gpt-ner``: GPT-NER, one question per type (:class:`cascadener.methods.gpt_ner.GptNer`);
+- ``promptner``: PromptNER, one chat per sentence (:class:`cascadener.methods.promptner.PromptNer`).
+
+The prompt methods share :mod:`cascadener.methods.fewshot` (one model, windows, the setting) and draw
+their demonstrations from training sentences (:mod:`cascadener.methods.demonstrations`).
 
 >>> tuple(METHODS), DEFAULT_METHOD
-(('cascadener',), 'cascadener')
->>> method_class("cascadener").__name__
-'CascadeNER'
->>> method_class("gpt-ner")
+(('cascadener', 'gpt-ner', 'promptner'), 'cascadener')
+>>> method_class("promptner").__name__
+'PromptNer'
+>>> method_class("gpt_ner")
 Traceback (most recent call last):
 ...
-ValueError: unknown method 'gpt-ner'; allowed: cascadener
+ValueError: unknown method 'gpt_ner'; allowed: cascadener, gpt-ner, promptner
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from cascadener.methods.base import Method, MethodOptions
+from cascadener.methods.base import Method, MethodOptions, option_flags
+from cascadener.methods.demonstrations import DemonstrationPool
+from cascadener.methods.gpt_ner import GptNer, GptNerOptions
+from cascadener.methods.promptner import PromptNer, PromptNerOptions
 from cascadener.pipeline import CascadeNER
 
-__all__ = ["METHODS", "DEFAULT_METHOD", "Method", "MethodOptions", "method_class"]
+__all__ = ["METHODS", "DEFAULT_METHOD", "Method", "MethodOptions", "method_class", "option_flags", "CascadeNER",
+           "GptNer", "GptNerOptions", "PromptNer", "PromptNerOptions", "DemonstrationPool"]
 
 #: name -> method class, in the order ``--method`` lists them
-METHODS: Mapping[str, type[Method]] = MappingProxyType({cls.name: cls for cls in (CascadeNER,)})
+METHODS: Mapping[str, type[Method]] = MappingProxyType({cls.name: cls for cls in (CascadeNER, GptNer, PromptNer)})
 #: the method of a run that names none
 DEFAULT_METHOD: str = CascadeNER.name
 

@@ -64,6 +64,7 @@ from .results import (
     evaluation_task,
     expanded_task_scores,
     load_results,
+    method_label,
     model_revision,
     new_run_id,
     now_iso,
@@ -203,11 +204,13 @@ def notes(results: RunResults) -> str:
     ...     metrics={}, pipeline={"backend": "openai", "method": "cascadener-constrained"})
     >>> notes(r)
     'method cascadener-constrained, backend openai, strict matching'
+    >>> notes(replace(r, pipeline={"backend": "openai", "method": "gpt-ner-verify", "setting": "few-shot"}))
+    'method gpt-ner-verify (few-shot), backend openai, strict matching'
     >>> notes(replace(r, pipeline={**r.pipeline, "threshold": 0.5}))
     'method cascadener-constrained, backend openai, strict matching, confidence threshold 0.5'
     """
     threshold = results.pipeline.get("threshold")
-    return (f"method {results.pipeline.get('method', 'unknown')}, backend {results.pipeline.get('backend', 'unknown')}, "
+    return (f"method {method_label(results.pipeline)}, backend {results.pipeline.get('backend', 'unknown')}, "
             f"{results.metric.get('matching', 'unknown')} matching"
             + ("" if threshold is None else f", confidence threshold {threshold}"))
 

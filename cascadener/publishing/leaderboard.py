@@ -63,6 +63,7 @@ from cascadener.publishing.results import (
     expanded_task_scores,
     label_scores,
     load_results,
+    method_label,
     parse_instant,
     parse_task_id,
     percent,
@@ -282,8 +283,9 @@ def entries_from_results(results: RunResults, *, source: str, source_url: str | 
               languages={k: percent(v) for k, v in score.get("languages", {}).items()},
               metric_version=f"{results.metric.get('name')} {results.metric.get('version')}",
               matching=str(results.metric.get("matching")), prompt_hash=results.prompt.get("hash"),
-              backend=str(results.pipeline.get("backend")), method=str(results.pipeline.get("method")),
-              threshold=results.pipeline.get("threshold"), dataset_id=str(results.dataset.get("id")), config=results.dataset.get("config"), coverage=coverage,
+              backend=str(results.pipeline.get("backend")), method=method_label(results.pipeline),
+              threshold=results.pipeline.get("threshold"), dataset_id=str(results.dataset.get("id")),
+              config=results.dataset.get("config"), coverage=coverage,
               source_url=source_url, hub=hub, results=results)
         for task, score in results.scores.items()
     ]

@@ -50,6 +50,7 @@ __all__ = [
     "READABLE_SCHEMAS",
     "RunResults",
     "Coverage",
+    "method_label",
     "percent",
     "format_percent",
     "parse_instant",
@@ -86,6 +87,20 @@ class ResultsError(ValueError):
 
 
 _CENT = Decimal("0.01")
+
+
+def method_label(pipeline: dict[str, Any]) -> str:
+    """The method of a run as people read it: ``pipeline.method`` and, where recorded,
+    ``pipeline.setting`` (fine-tuned, few-shot, zero-shot) in parentheses.
+
+    >>> method_label({"method": "gpt-ner", "setting": "few-shot"}), method_label({"method": "cascadener-generative"})
+    ('gpt-ner (few-shot)', 'cascadener-generative')
+    >>> method_label({})
+    'unknown'
+    """
+    method = str(pipeline.get("method") or "unknown")
+    setting = pipeline.get("setting")
+    return f"{method} ({setting})" if setting else method
 
 
 def percent(fraction: float) -> float:

@@ -17,7 +17,7 @@ Example (a method registered for nothing but this: it marks every capitalised wo
     >>> from cascadener.pipeline import PredictionRun, PredictStats, Prediction
     >>> from cascadener.parsing import ExtractionResult
     >>> class Capitals:
-    ...     def run(self, texts, type_lists=None, *, options=None, cascade=False, progress=False):
+    ...     def run(self, texts, type_lists=None, *, options=None, languages=None, cascade=False, progress=False):
     ...         entities = [[{"text": w, "label": "name", "start": t.index(w), "end": t.index(w) + len(w),
     ...                       "score": None} for w in t.split() if w[:1].isupper()] for t in texts]
     ...         return PredictionRun([Prediction(t, ExtractionResult(sentence=t), entities=e)
@@ -47,15 +47,20 @@ class ExecutorError(RuntimeError):
 @dataclass(frozen=True)
 class ChunkTask:
     """One chunk to predict: its ``number`` in the run (results come back in that order), its
-    ``texts`` and each text's type list (``None``: the method's default, e.g. the cascade)."""
+    ``texts``, each text's type list (``None``: the method's default, e.g. the cascade) and each
+    text's language (``languages``: empty when none is known; GPT-NER and PromptNER draw their
+    demonstrations from training sentences of the same language)."""
 
     number: int
     texts: tuple[str, ...]
     type_lists: tuple[tuple[str, ...] | None, ...]
+    languages: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.type_lists):
             raise ValueError(f"chunk {self.number}: {len(self.type_lists)} type lists for {len(self.texts)} texts")
+        if self.languages and len(self.languages) != len(self.texts):
+            raise ValueError(f"chunk {self.number}: {len(self.languages)} languages for {len(self.texts)} texts")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ class ChunkResult:
 def predict_chunk(method: Any, task: ChunkTask, options: Any) -> ChunkResult:
     """The shard function: one run of ``method`` (a :class:`cascadener.methods.Method`) over the
     chunk's texts with ``options`` (the method's ``options_type``)."""
-    run = method.run(list(task.texts), list(task.type_lists), options=options)
+    run = method.run(list(task.texts), list(task.type_lists), options=options,
+                     languages=list(task.languages) if task.languages else None)
     if len(run.predictions) != len(task.texts):
         raise RuntimeError(f"chunk {task.number}: the method gave {len(run.predictions)} predictions for "
                            f"{len(task.texts)} texts")
@@ -96,10 +102,13 @@ class LocalExecutor:
         return {"name": self.name}
 
 
-def task_of(number: int, texts: Sequence[str], type_lists: Sequence[Sequence[str] | None]) -> ChunkTask:
-    """A :class:`ChunkTask` from any sequences (type lists as tuples).
+def task_of(number: int, texts: Sequence[str], type_lists: Sequence[Sequence[str] | None],
+            languages: Sequence[str | None] | None = None) -> ChunkTask:
+    """A :class:`ChunkTask` from any sequences (type lists as tuples; ``languages`` none: unknown).
 
-    >>> task_of(3, ["a"], [["x", "y"]])
-    ChunkTask(number=3, texts=('a',), type_lists=(('x', 'y'),))
+    >>> task_of(3, ["a"], [["x", "y"]], ["en"])
+    ChunkTask(number=3, texts=('a',), type_lists=(('x', 'y'),), languages=('en',))
     """
-    return ChunkTask(number, tuple(texts), tuple(None if lst is None else tuple(lst) for lst in type_lists))
+    known = languages is not None and any(language is not None for language in languages)
+    return ChunkTask(number, tuple(texts), tuple(None if lst is None else tuple(lst) for lst in type_lists),
+                     tuple(languages) if known else ())

@@ -126,7 +126,8 @@ class ChunkPredictor:
             number = int(row["number"])
             payload = json.loads(row["payload"])
             task = ChunkTask(number, tuple(payload["texts"]),
-                             tuple(None if lst is None else tuple(lst) for lst in payload["type_lists"]))
+                             tuple(None if lst is None else tuple(lst) for lst in payload["type_lists"]),
+                             tuple(payload.get("languages") or ()))
             entities = stats = error = kind = ""
             try:
                 result = predict_chunk(self._method(number), task, self._options)
@@ -252,7 +253,8 @@ class RayExecutor:
             items = [{"number": task.number,
                       "payload": json.dumps({"texts": list(task.texts),
                                              "type_lists": [None if lst is None else list(lst)
-                                                            for lst in task.type_lists]}, ensure_ascii=False)}
+                                                            for lst in task.type_lists],
+                                             "languages": list(task.languages)}, ensure_ascii=False)}
                      for task in tasks]
             logging.getLogger("ray.data").setLevel(logging.ERROR)
             context = DataContext.get_current()

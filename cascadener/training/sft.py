@@ -249,6 +249,18 @@ def build_sft(
     return SftData(stage1=_dataset(rows1), stage2=_dataset(rows2), report=report)
 
 
+def conversations_dataset(rows: Sequence[Mapping[str, Any]], *, stage: str = "extract"):
+    """A prompt method's conversations (rows ``{"id", "messages"}``,
+    :meth:`cascadener.methods.fewshot.PromptMethod.conversations`) as the ``datasets.Dataset`` the
+    trainer takes (``stage`` and ``level`` 0 for every row).
+
+    >>> conversations_dataset([{"id": "a", "messages": chat_messages("hi", "yo", system=None)}])[0]["messages"]
+    [{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'yo'}]
+    """
+    return _dataset([{"id": str(row["id"]), "stage": stage, "level": 0, "messages": list(row["messages"])}
+                     for row in rows])
+
+
 def _dataset(rows: list[dict[str, Any]]):
     from datasets import Dataset, Features, List, Value
 

@@ -249,6 +249,7 @@ def train(
     *,
     tokenizer: Any = None,
     options: TrainOptions = TrainOptions(),
+    extra_files: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` (a directory, a Hub id, or a loaded ``PreTrainedModel`` + ``tokenizer``)
     on ``train_dataset`` (a ``datasets.Dataset`` with ``messages``) and save it to ``output_dir``.
@@ -339,7 +340,7 @@ def train(
     model = trainer.model
     if options.lora and options.merge_lora:
         model = model.merge_and_unload()
-    save_model(model, tokenizer, output_dir)
+    save_model(model, tokenizer, output_dir, extra_files=extra_files)
     return TrainResult(
         output_dir=output_dir,
         loss_history=loss_log.history,
@@ -371,8 +372,9 @@ def as_os_error(error: BaseException) -> OSError | None:
     return OSError(code, os.strerror(code))
 
 
-def save_model(model: Any, tokenizer: Any, output_dir: str | Path) -> Path:
-    """Save ``model`` and ``tokenizer`` to ``output_dir`` whole or not at all.
+def save_model(model: Any, tokenizer: Any, output_dir: str | Path, *, extra_files: Mapping[str, str] | None = None) -> Path:
+    """Save ``model`` and ``tokenizer`` (and ``extra_files``: name -> text, e.g. what the model was
+    trained for) to ``output_dir`` whole or not at all.
 
     They are written to a temporary sibling folder that is renamed into place only when complete,
     so a full disk or a killed process never leaves a folder with a config but no weights. Trainer
@@ -390,6 +392,8 @@ def save_model(model: Any, tokenizer: Any, output_dir: str | Path) -> Path:
         partial.mkdir()
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        for name, text in (extra_files or {}).items():
+            (partial / name).write_text(text, encoding="utf-8")
     except Exception as error:
         shutil.rmtree(partial, ignore_errors=True)
         disk = as_os_error(error)
@@ -431,18 +435,19 @@ def train_conversations(
     options: TrainOptions = TrainOptions(),
     vocab_size: int = 2000,
     tiny_options: Any = None,
+    extra_files: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """:func:`train` on chat ``messages`` from ``base_model``, or, without one, from a tiny
     from-scratch Qwen2 whose tokenizer is trained on the conversations' text."""
     from cascadener.training.tiny import TinyModelOptions, chat_texts, create_tiny_model
 
     if base_model is not None:
-        return train(base_model, dataset, output_dir, options=options)
+        return train(base_model, dataset, output_dir, options=options, extra_files=extra_files)
     texts = [m["content"] for messages in dataset["messages"] for m in messages]
     with tempfile.TemporaryDirectory(prefix="cascadener-init-") as init_dir:
         create_tiny_model(chat_texts(texts), init_dir, vocab_size=vocab_size,
                           options=tiny_options or TinyModelOptions(seed=options.seed))
-        return train(init_dir, dataset, output_dir, options=options)
+        return train(init_dir, dataset, output_dir, options=options, extra_files=extra_files)
 
 
 @dataclass
@@ -515,3 +520,47 @@ def train_cascade(
     else:
         extractor, classifier = output_dir / "extractor", output_dir / "classifier"
     return CascadeTrainResult(extractor=extractor, classifier=classifier, runs=runs, sft_report=data.report)
+
+
+def train_method(
+    records: Any,
+    output_dir: str | Path,
+    *,
+    method: str,
+    base_model: str | Path | None = None,
+    options: TrainOptions = TrainOptions(),
+    vocab_size: int = 2000,
+    tiny_options: Any = None,
+    export_sft: str | Path | None = None,
+) -> CascadeTrainResult:
+    """Fine-tune one model on a prompt method's own format (``method``: ``gpt-ner`` or ``promptner``;
+    :meth:`cascadener.methods.fewshot.PromptMethod.conversations`), saved to ``output_dir/model``
+    with :data:`~cascadener.methods.base.TRAINED_FOR_FILE`, so the method asks it without
+    demonstrations and the results record it as fine-tuned. ``export_sft`` also writes the
+    conversations there as ShareGPT JSON (``<method>.json``, system turns kept).
+    """
+    from cascadener.methods import method_class
+    from cascadener.methods.base import TRAINED_FOR_FILE, trained_for_text
+
+    from .model_files import folder_state
+    from .sft import conversations_dataset, write_sharegpt
+
+    cls = method_class(method)
+    if not hasattr(cls, "conversations"):
+        raise ValueError(f"--method {method} is trained with train_cascade (two stages), not on one format")
+    output_dir = Path(output_dir)
+    conversations = cls.conversations(list(records))
+    dataset = conversations_dataset(conversations.rows)
+    if export_sft is not None:
+        write_sharegpt(dataset, Path(export_sft) / f"{method}.json", system=None)
+    if len(dataset) == 0:
+        raise TrainingDataError(f"no {method} conversations to train on ({conversations.summary()})")
+    target = output_dir / "model"
+    if options.resume and folder_state(target) == "model":
+        logger.warning("resume: %s had finished; kept", target)
+        run = TrainResult(target, [], steps=0, examples=0, kept=True)
+    else:
+        marker = {TRAINED_FOR_FILE: trained_for_text(method, prompt_hash=cls.prompt_hash(cls.options_type()))}
+        run = train_conversations(dataset, target, base_model=base_model, options=options, vocab_size=vocab_size,
+                                  tiny_options=tiny_options, extra_files=marker)
+    return CascadeTrainResult(extractor=target, classifier=target, runs={"model": run}, sft_report=conversations)
