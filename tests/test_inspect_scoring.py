@@ -76,7 +76,8 @@ def test_sample_counts_name_a_bad_record():
 
 
 @pytest.mark.parametrize("method, classification, message", [
-    ("gpt-3", None, "unknown method 'gpt-3'; allowed: cascadener"),
+    ("gpt-3", None, "unknown method 'gpt-3'; allowed: cascadener, gpt-ner, promptner"),
+    ("gpt-ner", None, "method 'gpt-ner' shows the model training sentences, which this task does not load"),
     ("cascadener", "guess", "unknown classification mode 'guess'"),
     ("cascadener", "constrained", "constrained classification needs answers kept to the choices, which this "
                                   "backend cannot do: Inspect's model API keeps no answer to a list of choices"),
@@ -95,3 +96,31 @@ def test_method_options_keep_the_methods_defaults_but_the_off_list_retry():
 
     assert method_options() == replace(method_class("cascadener").options_type(), off_list="closest")
     assert InspectBackend.capabilities.choice is False
+
+
+def test_a_whole_conversation_reaches_the_evaluated_model_as_its_messages():
+    """A method's ChatPrompt (PromptNER's system text and exemplar turns) goes to the Inspect model as it
+    is; a plain prompt goes under the kit's system prompt."""
+    import anyio
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from cascadener.backends.base import ChatPrompt, GenerationOptions
+    from cascadener.integrations.inspect_backend import run_in_worker
+
+    seen = []
+
+    def respond(messages, tools, tool_choice, config) -> ModelOutput:
+        seen.append([(m.role, m.text) for m in messages])
+        output = ModelOutput.from_content(model="mockllm", content=f"answer {len(seen)}")
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return output
+
+    backend = InspectBackend(get_model("mockllm/model", custom_outputs=respond))
+    chat = ChatPrompt((("system", "s"), ("user", "u1"), ("assistant", "a1"), ("user", "u2")))
+
+    async def ask():
+        return await run_in_worker(backend.generate, [chat], max_new_tokens=[4], options=GenerationOptions())
+
+    answers = anyio.run(ask)
+    assert seen == [[("system", "s"), ("user", "u1"), ("assistant", "a1"), ("user", "u2")]]
+    assert answers[0][0].text == "answer 1"

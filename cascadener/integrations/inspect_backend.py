@@ -53,7 +53,8 @@ import math
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
-from cascadener.backends.base import Capabilities, Choice, ClassifyRequest, GeneratedText, GenerationOptions, Usage
+from cascadener.backends.base import (Capabilities, ChatPrompt, Choice, ClassifyRequest, GeneratedText, GenerationOptions,
+                                      Prompt, Usage)
 from cascadener.methods import DEFAULT_METHOD, method_class
 from cascadener.prompts import SYSTEM_PROMPT, chat_messages
 
@@ -113,7 +114,7 @@ class InspectBackend:
 
     def generate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[Prompt],
         *,
         max_new_tokens: Sequence[int],
         options: GenerationOptions,
@@ -160,16 +161,17 @@ class InspectBackend:
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": str(self.model)}
 
-    async def _generate_all(self, prompts: Sequence[str], configs: Sequence[Any]) -> list[ModelOutput]:
+    async def _generate_all(self, prompts: Sequence[Prompt], configs: Sequence[Any]) -> list[ModelOutput]:
         """Every prompt at once on the event loop (the provider bounds its connections), in order."""
-        from inspect_ai.model import ChatMessageSystem, ChatMessageUser
+        from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser
 
-        kinds = {"system": ChatMessageSystem, "user": ChatMessageUser}
+        kinds = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}
         outputs: list[Any] = [None] * len(prompts)
 
         async def one(index: int) -> None:
-            messages = [kinds[m["role"]](content=m["content"])
-                        for m in chat_messages(prompts[index], system=self.system)]
+            prompt = prompts[index]
+            chat = prompt.as_messages() if isinstance(prompt, ChatPrompt) else chat_messages(prompt, system=self.system)
+            messages = [kinds[m["role"]](content=m["content"]) for m in chat]
             outputs[index] = await self.model.generate(messages, config=configs[index])
 
         async with anyio.create_task_group() as group:
@@ -217,6 +219,10 @@ def method_options(method: str = DEFAULT_METHOD, classification: str | None = No
         cls = method_class(method)
     except ValueError as error:
         raise TaskOptionError(f"method: {error}") from None
+    if cls.uses_demonstrations:
+        raise TaskOptionError(f"method {method!r} shows the model training sentences, which this task does not load "
+                              f"(and takes no option to say how many): use cascadener predict --method {method} "
+                              "(docs/methods.md)")
     given = {} if classification is None else {"classification": classification}
     known = {f.name for f in fields(cls.options_type)}
     for name in given:
