@@ -348,7 +348,9 @@ for key, (requests, characters) in rows.items():
 
 def methods_cost(work: Work) -> str:
     """Requests and prompt characters per sentence of each method on the embedded sample's test split."""
-    for language in ("en", "de", "es", "fr", "ru", "zh", "ja", "ko"):
+    from dynamicner_data import LANGUAGES
+
+    for language in LANGUAGES:
         work.run(f"dynamicner prepare {language}")
     printed = work.run("python", [sys.executable, "-c", _COST], stderr=False).split("\n", 1)[1]
     return fenced("", printed)
