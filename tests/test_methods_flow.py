@@ -427,3 +427,42 @@ def test_evaluate_and_the_leaderboard_rank_the_three_methods_together(tiny_corpu
     assert main(["leaderboard", str(folder), "-o", str(tmp_path / "leaderboard")]) == 0
     shown = capsys.readouterr().out
     assert "gpt-ner-verify (zero-shot)" in shown and "promptner (zero-shot)" in shown
+
+
+@pytest.mark.parametrize("method", ["cascadener", "gpt-ner", "promptner"])
+@pytest.mark.parametrize("content, message", [
+    ('{"id": "a", "text": "x"}\nnot json\n', "line 2: invalid JSON"),
+    ('{"id": "a"}\n', "line 1: field 'text' must be a string"),
+    ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', "line 2: duplicate id 'a'"),
+    ('{"text": "x", "type_list": []}\n', "line 1: field 'type_list' must be a non-empty list"),
+    ('{"text": "x", "entities": [{"text": "x"}]}\n', "line 1: entities[0] must be an object"),
+    ('{"text": "x", "language": 7}\n', "line 1: field 'language' must be a string"),
+    ('{"text": "Ada \\ud800 met Bob", "type_list": ["person"]}\n', "lone surrogate"),
+])
+def test_the_inputs_cascadener_refuses_every_method_refuses_the_same_way(method, content, message, tmp_path, capsys):
+    from cascadener.cli import main
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    assert main(["predict", "--method", method, "--jsonl", str(path), "-o", str(output),
+                 *_served("http://127.0.0.1:9/v1")]) == 2  # nothing is asked: the port is closed
+    err = capsys.readouterr().err
+    assert err.startswith("cascadener predict: error: ") and message in err and "Traceback" not in err
+    assert not output.exists()
+
+
+def test_evaluate_names_the_method_of_predictions_without_a_meta_file(tiny_corpus, corpus, tmp_path, capsys):
+    from cascadener.cli import main
+
+    inputs = _write_jsonl(tmp_path / "in.jsonl", tiny_corpus)
+    predictions = tmp_path / "p.jsonl"
+    with FaultProxy(respond=ScriptedModel(corpus["gold"])) as proxy:
+        assert main(["predict", "--method", "promptner", "--demonstrations", "0", "--jsonl", str(inputs),
+                     "-o", str(predictions), *_served(proxy.base_url)]) == 0
+    # the meta file names the method; --method must agree with it
+    assert main(["evaluate", str(predictions), "--method", "gpt-ner", "-o", str(tmp_path / "r0.json")]) == 2
+    assert "were predicted by --method promptner" in capsys.readouterr().err
+    (tmp_path / "p.jsonl.meta.json").unlink()
+    assert main(["evaluate", str(predictions), "--method", "promptner", "-o", str(tmp_path / "r1.json")]) == 0
+    assert json.loads((tmp_path / "r1.json").read_text(encoding="utf-8"))["pipeline"]["method"] == "promptner"

@@ -150,3 +150,29 @@ def test_main_job_runs_every_method_and_the_leaderboard_ranks_them_together(memo
     methods = sorted(row.entry.method for row in ranked.tables["dynamic-en"])
     assert methods == ["cascadener-generative (fine-tuned)", "gpt-ner (fine-tuned)", "promptner (fine-tuned)"]
     assert all(row.rank is not None for row in ranked.tables["dynamic-en"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["gpt-ner", "promptner"])
+def test_sft_conversations_of_a_geic_corpus_in_the_methods_format(method, memorised_release, tiny_corpus, tmp_path,
+                                                                    capsys):
+    """``cascadener train --method M --geic FILE --export-sft DIR``: the authors' GEIC format in, the method's
+    own conversations out (GEIC has no type lists: each sentence is asked about its gold types)."""
+    from cascadener.cli import main
+
+    geic = memorised_release / "en" / "train.json"
+    english = [r for r in tiny_corpus if r["language"] == "en"]
+    assert main(["train", "--method", method, "--geic", str(geic), "-o", str(tmp_path / "m"), "--max-steps", "1",
+                 "--vocab-size", "400", "--no-progress", "--export-sft", str(tmp_path / "sft")]) == 0, \
+        capsys.readouterr().err
+    exported = json.loads((tmp_path / "sft" / f"{method}.json").read_text(encoding="utf-8"))
+    if method == "gpt-ner":  # one question per sentence and gold type; none for the sentence without entities
+        assert len(exported) == sum(len({e["label"] for e in r["entities"]}) for r in english)
+        first = exported[0]["conversations"]
+        assert [t["from"] for t in first] == ["user", "assistant"]
+        assert first[0]["value"].startswith("You are an excellent linguist. Within the DynamicNER dataset")
+        assert "@@" in first[1]["value"] and "##" in first[1]["value"]
+    else:  # one chat per sentence with entities (a sentence without any has no type to ask about)
+        assert len(exported) == sum(1 for r in english if r["entities"])
+        assert [t["from"] for t in exported[0]["conversations"]] == ["system", "user", "assistant"]
+        assert exported[0]["conversations"][2]["value"].startswith("1. ")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cascadener.backends.registry import DEFAULT_BACKEND
+from cascadener.methods import METHODS
 from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
 from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
@@ -66,18 +67,28 @@ def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric",
     return "\n".join(lines)
 
 
-def pipeline_record(meta: dict[str, Any]) -> dict[str, Any]:
+def pipeline_record(meta: dict[str, Any], method: str | None = None) -> dict[str, Any]:
     """How the results name the run: the method's own record in the predictions meta (``method``,
-    ``setting``, ...); for a meta written before methods recorded it, CascadeNER's name.
+    ``setting``, ...); for a meta written before methods recorded it, CascadeNER's name; without a
+    meta, ``method`` (``--method``) as given, else CascadeNER's. A ``method`` that is not the one the
+    meta names is refused.
 
     >>> pipeline_record({"pipeline": {"method": "gpt-ner", "setting": "few-shot", "demonstrations": 8}})["setting"]
     'few-shot'
     >>> pipeline_record({"options": {"classification": "constrained"}})
     {'method': 'cascadener-constrained', 'setting': 'fine-tuned'}
+    >>> pipeline_record({}, "promptner")
+    {'method': 'promptner'}
     """
     recorded = meta.get("pipeline")
+    named = meta.get("options", {}).get("method")
+    if method is not None and named is not None and named != method:
+        raise CliError(f"--method {method}: the predictions were predicted by --method {named} (their meta file "
+                       "says so); drop --method")
     if isinstance(recorded, dict) and isinstance(recorded.get("method"), str):
         return dict(recorded)
+    if not meta and method is not None and method != "cascadener":
+        return {"method": method}
     options = meta.get("options", {})
     return {"method": f"cascadener-{options.get('classification') or 'generative'}", "setting": "fine-tuned"}
 
@@ -120,6 +131,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     inputs = parser.add_argument_group("input")
     inputs.add_argument("predictions", help="predictions JSONL written by cascadener predict")
+    inputs.add_argument("--method", choices=tuple(METHODS), default=None,
+                        help="the method that predicted them, for predictions without cascadener predict's meta file "
+                             "(none: the meta file's; without one, cascadener)")
     references = add_source_arguments(parser, required=False, title="references (for predictions written without them)")
     add_shard_argument(references)
     scoring = parser.add_argument_group("scoring")
@@ -272,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
     if meta and not meta.get("complete", False):
         print(f"warning: {meta_path} says the prediction run did not finish; resume it for full scores",
               file=sys.stderr)
+    method = pipeline_record(meta, args.method)  # how the results name the run (a contradicting --method refused)
     rows, missing, source = _references(args, predictions)
     type_lists = [row.type_list for row in rows]
     languages = [row.language for row in rows]
