@@ -93,7 +93,11 @@ class Capitals:
         pass
 
     def record(self, options):
-        return {"method": self.name, "setting": "zero-shot"}
+        return self.record_for(options, fine_tuned=False)
+
+    @classmethod
+    def record_for(cls, options, *, fine_tuned):
+        return {"method": cls.name, "setting": "zero-shot"}
 
     def run(self, texts, type_lists=None, *, options=None, languages=None, cascade=False, progress=False):
         predictions = []
