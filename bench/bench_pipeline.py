@@ -94,7 +94,7 @@ def compare_methods(ner: CascadeNER, records, *, batch_size: int, repeats: int) 
             best = min(best, time.perf_counter() - start)
         stats = run.stats
         f1 = score_spans([p.entities for p in run.predictions], gold)["f1"]
-        print(f"  {method.record(options)['method']:<22} {len(texts) / best:6.1f} sentences/s, "
+        print(f"  {method.applied_policy(options, classifier=backend.capabilities)['method']:<22} {len(texts) / best:6.1f} sentences/s, "
               f"{(stats.stage1_requests + stats.stage2_requests) / len(texts):.2f} requests/sentence "
               f"(stage 1 {stats.stage1_requests}, stage 2 {stats.stage2_requests}), "
               f"{(stats.stage1_prompt_tokens + stats.stage2_prompt_tokens) / len(texts):.0f} prompt tokens/sentence, "

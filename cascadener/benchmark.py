@@ -356,8 +356,9 @@ def _needs_pool(method: Any, options: BenchmarkOptions) -> bool:
     the method, unless the model is fine-tuned on its prompts (trained here, or a given folder marked so).
 
     >>> from cascadener.methods import GptNer, GptNerOptions
-    >>> _needs_pool(GptNer, BenchmarkOptions(Path("o"), predict=GptNerOptions())), \
-    ...     _needs_pool(GptNer, BenchmarkOptions(Path("o"), extractor="m", predict=GptNerOptions()))
+    >>> trained_here = BenchmarkOptions(Path("o"), predict=GptNerOptions())
+    >>> given = BenchmarkOptions(Path("o"), extractor="m", predict=GptNerOptions())
+    >>> _needs_pool(GptNer, trained_here), _needs_pool(GptNer, given)
     (False, True)
     """
     if not method.uses_demonstrations:

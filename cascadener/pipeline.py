@@ -296,33 +296,22 @@ class CascadeNER:
     @classmethod
     def applied_policy(cls, options: PredictOptions, *, classifier: Capabilities) -> dict[str, Any]:
         """The stage-2 policy a classifier with these capabilities applies, as recorded: the method's
-        label (:func:`cascadener.stage2.policy_label`) and :func:`cascadener.stage2.policy`.
+        label (:func:`cascadener.stage2.policy_label`), its setting (``fine-tuned``: both stages are
+        trained models; :data:`cascadener.methods.base.SETTINGS`) and :func:`cascadener.stage2.policy`.
 
         >>> from cascadener.backends.local import LocalSettings
-        >>> CascadeNER.applied_policy(PredictOptions(), classifier=LocalSettings("m").capabilities())["method"]
-        'cascadener-generative'
+        >>> applied = CascadeNER.applied_policy(PredictOptions(), classifier=LocalSettings("m").capabilities())
+        >>> applied["method"], applied["setting"]
+        ('cascadener-generative', 'fine-tuned')
         """
         stage2 = options.classify_options()
-        return {"method": policy_label(cls.name, stage2, classifier), **policy(stage2, classifier)}
+        return {"method": policy_label(cls.name, stage2, classifier), "setting": "fine-tuned",
+                **policy(stage2, classifier)}
 
     @classmethod
     def prompt_hash(cls, options: PredictOptions) -> str:
         """The hash of the prompts the options send (:func:`cascadener.prompts.prompt_hash`)."""
         return prompt_hash(template=options.template)
-
-    def record(self, options: PredictOptions) -> dict[str, Any]:
-        """How the results name a run: ``cascadener-<classification>``, always fine-tuned (both stages are
-        trained models; CascadeNER has no in-context setting).
-
-        >>> CascadeNER.from_endpoint("http://127.0.0.1:8000/v1", "m").record(PredictOptions())
-        {'method': 'cascadener-generative', 'setting': 'fine-tuned', 'demonstrations': 0}
-        """
-        return self.record_for(options, fine_tuned=True)
-
-    @classmethod
-    def record_for(cls, options: PredictOptions, *, fine_tuned: bool = True) -> dict[str, Any]:
-        """:meth:`record` before the pipeline is built (CascadeNER is always fine-tuned)."""
-        return {"method": f"{cls.name}-{options.classification}", "setting": "fine-tuned", "demonstrations": 0}
 
     def describe(self) -> dict[str, Any]:
         """The backends as recorded in the predictions meta: ``{"extractor": {...}, "classifier": {...}}``."""

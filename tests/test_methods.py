@@ -44,7 +44,8 @@ def test_every_registered_method_is_a_method():
 def test_cascadener_is_a_method():
     ner = CascadeNER.from_endpoint(EndpointOptions("http://127.0.0.1:9/v1"), "m")
     assert isinstance(ner, Method)
-    assert ner.record(PredictOptions(classification="constrained"))["method"] == "cascadener-constrained"
+    assert CascadeNER.applied_policy(PredictOptions(classification="constrained"),
+                                     classifier=ner.classifier_backend.capabilities)["setting"] == "fine-tuned"
     assert CascadeNER.prompt_hash(PredictOptions(template="short")) != CascadeNER.prompt_hash(PredictOptions())
     capable = ner.extractor_backend.capabilities
     CascadeNER.check_capabilities(PredictOptions(classification="constrained"), extractor=capable, classifier=capable)
@@ -89,16 +90,6 @@ class Capitals:
     def prompt_hash(cls, options):
         return "no-prompts"
 
-    def check(self, options):
-        pass
-
-    def record(self, options):
-        return self.record_for(options, fine_tuned=False)
-
-    @classmethod
-    def record_for(cls, options, *, fine_tuned):
-        return {"method": cls.name, "setting": "zero-shot"}
-
     def run(self, texts, type_lists=None, *, options=None, languages=None, cascade=False, progress=False):
         predictions = []
         for text, types in zip(texts, type_lists or [None] * len(texts)):
@@ -135,7 +126,7 @@ def test_predict_runs_any_registered_method(capitals, tmp_path, capsys):
         [("Ada", "person", 0, 3), ("Bob", "person", 8, 11), ("Graz", "person", 15, 19)], []]
     meta = json.loads((tmp_path / "out.jsonl.meta.json").read_text(encoding="utf-8"))
     assert meta["options"]["method"] == "capitals" and meta["options"]["prompt_hash"] == "no-prompts"
-    assert meta["pipeline"] == {"method": "capitals", "setting": "zero-shot"}
+    assert meta["applied"] == {"method": "capitals"}
     assert meta["stats"]["sentences"] == 2 and meta["complete"]
     capsys.readouterr()
     assert main([*command, "--method", "cascadener", "--resume"]) == 2

@@ -20,6 +20,7 @@ import pytest
 from loopback import FaultProxy
 
 from cascadener.backends import EndpointOptions
+from cascadener.backends.probe import PROBE_QUESTION
 from cascadener.methods import DemonstrationPool, GptNer, GptNerOptions, PromptNer, PromptNerOptions
 
 VERIFY_CUE = "Please answer with yes or no."
@@ -67,6 +68,8 @@ class ScriptedModel:
     def __call__(self, body: dict) -> dict:
         messages = body["messages"]
         user = messages[-1]["content"]
+        if user == PROBE_QUESTION:  # the backend's probe of the server, before any work
+            return completion("The sea is wide.")
         if user.endswith(VERIFY_CUE + "\n"):
             word = re.search(r'Is the word "(.*)" in the given sentence', user).group(1)
             return completion("No" if word in self.reject else "Yes, it is.")
@@ -133,6 +136,11 @@ def _questions(posts, cue):
     return [body for body in posts if body["messages"][-1]["content"].endswith(cue)]
 
 
+def _asked(proxy) -> list[dict]:
+    """The requests the method sent (the probe's question left out)."""
+    return [body for body in proxy.posts() if body["messages"][-1]["content"] != PROBE_QUESTION]
+
+
 @pytest.mark.parametrize("verify", [False, True])
 def test_gpt_ner_asks_each_type_of_the_list_and_verifies_each_mention(corpus, verify):
     model = ScriptedModel(corpus["gold"], reject={"Graz"} if verify else set(), jitter=0.02)
@@ -144,7 +152,7 @@ def test_gpt_ner_asks_each_type_of_the_list_and_verifies_each_mention(corpus, ve
             runs[concurrency] = run = ner.run([*corpus["texts"], ""], [*corpus["lists"], ["city"]],
                                               options=GptNerOptions(demonstrations=2, pool=POOL, verify=verify),
                                               languages=[*corpus["languages"], "en"])
-            posts = proxy.posts()
+            posts = _asked(proxy)
         extraction = _questions(posts, "The labeled sentence:")
         asked = Counter(body["messages"][0]["content"].rsplit("The given sentence: ", 1)[1] for body in extraction)
         # one question per sentence and type of its list; none for the empty text
@@ -192,7 +200,7 @@ def test_promptner_sends_one_chat_per_sentence(corpus):
             runs[concurrency] = run = ner.run([*corpus["texts"], " "], [*corpus["lists"], ["city"]],
                                               options=PromptNerOptions(demonstrations=2, pool=POOL),
                                               languages=[*corpus["languages"], None])
-            posts = proxy.posts()
+            posts = _asked(proxy)
         assert Counter(body["messages"][-1]["content"] for body in posts) == Counter(
             f"\nParagraph: {text} \nAnswer:" for text in corpus["texts"])  # one each, none for the blank text
         for body, text in zip(sorted(posts, key=lambda b: b["messages"][-1]["content"]), sorted(corpus["texts"])):
@@ -209,7 +217,7 @@ def test_promptner_exemplars_are_the_texts_language_and_cover_its_list(corpus):
         ner = PromptNer.from_endpoint(proxy.base_url, "m")
         ner.run(["Der Kölner Marathon endet am Museum Ludwig ."], [["city", "water body", "museum"]],
                 options=PromptNerOptions(demonstrations=1, pool=POOL), languages=["de"])
-        [body] = proxy.posts()
+        [body] = _asked(proxy)
     assert body["messages"][1]["content"] == "Die Elbe fließt durch Dresden .\nAnswer:"
     assert body["messages"][2]["content"] == ("1. Elbe | True | Elbe is an entity of type water body (water body)\n"
                                               "2. Dresden | True | Dresden is an entity of type city (city)")
@@ -311,7 +319,7 @@ def test_cli_predict_resumes_after_a_server_failure(method, tiny_corpus, corpus,
     with FaultProxy(respond=model) as proxy:
         reference = tmp_path / "reference.jsonl"
         assert main([*common, *_served(proxy.base_url), "-o", str(reference)]) == 0
-        requests = len(proxy.posts())
+        requests = len(proxy.posts())  # the probe's included: the fault lands mid-run
         output = tmp_path / "out.jsonl"
         proxy.faults.extend([("delay", 0)] * (requests // 2) + [("status", 500)])
         assert main([*common, *_served(proxy.base_url), "-o", str(output)]) == 2
@@ -326,7 +334,7 @@ def test_cli_predict_resumes_after_a_server_failure(method, tiny_corpus, corpus,
         gold_entities(corpus)
     meta = json.loads((tmp_path / "out.jsonl.meta.json").read_text(encoding="utf-8"))
     assert meta["complete"] and meta["options"]["method"] == method
-    recorded = meta["pipeline"]
+    recorded = meta["applied"]
     assert (recorded["method"], recorded["setting"], recorded["demonstrations"]) == (method, "few-shot", 1)
     assert recorded["demonstrations_from"]["path"] == str(pool) and recorded["demonstrations_from"]["sentences"] == 1
     assert recorded.get("selection") == ("random" if method == "gpt-ner" else None)
@@ -406,7 +414,8 @@ def test_evaluate_and_the_leaderboard_rank_the_three_methods_together(tiny_corpu
     model = ScriptedModel(corpus["gold"])
     model.off_list = set()
     with FaultProxy(respond=model) as proxy:
-        for method, extra in (("cascadener", []), ("gpt-ner", ["--demonstrations", "0", "--verify"]),
+        for method, extra in (("cascadener", ["--off-list", "closest"]),  # the scripted server keeps no choices
+                              ("gpt-ner", ["--demonstrations", "0", "--verify"]),
                               ("promptner", ["--demonstrations", "0"])):
             predictions = tmp_path / f"{method}.jsonl"
             assert main(["predict", "--method", method, *extra, "--jsonl", str(inputs), "-o", str(predictions),
@@ -416,13 +425,13 @@ def test_evaluate_and_the_leaderboard_rank_the_three_methods_together(tiny_corpu
     results = {m: json.loads((folder / "results" / f"{m}.json").read_text(encoding="utf-8"))
                for m in ("cascadener", "gpt-ner", "promptner")}
     assert {m: (r["pipeline"]["method"], r["pipeline"]["setting"]) for m, r in results.items()} == {
-        "cascadener": ("cascadener-generative", "fine-tuned"), "gpt-ner": ("gpt-ner-verify", "zero-shot"),
+        "cascadener": ("cascadener-generative-closest", "fine-tuned"), "gpt-ner": ("gpt-ner-verify", "zero-shot"),
         "promptner": ("promptner", "zero-shot")}
     assert all(r["metrics"]["f1"] == 1.0 for r in results.values())  # every method scored exactly like C
     board = build(from_folder(folder)[0])
     [task] = board.tables
     assert sorted(row.entry.method for row in board.tables[task]) == [
-        "cascadener-generative (fine-tuned)", "gpt-ner-verify (zero-shot)", "promptner (zero-shot)"]
+        "cascadener-generative-closest (fine-tuned)", "gpt-ner-verify (zero-shot)", "promptner (zero-shot)"]
     assert [row.rank for row in board.tables[task]] == [1, 1, 1]
     assert main(["leaderboard", str(folder), "-o", str(tmp_path / "leaderboard")]) == 0
     shown = capsys.readouterr().out

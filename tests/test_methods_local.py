@@ -37,7 +37,7 @@ def test_tiny_model_recovers_memorised_sentences(method, models, tiny_corpus):
     model = models[method].extractor
     assert trained_for(model)["method"] == method and (model / TRAINED_FOR_FILE).is_file()
     ner = METHODS[method].from_pretrained(str(model))
-    assert ner.fine_tuned and ner.record(ner.options_type()) == {"method": method, "setting": "fine-tuned",
+    assert ner.fine_tuned and ner.check(ner.options_type()) == {"method": method, "setting": "fine-tuned",
                                                                  "demonstrations": 0}
     run = ner.run([r["text"] for r in tiny_corpus], [r["type_list"] for r in tiny_corpus],
                   languages=[r["language"] for r in tiny_corpus])  # no pool: a fine-tuned model needs none
@@ -84,7 +84,7 @@ def test_cli_predict_on_the_local_model(method, models, tiny_corpus, tmp_path, c
     assert [sorted((e["text"], e["label"], e["start"], e["end"]) for e in line["entities"]) for line in lines] == \
         _gold(tiny_corpus)
     meta = json.loads((tmp_path / "out.jsonl.meta.json").read_text(encoding="utf-8"))
-    assert meta["pipeline"] == {"method": method, "setting": "fine-tuned", "demonstrations": 0}
+    assert meta["applied"] == {"method": method, "setting": "fine-tuned", "demonstrations": 0}
     assert meta["options"]["demonstrations"] is None and meta["options"]["pool"] is None
     # a second writer is refused while the first holds the lock
     from cascadener.cli.locking import OutputLock

@@ -68,19 +68,19 @@ def format_table(rows: dict[str, float], *, header: tuple[str, str] = ("metric",
 
 
 def pipeline_record(meta: dict[str, Any], method: str | None = None) -> dict[str, Any]:
-    """How the results name the run: the method's own record in the predictions meta (``method``,
-    ``setting``, ...); for a meta written before methods recorded it, CascadeNER's name; without a
-    meta, ``method`` (``--method``) as given, else CascadeNER's. A ``method`` that is not the one the
-    meta names is refused.
+    """How the results name the run: the policy the method applied as the predictions meta recorded it
+    (``applied``: the method's label, its ``setting``, ...); for a meta written before that was
+    recorded, CascadeNER's name; without a meta, ``method`` (``--method``) as given, else CascadeNER's.
+    A ``method`` that is not the one the meta names is refused.
 
-    >>> pipeline_record({"pipeline": {"method": "gpt-ner", "setting": "few-shot", "demonstrations": 8}})["setting"]
+    >>> pipeline_record({"applied": {"method": "gpt-ner", "setting": "few-shot", "demonstrations": 8}})["setting"]
     'few-shot'
     >>> pipeline_record({"options": {"classification": "constrained"}})
     {'method': 'cascadener-constrained', 'setting': 'fine-tuned'}
     >>> pipeline_record({}, "promptner")
     {'method': 'promptner'}
     """
-    recorded = meta.get("pipeline")
+    recorded = meta.get("applied")
     named = meta.get("options", {}).get("method")
     if method is not None and named is not None and named != method:
         raise CliError(f"--method {method}: the predictions were predicted by --method {named} (their meta file "

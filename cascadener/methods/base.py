@@ -24,17 +24,16 @@ only what is written here, so a method plugs in by implementing it and registeri
   anything; ``run`` calls it again with the built backends' own);
 - ``check(options)``: prepare the built backends for a run with ``options`` (a server is probed
   once, before any work: :mod:`cascadener.backends.probe`), refuse (``ValueError``) what they
-  cannot apply, and return the policy applied as recorded (``{"method": label, ...}``: the label
-  results and leaderboards compare, e.g. ``cascadener-generative-closest``); ``run`` calls it too;
+  cannot apply (and what else the options need, e.g. training sentences for demonstrations), and
+  return the policy applied as recorded (``{"method": label, ...}``: the label results and
+  leaderboards compare, e.g. ``cascadener-generative-closest`` or ``gpt-ner-verify``, and a prompt
+  method's ``setting``, :data:`SETTINGS`: ``fine-tuned``, ``few-shot`` or ``zero-shot``, with what
+  it rests on); ``run`` calls it too;
 - ``applied_policy(options, *, classifier=...)``: that record for a classifier with these
   capabilities, without building anything (the command line's workers load local weights
-  themselves, whose capabilities are known beforehand);
+  themselves, whose capabilities are known beforehand; a prompt method also takes ``model``, the
+  local folder, to read whether it is fine-tuned on its prompts);
 - ``prompt_hash(options)``: the hash of the prompts it sends (compared by ``--resume``);
-- ``check(options)``: :meth:`check_capabilities` with the built backends' own capabilities, and
-  whatever else the options need (e.g. training sentences for demonstrations), before any work;
-- ``record(options)``: how the results name the run: ``{"method": ..., "setting": ...}`` (the
-  ``pipeline.method`` of the results JSON, e.g. ``cascadener-generative`` or ``gpt-ner-verify``, and
-  :data:`SETTINGS`: ``fine-tuned``, ``few-shot`` or ``zero-shot``), plus what the setting rests on;
 - ``run(texts, type_lists, *, options, languages=None, cascade=False, progress=False)``: a
   :class:`~cascadener.pipeline.PredictionRun`: one :class:`~cascadener.pipeline.Prediction` per text,
   in order (``entities``: the span records; empty texts give ``[]``; ``languages[i]``: text ``i``'s
@@ -207,13 +206,6 @@ class Method(Protocol):
         ...
 
     def check(self, options: Any) -> None:
-        ...
-
-    def record(self, options: Any) -> dict[str, Any]:
-        ...
-
-    @classmethod
-    def record_for(cls, options: Any, *, fine_tuned: bool) -> dict[str, Any]:
         ...
 
     def run(self, texts: Sequence[str], type_lists: Sequence[Sequence[str] | None] | None = None, *,

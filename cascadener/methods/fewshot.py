@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from cascadener.backends.base import Backend, BackendSettings, Capabilities, ChatPrompt
-from cascadener.methods.base import setting_of, trained_for
+from cascadener.methods.base import fine_tuned_for, setting_of, trained_for
 from cascadener.pipeline import PredictionRun, check_languages, check_texts, check_type_lists
 from cascadener.windows import PROMPT_OVERHEAD, Window, split_windows
 
@@ -207,8 +207,10 @@ class PromptMethod:
             return options.demonstrations
         return 0 if self.fine_tuned else self.default_demonstrations
 
-    def check(self, options: Any) -> None:
-        """Refuse, before any work, a run that shows demonstrations without training sentences."""
+    def check(self, options: Any) -> dict[str, Any]:
+        """Prepare the backend (a server is probed once, before any work: up, serving the model, the
+        request shape it takes), refuse a run that shows demonstrations without training sentences,
+        and return how the results name the run (:meth:`applied_policy`)."""
         if not isinstance(options, self.options_type):
             raise TypeError(f"{self.name} takes {self.options_type.__name__}, got {type(options).__name__}")
         shown = self.demonstrations_for(options)
@@ -218,19 +220,26 @@ class PromptMethod:
             raise ValueError(f"{self.name} shows {shown} demonstrations per prompt{reason}: give training sentences "
                              "to draw them from (pool=DemonstrationPool(...), --demonstrations-from), or "
                              "demonstrations=0 (--demonstrations 0)")
+        self.extractor_backend.prepare(choice=False)  # free answers only
+        return self.record_for(options, fine_tuned=self.fine_tuned)
 
     @classmethod
     def label(cls, options: Any) -> str:
         """The results' ``pipeline.method``."""
         return cls.name
 
-    def record(self, options: Any) -> dict[str, Any]:
-        """How the results name a run: the method, the setting and the demonstrations per prompt."""
-        return self.record_for(options, fine_tuned=self.fine_tuned)
+    @classmethod
+    def applied_policy(cls, options: Any, *, classifier: Capabilities | None = None,
+                       model: str | None = None) -> dict[str, Any]:
+        """How the results name a run, without building anything: the method's label, the setting and
+        the demonstrations per prompt, for the local ``model`` folder (``None``: a served model; whether
+        it is fine-tuned on the method's prompts is read from the folder). ``classifier`` is unused:
+        the prompt methods apply no stage-2 policy."""
+        return cls.record_for(options, fine_tuned=fine_tuned_for(cls.name, model))
 
     @classmethod
     def record_for(cls, options: Any, *, fine_tuned: bool) -> dict[str, Any]:
-        """:meth:`record` before the method is built, for a model ``fine_tuned`` on its prompts or not."""
+        """:meth:`check`'s record for a model ``fine_tuned`` on the method's prompts, or not."""
         shown = options.demonstrations if options.demonstrations is not None else (
             0 if fine_tuned else cls.default_demonstrations)
         record = {"method": cls.label(options), "setting": setting_of(fine_tuned=fine_tuned, demonstrations=shown),

@@ -20,7 +20,7 @@ as stage 2. The span records carry ``score: None`` (the answers are free text).
 Example (no request is sent):
     >>> from cascadener.backends import EndpointOptions
     >>> ner = GptNer.from_endpoint(EndpointOptions("http://127.0.0.1:8000/v1"), "m")
-    >>> ner.record(GptNerOptions(demonstrations=0))
+    >>> ner.applied_policy(GptNerOptions(demonstrations=0))
     {'method': 'gpt-ner', 'setting': 'zero-shot', 'demonstrations': 0}
     >>> ner.check(GptNerOptions())
     Traceback (most recent call last):

@@ -19,7 +19,7 @@ records carry ``score: None`` (the answers are free text).
 Example (no request is sent):
     >>> from cascadener.backends import EndpointOptions
     >>> ner = PromptNer.from_endpoint(EndpointOptions("http://127.0.0.1:8000/v1"), "m")
-    >>> ner.record(PromptNerOptions(demonstrations=0))
+    >>> ner.applied_policy(PromptNerOptions(demonstrations=0))
     {'method': 'promptner', 'setting': 'zero-shot', 'demonstrations': 0}
 """
 
