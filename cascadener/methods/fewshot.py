@@ -186,14 +186,19 @@ class PromptMethod:
                                                trust_remote_code=trust_remote_code))
 
     @classmethod
-    def from_endpoint(cls, endpoint: Any, model: str, *, context_tokens: int | None = None) -> "PromptMethod":
+    def from_endpoint(cls, endpoint: Any, model: str, *, context_tokens: int | None = None,
+                      tokenizer: str | None = None) -> "PromptMethod":
         """The method on an OpenAI-compatible server: ``endpoint`` an
-        :class:`~cascadener.backends.http.EndpointOptions` or its URL, ``model`` the served name."""
+        :class:`~cascadener.backends.http.EndpointOptions` or its URL, ``model`` the served name.
+        Nothing is sent until the first run, which probes the server first. ``context_tokens``: the
+        served model's context (longer texts are read in windows); ``tokenizer``: the served model's
+        tokenizer (a folder or Hub id) for the token budgets (``None``: ``model``'s own when it names a
+        model folder here, else UTF-8 bytes)."""
         from cascadener.backends.http import EndpointOptions
         from cascadener.backends.server import EndpointSettings
 
         endpoint = EndpointOptions(endpoint) if isinstance(endpoint, str) else endpoint
-        return cls.from_settings(EndpointSettings(endpoint, model, context_tokens=context_tokens))
+        return cls.from_settings(EndpointSettings(endpoint, model, context_tokens=context_tokens, tokenizer=tokenizer))
 
     # ------------------------------------------------------------------------------ checks and records
 
