@@ -157,6 +157,23 @@ def test_one_rounding_for_every_score_a_person_reads(tmp_path, capsys):
     assert table[1].split()[:2] == ["de", "1.28"] and table[2].split()[:2] == ["all", "12.35"]
 
 
+@pytest.mark.parametrize("pipeline, note", [
+    ({"backend": "openai", "method": "gpt-ner-verify", "setting": "few-shot", "demonstrations": 8},
+     "method gpt-ner-verify (few-shot), backend openai, strict matching"),
+    ({"backend": "transformers", "method": "promptner", "setting": "fine-tuned", "demonstrations": 0},
+     "method promptner (fine-tuned), backend transformers, strict matching"),
+])
+def test_push_results_notes_name_the_method_and_its_setting(pipeline, note, tmp_path, capsys):
+    path = _write(tmp_path, _results(pipeline=pipeline))
+    out = tmp_path / "dry"
+    assert main(["push-results", str(path), "--model-id", "me/ner", "--benchmark-id", BENCHMARK,
+                 "--dataset-revision", SHA, "--results-repo", "me/dynamicner-results",
+                 "--dry-run", "--output-dir", str(out)]) == 0
+    capsys.readouterr()
+    (entry,) = parse_eval_result_entries(yaml.safe_load((out / ".eval_results" / "dynamicner.yaml").read_text()))
+    assert entry.notes == note
+
+
 def test_dry_run_writes_eval_results_and_a_card_that_agree_and_a_json_that_names_the_model(tmp_path, capsys):
     path = _write(tmp_path, _results())
     out = tmp_path / "dry"

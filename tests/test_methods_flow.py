@@ -267,6 +267,22 @@ def test_demonstrations_that_do_not_fit_are_dropped_and_counted(corpus):
     assert run.stats.missing_demonstrations >= 1 and spans(run)[0] == [("Lagos", "city", 22, 27), ("Oslo", "city", 31, 35)]
 
 
+@pytest.mark.parametrize("cls, options", [(GptNer, GptNerOptions(demonstrations=0)),
+                                          (PromptNer, PromptNerOptions(demonstrations=0))])
+def test_predict_has_cascadeners_shape(cls, options, corpus):
+    """``predict(texts, type_lists)``: one list of span records per text, as CascadeNER's; ``predict_entities``
+    one text's; the call's counts in ``last_stats``."""
+    with FaultProxy(respond=ScriptedModel(corpus["gold"])) as proxy:
+        ner = cls.from_endpoint(proxy.base_url, "m")
+        predicted = ner.predict(corpus["texts"], corpus["lists"], options=options)
+        one = ner.predict_entities(corpus["texts"][0], corpus["lists"][0], options=options)
+    assert all(set(entity) == {"text", "label", "start", "end", "score"} and entity["score"] is None
+               for entities in predicted for entity in entities)
+    assert [[(e["text"], e["label"], e["start"], e["end"]) for e in entities] for entities in predicted] == \
+        gold_entities(corpus)
+    assert one == predicted[0] and ner.last_stats.sentences == 1
+
+
 def test_methods_refuse_what_they_cannot_do():
     ner = GptNer.from_endpoint("http://127.0.0.1:9/v1", "m")
     with pytest.raises(ValueError, match=r"type_lists\[1\] is None: gpt-ner needs a type list for every text"):

@@ -329,8 +329,9 @@ class PromptMethod:
         self.last_stats = run.stats
         return [prediction.entities for prediction in run.predictions]
 
-    def predict_entities(self, text: str, labels: Sequence[str], *, language: str | None = None) -> list[dict[str, Any]]:
+    def predict_entities(self, text: str, labels: Sequence[str], *, options: Any = None,
+                         language: str | None = None) -> list[dict[str, Any]]:
         """Entities of one ``text`` typed from ``labels``."""
         if not isinstance(text, str):
             raise TypeError(f"predict_entities takes one text (str), got {type(text).__name__}")
-        return self.predict([text], [labels], languages=[language])[0]
+        return self.predict([text], [labels], options=options, languages=[language])[0]
