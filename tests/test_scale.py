@@ -147,6 +147,49 @@ def test_sharded_server_runs_merge_to_the_unsharded_file(tiny_corpus, tmp_path, 
     assert [part["shard"] for part in found["merged"]["parts"]] == [f"{i}/{count}" for i in range(count)]
 
 
+@pytest.mark.parametrize("source", ["dataset", "geic"])
+def test_sharded_dataset_and_geic_runs_merge_to_the_unsharded_file(source, memorised_release, tiny_corpus, tmp_path,
+                                                                   capsys):
+    """The builder's split (``--dataset``) and a GEIC file shard by the same rule as JSONL: each part
+    holds its rows of ``Dataset.shard``, records the input's identity, and the merge gives back the
+    unsharded file, which evaluate then scores against the same references."""
+    if source == "dataset":
+        inputs = ["--dataset", "en", "--split", "test", "--data-dir", str(memorised_release)]
+    else:
+        inputs = ["--geic", str(memorised_release / "en" / "test.json")]
+    rows = sum(record["language"] == "en" for record in tiny_corpus)
+    with FaultProxy(respond=memorising(tiny_corpus)) as proxy:
+        whole = tmp_path / "whole.jsonl"
+        status, err = _run(["predict", *inputs, *_served(proxy), "-o", str(whole)], capsys)
+        assert status == 0, err
+        lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert len(lines) == rows
+        for count in (2, 3):
+            parts = []
+            for index in range(count):
+                part = tmp_path / f"{count}-{index}.jsonl"
+                status, err = _run(["predict", *inputs, *_served(proxy), "--shard", f"{index}/{count}",
+                                    "-o", str(part)], capsys)
+                assert status == 0, err
+                start, end = Shard(index, count).bounds(rows)
+                assert part.read_text(encoding="utf-8") == "".join(lines[start:end])
+                assert _meta(part)["source"]["ids_sha256"] == _meta(whole)["source"]["ids_sha256"]
+                parts.append(part)
+            merged = tmp_path / f"merged-{count}.jsonl"
+            status, err = _run(["merge", "-o", str(merged), *map(str, parts)], capsys)
+            assert status == 0, err
+            assert merged.read_bytes() == whole.read_bytes()
+            assert _meta(merged)["stats"] == _meta(whole)["stats"]
+    scores = []
+    for path in (whole, merged):
+        out = path.with_suffix(".results.json")
+        status, err = _run(["evaluate", str(path), *inputs, "-o", str(out)], capsys)
+        assert status == 0, err
+        scores.append(json.loads(out.read_text(encoding="utf-8"))["metrics"])
+    # the server memorised the mentions (stage 1); these inputs' type lists are not tiny_corpus's
+    assert scores[0] == scores[1] and scores[0]["extraction_f1"] == 1.0
+
+
 def test_evaluate_scores_a_merged_file_like_an_unsharded_one(tiny_corpus, tmp_path, capsys):
     inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, 8)
     with FaultProxy(respond=memorising(tiny_corpus)) as proxy:
@@ -419,6 +462,19 @@ def test_the_ray_executor_says_how_to_install_ray_when_it_is_missing(tmp_path, c
                         "--model", "m", "-o", str(tmp_path / "out.jsonl"), "--executor", "ray"], capsys)
     assert status == 2 and 'pip install "dynamicner-kit[ray]"' in err and "Traceback" not in err
     assert not (tmp_path / "out.jsonl").exists() and not (tmp_path / "out.jsonl.meta.json").exists()
+
+
+def test_a_ray_run_takes_the_outputs_lock_like_any_run(tiny_corpus, tmp_path, capsys):
+    """A second writer is refused before any work whatever the executor: the lock comes first."""
+    from cascadener.cli.locking import OutputLock
+
+    inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, 4)
+    output = tmp_path / "out.jsonl"
+    with FaultProxy(respond=memorising(tiny_corpus)) as proxy, OutputLock(output):
+        status, err = _run(["predict", "--jsonl", str(inputs), *_served(proxy), "--executor", "ray", "--workers", "2",
+                            "-o", str(output)], capsys)
+    assert status == 2 and f"pid {os.getpid()}" in err and "Traceback" not in err, err
+    assert proxy.posts() == [] and not output.exists() and not output.with_name(output.name + ".meta.json").exists()
 
 
 @pytest.mark.slow
