@@ -477,6 +477,22 @@ def test_a_ray_run_takes_the_outputs_lock_like_any_run(tiny_corpus, tmp_path, ca
     assert proxy.posts() == [] and not output.exists() and not output.with_name(output.name + ".meta.json").exists()
 
 
+def test_the_ray_extra_is_ray_data_never_ray_llm_and_the_test_extra_installs_it():
+    """``dynamicner-kit[ray]`` is Ray Data only (``ray[llm]`` pins a CUDA vLLM); the test extra, which
+    ``.ci/run`` installs, holds the same requirement, so CI runs the Ray tests instead of skipping them."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    ray_extra = [Requirement(text) for text in extras["ray"]]
+    assert [(r.name, r.extras) for r in ray_extra] == [("ray", {"data"})]
+    assert all("llm" not in Requirement(text).extras for values in extras.values() for text in values)
+    assert set(extras["ray"]) <= set(extras["test"])
+    assert '".[test]"' in (root / ".ci" / "run").read_text(encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_ray_workers_on_the_tiny_model_write_the_one_process_file(ray_cluster, tiny_cascade, tiny_corpus, tmp_path,
                                                                  capsys):

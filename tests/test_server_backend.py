@@ -183,6 +183,20 @@ def test_requests_share_kept_alive_connections_as_many_as_the_concurrency():
     assert len(proxy.peers) == 40 and len(set(proxy.peers)) <= 4
 
 
+def test_the_serving_extra_installs_the_clients_transport_and_the_test_extra_holds_it():
+    """The client runs on aiohttp (with certifi's CA bundle for https): the serving extra installs
+    both, and the test extra (what ``.ci/run`` installs) the same requirements."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"]["optional-dependencies"]
+    assert {Requirement(text).name for text in extras["serving"]} == {"aiohttp", "certifi"}
+    assert set(extras["serving"]) <= set(extras["test"])
+
+
 def test_a_redirect_is_an_error_and_the_key_never_follows_it(monkeypatch):
     """A server that answers 307 to elsewhere gets a clear error naming the status; the other host
     receives nothing (neither the request nor the key)."""
