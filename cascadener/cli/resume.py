@@ -69,6 +69,10 @@ SOURCE_NAMES = {"kind": "the kind of input", "name": "its name", "path": "the in
                 "sha256": "the SHA-256 of its files", "ids_sha256": "the ids of its sentences, in order"}
 
 
+#: digests of the input, compared after the flags that change them
+DERIVED_FIELDS = {("source", "sha256"), ("source", "ids_sha256")}
+
+
 #: the flags that name a served model (the options' ``extractor``/``classifier`` of a server's run)
 SERVED_NAMES = {"extractor": "the served model (--model)", "classifier": "the served classifier (--classifier-model)"}
 #: the options of the prompt methods named by what they are (they are loaded, not a flag's value)
@@ -94,7 +98,8 @@ def compare(before: dict[str, Any], now: dict[str, Any]) -> str | None:
     for section, kind in (("source", "the input differs"), ("options", "the options differ"),
                           ("layout", "the batches differ")):
         old, new = before.get(section, {}), now.get(section, {})
-        for key in list(dict.fromkeys([*old, *new])):
+        # a flag the user gave is named before the digests it changes (--limit before the ids' SHA-256)
+        for key in sorted(dict.fromkeys([*old, *new]), key=lambda key: (section, key) in DERIVED_FIELDS):
             if (section, key) in MODEL_FIELDS and not served:
                 continue
             then, here = old.get(key), new.get(key)
