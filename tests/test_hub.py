@@ -172,6 +172,8 @@ def test_push_results_notes_name_the_method_and_its_setting(pipeline, note, tmp_
     capsys.readouterr()
     (entry,) = parse_eval_result_entries(yaml.safe_load((out / ".eval_results" / "dynamicner.yaml").read_text()))
     assert entry.notes == note
+    label = note.split(", ")[0].removeprefix("method ")
+    assert f"Model evaluated with method {label} on dynamicner" in ModelCard.load(out / "README.md").text
 
 
 def test_dry_run_writes_eval_results_and_a_card_that_agree_and_a_json_that_names_the_model(tmp_path, capsys):

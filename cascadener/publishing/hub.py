@@ -331,7 +331,8 @@ def model_card(results: RunResults, *, model_id: str | None = None, metric_keys:
         datasets=[benchmark_id or str(results.dataset.get("id") or results.dataset.get("name", "dynamicner"))],
     )
     description = markdown_escape(
-        f"CascadeNER model evaluated on {results.dataset.get('id') or results.dataset.get('name')} "
+        f"Model evaluated with method {method_label(results.pipeline)} on "
+        f"{results.dataset.get('id') or results.dataset.get('name')} "
         f"({results.dataset.get('config')}, {results.dataset.get('split')}) with "
         f"{results.metric.get('name')} {results.metric.get('version')}; prompt hash {results.prompt.get('hash')}. "
         + ("" if results.pipeline.get("threshold") is None else
