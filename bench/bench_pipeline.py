@@ -111,6 +111,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both sides (1: stable timings on a shared machine)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as scratch:  # the trained model goes with it
+        measure(args, Path(scratch))
+
+
+def measure(args: argparse.Namespace, scratch: Path) -> None:
+    """Train (or take) the model, time each side, check they agree and print the figures, the ratio last."""
     import torch
 
     torch.set_num_threads(args.threads)
@@ -128,7 +134,7 @@ def main() -> None:
         data = concatenate_datasets([build_sft(records).combined(),
                                      conversations_dataset(GptNer.conversations(records).rows),
                                      conversations_dataset(PromptNer.conversations(records).rows)]).shuffle(seed=0)
-        trained = train_conversations(data, Path(tempfile.mkdtemp(prefix="bench-pipeline-")) / "model",
+        trained = train_conversations(data, scratch / "model",
                                       options=replace(MEMORISE, max_steps=300))  # three formats to memorise
         model_dir = str(trained.output_dir)
         print(f"trained a tiny model on {len(records)} fixture sentences in the three methods' formats "
@@ -138,7 +144,8 @@ def main() -> None:
     texts = [r["text"] for r in chosen]
     lists = [r["type_list"] for r in chosen]
     print(f"{len(texts)} sentences ({len(records)} distinct, cycled), "
-          f"{sum(len(r['entities']) for r in chosen)} gold entities, model {model_dir}, {args.threads} torch thread(s)")
+          f"{sum(len(r['entities']) for r in chosen)} gold entities, model {args.model or 'trained here'}, "
+          f"{args.threads} torch thread(s)")
 
     ner.predict(texts[:4], lists[:4], batch_size=4)  # warm-up
     fast_times, slow_times = [], []
