@@ -577,3 +577,22 @@ def test_main_job_results_show_in_the_leaderboard_in_one_command(tmp_path, monke
     assert row[:2] == ["-", "cascadener-tiny-dynamicner"] and row[9] == "reduced" and row[-1] == second.run_id
     assert f"duplicate: results/{first.run_id}.json" in captured.out
     assert (tmp_path / "cascadener-leaderboard" / "leaderboard.html").is_file()
+
+
+def test_two_runs_in_the_same_second_are_ordered_by_their_creation():
+    """A second run of the same model finishing within the second of the first replaces it: created_at
+    carries milliseconds, so the later run is the later instant (not a coin toss on the run id's suffix)."""
+    import time
+
+    from cascadener.publishing.results import parse_instant
+
+    first = hub.now_iso()
+    time.sleep(0.002)
+    second = hub.now_iso()
+    assert parse_instant(second) > parse_instant(first)
+    a = leaderboard.Entry(source="a.json", run_id="20260101T000000Z-ffffffff", created_at=parse_instant(first),
+                          model_id="m", model_revision="r", task="fine", f1=1.0)
+    b = leaderboard.Entry(source="b.json", run_id="20260101T000000Z-00000000", created_at=parse_instant(second),
+                          model_id="m", model_revision="r", task="fine", f1=2.0)
+    kept, dropped = leaderboard._deduplicate([a, b])
+    assert kept == [b] and [d.entry for d in dropped] == [a]

@@ -187,17 +187,17 @@ def committed_prefix(output: Path, meta: dict[str, Any], input_ids: list[str]) -
         raise CliError(f"cannot resume: {output} holds {len(data)} bytes, fewer than the {size} its meta file "
                        "records as written; was it edited? Start again with --overwrite")
     head = data[:size]
-    digest = hashlib.sha256(head)
-    recorded = meta["committed"].get("sha256")
-    if recorded is not None and recorded != "sha256:" + digest.hexdigest():
-        raise CliError(f"cannot resume: the first {size} bytes of {output} are not those its meta file records "
-                       "(committed.sha256): the file was changed after it was written. Start again with --overwrite")
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as error:
         line = head[:error.start].count(b"\n") + 1
         raise CliError(f"cannot resume: {output}, line {line} is not valid UTF-8 (byte {error.start}); "
                        "the file was changed after it was written. Start again with --overwrite") from None
+    digest = hashlib.sha256(head)
+    recorded = meta["committed"].get("sha256")
+    if recorded is not None and recorded != "sha256:" + digest.hexdigest():
+        raise CliError(f"cannot resume: the first {size} bytes of {output} are not those its meta file records "
+                       "(committed.sha256): the file was changed after it was written. Start again with --overwrite")
     ids = []
     for number, line in enumerate(text.split("\n"), start=1):  # JSON Lines: "\n" only
         if not line.strip():

@@ -228,8 +228,9 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def now_iso() -> str:
-    """The current UTC time as ISO-8601 with an offset, to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time as ISO-8601 with an offset, to the millisecond (two runs of one model within
+    a second still order by their creation), e.g. ``2026-01-01T12:00:00.123+00:00``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def task_id(languages: str, granularity: str) -> str:
