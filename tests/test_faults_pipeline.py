@@ -669,6 +669,23 @@ def cascade_reference(tmp_path_factory, cascade_inputs, tiny_cascade):
     return output.read_bytes(), meta["stats"]
 
 
+@pytest.fixture(scope="module")
+def cut_inputs(tmp_path_factory, tiny_corpus) -> Path:
+    """The memorised sentences twice over (16 rows: chunks of 3 end mid-copy), for the cuts below."""
+    records = [dict(record, id=f"{record['id']}-{copy}") for copy in range(2) for record in tiny_corpus]
+    return _write_jsonl(tmp_path_factory.mktemp("cut-inputs") / "in.jsonl", records)
+
+
+@pytest.fixture(scope="module")
+def cut_reference(tmp_path_factory, cut_inputs, tiny_cascade):
+    """An uninterrupted run over :func:`cut_inputs`: its output bytes and its meta counts."""
+    output = tmp_path_factory.mktemp("cut-reference") / "pred.jsonl"
+    assert main(_cascade_argv(cut_inputs, tiny_cascade, output)) == 0
+    meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
+    assert meta["stats"]["mentions"] > 0 and meta["stats"]["sentences"] == 16
+    return output.read_bytes(), meta["stats"]
+
+
 def _cuts(reference: bytes) -> dict[str, int]:
     lines = reference.splitlines(keepends=True)
     ends = [sum(len(line) for line in lines[:n]) for n in range(len(lines) + 1)]
@@ -679,16 +696,16 @@ def _cuts(reference: bytes) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("cut", ["inside the first line", "after one line, mid-chunk", "at a chunk boundary",
                                  "mid-line in the third chunk", "one byte before the end"])
-def test_resumed_output_is_byte_identical_for_any_cut(cascade_inputs, tiny_cascade, cascade_reference,
+def test_resumed_output_is_byte_identical_for_any_cut(cut_inputs, tiny_cascade, cut_reference,
                                                              tmp_path, capsys, monkeypatch, cut):
-    reference, reference_stats = cascade_reference
+    reference, reference_stats = cut_reference
     output = tmp_path / "pred.jsonl"
     with disk_fills_after(monkeypatch, output, _cuts(reference)[cut]):
-        assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 2
+        assert main(_cascade_argv(cut_inputs, tiny_cascade, output)) == 2
     err = capsys.readouterr().err
     _no_traceback(err)
     assert f"cannot write {output}: No space left on device" in err and "--resume" in err
-    assert main(_cascade_argv(cascade_inputs, tiny_cascade, output, "--resume")) == 0
+    assert main(_cascade_argv(cut_inputs, tiny_cascade, output, "--resume")) == 0
     assert output.read_bytes() == reference
     meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
     assert meta["complete"] and meta["stats"] == reference_stats  # the counts too, on every cut
