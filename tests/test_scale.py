@@ -333,6 +333,20 @@ def test_a_part_resumes_only_as_the_same_shard(tiny_corpus, tmp_path, capsys):
     assert unfinished.read_text(encoding="utf-8") == "".join(lines[6:11])
 
 
+def test_resume_refuses_a_part_edited_after_it_was_written(tiny_corpus, tmp_path, capsys):
+    """Text changed in place (same length, still UTF-8) is caught by the digest of the committed bytes."""
+    inputs = _inputs(tmp_path / "in.jsonl", tiny_corpus, 16)
+    unfinished = _unfinished_part(tmp_path, inputs, tiny_corpus, capsys)
+    data = unfinished.read_bytes()
+    assert b"Oslo" in data
+    unfinished.write_bytes(data.replace(b"Oslo", b"Osl0"))
+    with FaultProxy(respond=memorising(tiny_corpus)) as proxy:
+        status, err = _run(["predict", "--jsonl", str(inputs), *_served(proxy, "--off-list", "closest"),
+                            "--shard", "1/3", "-o", str(unfinished), "--resume"], capsys)
+    assert status == 2 and "(committed.sha256): the file was changed after it was written" in err, err
+    assert unfinished.read_bytes() == data.replace(b"Oslo", b"Osl0")  # left as it was, nothing appended
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--shard", "3/3"], "shard 3/3: the index must be 0 to 2"),
     (["--shard", "1"], "'1' is not a shard: write I/N"),
