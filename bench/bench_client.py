@@ -210,8 +210,9 @@ def ray_scenario(base_url: str, sentences: int, concurrency: int, repeats: int) 
                                               "type_list": records[i % len(records)]["type_list"]}) + "\n"
                                   for i in range(sentences)), encoding="utf-8")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        ray_temp = Path(folder) / "ray"  # short: Ray's socket paths must fit in 107 bytes; removed with the folder
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.ERROR, _temp_dir=tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+                 logging_level=logging.ERROR, _temp_dir=str(ray_temp))
         try:
             rates: dict[str, float] = {}
             starts: dict[str, float] = {}
