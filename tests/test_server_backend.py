@@ -197,6 +197,24 @@ def test_the_serving_extra_installs_the_clients_transport_and_the_test_extra_hol
     assert set(extras["serving"]) <= set(extras["test"])
 
 
+def test_without_aiohttp_a_served_run_says_which_extra_to_install(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from cascadener.cli import main
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # import aiohttp fails as where it is not installed
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"id": "a", "text": "Ada met Bob ."}\n', encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    status = main(["predict", "--jsonl", str(inputs), "--backend", "openai", "--base-url", "http://127.0.0.1:1/v1",
+                   "--model", "m", "-o", str(output)])
+    err = capsys.readouterr().err
+    assert status == 2 and 'pip install "dynamicner-kit[serving]"' in err and "Traceback" not in err, err
+    assert not output.exists()
+    with pytest.raises(ImportError, match=r"dynamicner-kit\[serving\]"):  # the library: the same words
+        fast_client("http://127.0.0.1:1/v1").complete([{"model": "m", "messages": []}], labels=["request 1"])
+
+
 def test_a_redirect_is_an_error_and_the_key_never_follows_it(monkeypatch):
     """A server that answers 307 to elsewhere gets a clear error naming the status; the other host
     receives nothing (neither the request nor the key)."""

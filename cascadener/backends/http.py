@@ -71,7 +71,7 @@ from urllib.parse import urlsplit
 from cascadener.backends.base import Usage
 
 __all__ = ["ChatClient", "EndpointOptions", "Reply", "ServerError", "ServerUnreachable", "retry_after_seconds",
-           "answer_limit", "RETRY_STATUS", "OPENAI_HOST", "OPENAI_KEY_ENV"]
+           "answer_limit", "require_aiohttp", "RETRY_STATUS", "OPENAI_HOST", "OPENAI_KEY_ENV"]
 
 #: HTTP statuses worth another attempt (besides every 5xx).
 RETRY_STATUS: frozenset[int] = frozenset({408, 409, 425, 429})
@@ -370,10 +370,7 @@ class ChatClient:
         """A session for one call: a pool of ``concurrency`` kept-alive connections, the environment's
         proxies except on loopback (``ALL_PROXY`` too, which aiohttp does not read), the client's TLS
         context."""
-        try:
-            import aiohttp
-        except ImportError:  # pragma: no cover - the serving and test extras install it
-            raise ImportError('the openai backend needs aiohttp: pip install "dynamicner-kit[serving]"') from None
+        aiohttp = require_aiohttp()
         trust_env = not self.options.loopback  # proxies and CA bundles from the environment; loopback: direct
         https = urlsplit(self.options.base_url).scheme == "https"  # plain http needs no TLS context
         connector = aiohttp.TCPConnector(limit=self.options.concurrency, ssl=self._verified() if https else True)
@@ -437,7 +434,7 @@ class ChatClient:
                 attempt = await self._retry(error, attempt, label, self.url)
 
     async def _exchange(self, method: str, path: str, body, label: str, max_retries: int) -> Reply:
-        import aiohttp
+        aiohttp = require_aiohttp()
 
         url = self.endpoint(path)
         attempt = 0
@@ -493,7 +490,7 @@ class ChatClient:
 
     async def _retry(self, error: Exception, attempt: int, label: str, url: str, max_retries: int | None = None) -> int:
         """Wait before the next attempt after ``error``, or raise the final :class:`ServerError`."""
-        import aiohttp
+        aiohttp = require_aiohttp()
 
         options = self.options
         max_retries = options.max_retries if max_retries is None else max_retries
@@ -542,6 +539,15 @@ class ChatClient:
         raise ServerError(f"{label}: {self.url} answered HTTP {status}{hint}: {text}")
 
 
+def require_aiohttp():
+    """The ``aiohttp`` module, or an ``ImportError`` saying which extra installs it."""
+    try:
+        import aiohttp
+    except ImportError:
+        raise ImportError('the openai backend needs aiohttp: pip install "dynamicner-kit[serving]"') from None
+    return aiohttp
+
+
 class _Session:
     """An aiohttp session for one call and the proxy its requests go through (``None``: direct, or
     the one aiohttp takes from the environment itself)."""
@@ -585,7 +591,7 @@ def _transport_error(error: Exception) -> str:
     >>> _transport_error(ConnectionResetError("reset by peer"))
     'ConnectionResetError: reset by peer'
     """
-    import aiohttp
+    aiohttp = require_aiohttp()
 
     kind = "ConnectError" if isinstance(error, aiohttp.ClientConnectorError) else type(error).__name__
     return f"{kind}: {error}"

@@ -28,7 +28,7 @@ import argparse
 from typing import Any
 
 from cascadener.backends.base import BackendSettings
-from cascadener.backends.http import EndpointOptions
+from cascadener.backends.http import EndpointOptions, require_aiohttp
 from cascadener.backends.registry import BACKENDS, DEFAULT_BACKEND, backend_class
 from cascadener.backends.server import SERVER_CONSTRAINTS, EndpointSettings
 from cascadener.cli.common import CliError, int_at_least, positive_int
@@ -121,4 +121,9 @@ def backend_settings(args: argparse.Namespace) -> BackendSettings:
     wrong = foreign_flags(args)
     if wrong:
         raise CliError(wrong)
+    if not settings.loads_weights:  # a server's client: its transport must be installed before any work
+        try:
+            require_aiohttp()
+        except ImportError as error:
+            raise CliError(str(error)) from None
     return settings
