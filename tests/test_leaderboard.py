@@ -409,6 +409,10 @@ def test_invalid_result_files_stop_the_leaderboard_or_are_counted_with_skip_inva
     assert "skipped: results file" in captured.out and "1 invalid file(s) skipped" in captured.err
     assert main(["leaderboard", str(tmp_path / "empty-dir-that-is-missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+    for missing in ("/no-such-runs", "./no-such-runs", "~/no-such-runs"):  # a path, though shaped like owner/name
+        assert main(["leaderboard", missing]) == 2
+        err = capsys.readouterr().err
+        assert err.rstrip().endswith("is not a folder") and "Repo id" not in err, err
 
 
 def _tags(page: str) -> list[str]:

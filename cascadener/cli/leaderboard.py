@@ -88,7 +88,9 @@ def load_board(args: argparse.Namespace):
 
     origin = args.origin
     if origin == "auto":
-        origin = "folder" if Path(args.source).exists() or args.source.count("/") != 1 else "results-repo"
+        # a repo id is "owner/name": anything else, or a path spelled as one ("/x", "./x", "~/x"), is a folder
+        looks_like_path = args.source.startswith(("/", ".", "~")) or args.source.count("/") != 1
+        origin = "folder" if Path(args.source).exists() or looks_like_path else "results-repo"
     skipped: list[str] = []
     external: list = []
     if origin == "folder":
