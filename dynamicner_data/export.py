@@ -37,7 +37,14 @@ from dynamicner_data.records import BuildSummary
 
 @dataclass(frozen=True)
 class SourceOptions:
-    """Where the builder reads from (see ``dynamicner.py``): all ``None``/``False`` = embedded sample."""
+    """Where the builder reads from (see ``dynamicner.py``): all ``None``/``False`` = embedded sample.
+
+    >>> SourceOptions().describe(), SourceOptions().builder_kwargs()
+    ('the embedded sample', {})
+    >>> local = SourceOptions(data_dir="AnythingNER")
+    >>> local.describe(), local.builder_kwargs()
+    ('the local copy AnythingNER', {'data_dir': 'AnythingNER'})
+    """
 
     data_dir: Optional[str] = None
     data_files: Optional[dict[str, list[str]]] = None
