@@ -2,7 +2,7 @@
 
 import sys
 
-from cascadener.cli import main
+from cascadener.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -71,6 +71,44 @@ def test_predict_writes_one_line_per_input_in_order(inputs, model_dir, tmp_path)
     assert meta["source"]["revision"].startswith("sha256:") and len(meta["options"]["prompt_hash"]) == 12
 
 
+@pytest.mark.slow  # starts a Python process that loads a model
+def test_ctrl_c_is_one_line_and_status_130_and_resume_continues(model_dir, tmp_path):
+    """SIGINT (Ctrl-C) to ``python -m cascadener predict``: no traceback, one line, exit status 130, the
+    lock released; ``--resume`` then finishes the file."""
+    import os
+    import signal
+    import time
+
+    inputs = tmp_path / "many.jsonl"
+    inputs.write_text("".join(json.dumps(dict(r, id=f"{r['id']}-{n}")) + "\n" for n in range(12)
+                              for r in _records()), encoding="utf-8")
+    output = tmp_path / "pred.jsonl"
+    argv = ["predict", "--jsonl", str(inputs), "--extractor", str(model_dir), "-o", str(output), "--batch-size", "2",
+            "--chunk-size", "2", "--max-new-tokens", "12", "--no-progress"]
+    process = subprocess.Popen([sys.executable, "-m", "cascadener", *argv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        deadline = time.monotonic() + 180
+        while not (output.is_file() and output.stat().st_size > 0):  # a chunk is written: mid-run
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "predict wrote nothing in 180 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("cascadener: interrupted")
+    assert not output.with_name(output.name + ".lock").exists()
+    written = len(_lines(output))
+    assert 0 < written < 12 * len(_records())
+    assert main([*argv, "--resume"]) == 0
+    assert [line["id"] for line in _lines(output)] == [json.loads(line)["id"] for line in
+                                                        inputs.read_text(encoding="utf-8").splitlines()]
+
+
 @pytest.mark.slow
 def test_resume_after_interruption_loses_and_duplicates_nothing(inputs, model_dir, tmp_path, monkeypatch):
     reference = tmp_path / "full.jsonl"

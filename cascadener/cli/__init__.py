@@ -6,7 +6,7 @@ help, in named groups: input, model, output, ...; sets ``func``; returns the par
 shows the options' defaults (:class:`cascadener.cli.common.HelpFormatter`), and every ``choices=``
 comes from the library's constants and registries, never literals (``tests/test_cli_help.py``). A sub-command reports bad input by raising
 :class:`cascadener.cli.common.CliError`: :func:`main` prints ``cascadener <command>: error: <message>``
-and returns 2.
+and returns 2. The console script is :func:`console`: an interrupt (Ctrl-C) is one line and status 130.
 
 Example:
     >>> parser = build_parser()
@@ -52,3 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"{parser.prog} {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def console(argv: Sequence[str] | None = None) -> int:
+    """The ``cascadener`` console script and ``python -m cascadener``: :func:`main`, with Ctrl-C (or
+    SIGINT) said in one line and exit status 130 instead of a traceback. What an interrupted command
+    leaves is what a killed one leaves (outputs replaced whole or not at all; ``predict --resume``
+    continues). :func:`main` itself lets ``KeyboardInterrupt`` through, for callers that handle it."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print("cascadener: interrupted (outputs are replaced whole or not at all; cascadener predict --resume "
+              "continues an interrupted prediction)", file=sys.stderr)
+        return 130
