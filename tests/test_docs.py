@@ -236,3 +236,26 @@ def test_the_calibration_script_bins_every_entity_of_a_real_run(tiny_cascade, me
         [row["text"] for row in rows], [row["type_list"] for row in rows], batch_size=16)
     precision = score_spans(predicted, gold)["precision"]
     assert sum(n * right for n, _, right in bins) / count == pytest.approx(precision, abs=2e-3)
+
+
+def test_the_readme_pipeline_output_is_the_regenerated_run_of_docs_pipeline_md() -> None:
+    """The README's pipeline example asks what docs/pipeline.md's Python example asks (its first text and
+    type list) and shows the first two entities that ``python docs/regenerate.py pipeline-python``
+    printed there: regenerating pipeline.md without copying them into the README fails here."""
+    import ast
+
+    readme = README.read_text(encoding="utf-8")
+    code = re.search(r"## The pipeline\n.*?```python\n(.*?)```", readme, flags=re.S).group(1)
+    shown = re.search(r"print\(ner\.predict\(\[text\], \[types\]\)\[0\]\[:2\]\)\n```\n.*?```\n(.*?)\n```", readme,
+                      flags=re.S).group(1)
+    doc = (ROOT / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    doc_code = re.search(r"## Python\n\n```python\n(.*?)```", doc, flags=re.S).group(1)
+    printed = block(ROOT / "docs" / "pipeline.md", "pipeline-python").strip().strip("`").strip().splitlines()
+
+    def value(source: str, name: str):
+        return next(ast.literal_eval(node.value) for node in ast.parse(source).body
+                    if isinstance(node, ast.Assign) and node.targets[0].id == name)
+
+    assert value(code, "text") == value(doc_code, "texts")[0]
+    assert value(code, "types") == value(doc_code, "types")[0]
+    assert ast.literal_eval(shown) == ast.literal_eval(printed[0])[:2]
