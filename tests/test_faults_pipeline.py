@@ -566,6 +566,7 @@ def test_stale_lock_of_a_killed_run_is_taken_over(many_inputs, random_model, tmp
     assert output.read_bytes().count(b"\n") == 40
 
 
+@pytest.mark.slow  # starts a Python process
 def test_output_lock_names_its_holder_and_is_released_on_exit(tmp_path):
     """OutputLock itself: held across processes, holder named, released on exit, reusable by export."""
     from cascadener.cli.locking import OutputLock, OutputLocked
