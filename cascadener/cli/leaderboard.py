@@ -58,7 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     inputs.add_argument("source", help="folder with results/*.json, a results dataset repo id, or (--from "
                                        "benchmark) a benchmark dataset repo id")
     inputs.add_argument("--from", dest="origin", choices=ORIGINS, default=ORIGINS[0],
-                        help="what SOURCE is (auto: a folder if it exists, else a results repo)")
+                        help="what SOURCE is (auto: a folder if it exists or is not shaped owner/name, "
+                             "else a results repo)")
     inputs.add_argument("--revision", default=None, help="revision of the results repo (none: main)")
     filters = parser.add_argument_group("filters")
     filters.add_argument("--task", nargs="+", default=None, help="only these task ids (none: every task)")
