@@ -283,6 +283,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def console(argv: Sequence[str] | None = None) -> int:
+    """The ``dynamicner`` console script and ``python -m dynamicner_data.cli``: :func:`main`, with Ctrl-C
+    (SIGINT) said in one line and exit status 130 instead of a traceback (outputs are replaced whole or
+    not at all, so an interrupted command leaves what was there)."""
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print("dynamicner: interrupted (outputs are replaced whole or not at all)", file=sys.stderr)
+        return 130
+
+
 def _output_path(args: argparse.Namespace) -> str | None:
     """What the command writes (named in disk errors that carry no file name)."""
     if args.command == "export":
@@ -297,4 +308,4 @@ def _output_path(args: argparse.Namespace) -> str | None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console())

@@ -243,6 +243,33 @@ def test_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path
     assert (out / ".gitattributes").is_file()
 
 
+@pytest.mark.slow  # starts a Python process
+def test_ctrl_c_during_an_export_is_one_line_and_leaves_nothing(tmp_path):
+    """SIGINT (Ctrl-C) to ``dynamicner export`` half-way: exit status 130, one line, no traceback, and
+    neither the export folder nor its staging folder left behind."""
+    import signal
+    import time
+
+    out = tmp_path / "hub"
+    process = subprocess.Popen([sys.executable, "-m", "dynamicner_data.cli", "export", str(out)], cwd=tmp_path,
+                               env=_env(tmp_path / "hf"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".hub.partial-") and any(p.iterdir()) for p in tmp_path.iterdir()):
+            assert process.poll() is None, process.stderr.read()  # every config: far longer than the wait
+            assert time.monotonic() < deadline, "the export never staged a config"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "dynamicner: interrupted (outputs are replaced whole or not at all)"
+    assert [p.name for p in tmp_path.iterdir() if p.name != "hf"] == []  # hf: the process's HF_HOME, if made
+
+
 # ------------------------------------------------------------------------------ your own corpus; stale caches
 
 
