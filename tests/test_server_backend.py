@@ -307,8 +307,8 @@ def test_failing_requests_leave_no_task_exception_unretrieved(caplog, runs):
     """Several requests failing at once (invalid JSON, no choices, HTTP 404, answered together): one
     clear error, every in-flight request cancelled and awaited, and asyncio never reports an
     exception nobody retrieved. Such a report needs two failures to land before the first is
-    raised: a few runs in a hundred here (the code before the fix failed 200 runs), hence 40 runs in
-    the fast loop and 400 in the full suite."""
+    raised, which a client that leaves failed requests unawaited shows in a few runs per hundred;
+    hence 40 runs in the fast loop and 400 in the full suite."""
     import gc
     import logging
     import threading
