@@ -284,6 +284,38 @@ def test_leaderboard_from_a_folder_dedups_ranks_and_writes_every_format(tmp_path
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)  # self-contained: nothing to fetch
 
 
+def test_the_three_formats_are_replaced_together_or_not_at_all(tmp_path, capsys, monkeypatch):
+    """``leaderboard -o``: a fault at the last rename (a full disk) leaves the earlier md, csv and html
+    all as they were (never a new table beside an old one), and says so in one line."""
+    import errno
+    import os
+
+    folder = seed(tmp_path / "results-dataset")
+    out = tmp_path / "board"
+    assert main(["leaderboard", str(folder), "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert sorted(before) == ["leaderboard.csv", "leaderboard.html", "leaderboard.md"]
+    (folder / "results" / "r9-new.json").write_text(json.dumps(run_record(
+        "r9-new", model="org/new", created="2026-02-01T00:00:00+00:00")), encoding="utf-8")
+    real, failed = os.replace, []
+
+    def replace(src, dst, *args, **kwargs):  # the first rename onto the html (the set's last) fails
+        if Path(dst) == out / "leaderboard.html" and not failed:
+            failed.append(dst)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return real(src, dst, *args, **kwargs)
+
+    capsys.readouterr()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", replace)
+        assert main(["leaderboard", str(folder), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == before  # no temporary file left either
+    assert main(["leaderboard", str(folder), "-o", str(out)]) == 0
+    assert "org/new" in (out / "leaderboard.md").read_text() and "org/new" in (out / "leaderboard.csv").read_text()
+
+
 def test_duplicates_are_resolved_by_instant_not_by_string():
     """2026-01-01T20:00Z is later than 2026-01-02T01:00+09:00 (16:00Z), though its string sorts first: the later
     run is kept and the earlier reported, whatever the spelling."""

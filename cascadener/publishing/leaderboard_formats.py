@@ -32,7 +32,7 @@ import re
 from datetime import timezone
 from pathlib import Path
 
-from dynamicner_data.atomic import atomic_write_text
+from dynamicner_data.atomic import atomic_paths
 
 from .leaderboard import BADGES, Leaderboard, Row, ordered_languages
 
@@ -270,11 +270,16 @@ def html_page(board: Leaderboard) -> str:
 
 
 def write_outputs(board: Leaderboard, output_dir: str | Path) -> dict[str, Path]:
-    """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.html`` (each atomically)."""
+    """Write ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.html`` as one set: all three
+    replace the earlier ones together, or (on any error) none does."""
     folder = Path(output_dir)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    return {"markdown": atomic_write_text(folder / "leaderboard.md", markdown(board)),
-            "csv": atomic_write_text(folder / "leaderboard.csv", csv_text(board)),
-            "html": atomic_write_text(folder / "leaderboard.html", html_page(board))}
+    texts = {"markdown": markdown(board), "csv": csv_text(board), "html": html_page(board)}
+    paths = {"markdown": folder / "leaderboard.md", "csv": folder / "leaderboard.csv",
+             "html": folder / "leaderboard.html"}
+    with atomic_paths(list(paths.values())) as partials:
+        for partial, text in zip(partials, texts.values()):
+            partial.write_text(text, encoding="utf-8")
+    return paths
