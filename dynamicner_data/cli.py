@@ -33,6 +33,13 @@ from dynamicner_data.export import SourceOptions
 
 DEFAULT_INFOS = "dataset_infos.json"
 _SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
+#: the exit status of a user error (bad arguments or input, an unwritable output), as argparse's and ``cascadener``'s
+USER_ERROR = 2
+
+
+class UsageError(Exception):
+    """A bad argument the parser cannot see (an unknown config, a malformed ``--data-files``): said in
+    one line as ``dynamicner COMMAND: error: ...`` with exit status 2."""
 
 
 def _add_source_options(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +60,7 @@ def source_options(args: argparse.Namespace) -> SourceOptions:
     for item in args.data_files or []:
         split, sep, path = item.partition("=")
         if not sep or not split or not path:
-            raise SystemExit(f"dynamicner: --data-files expects SPLIT=PATH, got {item!r}")
+            raise UsageError(f"--data-files expects SPLIT=PATH, got {item!r}")
         data_files = data_files or {}
         data_files.setdefault(split, []).append(path)
     return SourceOptions(data_dir=args.data_dir, data_files=data_files, release=args.release)
@@ -67,7 +74,7 @@ def _chosen_configs(names: Sequence[str] | None) -> list[str]:
         return list(CONFIG_NAMES)
     unknown = [n for n in names if n not in CONFIG_NAMES]
     if unknown:
-        raise SystemExit(f"dynamicner: unknown config(s) {', '.join(unknown)}; "
+        raise UsageError(f"unknown config(s) {', '.join(unknown)}; "
                          f"expected names among {', '.join(CONFIG_NAMES)}")
     return list(names)
 
@@ -210,13 +217,13 @@ def run_example(args: argparse.Namespace) -> int:
         built = build_config(args.config, source=source_options(args), cache_dir=cache_dir)
         split = _SPLIT_ALIASES.get(args.split, args.split)
         if split not in built.dataset:
-            raise SystemExit(
-                f"dynamicner example: error: {args.config} has no split {args.split!r}; "
+            raise UsageError(
+                f"{args.config} has no split {args.split!r}; "
                 f"choose one of {', '.join(built.dataset)} (dev = validation)"
             )
         part = built.dataset[split]
         if not 0 <= args.index < part.num_rows:
-            raise SystemExit(f"dynamicner: index {args.index} out of range for {args.config}/{args.split} ({part.num_rows} rows)")
+            raise UsageError(f"index {args.index} out of range for {args.config}/{args.split} ({part.num_rows} rows)")
         row = part[args.index]
     print(json.dumps(row, ensure_ascii=False))
     return 0
@@ -274,13 +281,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     datasets.disable_progress_bars()
     try:
         return int(args.func(args) or 0)
+    except UsageError as error:
+        print(f"dynamicner {args.command}: error: {error}", file=sys.stderr)
+        return USER_ERROR
     except Exception as exc:  # noqa: BLE001 - user errors are reported, bugs re-raised below
         # datasets wraps errors raised while generating; show the cause (file, sample, field)
         cause = user_error(exc)
         if cause is None or args.verbose:
             raise
         print(f"dynamicner {args.command}: error: {describe(cause, path=_output_path(args))}", file=sys.stderr)
-        return 1
+        return USER_ERROR
 
 
 def console(argv: Sequence[str] | None = None) -> int:

@@ -182,7 +182,7 @@ def test_corrupt_7z_leaves_no_partial_extraction(tmp_path, capsys):
     for kind, data in _corrupt_variants(tmp_path).items():
         archive.write_bytes(data)
         status, err = _main(["prepare", "en", "--data-dir", str(archive), "--cache-dir", str(cache)], capsys)
-        assert status == 1, kind
+        assert status == 2, kind
         extracted = cache / "downloads" / "extracted"
         leftovers = [p for p in extracted.rglob("*") if p.is_file()] if extracted.exists() else []
         assert leftovers == [], (kind, leftovers)
@@ -208,7 +208,7 @@ def test_corrupt_7z_is_a_one_line_error_in_every_command(tmp_path):
     for command, path in (("prepare", archive), ("stats", crc)):
         args = [command, "en", "--data-dir", str(path)]
         result = _dynamicner(args, hf_home=tmp_path / "hf", cwd=tmp_path)
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith(f"dynamicner {command}: error: ArchiveError: {path}: corrupt or truncated .7z")
 
@@ -224,7 +224,7 @@ def test_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path
     data = _corpus(tmp_path / "data", "en")  # no de files: the second config fails
     out = tmp_path / "hub"
     status, err = _main(["export", str(out), "--configs", "en", "de", "--data-dir", str(data)], capsys)
-    assert status == 1 and "no GEIC files for language 'de'" in err
+    assert status == 2 and "no GEIC files for language 'de'" in err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     # an earlier export (here inside a clone with its own files) stays byte for byte as it was
     assert _main(["export", str(out), "--configs", "en", "--data-dir", str(data)], capsys)[0] == 0
@@ -232,7 +232,7 @@ def test_export_failure_in_a_later_config_leaves_no_half_written_folder(tmp_path
     before = _snapshot(out)
     assert "en/test-00000-of-00001.parquet" in before and "README.md" in before
     status, err = _main(["export", str(out), "--configs", "en", "de", "--data-dir", str(data)], capsys)
-    assert status == 1 and _snapshot(out) == before
+    assert status == 2 and _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "hub"]
     # a successful export replaces what it writes and keeps the clone's own files
     _corpus(tmp_path / "data", "en", n=2)
@@ -434,21 +434,21 @@ def test_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, capsys, m
     a_file = tmp_path / "taken"
     a_file.write_text("x")
     status, err = _main(["export", str(a_file), "--configs", "en", *source], capsys)
-    assert status == 1 and err.startswith(f"dynamicner export: error: NotADirectoryError: ") and str(a_file) in err
+    assert status == 2 and err.startswith(f"dynamicner export: error: NotADirectoryError: ") and str(a_file) in err
     status, err = _main(["prepare", "en", "--cache-dir", str(a_file), *source], capsys)
-    assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(a_file) in err
+    assert status == 2 and err.startswith("dynamicner prepare: error: ") and str(a_file) in err
     status, err = _main(["infos", "--output", str(tmp_path)], capsys)
-    assert status == 1 and err.startswith("dynamicner infos: error: ") and str(tmp_path) in err
+    assert status == 2 and err.startswith("dynamicner infos: error: ") and str(tmp_path) in err
     # a read-only file system
     read_only = tmpfs("ro", read_only=True)
     with monkeypatch.context() as patch:
         if not read_only.mounted:
             _failing(patch, errno.EROFS, "os.mkdir")
         status, err = _main(["export", str(read_only.path / "out"), "--configs", "en", *source], capsys)
-        assert status == 1 and err.startswith("dynamicner export: error: ") and "Read-only file system" in err
+        assert status == 2 and err.startswith("dynamicner export: error: ") and "Read-only file system" in err
         assert str(read_only.path) in err
         status, err = _main(["prepare", "en", "--cache-dir", str(read_only.path / "cache"), *source], capsys)
-        assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(read_only.path) in err
+        assert status == 2 and err.startswith("dynamicner prepare: error: ") and str(read_only.path) in err
     # a full disk: nothing half-written is left behind
     full = tmpfs("full", size="64k")
     with monkeypatch.context() as patch:
@@ -456,10 +456,10 @@ def test_export_and_prepare_report_unwritable_outputs(tmp_path, tmpfs, capsys, m
             _failing(patch, errno.ENOSPC)
         _corpus(tmp_path / "data", "en", n=400)
         status, err = _main(["export", str(full.path / "out"), "--configs", "en", *source], capsys)
-        assert status == 1 and err.startswith("dynamicner export: error: ") and "No space left on device" in err
+        assert status == 2 and err.startswith("dynamicner export: error: ") and "No space left on device" in err
         assert str(full.path) in err and list(full.path.iterdir()) == []
         status, err = _main(["prepare", "en", "--cache-dir", str(full.path / "cache"), *source], capsys)
-        assert status == 1 and err.startswith("dynamicner prepare: error: ") and str(full.path) in err
+        assert status == 2 and err.startswith("dynamicner prepare: error: ") and str(full.path) in err
         assert "No space left on device" in err or "Not enough disk space" in err
 
 
@@ -472,13 +472,13 @@ def test_example_takes_dev_and_an_empty_geic_file_is_an_error(tmp_path, capsys):
     status = cli.main(["example", "en", "--split", "dev"])
     row = json.loads(capsys.readouterr().out)
     assert status == 0 and row["id"].startswith("en-validation-")
-    with pytest.raises(SystemExit, match=r"dynamicner example: error: en has no split 'testing'; choose one of "
-                                         r"train, validation, test"):
-        cli.main(["example", "en", "--split", "testing"])
+    status, err = _main(["example", "en", "--split", "testing"], capsys)
+    assert status == 2 and err == ("dynamicner example: error: en has no split 'testing'; choose one of "
+                                   "train, validation, test (dev = validation)\n")
     empty = tmp_path / "empty.json"
     empty.write_text("{}", encoding="utf-8")
     status, err = _main(["stats", "en", "--data-files", f"test={empty}"], capsys)
-    assert status == 1 and err.startswith(f"dynamicner stats: error: ValueError: {empty}: the GEIC file of the test "
+    assert status == 2 and err.startswith(f"dynamicner stats: error: ValueError: {empty}: the GEIC file of the test "
                                           "split holds no samples")
     blank = tmp_path / "blank.json"
     blank.write_text(json.dumps({"s1": {"sentence": " ", "entity": [], "category": []}}), encoding="utf-8")
@@ -524,11 +524,11 @@ def test_data_dir_with_two_names_or_two_layouts_is_an_error(tmp_path, capsys):
     both = _corpus(tmp_path / "both", "en")
     (both / "en" / "dev.json").write_text(_geic(2), encoding="utf-8")
     status, err = _main(["stats", "en", "--data-dir", str(both)], capsys)
-    assert status == 1 and "holds both validation.json and dev.json" in err and str(both / "en") in err
+    assert status == 2 and "holds both validation.json and dev.json" in err and str(both / "en") in err
     layouts = _corpus(tmp_path / "layouts", "en")
     _corpus(layouts / "en", "GEIC")
     status, err = _main(["stats", "en", "--data-dir", str(layouts)], capsys)
-    assert status == 1 and "in 2 layouts at once" in err
+    assert status == 2 and "in 2 layouts at once" in err
     assert str(layouts / "en") in err and str(layouts / "en" / "GEIC") in err
     # one layout, one name: fine
     (both / "en" / "dev.json").unlink()
