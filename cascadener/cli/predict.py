@@ -368,7 +368,7 @@ def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:
     except ValueError as error:
         raise CliError(str(error)) from None
     except ServerError as error:
-        raise CliError(f"{error}; nothing was predicted") from None
+        raise CliError(f"{_sentence(str(error))} Nothing was predicted.") from None
     if previous is not None:
         difference = resume.compare_applied(previous, meta)
         if difference:
@@ -519,3 +519,15 @@ def _predict_chunks(args, executor, rows, todo, meta, meta_path: Path, output: P
         bar.close()
     meta["complete"] = True
     _write_meta(meta_path, meta)
+
+
+def _sentence(text: str) -> str:
+    """``text`` ended as a sentence: a full stop added unless it ends with ``.``, ``?`` or ``!``.
+
+    >>> _sentence("is the server running at http://127.0.0.1:8000/v1?")
+    'is the server running at http://127.0.0.1:8000/v1?'
+    >>> _sentence("http://127.0.0.1:8000/v1 answered HTTP 500: overloaded")
+    'http://127.0.0.1:8000/v1 answered HTTP 500: overloaded.'
+    """
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
