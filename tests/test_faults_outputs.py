@@ -1,5 +1,6 @@
 """Faults in what the commands write: an output that is one of the inputs, a full or read-only disk
-under `cascadener run`, a re-run that fails half-way, two runs into one folder at once.
+under `cascadener run`, a re-run that fails half-way, two runs into one folder at once, two
+writers of one evaluate, push-results or leaderboard output.
 
 Full and read-only disks are real: a small tmpfs, mounted as root (the project's machines and CI
 run as root). Where mounting is refused, those tests skip with the reason.
@@ -268,3 +269,58 @@ def test_a_rerun_that_retrains_and_fails_keeps_the_earlier_models_and_the_new_on
     from cascadener.publishing.hub import model_revision
 
     assert model_revision(second["model"]["extractor"], second["model"]["classifier"]) == second["model"]["revision"]
+
+
+# ------------------------------------------------------------------ one writer per output: evaluate, push-results, leaderboard
+
+
+@contextlib.contextmanager
+def _held_by_another_process(output: Path):
+    """``output``'s :class:`~cascadener.cli.locking.OutputLock` held by a live second Python process,
+    whose pid is yielded; the process is killed on exit (its lock file is left behind, stale)."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from cascadener.cli.locking import OutputLock\n"
+        f"lock = OutputLock({str(output)!r}).acquire(); print('held', flush=True); sys.stdin.readline()")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+@pytest.mark.slow  # starts a Python process
+@pytest.mark.parametrize("command", ["evaluate", "push-results", "leaderboard"])
+def test_a_second_writer_of_a_results_output_is_refused_naming_the_holder(tmp_path, capsys, command):
+    """``evaluate -o``, ``push-results --dry-run --output-dir`` and ``leaderboard -o`` while another process
+    writes the same output: one line naming its pid and the lock file, exit 2, nothing written; once
+    that process is gone, its stale lock is taken over (and said so) and the command writes."""
+    import socket
+
+    predictions, meta = _predictions(tmp_path)
+    meta.write_text(json.dumps({**json.loads(meta.read_text(encoding="utf-8")), "sentences": 2, "source": {}}),
+                    encoding="utf-8")  # the input's size: a complete run, which push-results publishes
+    assert main(["evaluate", str(predictions)]) == 0
+    results = tmp_path / "pred.results.json"
+    run_id = json.loads(results.read_text(encoding="utf-8"))["run_id"]
+    source = tmp_path / "results-dataset"
+    (source / "results").mkdir(parents=True)
+    (source / "results" / f"{run_id}.json").write_bytes(results.read_bytes())
+    output = tmp_path / {"evaluate": "scores.json", "push-results": "dry-run", "leaderboard": "board"}[command]
+    argv = {"evaluate": ["evaluate", str(predictions), "-o", str(output)],
+            "push-results": ["push-results", str(results), "--model-id", "me/m", "--benchmark-id",
+                             "dynamicner-kit/DynamicNER", "--dry-run", "--output-dir", str(output)],
+            "leaderboard": ["leaderboard", str(source), "-o", str(output)]}[command]
+    capsys.readouterr()
+    with _held_by_another_process(output) as pid:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == (f"cascadener {command}: error: {output} is being written by pid {pid} on host "
+                       f"{socket.gethostname()} (lock file {output}.lock); wait for it to finish, or stop it first\n")
+        assert not output.exists()
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"took over the stale lock of pid {pid} on host {socket.gethostname()} (no longer running) on {output}" in err
+    assert output.exists() and not Path(f"{output}.lock").exists()

@@ -24,7 +24,8 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 __all__ = ["CliError", "HelpFormatter", "check_model_path", "existing_file", "iter_jsonl", "lone_surrogate", "output_file", "int_at_least", "positive_int", "probability", "write_error"]
 
@@ -66,6 +67,47 @@ def write_error(path: str | Path, error: OSError) -> CliError:
     """
     where = error.filename if error.filename else path
     return CliError(f"cannot write {where}: {error.strerror or error}")
+
+
+@contextmanager
+def locked_output(output: str | Path, *, lock_error: Callable[[OSError], CliError] | None = None,
+                  make_parent: bool = False) -> Iterator[Any]:
+    """Hold ``output``'s :class:`~cascadener.cli.locking.OutputLock` (a file or a folder) while the
+    block writes it: a second writer gets a :class:`CliError` naming the holder's pid and the lock
+    file; a lock file that cannot be created is ``lock_error(error)`` (default: :func:`write_error`
+    on the lock file); a dead writer's stale lock is taken over, and said so on stderr.
+    ``make_parent`` creates the folder of ``output`` (and of its lock file) first, for commands that
+    create their output folder with its parents.
+
+    >>> import pathlib, tempfile
+    >>> output = pathlib.Path(tempfile.mkdtemp()) / "scores.json"
+    >>> with locked_output(output):  # doctest: +ELLIPSIS
+    ...     with locked_output(output):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    cascadener.cli.common.CliError: ... is being written by pid ... (lock file .../scores.json.lock); ...
+    """
+    import sys
+
+    from cascadener.cli.locking import OutputLock, OutputLocked
+
+    lock = OutputLock(output)
+    try:
+        if make_parent:
+            lock.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OutputLocked as error:
+        raise CliError(str(error)) from None
+    except OSError as error:
+        raise (lock_error(error) if lock_error else write_error(lock.lock_path, error)) from None
+    try:
+        if lock.stale_holder is not None:
+            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output}",
+                  file=sys.stderr)
+        yield lock
+    finally:
+        lock.release()
 
 
 def check_model_path(value: str | None, flag: str) -> str | None:

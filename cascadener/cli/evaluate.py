@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from cascadener.backends.registry import DEFAULT_BACKEND
 from cascadener.methods import METHODS
-from cascadener.cli.common import CliError, iter_jsonl, output_file, write_error
+from cascadener.cli.common import CliError, iter_jsonl, locked_output, output_file, write_error
 from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
 from cascadener.cli.scale_args import add_shard_argument
@@ -254,17 +254,26 @@ def _check_not_an_input(output: Path, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import dynamicner_f1
-        from dynamicner_f1.scorer import score_spans
+    try:  # before any work
+        import dynamicner_f1.scorer  # noqa: F401
     except ImportError:
         raise CliError("the dynamicner_f1 scorer is not installed; install this project (pip install .)") from None
-    from cascadener.publishing import hub
-    from cascadener.publishing.results import label_scores, language_scores
 
     path = Path(args.predictions)
     output = output_file(args.output if args.output else path.with_name(path.stem + ".results.json"), "-o")
     _check_not_an_input(output, args)
+    with locked_output(output):  # one writer: a second evaluation into the same -o is refused
+        return _evaluate(args, path, output)
+
+
+def _evaluate(args: argparse.Namespace, path: Path, output: Path) -> int:
+    """Score the predictions at ``path`` and write the results to ``output`` (whose lock is held)."""
+    import dynamicner_f1
+    from dynamicner_f1.scorer import score_spans
+
+    from cascadener.publishing import hub
+    from cascadener.publishing.results import label_scores, language_scores
+
     predictions = load_predictions(path)
     meta_path = path.with_name(path.name + META_SUFFIX)
     meta: dict[str, Any] = {}

@@ -29,10 +29,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .common import CliError, probability
+from .common import CliError, locked_output, probability
 
 __all__ = ["add_parser", "run", "load_board"]
 
@@ -109,6 +110,16 @@ def load_board(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    def cannot_write(error: OSError) -> CliError:
+        return CliError(f"cannot write to {args.output_dir}: {error.strerror or error}")
+
+    # one writer per folder: a second leaderboard into the same -o is refused before any work
+    with locked_output(os.path.abspath(args.output_dir), lock_error=cannot_write, make_parent=True):
+        return _write_board(args, cannot_write)
+
+
+def _write_board(args: argparse.Namespace, cannot_write) -> int:
+    """Rank the runs, print the tables and write them to ``args.output_dir`` (whose lock is held)."""
     from cascadener.publishing.leaderboard import LeaderboardError
     from cascadener.publishing.leaderboard_formats import text_tables, write_outputs
 
@@ -122,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         paths = write_outputs(board, args.output_dir)
     except OSError as error:
-        raise CliError(f"cannot write to {args.output_dir}: {error.strerror or error}") from None
+        raise cannot_write(error) from None
     ranked = sum(row.rank is not None for rows in board.tables.values() for row in rows)
     unranked = len(board.hidden) + sum(row.rank is None for rows in board.tables.values() for row in rows)
     summary = (f"\n{ranked} ranked row(s) in {len(board.tables)} task(s); {unranked} row(s) not ranked (reduced, "

@@ -124,8 +124,13 @@ class OutputLock:
         previous = os.pread(fd, 4096, 0).decode("utf-8", "replace")
         self.stale_holder = LockHolder.parse(previous) if previous.strip() else None
         record = f"{os.getpid()} {socket.gethostname()}\n".encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, record, 0)
+        except OSError:  # a full disk: no lock file is left behind
+            os.unlink(self.lock_path)
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 

@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import sys
 from pathlib import Path
 
-from .common import CliError
+from .common import CliError, locked_output
 
 __all__ = ["add_parser", "run", "benchmark_tasks", "model_commit"]
 
@@ -150,8 +151,6 @@ def _write_error(output_dir: str, error: OSError) -> CliError:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cascadener.publishing import hub
-
     if args.dry_run and not args.output_dir:
         raise CliError("--dry-run needs --output-dir")
     if args.output_dir and not args.dry_run:
@@ -163,6 +162,18 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.output_dir)
         if out.exists() and not out.is_dir():
             raise CliError(f"--output-dir {out} is a file, not a folder")
+    if not args.dry_run:
+        return _publish(args)
+    # one writer per folder: a second dry run into the same --output-dir is refused before any work
+    with locked_output(os.path.abspath(args.output_dir), make_parent=True,
+                       lock_error=lambda error: _write_error(args.output_dir, error)):
+        return _publish(args)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """Check the results, then write them (``--dry-run``, under the output folder's lock) or push them."""
+    from cascadener.publishing import hub
+
     where = f"results file {args.results}"
     try:
         results = hub.load_results(args.results)
