@@ -2,7 +2,7 @@
 cross-task average, sorting, CSV), escaping and plain-text charts, a clean start without runs, the
 reader wheel that installs it without torch, and the page itself in headless Chromium at 1600 px
 (pinned columns, sorting by a header click, filters that drive the table, the charts and the run
-list, the empty state, a refresh, no injected HTML)."""
+list, the empty state, a refresh, no injected HTML; the About, How to submit and Citation tabs)."""
 
 from __future__ import annotations
 
@@ -537,3 +537,53 @@ def test_space_page_empty_state_escaping_and_refresh(space, chromium, tmp_path):
         (space["folder"] / "results" / "r6-gamma.json").unlink()
     chromium.find_element(By.ID, "refresh").click()
     _wait(lambda: _models(chromium) == DYNAMIC, "the run gone after a refresh")
+
+
+def _open_tab(driver, name: str):
+    """Click the tab button ``name`` and return its panel once it shows (the other panels hidden)."""
+    from selenium.webdriver.common.by import By
+
+    button = _wait(lambda: [b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]")
+                            if b.text.strip() == name], f"the {name} tab button")[0]
+    button.click()
+    _wait(lambda: button.get_attribute("aria-selected") == "true", f"the {name} tab selected")
+    return _wait(lambda: [p for p in driver.find_elements(By.CSS_SELECTOR, "[role=tabpanel]") if p.is_displayed()],
+                 f"the {name} panel")
+
+
+@pytest.mark.slow
+def test_space_page_about_tab_explains_the_tasks_and_hides_the_table(space, chromium):
+    from selenium.webdriver.common.by import By
+
+    _open(chromium, space, task=None)
+    [panel] = _open_tab(chromium, "About")
+    assert panel.find_element(By.CSS_SELECTOR, "h2").text == "About"
+    tasks = [[code.text for code in cell.find_elements(By.CSS_SELECTOR, "code")]
+             for cell in panel.find_elements(By.CSS_SELECTOR, "table tbody tr td:first-child")]
+    assert tasks == [["dynamic"], ["dynamic-<lang>"], ["coarse", "medium", "fine"], ["<level>-<lang>"]]
+    assert "Which runs are ranked" in panel.text and not chromium.find_element(By.ID, "leaderboard-table").is_displayed()
+
+
+@pytest.mark.slow
+def test_space_page_submit_tab_gives_the_commands_in_order(space, chromium):
+    from selenium.webdriver.common.by import By
+
+    _open(chromium, space, task=None)
+    [panel] = _open_tab(chromium, "How to submit")
+    steps = [item.text for item in panel.find_elements(By.CSS_SELECTOR, "ol > li")]
+    assert len(steps) == 3 and steps[0].startswith("Evaluate your model with the CascadeNER kit")
+    assert "cascadener push-results my-run/results/<run_id>.json" in steps[1] and "--dry-run" in steps[1]
+    assert steps[2].startswith("Press Refresh here")
+
+
+@pytest.mark.slow
+def test_space_page_citation_tab_shows_the_bibtex_of_the_paper(space, chromium):
+    from selenium.webdriver.common.by import By
+
+    from dynamicner_data import CITATION
+
+    _open(chromium, space, task=None)
+    [panel] = _open_tab(chromium, "Citation")
+    assert "Please cite the DynamicNER paper" in panel.text
+    shown = panel.find_element(By.CSS_SELECTOR, "#citation .cm-content").text
+    assert shown.split() == CITATION.split()  # every line of the entry, as the kit's CITATION holds it
