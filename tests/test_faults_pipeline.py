@@ -648,31 +648,14 @@ def test_resume_names_the_differing_option_and_ignores_path_spelling(inputs, ran
 # ------------------------------------------------ counts and bytes after a cut anywhere (full disk)
 
 
-@pytest.fixture(scope="module")
-def cascade_inputs(tmp_path_factory, tiny_corpus) -> Path:
-    """The memorised sentences, five times over (40 rows: chunks of 3 end mid-copy)."""
-    records = [dict(record, id=f"{record['id']}-{copy}") for copy in range(5) for record in tiny_corpus]
-    return _write_jsonl(tmp_path_factory.mktemp("cascade-inputs") / "in.jsonl", records)
-
-
 def _cascade_argv(inputs, tiny_cascade, output, *extra):
     return ["predict", "--jsonl", str(inputs), "--extractor", str(tiny_cascade.extractor), "-o", str(output),
             "--batch-size", "2", "--chunk-size", "3", "--no-progress", *extra]
 
 
 @pytest.fixture(scope="module")
-def cascade_reference(tmp_path_factory, cascade_inputs, tiny_cascade):
-    """An uninterrupted run: its output bytes and its meta counts."""
-    output = tmp_path_factory.mktemp("cascade-reference") / "pred.jsonl"
-    assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 0
-    meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
-    assert meta["stats"]["mentions"] > 0
-    return output.read_bytes(), meta["stats"]
-
-
-@pytest.fixture(scope="module")
 def cut_inputs(tmp_path_factory, tiny_corpus) -> Path:
-    """The memorised sentences twice over (16 rows: chunks of 3 end mid-copy), for the cuts below."""
+    """The memorised sentences twice over (16 rows: chunks of 3 end mid-copy), for every cut below."""
     records = [dict(record, id=f"{record['id']}-{copy}") for copy in range(2) for record in tiny_corpus]
     return _write_jsonl(tmp_path_factory.mktemp("cut-inputs") / "in.jsonl", records)
 
@@ -715,8 +698,8 @@ def test_resumed_output_is_byte_identical_for_any_cut(cut_inputs, tiny_cascade, 
 @pytest.mark.slow
 @pytest.mark.parametrize("disk", ["patched", "tmpfs"])
 def test_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
-        cascade_inputs, tiny_cascade, cascade_reference, tmp_path, capsys, monkeypatch, disk):
-    reference, reference_stats = cascade_reference
+        cut_inputs, tiny_cascade, cut_reference, tmp_path, capsys, monkeypatch, disk):
+    reference, reference_stats = cut_reference
     folder = tmp_path / "disk"
     output = folder / "pred.jsonl"
     with contextlib.ExitStack() as stack:
@@ -727,21 +710,21 @@ def test_counts_after_a_full_disk_mid_chunk_match_an_uninterrupted_run(
         with contextlib.ExitStack() as fault:
             if disk == "patched":
                 fault.enter_context(disk_fills_after(monkeypatch, output, len(reference) // 2))
-            assert main(_cascade_argv(cascade_inputs, tiny_cascade, output)) == 2
+            assert main(_cascade_argv(cut_inputs, tiny_cascade, output)) == 2
         err = capsys.readouterr().err
         _no_traceback(err)
         assert "No space left on device" in err and "continue with --resume" in err
         assert 0 < output.stat().st_size < len(reference)
         if disk == "tmpfs":  # room again
             subprocess.run(["mount", "-o", "remount,size=4m", str(folder)], check=True)
-        assert main(_cascade_argv(cascade_inputs, tiny_cascade, output, "--resume")) == 0
+        assert main(_cascade_argv(cut_inputs, tiny_cascade, output, "--resume")) == 0
         assert output.read_bytes() == reference
         meta = json.loads(Path(f"{output}.meta.json").read_text(encoding="utf-8"))
         assert meta["stats"] == reference_stats
         results = folder / "results.json"
         assert main(["evaluate", str(output), "-o", str(results), "--labels", "0"]) == 0
         counts = json.loads(results.read_text(encoding="utf-8"))["counts"]
-    assert counts["sentences"] == reference_stats["sentences"] == 40
+    assert counts["sentences"] == reference_stats["sentences"] == 16
     assert counts["mentions"] == reference_stats["mentions"]
 
 
