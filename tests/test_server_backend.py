@@ -1,8 +1,9 @@
 """The openai backend against a real OpenAI-compatible server and scripted ones, all on 127.0.0.1.
 
 Slow tests serve the tiny memorising model (``tiny_cascade``) with ``transformers serve`` (session
-fixture ``served_tiny``): on its memorised sentences, and on the embedded English test split it
-never saw (where off-list answers happen), against the local backend on the same weights. Fast
+fixture ``served_tiny``): on its memorised sentences (also with type lists of types it never learned,
+where every answer goes off the list), and on the embedded English test split it never saw (only
+served against local, never what the model writes), against the local backend on the same weights. Fast
 ones answer through :class:`loopback.FaultProxy` (and the scripted families of ``loopback.Family``)
 without a model: the client's retries, limits and errors, keys and proxies, the command line.
 """
@@ -627,7 +628,7 @@ def test_transformers_serve_applies_no_constraint_so_runs_needing_one_are_refuse
     assert dict(forced.profile.tried) == {"choice": tried["choice"]}
 
 
-# ------------------------------------------------------------------------------ slow: unseen text, served vs local
+# ----------------------------------------------------------------- slow: off-list answers and unseen text, served vs local
 
 def _lines(path):
     import json
@@ -653,20 +654,31 @@ def test_served_defaults_on_unseen_text_are_refused_before_any_work(served_tiny,
 
 
 @pytest.mark.slow
-def test_served_closest_equals_local_on_unseen_text_at_any_concurrency(served_tiny, tiny_cascade, tmp_path, capsys):
-    """The English test split, which the tiny model never saw (its answers go off the list): with
-    ``--off-list closest`` the served run equals the local one on the same weights, span for span and
-    label for label, with the same requests and tokens, at concurrency 1, 4 and 16."""
+def test_served_closest_equals_local_when_every_answer_is_off_the_list(served_tiny, tiny_cascade, tiny_corpus,
+                                                                       tmp_path, capsys):
+    """The memorised sentences, each with a type list of types the model never learned (in no type list
+    and no answer it was trained on): stage 1 finds the memorised entities, and every stage-2 answer (a
+    label it learned) is off the list, resolved by ``--off-list closest`` to a listed type. The served
+    run equals the local one on the same weights, span for span and label for label, with the same
+    requests and tokens, at concurrency 1, 4 and 16."""
     import json
 
     from cascadener.cli import main
 
-    common = ["predict", "--dataset", "en", "--split", "test", "--off-list", "closest", "--no-progress"]
+    unlearned = ["planet", "recipe", "sonata"]
+    assert not set(unlearned) & {t for r in tiny_corpus for t in [*r["type_list"], *(e["label"] for e in r["entities"])]}
+    inputs = tmp_path / "unlearned-types.jsonl"
+    inputs.write_text("".join(json.dumps({"id": r["id"], "text": r["text"], "type_list": unlearned}) + "\n"
+                              for r in tiny_corpus), encoding="utf-8")
+    common = ["predict", "--jsonl", str(inputs), "--off-list", "closest", "--no-progress"]
     assert main([*common, "--extractor", str(tiny_cascade.extractor), "--device", "cpu",
                  "-o", str(tmp_path / "local.jsonl")]) == 0, capsys.readouterr().err
     local = _lines(tmp_path / "local.jsonl")
     local_stats = json.loads((tmp_path / "local.jsonl.meta.json").read_text(encoding="utf-8"))["stats"]
-    assert local_stats["off_list_answers"] > 0  # unseen text: the closest choice decides some labels
+    assert [[(e["text"], e["start"], e["end"]) for e in line["entities"]] for line in local] == \
+        [[(e["text"], e["start"], e["end"]) for e in r["entities"]] for r in tiny_corpus]  # stage 1: memorised
+    assert {e["label"] for line in local for e in line["entities"]} <= set(unlearned)
+    assert local_stats["off_list_answers"] == sum(len(r["entities"]) for r in tiny_corpus) > 0
     for concurrency in (1, 4, 16):
         output = tmp_path / f"served-{concurrency}.jsonl"
         assert main([*common, "--backend", "openai", "--base-url", served_tiny.base_url, "--model", served_tiny.model,
