@@ -297,8 +297,11 @@ def console(argv: Sequence[str] | None = None) -> int:
     """The ``dynamicner`` console script and ``python -m dynamicner_data.cli``: :func:`main`, with Ctrl-C
     (SIGINT) said in one line and exit status 130 instead of a traceback (outputs are replaced whole or
     not at all, so an interrupted command leaves what was there)."""
+    from dynamicner_data.interrupts import interrupts_outside_finalisers
+
     try:
-        return main(argv)
+        with interrupts_outside_finalisers():
+            return main(argv)
     except KeyboardInterrupt:
         print("dynamicner: interrupted (outputs are replaced whole or not at all)", file=sys.stderr)
         return 130

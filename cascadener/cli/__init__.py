@@ -59,8 +59,11 @@ def console(argv: Sequence[str] | None = None) -> int:
     SIGINT) said in one line and exit status 130 instead of a traceback. What an interrupted command
     leaves is what a killed one leaves (outputs replaced whole or not at all; ``predict --resume``
     continues). :func:`main` itself lets ``KeyboardInterrupt`` through, for callers that handle it."""
+    from dynamicner_data.interrupts import interrupts_outside_finalisers
+
     try:
-        return main(argv)
+        with interrupts_outside_finalisers():  # never lost inside a __del__ (pyarrow's writers close there)
+            return main(argv)
     except KeyboardInterrupt:
         print("cascadener: interrupted (outputs are replaced whole or not at all; cascadener predict --resume "
               "continues an interrupted prediction)", file=sys.stderr)
