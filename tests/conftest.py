@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 # waits for the other processes' threads (a tiny model's run: ~2.5x slower with 2 threads under load).
 # Set before torch is imported, which reads it once.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A suite started in the background of a non-interactive shell (`cmd &` in a CI script) inherits
+# SIGINT ignored, as would every process it starts (an ignored signal stays ignored across exec), and
+# then Ctrl-C cannot be tested. Give this process what a terminal gives, Python's default handler; the
+# processes it starts get SIGINT's default disposition (a handled signal is reset by exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
