@@ -70,10 +70,18 @@ class LockHolder:
 def lock_path_for(output: str | os.PathLike) -> Path:
     """The lock file of ``output``: its sibling ``<name>.lock``.
 
+    A folder named ``.`` or ``..`` (or ending so) has no name of its own: its lock is beside the
+    folder it stands for, ``os.path.abspath(output)``.
+
     >>> lock_path_for("runs/predictions.jsonl").as_posix()
     'runs/predictions.jsonl.lock'
+    >>> import os
+    >>> lock_path_for(".") == lock_path_for(os.getcwd())
+    True
     """
     output = Path(output)
+    if output.name in ("", ".."):
+        output = Path(os.path.abspath(output))
     return output.with_name(output.name + ".lock")
 
 

@@ -24,8 +24,8 @@ import json
 import sys
 from pathlib import Path
 
-from cascadener.cli.common import CliError, output_file, write_error
-from cascadener.cli.locking import OutputLock, OutputLocked, lock_path_for
+from cascadener.cli.common import CliError, locked_output, output_file, write_error
+from cascadener.cli.locking import lock_path_for
 from cascadener.cli.predict import META_SUFFIX
 from cascadener.scale.merge import MergeError, Part, merge_parts
 
@@ -79,14 +79,7 @@ def run(args: argparse.Namespace) -> int:
             for theirs in (path, path.with_name(path.name + META_SUFFIX)):
                 if _same_file(mine, theirs):
                     raise CliError(f"{what} {mine} is the part {path} or its meta file; give another -o")
-    lock = OutputLock(output)
-    try:
-        lock.acquire()
-    except OutputLocked as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise write_error(lock.lock_path, error) from None
-    try:
+    with locked_output(output):
         if output.exists() and not args.overwrite:
             raise CliError(f"{output} exists; pass --overwrite to replace it")
         try:
@@ -95,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"nothing was written: {error}") from None
         except OSError as error:
             raise CliError(f"{write_error(output, error)}; nothing was written") from None
-    finally:
-        lock.release()
     count = meta["merged"]["parts"][0]["shard"].split("/")[1]
     print(f"merged {len(parts)} of {count} parts into {output}: {meta['sentences']} predictions, "
           f"{meta['committed']['bytes']} bytes (meta: {meta_path})", file=sys.stderr)

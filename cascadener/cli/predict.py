@@ -50,14 +50,13 @@ from cascadener.methods.gpt_ner import GptNer, GptNerOptions
 from cascadener.methods.promptner import PromptNer
 from cascadener.cli.backend_args import add_backend_argument, add_server_arguments, backend_settings
 from cascadener.cli import resume
-from cascadener.cli.common import (CliError, HelpFormatter, check_model_path, int_at_least, output_file, positive_int,
+from cascadener.cli.common import (CliError, HelpFormatter, check_model_path, int_at_least, locked_output, output_file, positive_int,
                                    probability, write_error)
 from cascadener import methods
 from cascadener.options import PredictOptions
 from cascadener.prompts import STAGE2_TEMPLATES
 from cascadener.cli.sources import InputRow, InputSource, add_source_arguments, read_demonstrations, read_inputs
 from dynamicner_data.atomic import atomic_write_text
-from cascadener.cli.locking import OutputLock, OutputLocked
 from cascadener.cli.scale_args import add_executor_arguments, add_shard_argument, check_executor_arguments
 from cascadener.scale.executors import ExecutorError, LocalExecutor, task_of
 from cascadener.scale.shards import ids_digest, pending_chunks, plan_chunks
@@ -286,20 +285,8 @@ def run(args: argparse.Namespace) -> int:
         method.check_capabilities(method_options(args, method), extractor=capabilities, classifier=capabilities)
     except ValueError as error:
         raise CliError(str(error)) from None
-    lock = OutputLock(output)
-    try:
-        lock.acquire()
-    except OutputLocked as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise write_error(lock.lock_path, error) from None
-    try:
-        if lock.stale_holder is not None:
-            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output}",
-                  file=sys.stderr)
+    with locked_output(output):
         return _run_locked(args, output, settings)
-    finally:
-        lock.release()
 
 
 def _run_locked(args: argparse.Namespace, output: Path, settings) -> int:

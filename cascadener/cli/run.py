@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from .backend_args import add_backend_argument, add_server_arguments, backend_settings, foreign_flags
-from .common import CliError, check_model_path, positive_int, write_error
-from .locking import OutputLock, OutputLocked
+from .common import CliError, check_model_path, locked_output, positive_int, write_error
+from .locking import lock_path_for
 from .predict import add_method_argument, add_prediction_arguments, check_method_inputs, method_options
 from .scale_args import add_shard_argument
 from cascadener.backends.registry import backend_class
@@ -175,29 +174,21 @@ def run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise CliError(f"--output-dir {output_dir} is a file; give a folder")
-    lock = OutputLock(os.path.abspath(output_dir))
-    try:
-        lock.acquire()
-    except OutputLocked as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error} (cannot create its lock "
-                       f"file {lock.lock_path})") from None
-    try:
-        if lock.stale_holder is not None:
-            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output_dir}",
-                  file=sys.stderr)
-        result = run_benchmark(benchmark_options(args))
-    except (BenchmarkError, FileNotFoundError) as error:
-        raise CliError(str(error)) from None
-    except (ServerError, EmptyAnswersError) as error:  # mid-run: the earlier run's outputs are left as they were
-        raise CliError(f"{error}; nothing was written") from None
-    except OSError as error:
-        if error.errno not in DISK_ERRORS:
-            raise
-        raise write_error(error.filename or output_dir, error) from None
-    finally:
-        lock.release()
+    def not_writable(error: OSError) -> CliError:
+        return CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error} (cannot create its "
+                        f"lock file {lock_path_for(output_dir)})")
+
+    with locked_output(output_dir, lock_error=not_writable):
+        try:
+            result = run_benchmark(benchmark_options(args))
+        except (BenchmarkError, FileNotFoundError) as error:
+            raise CliError(str(error)) from None
+        except (ServerError, EmptyAnswersError) as error:  # mid-run: the earlier run's outputs are left as they were
+            raise CliError(f"{error}; nothing was written") from None
+        except OSError as error:
+            if error.errno not in DISK_ERRORS:
+                raise
+            raise write_error(error.filename or output_dir, error) from None
     from cascadener.publishing.results import Coverage, format_percent
 
     scores = result.scores

@@ -38,13 +38,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from .common import CliError, check_model_path, existing_file, positive_int, write_error
-from cascadener.cli.locking import OutputLock, OutputLocked
+from .common import CliError, check_model_path, existing_file, locked_output, positive_int, write_error
 from cascadener.cli.sources import add_source_arguments, read_inputs
 from cascadener.methods import DEFAULT_METHOD, METHODS, method_class
 from cascadener.options import PredictOptions
@@ -456,20 +454,11 @@ def run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise CliError(f"--output-dir {output_dir} is a file; give a folder")
-    lock = OutputLock(os.path.abspath(output_dir))
-    try:
-        lock.acquire()
-    except OutputLocked as error:
-        raise CliError(str(error)) from None
-    except OSError as error:
-        raise CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error}") from None
-    try:
-        if lock.stale_holder is not None:
-            print(f"took over the stale lock of {lock.stale_holder.describe()} (no longer running) on {output_dir}",
-                  file=sys.stderr)
+    def not_writable(error: OSError) -> CliError:
+        return CliError(f"--output-dir {output_dir} is not writable: {error.strerror or error}")
+
+    with locked_output(output_dir, lock_error=not_writable):
         return _run_locked(args, output_dir)
-    finally:
-        lock.release()
 
 
 def _run_locked(args: argparse.Namespace, output_dir: Path) -> int:
