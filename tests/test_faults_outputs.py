@@ -324,3 +324,18 @@ def test_a_second_writer_of_a_results_output_is_refused_naming_the_holder(tmp_pa
     err = capsys.readouterr().err
     assert f"took over the stale lock of pid {pid} on host {socket.gethostname()} (no longer running) on {output}" in err
     assert output.exists() and not Path(f"{output}.lock").exists()
+
+
+@pytest.mark.parametrize("spelling", [".", "..", "./"])
+def test_an_output_folder_spelled_with_dots_is_locked_beside_the_folder_it_names(tmp_path, monkeypatch, spelling):
+    """``leaderboard -o .``, ``push-results --output-dir .``, ``run -o ..``: the lock is the named folder's
+    sibling ``<name>.lock`` (a path without a name of its own raised ValueError, a traceback)."""
+    from cascadener.cli.common import locked_output
+
+    inner = tmp_path / "runs" / "board"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    named = inner if spelling != ".." else inner.parent
+    with locked_output(spelling):
+        assert (named.parent / f"{named.name}.lock").is_file()
+    assert not (named.parent / f"{named.name}.lock").exists()
