@@ -478,3 +478,38 @@ def prepare(
         logger.info(builder.build_summary.text())
     cache.link_aliases(build_dir, aliases)
     return builder
+
+
+class SplitUnavailable(ValueError):
+    """A split that :func:`prepared_split` cannot give: the message says which and why (a user error)."""
+
+
+def prepared_split(config: str, split: str, *, data_dir: Optional[str] = None) -> tuple[DynamicNER, datasets.Dataset]:
+    """:func:`prepare` ``config``, then its ``split``'s rows: ``(builder, dataset)``. A split the
+    config lacks, or a build that failed on the data (:func:`dynamicner_data.errors.user_error`), is a
+    :class:`SplitUnavailable` whose message names the config and the cause; other errors (bugs)
+    propagate as they are. The caller checks ``config`` (its own words for an unknown one).
+
+    >>> builder, rows = prepared_split("en", "test")
+    >>> rows.num_rows > 0 and builder.config.name
+    'en'
+    >>> prepared_split("en", "dev")
+    Traceback (most recent call last):
+    ...
+    dynamicner_data.builder.SplitUnavailable: DynamicNER en has no split 'dev'; available: train, validation, test
+    """
+    from dynamicner_data.errors import describe, user_error
+
+    try:
+        builder = prepare(config, data_dir=data_dir)
+        splits = list(builder.info.splits or {})
+        if split not in splits:
+            raise SplitUnavailable(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
+        return builder, builder.as_dataset(split=split)
+    except SplitUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
+        cause = user_error(error)
+        if cause is None:
+            raise
+        raise SplitUnavailable(f"DynamicNER {config}: {describe(cause)}") from None

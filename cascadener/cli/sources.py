@@ -134,24 +134,14 @@ def _rows_from_dataset(dataset, where: str) -> list[InputRow]:
 
 
 def read_builder_inputs(config: str, split: str, data_dir: str | None) -> InputSource:
-    from dynamicner_data.builder import CONFIG_NAMES, builder_hash, prepare
-    from dynamicner_data.errors import describe, user_error
+    from dynamicner_data.builder import CONFIG_NAMES, SplitUnavailable, builder_hash, prepared_split
 
     if config not in CONFIG_NAMES:
         raise CliError(f"unknown DynamicNER config {config!r}; choose one of: {', '.join(CONFIG_NAMES)}")
     try:
-        builder = prepare(config, data_dir=data_dir)
-        splits = list(builder.info.splits or {})
-        if split not in splits:
-            raise CliError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
-        dataset = builder.as_dataset(split=split)
-    except CliError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
-        cause = user_error(error)
-        if cause is None:
-            raise
-        raise CliError(f"DynamicNER {config}: {describe(cause)}") from None
+        builder, dataset = prepared_split(config, split, data_dir=data_dir)
+    except SplitUnavailable as error:
+        raise CliError(str(error)) from None
     description = {"name": "dynamicner", "config": config, "split": split,
                    "revision": f"builder-{builder_hash()}", "data_dir": data_dir}
     from dynamicner_data.cache import content_digest

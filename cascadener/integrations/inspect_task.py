@@ -95,25 +95,15 @@ def dataset_samples(config: str = "all", split: str = "test", data_dir: str | No
     ``data_dir``), in the builder's order. ``TaskOptionError`` names a config or split that does not
     exist, or a build that failed on the data.
     """
-    from dynamicner_data.builder import CONFIG_NAMES, prepare
-    from dynamicner_data.errors import describe, user_error
+    from dynamicner_data.builder import CONFIG_NAMES, SplitUnavailable, prepared_split
 
     if not isinstance(config, str) or config not in CONFIG_NAMES:
         raise TaskOptionError(f"config {config!r} is not a DynamicNER config; choose one of: {', '.join(CONFIG_NAMES)} "
                               "(-T values are read as YAML: quote one YAML reads as another type)")
     try:
-        builder = prepare(config, data_dir=data_dir)
-        splits = list(builder.info.splits or {})
-        if split not in splits:
-            raise TaskOptionError(f"DynamicNER {config} has no split {split!r}; available: {', '.join(splits)}")
-        rows = builder.as_dataset(split=split)
-    except TaskOptionError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the same handling as the dynamicner command
-        cause = user_error(error)
-        if cause is None:
-            raise
-        raise TaskOptionError(f"DynamicNER {config}: {describe(cause)}") from None
+        _, rows = prepared_split(config, split, data_dir=data_dir)
+    except SplitUnavailable as error:
+        raise TaskOptionError(str(error)) from None
     samples = []
     for row in rows:
         gold = _gold_records(row["entities"])
